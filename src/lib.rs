@@ -1,0 +1,40 @@
+//! # learndyn
+//!
+//! Learning-dynamics theory beside finite networks trained the real way.
+//!
+//! One model description gives (a) the analytic theory (closed forms and reduced ODEs),
+//! (b) the full finite-width gradient-flow ODE, integrated by adaptive Runge-Kutta solvers, and
+//! (c) discrete training (gradient descent) of the finite network; every observable is recorded
+//! for all of them side by side.
+//!
+//! Module map, lower layers first (a module never imports one below it in this list... above):
+//! - [`linalg`]: the only module touching faer/nalgebra; column-major [`linalg::Matrix`].
+//! - [`random`], [`npy`], [`error`]: seeded streams, `.npy` I/O, the error type.
+//! - [`model`]: deep linear network, loss and exact gradient; initializations.
+//! - [`task`]: linear teacher (population or finite samples).
+//! - [`integrate`]: generic ODE solvers (know nothing about networks).
+//! - [`dynamics`]: the gradient-flow vector field `dtheta/dt = -grad L`.
+//! - [`theory`]: closed forms and reduced mode ODEs.
+//! - [`train`]: discrete optimizers (GD is its own loop, not Euler on the ODE).
+//! - [`analysis`]: observables (mode strengths, singular values, balancedness).
+//! - [`experiment`]: config, running every source, records, discrepancies.
+//! - [`record`], [`plot`]: output files and figures.
+//!
+//! Conventions (`theory/conventions.md`): loss `L = 1/2 E||y - f(x)||^2`; gradient flow
+//! `dtheta/dt = -grad L` (tau = 1); gradient descent `theta <- theta - lr grad L`; the one bridge
+//! between them is [`train::gd_time`]: `t = lr * step`.
+
+#![deny(missing_docs)]
+#![deny(clippy::float_cmp)]
+
+pub mod error;
+pub mod integrate;
+pub mod linalg;
+pub mod model;
+pub mod dynamics;
+pub mod npy;
+pub mod random;
+pub mod task;
+pub mod theory;
+
+pub use error::{Error, Result};

@@ -1,0 +1,476 @@
+//! Dense linear algebra: the only module that touches faer or nalgebra.
+//!
+//! Matrices are column-major `f64` in a plain `Vec` ([`Matrix`]) or borrowed slices
+//! ([`MatRef`], [`MatMut`]), so ODE states, parameter vectors and `.npy` files (Fortran order)
+//! share one layout with no copies. faer does the dense work (GEMM, SVD, symmetric eigen, QR),
+//! always sequentially: callers parallelise over independent runs instead, and faer's own
+//! threading hurts at the sizes used here.
+//!
+//! Conventions (tested in `tests/linalg.rs`):
+//! - singular values are nonnegative and in **nonincreasing** order;
+//! - symmetric eigenvalues are in **nondecreasing** order;
+//! - `random`-free: callers pass Gaussian matrices to [`orthonormal_from`] to get Haar-distributed
+//!   orthogonal matrices.
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Par, Side};
+use std::sync::Once;
+
+/// Errors of decompositions.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LinalgError {
+    /// An iterative decomposition did not converge (rare; usually NaN or inf in the input).
+    #[error("{what} did not converge (is the matrix finite?)")]
+    NoConvergence {
+        /// Which decomposition.
+        what: &'static str,
+    },
+    /// Shapes do not fit.
+    #[error("shape mismatch in {what}: {detail}")]
+    Shape {
+        /// Which operation.
+        what: &'static str,
+        /// The shapes involved.
+        detail: String,
+    },
+}
+
+/// An owned column-major matrix: entry `(i, j)` is `data[i + j * rows]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matrix {
+    rows: usize,
+    cols: usize,
+    data: Vec<f64>,
+}
+
+/// A borrowed column-major matrix view.
+#[derive(Debug, Clone, Copy)]
+pub struct MatRef<'a> {
+    rows: usize,
+    cols: usize,
+    data: &'a [f64],
+}
+
+/// A mutable borrowed column-major matrix view.
+#[derive(Debug)]
+pub struct MatMut<'a> {
+    rows: usize,
+    cols: usize,
+    data: &'a mut [f64],
+}
+
+fn sequential() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| faer::set_global_parallelism(Par::Seq));
+}
+
+impl Matrix {
+    /// `rows x cols` zeros.
+    pub fn zeros(rows: usize, cols: usize) -> Self {
+        Matrix {
+            rows,
+            cols,
+            data: vec![0.0; rows * cols],
+        }
+    }
+
+    /// The `n x n` identity.
+    pub fn identity(n: usize) -> Self {
+        let mut m = Matrix::zeros(n, n);
+        for i in 0..n {
+            m.data[i + i * n] = 1.0;
+        }
+        m
+    }
+
+    /// Entry `(i, j)` is `f(i, j)`.
+    pub fn from_fn(rows: usize, cols: usize, mut f: impl FnMut(usize, usize) -> f64) -> Self {
+        let mut data = Vec::with_capacity(rows * cols);
+        for j in 0..cols {
+            for i in 0..rows {
+                data.push(f(i, j));
+            }
+        }
+        Matrix { rows, cols, data }
+    }
+
+    /// Wrap column-major data. Errors if `data.len() != rows * cols`.
+    pub fn from_col_major(rows: usize, cols: usize, data: Vec<f64>) -> Result<Self, LinalgError> {
+        if data.len() != rows * cols {
+            return Err(LinalgError::Shape {
+                what: "from_col_major",
+                detail: format!("{} values for a {rows}x{cols} matrix", data.len()),
+            });
+        }
+        Ok(Matrix { rows, cols, data })
+    }
+
+    /// Square diagonal matrix with `d` on the diagonal.
+    pub fn from_diag(d: &[f64]) -> Self {
+        Matrix::from_fn(d.len(), d.len(), |i, j| if i == j { d[i] } else { 0.0 })
+    }
+
+    /// Number of rows.
+    pub fn nrows(&self) -> usize {
+        self.rows
+    }
+    /// Number of columns.
+    pub fn ncols(&self) -> usize {
+        self.cols
+    }
+    /// Column-major data.
+    pub fn as_slice(&self) -> &[f64] {
+        &self.data
+    }
+    /// Mutable column-major data.
+    pub fn as_mut_slice(&mut self) -> &mut [f64] {
+        &mut self.data
+    }
+    /// Consume into column-major data.
+    pub fn into_vec(self) -> Vec<f64> {
+        self.data
+    }
+    /// Entry `(i, j)`.
+    #[inline]
+    pub fn get(&self, i: usize, j: usize) -> f64 {
+        self.data[i + j * self.rows]
+    }
+    /// Set entry `(i, j)`.
+    #[inline]
+    pub fn set(&mut self, i: usize, j: usize, v: f64) {
+        self.data[i + j * self.rows] = v;
+    }
+    /// Borrow as a view.
+    pub fn view(&self) -> MatRef<'_> {
+        MatRef {
+            rows: self.rows,
+            cols: self.cols,
+            data: &self.data,
+        }
+    }
+    /// Borrow as a mutable view.
+    pub fn view_mut(&mut self) -> MatMut<'_> {
+        MatMut {
+            rows: self.rows,
+            cols: self.cols,
+            data: &mut self.data,
+        }
+    }
+    /// The transpose (a copy).
+    pub fn transpose(&self) -> Matrix {
+        Matrix::from_fn(self.cols, self.rows, |i, j| self.get(j, i))
+    }
+    /// Columns `0..k` (a copy).
+    pub fn first_cols(&self, k: usize) -> Matrix {
+        Matrix {
+            rows: self.rows,
+            cols: k,
+            data: self.data[..self.rows * k].to_vec(),
+        }
+    }
+    /// `self * other` (allocating).
+    pub fn matmul(&self, other: &Matrix) -> Matrix {
+        let mut out = Matrix::zeros(self.rows, other.cols);
+        gemm(out.view_mut(), self.view(), false, other.view(), false, 1.0, false);
+        out
+    }
+    /// `self^T * other` (allocating).
+    pub fn t_matmul(&self, other: &Matrix) -> Matrix {
+        let mut out = Matrix::zeros(self.cols, other.cols);
+        gemm(out.view_mut(), self.view(), true, other.view(), false, 1.0, false);
+        out
+    }
+    /// `self * other^T` (allocating).
+    pub fn matmul_t(&self, other: &Matrix) -> Matrix {
+        let mut out = Matrix::zeros(self.rows, other.rows);
+        gemm(out.view_mut(), self.view(), false, other.view(), true, 1.0, false);
+        out
+    }
+    /// Elementwise `self - other`.
+    pub fn sub(&self, other: &Matrix) -> Matrix {
+        let mut m = self.clone();
+        for (a, b) in m.data.iter_mut().zip(&other.data) {
+            *a -= b;
+        }
+        m
+    }
+    /// Multiply every entry by `s`.
+    pub fn scale(mut self, s: f64) -> Matrix {
+        self.data.iter_mut().for_each(|x| *x *= s);
+        self
+    }
+    /// Frobenius norm.
+    pub fn norm_fro(&self) -> f64 {
+        self.view().norm_fro()
+    }
+    /// Trace (sum of the diagonal of the leading square block).
+    pub fn trace(&self) -> f64 {
+        (0..self.rows.min(self.cols)).map(|i| self.get(i, i)).sum()
+    }
+    /// Largest absolute entry.
+    pub fn max_abs(&self) -> f64 {
+        self.data.iter().fold(0.0, |m, x| m.max(x.abs()))
+    }
+}
+
+impl<'a> MatRef<'a> {
+    /// View `rows x cols` column-major data. Errors if the length does not match.
+    pub fn new(rows: usize, cols: usize, data: &'a [f64]) -> Result<Self, LinalgError> {
+        if data.len() != rows * cols {
+            return Err(LinalgError::Shape {
+                what: "MatRef::new",
+                detail: format!("{} values for a {rows}x{cols} view", data.len()),
+            });
+        }
+        Ok(MatRef { rows, cols, data })
+    }
+    /// Number of rows.
+    pub fn nrows(&self) -> usize {
+        self.rows
+    }
+    /// Number of columns.
+    pub fn ncols(&self) -> usize {
+        self.cols
+    }
+    /// Entry `(i, j)`.
+    #[inline]
+    pub fn get(&self, i: usize, j: usize) -> f64 {
+        self.data[i + j * self.rows]
+    }
+    /// Column-major data.
+    pub fn as_slice(&self) -> &'a [f64] {
+        self.data
+    }
+    /// Copy into an owned matrix.
+    pub fn to_owned(&self) -> Matrix {
+        Matrix {
+            rows: self.rows,
+            cols: self.cols,
+            data: self.data.to_vec(),
+        }
+    }
+    /// Frobenius norm.
+    pub fn norm_fro(&self) -> f64 {
+        self.data.iter().map(|x| x * x).sum::<f64>().sqrt()
+    }
+    fn faer(&self) -> faer::MatRef<'a, f64> {
+        faer::MatRef::from_column_major_slice(self.data, self.rows, self.cols)
+    }
+}
+
+impl<'a> MatMut<'a> {
+    /// View `rows x cols` mutable column-major data. Errors if the length does not match.
+    pub fn new(rows: usize, cols: usize, data: &'a mut [f64]) -> Result<Self, LinalgError> {
+        if data.len() != rows * cols {
+            return Err(LinalgError::Shape {
+                what: "MatMut::new",
+                detail: format!("{} values for a {rows}x{cols} view", data.len()),
+            });
+        }
+        Ok(MatMut { rows, cols, data })
+    }
+    /// Number of rows.
+    pub fn nrows(&self) -> usize {
+        self.rows
+    }
+    /// Number of columns.
+    pub fn ncols(&self) -> usize {
+        self.cols
+    }
+    /// Mutable column-major data.
+    pub fn as_mut_slice(&mut self) -> &mut [f64] {
+        self.data
+    }
+    /// Reborrow as an immutable view.
+    pub fn as_ref(&self) -> MatRef<'_> {
+        MatRef {
+            rows: self.rows,
+            cols: self.cols,
+            data: self.data,
+        }
+    }
+    fn faer(&mut self) -> faer::MatMut<'_, f64> {
+        faer::MatMut::from_column_major_slice_mut(self.data, self.rows, self.cols)
+    }
+}
+
+/// `dst = alpha * op(a) * op(b)` (or `dst += ...` when `accumulate`), where `op(x)` is `x^T`
+/// if the matching flag is set. Sequential faer GEMM, no allocation.
+///
+/// # Panics
+/// If the shapes do not conform (a programming error, never user input).
+#[track_caller]
+pub fn gemm(
+    mut dst: MatMut<'_>,
+    a: MatRef<'_>,
+    trans_a: bool,
+    b: MatRef<'_>,
+    trans_b: bool,
+    alpha: f64,
+    accumulate: bool,
+) {
+    let fa = if trans_a { a.faer().transpose() } else { a.faer() };
+    let fb = if trans_b { b.faer().transpose() } else { b.faer() };
+    assert!(
+        fa.nrows() == dst.rows && fb.ncols() == dst.cols && fa.ncols() == fb.nrows(),
+        "gemm shape mismatch: ({}x{}) * ({}x{}) -> ({}x{})",
+        fa.nrows(),
+        fa.ncols(),
+        fb.nrows(),
+        fb.ncols(),
+        dst.rows,
+        dst.cols
+    );
+    let accum = if accumulate {
+        Accum::Add
+    } else {
+        Accum::Replace
+    };
+    matmul(dst.faer(), accum, fa, fb, alpha, Par::Seq);
+}
+
+/// Thin singular value decomposition `a = u diag(s) v^T` with `k = min(rows, cols)`:
+/// `u` is `rows x k`, `s` has length `k` (nonnegative, nonincreasing), `v` is `cols x k`.
+#[derive(Debug, Clone)]
+pub struct Svd {
+    /// Left singular vectors as columns (`rows x k`).
+    pub u: Matrix,
+    /// Singular values, nonincreasing.
+    pub s: Vec<f64>,
+    /// Right singular vectors as columns (`cols x k`).
+    pub v: Matrix,
+}
+
+fn copy_faer(m: faer::MatRef<'_, f64>) -> Matrix {
+    Matrix::from_fn(m.nrows(), m.ncols(), |i, j| m[(i, j)])
+}
+
+/// Thin SVD, singular values sorted nonincreasing (ties keep faer's order).
+pub fn svd(a: MatRef<'_>) -> Result<Svd, LinalgError> {
+    sequential();
+    let k = a.rows.min(a.cols);
+    if k == 0 {
+        return Ok(Svd {
+            u: Matrix::zeros(a.rows, 0),
+            s: vec![],
+            v: Matrix::zeros(a.cols, 0),
+        });
+    }
+    let f = a
+        .faer()
+        .thin_svd()
+        .map_err(|_| LinalgError::NoConvergence { what: "SVD" })?;
+    let s: Vec<f64> = (0..k).map(|i| f.S()[i]).collect();
+    let mut order: Vec<usize> = (0..k).collect();
+    order.sort_by(|&i, &j| s[j].total_cmp(&s[i]));
+    let uf = f.U();
+    let vf = f.V();
+    let u = Matrix::from_fn(a.rows, k, |i, j| uf[(i, order[j])]);
+    let v = Matrix::from_fn(a.cols, k, |i, j| vf[(i, order[j])]);
+    let s = order.iter().map(|&i| s[i]).collect();
+    Ok(Svd { u, s, v })
+}
+
+/// Singular values only, nonnegative and nonincreasing, length `min(rows, cols)`.
+pub fn singular_values(a: MatRef<'_>) -> Result<Vec<f64>, LinalgError> {
+    sequential();
+    if a.rows.min(a.cols) == 0 {
+        return Ok(vec![]);
+    }
+    let mut s = a
+        .faer()
+        .singular_values()
+        .map_err(|_| LinalgError::NoConvergence { what: "SVD" })?;
+    s.sort_by(|x, y| y.total_cmp(x));
+    Ok(s)
+}
+
+/// Symmetric eigendecomposition `a = q diag(w) q^T` of the symmetric part of square `a`
+/// (only the lower triangle is read). Eigenvalues `w` are nondecreasing; `q` has the
+/// eigenvectors as columns.
+pub fn sym_eig(a: MatRef<'_>) -> Result<(Vec<f64>, Matrix), LinalgError> {
+    sequential();
+    if a.rows != a.cols {
+        return Err(LinalgError::Shape {
+            what: "sym_eig",
+            detail: format!("{}x{} is not square", a.rows, a.cols),
+        });
+    }
+    if a.rows == 0 {
+        return Ok((vec![], Matrix::zeros(0, 0)));
+    }
+    let e = a
+        .faer()
+        .self_adjoint_eigen(Side::Lower)
+        .map_err(|_| LinalgError::NoConvergence {
+            what: "symmetric eigendecomposition",
+        })?;
+    let n = a.rows;
+    let w: Vec<f64> = (0..n).map(|i| e.S()[i]).collect();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&i, &j| w[i].total_cmp(&w[j]));
+    let uf = e.U();
+    let q = Matrix::from_fn(n, n, |i, j| uf[(i, order[j])]);
+    Ok((order.iter().map(|&i| w[i]).collect(), q))
+}
+
+/// `f(a)` for symmetric `a`: `q diag(f(w)) q^T` from [`sym_eig`].
+pub fn sym_fn(a: MatRef<'_>, f: impl Fn(f64) -> f64) -> Result<Matrix, LinalgError> {
+    let (w, q) = sym_eig(a)?;
+    let n = w.len();
+    let qf = Matrix::from_fn(n, n, |i, j| q.get(i, j) * f(w[j]));
+    Ok(qf.matmul_t(&q))
+}
+
+/// Orthonormalize the columns of `a` (`rows >= cols`) by Householder QR with the sign of each
+/// column fixed so that `R` has a nonnegative diagonal. For `a` with i.i.d. standard Gaussian
+/// entries the result is Haar-distributed (Mezzadri 2007).
+pub fn orthonormal_from(a: &Matrix) -> Result<Matrix, LinalgError> {
+    sequential();
+    if a.rows < a.cols {
+        return Err(LinalgError::Shape {
+            what: "orthonormal_from",
+            detail: format!("need rows >= cols, got {}x{}", a.rows, a.cols),
+        });
+    }
+    let qr = a.view().faer().qr();
+    let q = qr.compute_thin_Q();
+    let r = qr.thin_R();
+    let mut out = copy_faer(q.as_ref());
+    for j in 0..a.cols {
+        if r[(j, j)] < 0.0 {
+            for i in 0..a.rows {
+                let v = out.get(i, j);
+                out.set(i, j, -v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Moore-Penrose pseudo-inverse of a symmetric positive semidefinite matrix: eigenvalues
+/// below `rtol * max eigenvalue` are treated as zero.
+pub fn psd_pinv(a: MatRef<'_>, rtol: f64) -> Result<Matrix, LinalgError> {
+    let (w, _) = sym_eig(a)?;
+    let wmax = w.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+    let cut = rtol * wmax;
+    sym_fn(a, |x| if x > cut { 1.0 / x } else { 0.0 })
+}
+
+/// Matrix exponential `exp(a)` of a square matrix (nalgebra's Pade scaling-and-squaring).
+/// Used as an independent oracle for the integrators and linear dynamics.
+pub fn expm(a: &Matrix) -> Result<Matrix, LinalgError> {
+    if a.rows != a.cols {
+        return Err(LinalgError::Shape {
+            what: "expm",
+            detail: format!("{}x{} is not square", a.rows, a.cols),
+        });
+    }
+    let m = nalgebra::DMatrix::from_column_slice(a.rows, a.cols, &a.data);
+    let e = m.exp();
+    Ok(Matrix {
+        rows: a.rows,
+        cols: a.cols,
+        data: e.as_slice().to_vec(),
+    })
+}

@@ -1,0 +1,9 @@
+//! Finite models: parameters, forward map, loss and its exact gradient.
+//!
+//! No integration or training code lives here: [`crate::dynamics`] turns a model's gradient
+//! into a vector field, and [`crate::train`] runs discrete optimizers on it.
+
+pub mod deep_linear;
+pub mod init;
+
+pub use deep_linear::{DeepLinearNet, DlnWorkspace, Moments};

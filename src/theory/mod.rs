@@ -1,0 +1,4 @@
+//! Learning-dynamics theory: closed forms and reduced ODEs, each citing its equation ID in
+//! `theory/deep_linear.md`.
+
+pub mod deep_linear;
