@@ -31,10 +31,15 @@ pub mod error;
 pub mod integrate;
 pub mod linalg;
 pub mod model;
+pub mod analysis;
 pub mod dynamics;
+pub mod experiment;
 pub mod npy;
+pub mod plot;
 pub mod random;
+pub mod record;
 pub mod task;
 pub mod theory;
+pub mod train;
 
 pub use error::{Error, Result};

@@ -1,1 +1,197 @@
-fn main() {}
+//! The `learndyn` command line: a thin front end over the library.
+//! It owns all printing and the progress bar; the library never prints.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use learndyn::experiment::{self, config::Config, examples, config::LoadedConfig, Progress};
+use learndyn::record::{self, RunContext};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Learning-dynamics theory beside finite networks trained the real way.
+///
+/// Every run writes records.csv (long form: source,seed,step,t,observable,index,value),
+/// summary.json (theory-vs-simulation discrepancies), manifest.json, final weights (.npy) and
+/// figure.png/svg into its output folder. See docs/ for the config reference.
+#[derive(Parser)]
+#[command(name = "learndyn", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the built-in demo (two-layer net, 3 modes, 5 seeds) and draw its figure.
+    Demo {
+        /// Output folder.
+        #[arg(long, default_value = "demo-out")]
+        out: PathBuf,
+        /// Override a config value, e.g. --set train.steps=200 (repeatable).
+        #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Run an experiment from a TOML config.
+    Run {
+        /// The config file (see `learndyn example --list`).
+        config: PathBuf,
+        /// Output folder [default: out/<config file stem>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override a config value, e.g. --set train.lr=0.05 (repeatable).
+        #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Validate a config and print it resolved, with every default filled in.
+    Check {
+        /// The config file.
+        config: PathBuf,
+        /// Override a config value (repeatable).
+        #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Print a shipped example config (also in configs/), or list them.
+    Example {
+        /// Example name.
+        name: Option<String>,
+        /// List the examples.
+        #[arg(long)]
+        list: bool,
+    },
+}
+
+fn git_revision() -> Option<String> {
+    let rev = env!("LEARNDYN_GIT_REV");
+    (!rev.is_empty()).then(|| rev.to_string())
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+fn progress_sink() -> impl FnMut(Progress) {
+    let visible = std::io::stderr().is_terminal();
+    let mut bar: Option<ProgressBar> = None;
+    move |p| match p {
+        Progress::Start(name, total) => {
+            let b = ProgressBar::with_draw_target(
+                Some(total),
+                if visible {
+                    ProgressDrawTarget::stderr()
+                } else {
+                    ProgressDrawTarget::hidden()
+                },
+            );
+            b.set_style(
+                ProgressStyle::with_template("{msg:>18} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            b.set_message(name);
+            bar = Some(b);
+        }
+        Progress::Advance(n) => {
+            if let Some(b) = &bar {
+                b.inc(n);
+            }
+        }
+        Progress::Finish => {
+            if let Some(b) = bar.take() {
+                b.finish_and_clear();
+            }
+        }
+    }
+}
+
+fn run_and_write(loaded: &LoadedConfig, out: &Path) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut sink = progress_sink();
+    let output = experiment::run(loaded, &mut sink)?;
+    let ctx = RunContext {
+        command: std::env::args().collect(),
+        git_revision: git_revision(),
+        threads: 1,
+    };
+    let files = record::write_run(out, loaded, &output, &ctx, started.elapsed().as_secs_f64())
+        .with_context(|| format!("writing results to {}", out.display()))?;
+    // A short human summary on stderr; the files are the real output.
+    eprintln!("wrote {} files to {}", files.len(), out.display());
+    for s in &output.skipped {
+        eprintln!("skipped theory source {}: {}", s.source, s.reason);
+    }
+    for r in &output.summary.runs {
+        if let learndyn::train::TrainStatus::Diverged { step, loss } = r.status {
+            eprintln!("seed {} diverged at step {step} (loss {loss:e})", r.seed);
+        }
+    }
+    for (src, obs) in &output.summary.discrepancy {
+        if let Some(d) = obs.get("mode_strength") {
+            eprintln!(
+                "{src:>14} vs GD mean: mode strength max |diff| = {:.3e} (relative {:.3e})",
+                d.max_abs, d.max_rel
+            );
+        }
+    }
+    if let Some(ms) = output.summary.time_to_half.get("gd") {
+        let fmt: Vec<String> = ms
+            .iter()
+            .map(|t| t.map_or("-".into(), |t| format!("{t:.3}")))
+            .collect();
+        eprintln!("time to half strength per mode (GD mean): [{}]", fmt.join(", "));
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result: anyhow::Result<()> = match cli.command {
+        Command::Demo { out, set } => {
+            let demo = &examples::EXAMPLES[0];
+            experiment::load_builtin(demo.name, demo.text, &set)
+                .map_err(anyhow::Error::from)
+                .and_then(|loaded| run_and_write(&loaded, &out))
+        }
+        Command::Run { config, out, set } => Config::load(&config, &set)
+            .map_err(anyhow::Error::from)
+            .and_then(|loaded| {
+                let out = out.unwrap_or_else(|| record::default_out_dir(&config));
+                run_and_write(&loaded, &out)
+            }),
+        Command::Check { config, set } => Config::load(&config, &set)
+            .map_err(anyhow::Error::from)
+            .and_then(|loaded| {
+                // Building the problem also checks .npy files and shapes.
+                experiment::Problem::build(&loaded)?;
+                print!("{}", loaded.config.to_toml());
+                eprintln!("{}: ok", loaded.origin);
+                Ok(())
+            }),
+        Command::Example { name, list } => match (name, list) {
+            (None, _) | (_, true) => {
+                for e in &examples::EXAMPLES {
+                    println!("{:<16} {}", e.name, e.about);
+                }
+                Ok(())
+            }
+            (Some(n), false) => match examples::find(&n) {
+                Some(e) => {
+                    print!("{}", e.text);
+                    Ok(())
+                }
+                None => Err(anyhow::anyhow!(
+                    "no example named '{n}'; `learndyn example --list` shows them"
+                )),
+            },
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            let is_config = e
+                .downcast_ref::<learndyn::Error>()
+                .is_some_and(|e| matches!(e, learndyn::Error::Config { .. } | learndyn::Error::Shape { .. } | learndyn::Error::Npy { .. } | learndyn::Error::Invalid { .. }));
+            ExitCode::from(if is_config { 2 } else { 1 })
+        }
+    }
+}

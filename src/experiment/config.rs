@@ -1,0 +1,548 @@
+//! Run configuration: TOML with sections `[model] [task] [init] [train] [theory] [integrate]
+//! [output]`. Unknown keys are errors; every field has a documented default; [`Config::validate`]
+//! checks values and names the key, the allowed values and the file.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A number or a list of numbers (e.g. one `u0` for every mode, or one per mode).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    /// The same value everywhere.
+    One(T),
+    /// One value per item.
+    Many(Vec<T>),
+}
+
+impl<T: Clone> OneOrMany<T> {
+    /// Expand to `n` values (a single value is repeated); `None` if a list has another length.
+    pub fn expand(&self, n: usize) -> Option<Vec<T>> {
+        match self {
+            OneOrMany::One(x) => Some(vec![x.clone(); n]),
+            OneOrMany::Many(v) if v.len() == n => Some(v.clone()),
+            OneOrMany::Many(_) => None,
+        }
+    }
+}
+
+/// `[model]`: the network architecture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Network family. Only `"deep_linear"` for now.
+    pub kind: String,
+    /// Number of weight matrices `L >= 2` (default 2).
+    pub depth: usize,
+    /// Hidden widths: one number for every hidden layer, or a list of `depth - 1` widths
+    /// (default 8).
+    pub hidden: OneOrMany<usize>,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            kind: "deep_linear".into(),
+            depth: 2,
+            hidden: OneOrMany::One(8),
+        }
+    }
+}
+
+/// `[task]`: the linear teacher.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TaskConfig {
+    /// Task family. Only `"linear_teacher"` for now.
+    pub kind: String,
+    /// Input dimension (default 6).
+    pub d_in: usize,
+    /// Output dimension (default 6).
+    pub d_out: usize,
+    /// Teacher singular values, nonincreasing and > 0 (default `[3, 2, 1]`). Ignored when
+    /// `sigma_yx` is given.
+    pub singular_values: Vec<f64>,
+    /// Path of a `.npy` file holding `Sigma_yx` (`d_out x d_in`, float64), relative to the
+    /// config file. Overrides `singular_values`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sigma_yx: Option<String>,
+    /// Seed of the teacher's singular vectors, samples and label noise (default 0).
+    pub seed: u64,
+    /// Number of samples `P`; omit (or 0) for population moments (default: population).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub samples: Option<usize>,
+    /// Whiten sampled inputs so `X X^T / P = I` exactly (default true).
+    pub whiten: bool,
+    /// Label-noise standard deviation (default 0).
+    pub noise_std: f64,
+}
+
+impl Default for TaskConfig {
+    fn default() -> Self {
+        TaskConfig {
+            kind: "linear_teacher".into(),
+            d_in: 6,
+            d_out: 6,
+            singular_values: vec![3.0, 2.0, 1.0],
+            sigma_yx: None,
+            seed: 0,
+            samples: None,
+            whiten: true,
+            noise_std: 0.0,
+        }
+    }
+}
+
+/// `[init]`: how the weights start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InitConfig {
+    /// One of `"aligned"` (Saxe's decoupled initial condition), `"gaussian"`, `"orthogonal"`,
+    /// `"npy"` (default `"aligned"`).
+    pub kind: String,
+    /// `gaussian`: entries `N(0, scale^2 / fan_in)`; `orthogonal`: singular value of each layer
+    /// (default 0.01).
+    pub scale: f64,
+    /// `aligned`: initial mode strength `u_alpha(0)`, one number for all modes or one per mode
+    /// (default 1e-3).
+    pub u0: OneOrMany<f64>,
+    /// `aligned`: balance `lambda = a_{l+1}^2 - a_l^2` (two layers: `b^2 - a^2`) (default 0).
+    pub lambda: f64,
+    /// `aligned`: std of Gaussian noise added to every weight, drawn per seed (default 0).
+    pub perturb: f64,
+    /// `npy`: one `.npy` file per layer `W_1 .. W_L`, relative to the config file.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub weights: Vec<String>,
+}
+
+impl Default for InitConfig {
+    fn default() -> Self {
+        InitConfig {
+            kind: "aligned".into(),
+            scale: 0.01,
+            u0: OneOrMany::One(1e-3),
+            lambda: 0.0,
+            perturb: 0.0,
+            weights: vec![],
+        }
+    }
+}
+
+/// `[train]`: the simulated finite network's training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Optimizer: only `"gd"` (full-batch gradient descent) for now.
+    pub optimizer: String,
+    /// Learning rate (> 0, default 0.01). GD step k is gradient-flow time `t = lr * k`.
+    pub lr: f64,
+    /// Number of GD steps (default 1000).
+    pub steps: u64,
+    /// Seeds of the initialization (one training run each; default `[0, 1, 2, 3, 4]`).
+    pub seeds: Vec<u64>,
+    /// A run is recorded as diverged when its loss exceeds this factor times the initial
+    /// loss, or is NaN/inf (default 1e6).
+    pub divergence_factor: f64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            optimizer: "gd".into(),
+            lr: 0.01,
+            steps: 1000,
+            seeds: vec![0, 1, 2, 3, 4],
+            divergence_factor: 1e6,
+        }
+    }
+}
+
+/// `[theory]`: which theory sources to compute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TheoryConfig {
+    /// Subset of `"closed_form"`, `"reduced_ode"`, `"gradient_flow"` (default: all three).
+    /// Sources whose assumptions the run violates are skipped, with the reason in the manifest.
+    pub sources: Vec<String>,
+}
+
+impl Default for TheoryConfig {
+    fn default() -> Self {
+        TheoryConfig {
+            sources: vec![
+                "closed_form".into(),
+                "reduced_ode".into(),
+                "gradient_flow".into(),
+            ],
+        }
+    }
+}
+
+/// `[integrate]`: ODE solver for `reduced_ode` and `gradient_flow`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntegrateConfig {
+    /// Method: `"dopri5"` (Dormand-Prince 5(4), adaptive), or fixed-step `"rk4"`, `"heun"`,
+    /// `"euler"` (then `fixed_step` is required) (default `"dopri5"`).
+    pub method: String,
+    /// Relative tolerance (default 1e-10).
+    pub rtol: f64,
+    /// Absolute tolerance (default 1e-12).
+    pub atol: f64,
+    /// Maximum step attempts (default 1000000).
+    pub max_steps: usize,
+    /// Step of fixed-step methods, in units of tau.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixed_step: Option<f64>,
+}
+
+impl Default for IntegrateConfig {
+    fn default() -> Self {
+        IntegrateConfig {
+            method: "dopri5".into(),
+            rtol: 1e-10,
+            atol: 1e-12,
+            max_steps: 1_000_000,
+            fixed_step: None,
+        }
+    }
+}
+
+/// `[output]`: what to record and draw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// Number of record points between step 0 and `train.steps` (default 101).
+    pub records: usize,
+    /// `"linear"` or `"log"` spacing of record steps (default `"linear"`; log includes step 0).
+    pub spacing: String,
+    /// Observables to record: subset of `"loss"`, `"mode_strength"`, `"singular_value"`,
+    /// `"balance_drift"` (default: all four).
+    pub observables: Vec<String>,
+    /// Draw `figure.png` and `figure.svg` (default true).
+    pub figure: bool,
+    /// Log-scaled time axis in the figure (default false).
+    pub log_time: bool,
+    /// Write final weights per seed as `.npy` (default true).
+    pub weights: bool,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig {
+            records: 101,
+            spacing: "linear".into(),
+            observables: OBSERVABLES.iter().map(|s| s.to_string()).collect(),
+            figure: true,
+            log_time: false,
+            weights: true,
+        }
+    }
+}
+
+/// Observable names, in record order.
+pub const OBSERVABLES: [&str; 4] = ["loss", "mode_strength", "singular_value", "balance_drift"];
+/// Theory source names.
+pub const THEORY_SOURCES: [&str; 3] = ["closed_form", "reduced_ode", "gradient_flow"];
+/// Integration methods.
+pub const METHODS: [&str; 4] = ["dopri5", "rk4", "heun", "euler"];
+/// Initialization kinds.
+pub const INIT_KINDS: [&str; 4] = ["aligned", "gaussian", "orthogonal", "npy"];
+
+/// A whole run configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[model]`
+    pub model: ModelConfig,
+    /// `[task]`
+    pub task: TaskConfig,
+    /// `[init]`
+    pub init: InitConfig,
+    /// `[train]`
+    pub train: TrainConfig,
+    /// `[theory]`
+    pub theory: TheoryConfig,
+    /// `[integrate]`
+    pub integrate: IntegrateConfig,
+    /// `[output]`
+    pub output: OutputConfig,
+}
+
+/// A config together with where it came from (for messages and relative paths).
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The resolved config.
+    pub config: Config,
+    /// Name used in messages (file path, or `<built-in NAME>`).
+    pub origin: String,
+    /// Folder that relative `.npy` paths are resolved against.
+    pub base_dir: PathBuf,
+}
+
+impl LoadedConfig {
+    /// Resolve a path from the config relative to the config file's folder.
+    pub fn resolve_path(&self, p: &str) -> PathBuf {
+        let path = Path::new(p);
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+}
+
+fn toml_error(origin: &str, e: impl std::fmt::Display) -> Error {
+    let msg = e.to_string();
+    // toml's messages name the field ("unknown field `lrr`, expected one of ...") and the line.
+    let key = msg
+        .split('`')
+        .nth(1)
+        .map(|k| k.to_string())
+        .unwrap_or_else(|| "<toml>".into());
+    Error::Config {
+        file: origin.to_string(),
+        key,
+        message: msg.trim().replace('\n', " | "),
+    }
+}
+
+/// Parse a `section.key=value` override; the value is read as TOML (numbers, booleans,
+/// arrays, quoted strings) and falls back to a bare string.
+fn apply_override(table: &mut toml::Table, spec: &str) -> Result<()> {
+    let bad = |message: String| Error::Config {
+        file: "<--set>".into(),
+        key: spec.split('=').next().unwrap_or(spec).trim().to_string(),
+        message,
+    };
+    let (path, raw) = spec
+        .split_once('=')
+        .ok_or_else(|| bad("expected section.key=value, e.g. --set train.lr=0.05".into()))?;
+    let parts: Vec<&str> = path.trim().split('.').collect();
+    if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
+        return Err(bad(
+            "expected section.key=value with exactly one dot, e.g. --set train.lr=0.05".into(),
+        ));
+    }
+    let value: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {}", raw.trim())) {
+        Ok(mut t) => t.remove("v").expect("parsed key"),
+        Err(_) => toml::Value::String(raw.trim().to_string()),
+    };
+    let section = table
+        .entry(parts[0].to_string())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    match section {
+        toml::Value::Table(t) => {
+            t.insert(parts[1].to_string(), value);
+            Ok(())
+        }
+        _ => Err(bad(format!("'{}' is not a section", parts[0]))),
+    }
+}
+
+impl Config {
+    /// Parse TOML text (from `origin`), apply `--set` overrides, validate.
+    pub fn from_toml(text: &str, origin: &str, overrides: &[String]) -> Result<Config> {
+        let config: Config = if overrides.is_empty() {
+            toml::from_str(text).map_err(|e| toml_error(origin, e))?
+        } else {
+            let mut table: toml::Table = toml::from_str(text).map_err(|e| toml_error(origin, e))?;
+            for o in overrides {
+                apply_override(&mut table, o)?;
+            }
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e| toml_error(&format!("{origin} (with --set)"), e))?
+        };
+        config.validate(origin)?;
+        Ok(config)
+    }
+
+    /// Load and validate a config file.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let origin = path.display().to_string();
+        let config = Config::from_toml(&text, &origin, overrides)?;
+        let base_dir = path
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_else(|| PathBuf::from("."));
+        Ok(LoadedConfig {
+            config,
+            origin,
+            base_dir,
+        })
+    }
+
+    /// The resolved config as TOML (every default filled in).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# could not serialize: {e}"))
+    }
+
+    /// Hidden widths as a list of `depth - 1` numbers.
+    pub fn hidden_widths(&self) -> Vec<usize> {
+        let n = self.model.depth.saturating_sub(1);
+        self.model.hidden.expand(n).unwrap_or_default()
+    }
+
+    /// Check every value; errors name the key, the allowed values and the file.
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        let err = |key: &str, message: String| {
+            Err(Error::Config {
+                file: origin.to_string(),
+                key: key.to_string(),
+                message,
+            })
+        };
+        let m = &self.model;
+        if m.kind != "deep_linear" {
+            return err("model.kind", format!("'{}' is not supported; allowed: \"deep_linear\"", m.kind));
+        }
+        if m.depth < 2 {
+            return err("model.depth", format!("must be >= 2 (number of weight matrices), got {}", m.depth));
+        }
+        match m.hidden.expand(m.depth - 1) {
+            None => {
+                return err(
+                    "model.hidden",
+                    format!("give one width, or a list of depth - 1 = {} widths", m.depth - 1),
+                )
+            }
+            Some(h) if h.contains(&0) => return err("model.hidden", "every width must be >= 1".into()),
+            _ => {}
+        }
+        let t = &self.task;
+        if t.kind != "linear_teacher" {
+            return err("task.kind", format!("'{}' is not supported; allowed: \"linear_teacher\"", t.kind));
+        }
+        if t.d_in == 0 || t.d_out == 0 {
+            return err("task.d_in", "d_in and d_out must be >= 1".into());
+        }
+        if t.sigma_yx.is_none() {
+            let k = t.d_in.min(t.d_out);
+            if t.singular_values.is_empty() || t.singular_values.len() > k {
+                return err(
+                    "task.singular_values",
+                    format!("need 1 to min(d_in, d_out) = {k} values, got {}", t.singular_values.len()),
+                );
+            }
+            if t.singular_values.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+                return err("task.singular_values", "every value must be finite and > 0".into());
+            }
+            if t.singular_values.windows(2).any(|w| w[1] > w[0]) {
+                return err(
+                    "task.singular_values",
+                    "list them in nonincreasing order (mode 0 is the strongest)".into(),
+                );
+            }
+        }
+        if !(t.noise_std >= 0.0 && t.noise_std.is_finite()) {
+            return err("task.noise_std", format!("must be finite and >= 0, got {}", t.noise_std));
+        }
+        if let Some(p) = t.samples {
+            if p > 0 && t.whiten && p < t.d_in {
+                return err(
+                    "task.samples",
+                    format!("whitening needs samples >= d_in = {}; got {p} (or set task.whiten = false)", t.d_in),
+                );
+            }
+        }
+        let i = &self.init;
+        if !INIT_KINDS.contains(&i.kind.as_str()) {
+            return err("init.kind", format!("'{}' is unknown; allowed: {:?}", i.kind, INIT_KINDS));
+        }
+        if matches!(i.kind.as_str(), "gaussian" | "orthogonal") && !(i.scale > 0.0 && i.scale.is_finite()) {
+            return err("init.scale", format!("must be finite and > 0, got {}", i.scale));
+        }
+        if i.kind == "aligned" {
+            if !(i.lambda.is_finite()) {
+                return err("init.lambda", "must be finite".into());
+            }
+            if !(i.perturb >= 0.0 && i.perturb.is_finite()) {
+                return err("init.perturb", format!("must be finite and >= 0, got {}", i.perturb));
+            }
+            let u0_ok = match &i.u0 {
+                OneOrMany::One(x) => x.is_finite(),
+                OneOrMany::Many(v) => !v.is_empty() && v.iter().all(|x| x.is_finite()),
+            };
+            if !u0_ok {
+                return err("init.u0", "must be a finite number or a non-empty list of them".into());
+            }
+            if t.sigma_yx.is_none() {
+                let r = t.singular_values.len();
+                if i.u0.expand(r).is_none() {
+                    return err("init.u0", format!("give one number, or one per teacher mode ({r})"));
+                }
+                let narrowest = self.hidden_widths().into_iter().min().unwrap_or(r);
+                if narrowest < r {
+                    return err(
+                        "model.hidden",
+                        format!(
+                            "an aligned init needs every hidden width >= the teacher's rank {r}; the narrowest is {narrowest}"
+                        ),
+                    );
+                }
+            }
+        }
+        if i.kind == "npy" && i.weights.len() != m.depth {
+            return err(
+                "init.weights",
+                format!("give one .npy path per layer ({} for depth {}), got {}", m.depth, m.depth, i.weights.len()),
+            );
+        }
+        let tr = &self.train;
+        if tr.optimizer != "gd" {
+            return err("train.optimizer", format!("'{}' is not supported; allowed: \"gd\"", tr.optimizer));
+        }
+        if !(tr.lr > 0.0 && tr.lr.is_finite()) {
+            return err("train.lr", format!("must be finite and > 0 (e.g. 0.01), got {}", tr.lr));
+        }
+        if tr.seeds.is_empty() {
+            return err("train.seeds", "give at least one seed, e.g. [0, 1, 2]".into());
+        }
+        let mut sorted = tr.seeds.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() != tr.seeds.len() {
+            return err("train.seeds", "seeds must be distinct".into());
+        }
+        if !(tr.divergence_factor > 1.0) {
+            return err("train.divergence_factor", format!("must be > 1, got {}", tr.divergence_factor));
+        }
+        for s in &self.theory.sources {
+            if !THEORY_SOURCES.contains(&s.as_str()) {
+                return err("theory.sources", format!("'{s}' is unknown; allowed: {THEORY_SOURCES:?}"));
+            }
+        }
+        let g = &self.integrate;
+        if !METHODS.contains(&g.method.as_str()) {
+            return err("integrate.method", format!("'{}' is unknown; allowed: {METHODS:?}", g.method));
+        }
+        if !(g.rtol >= 0.0 && g.rtol.is_finite()) || !(g.atol >= 0.0 && g.atol.is_finite()) || g.rtol + g.atol == 0.0 {
+            return err("integrate.rtol", "rtol and atol must be finite, >= 0 and not both 0".into());
+        }
+        if g.method != "dopri5" && !g.fixed_step.is_some_and(|h| h > 0.0 && h.is_finite()) {
+            return err(
+                "integrate.fixed_step",
+                format!("method '{}' has no error control: set a fixed_step > 0 (e.g. 1e-3)", g.method),
+            );
+        }
+        if g.max_steps == 0 {
+            return err("integrate.max_steps", "must be >= 1".into());
+        }
+        let o = &self.output;
+        if o.records < 2 {
+            return err("output.records", format!("need at least 2 record points, got {}", o.records));
+        }
+        if o.spacing != "linear" && o.spacing != "log" {
+            return err("output.spacing", format!("'{}' is unknown; allowed: \"linear\", \"log\"", o.spacing));
+        }
+        for ob in &o.observables {
+            if !OBSERVABLES.contains(&ob.as_str()) {
+                return err("output.observables", format!("'{ob}' is unknown; allowed: {OBSERVABLES:?}"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,46 @@
+//! Shipped example configs (the files in `configs/`, embedded in the binary).
+
+/// An example config: name, one-line description, TOML text.
+#[derive(Debug, Clone, Copy)]
+pub struct Example {
+    /// Name used by `learndyn example NAME`.
+    pub name: &'static str,
+    /// One-line description.
+    pub about: &'static str,
+    /// The TOML text.
+    pub text: &'static str,
+}
+
+/// Every shipped example; the first is the built-in demo.
+pub const EXAMPLES: [Example; 5] = [
+    Example {
+        name: "demo",
+        about: "two-layer net, 3 modes (s = 3, 2, 1), small balanced aligned init, 5 seeds (Saxe 2014)",
+        text: include_str!("../../configs/demo.toml"),
+    },
+    Example {
+        name: "unbalanced",
+        about: "two-layer modes with lambda = b^2 - a^2 = 2, one mode starting with the wrong sign",
+        text: include_str!("../../configs/unbalanced.toml"),
+    },
+    Example {
+        name: "deep_balanced",
+        about: "depth-4 network from a balanced aligned init: long plateaus, log-spaced records",
+        text: include_str!("../../configs/deep_balanced.toml"),
+    },
+    Example {
+        name: "gaussian_init",
+        about: "small random Gaussian init: mode theories skipped, full gradient flow vs GD",
+        text: include_str!("../../configs/gaussian_init.toml"),
+    },
+    Example {
+        name: "finite_samples",
+        about: "P = 200 noisy whitened samples: empirical moments, theory on the empirical modes",
+        text: include_str!("../../configs/finite_samples.toml"),
+    },
+];
+
+/// Look up an example by name.
+pub fn find(name: &str) -> Option<&'static Example> {
+    EXAMPLES.iter().find(|e| e.name == name)
+}

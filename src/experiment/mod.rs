@@ -1,0 +1,740 @@
+//! One experiment: a config in, every theory source and the simulated network side by side out.
+//!
+//! [`run`] builds the task, network and initializations, then computes each observable at the
+//! same gradient-flow times `t = lr * step` (C-6) for:
+//! - `closed_form`: Saxe / unbalanced closed forms per mode (DL-6..DL-10);
+//! - `reduced_ode`: the decoupled mode ODE (DL-5), integrated;
+//! - `gradient_flow`: the full finite-width gradient-flow ODE (C-5) from the first seed's init;
+//! - `gd`: full-batch gradient descent of the finite network, one run per seed.
+//!
+//! It returns [`Record`]s (the rows of `records.csv`), a [`Summary`] of discrepancies, final
+//! weights and diagnostics. Nothing is printed; progress goes to a callback.
+
+pub mod config;
+pub mod examples;
+
+use crate::analysis;
+use crate::error::{Error, Result};
+use crate::integrate::{self, tableau, Atol, Options, Workspace};
+use crate::linalg::Matrix;
+use crate::model::init::{mode_layer_scalars, Init};
+use crate::model::DeepLinearNet;
+use crate::random::{self, stream};
+use crate::task::{LinearTask, TeacherMap, TeacherSpec};
+use crate::theory::deep_linear as dl;
+use crate::train::{self, GdSettings, TrainStatus};
+use config::{Config, LoadedConfig};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// Where a record comes from (the `source` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Closed-form theory.
+    ClosedForm,
+    /// Reduced (mode) ODE, integrated.
+    ReducedOde,
+    /// Full finite-width gradient flow, integrated.
+    GradientFlow,
+    /// Gradient descent on the finite network.
+    Gd,
+}
+
+impl Source {
+    /// Name as written in `records.csv`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::ClosedForm => "closed_form",
+            Source::ReducedOde => "reduced_ode",
+            Source::GradientFlow => "gradient_flow",
+            Source::Gd => "gd",
+        }
+    }
+    /// Theory sources (all but simulations).
+    pub fn is_theory(self) -> bool {
+        !matches!(self, Source::Gd)
+    }
+    fn parse(s: &str) -> Option<Source> {
+        match s {
+            "closed_form" => Some(Source::ClosedForm),
+            "reduced_ode" => Some(Source::ReducedOde),
+            "gradient_flow" => Some(Source::GradientFlow),
+            "gd" => Some(Source::Gd),
+            _ => None,
+        }
+    }
+}
+
+/// One row of `records.csv`: `source,seed,step,t,observable,index,value`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Source of the value.
+    pub source: Source,
+    /// Seed of the simulation run (`None` for theory rows).
+    pub seed: Option<u64>,
+    /// GD step (`None` for theory rows).
+    pub step: Option<u64>,
+    /// Gradient-flow time (units of tau).
+    pub t: f64,
+    /// Observable name (`loss`, `mode_strength`, `singular_value`, `balance_drift`).
+    pub observable: &'static str,
+    /// Mode / singular-value index from 0; `None` for scalars.
+    pub index: Option<usize>,
+    /// The value.
+    pub value: f64,
+}
+
+/// Progress events for a front end (the library never prints).
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// A stage started: name and number of units of work.
+    Start(String, u64),
+    /// Units of work done in the current stage.
+    Advance(u64),
+    /// The current stage finished.
+    Finish,
+}
+
+/// Discrepancy of one theory source against the seed-mean simulation, for one observable.
+#[derive(Debug, Clone, Serialize)]
+pub struct Discrepancy {
+    /// `max |theory - mean_sim|` over record times and indices.
+    pub max_abs: f64,
+    /// `max_abs / max |mean_sim|` over the same times and indices (scale-relative).
+    pub max_rel: f64,
+    /// Number of (time, index) points compared.
+    pub points: usize,
+}
+
+/// Outcome of one simulated seed.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeedRun {
+    /// The seed.
+    pub seed: u64,
+    /// Completed or diverged (with step and loss).
+    #[serde(flatten)]
+    pub status: TrainStatus,
+    /// Loss at the last recorded step.
+    pub final_loss: f64,
+}
+
+/// `summary.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Per theory source, per observable: discrepancy to the seed-mean GD.
+    pub discrepancy: BTreeMap<String, BTreeMap<String, Discrepancy>>,
+    /// Per source (`gd` = seed mean): time each mode reaches half its final strength, by
+    /// linear interpolation between record times (`null` if it never does).
+    pub time_to_half: BTreeMap<String, Vec<Option<f64>>>,
+    /// Learning rate, for reading discrepancies as O(lr) effects.
+    pub lr: f64,
+    /// Seeds whose GD runs are averaged (those that did not diverge).
+    pub seeds_in_mean: Vec<u64>,
+    /// Every simulated run.
+    pub runs: Vec<SeedRun>,
+}
+
+/// A theory source that was requested but not computed, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    /// The source.
+    pub source: String,
+    /// Why its assumptions do not hold for this run.
+    pub reason: String,
+}
+
+/// Everything a run produces.
+#[derive(Debug, Clone)]
+pub struct RunOutput {
+    /// All rows, in source order, then seed, then time.
+    pub records: Vec<Record>,
+    /// Discrepancies and learning times.
+    pub summary: Summary,
+    /// Final weights `W_1..W_L` per seed.
+    pub final_weights: Vec<(u64, Vec<Matrix>)>,
+    /// Requested theory sources that were skipped.
+    pub skipped: Vec<Skipped>,
+    /// Wall time per stage, seconds.
+    pub timings: BTreeMap<String, f64>,
+    /// Integrator work for the ODE sources.
+    pub integrator_stats: BTreeMap<String, integrate::Stats>,
+    /// Teacher singular values (the modes).
+    pub teacher_singular_values: Vec<f64>,
+    /// `||Sigma_xx - I||_F` of the training inputs.
+    pub whitening_error: f64,
+    /// GD steps at which records were taken.
+    pub record_steps: Vec<u64>,
+}
+
+/// Record steps: `n` points from 0 to `steps`, linear or log spaced (log includes step 0),
+/// deduplicated and sorted.
+pub fn record_steps(steps: u64, n: usize, spacing: &str) -> Vec<u64> {
+    let mut out: Vec<u64> = if steps == 0 {
+        vec![0]
+    } else if spacing == "log" {
+        let mut v = vec![0u64];
+        let m = n.saturating_sub(1).max(1);
+        for k in 0..m {
+            let x = (steps as f64).powf(k as f64 / (m - 1).max(1) as f64);
+            v.push(x.round() as u64);
+        }
+        v
+    } else {
+        (0..n)
+            .map(|k| ((k as f64) * steps as f64 / (n - 1) as f64).round() as u64)
+            .collect()
+    };
+    out.push(steps);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The realized problem: task, network and a way to draw each seed's initial weights.
+pub struct Problem {
+    /// The task.
+    pub task: LinearTask,
+    /// The network.
+    pub net: DeepLinearNet,
+    /// The initialization rule.
+    pub init: Init,
+}
+
+impl Problem {
+    /// Build from a loaded config (reads `.npy` files it names).
+    pub fn build(loaded: &LoadedConfig) -> Result<Problem> {
+        let c = &loaded.config;
+        let cfg_err = |key: &str, message: String| Error::Config {
+            file: loaded.origin.clone(),
+            key: key.into(),
+            message,
+        };
+        let map = match &c.task.sigma_yx {
+            Some(p) => TeacherMap::Explicit(crate::npy::read_matrix(&loaded.resolve_path(p))?),
+            None => TeacherMap::SingularValues(c.task.singular_values.clone()),
+        };
+        let spec = TeacherSpec {
+            d_in: c.task.d_in,
+            d_out: c.task.d_out,
+            map,
+            seed: c.task.seed,
+            samples: c.task.samples.filter(|&p| p > 0),
+            whiten: c.task.whiten,
+            noise_std: c.task.noise_std,
+        };
+        let task = spec.build()?;
+        let mut dims = vec![c.task.d_in];
+        dims.extend(c.hidden_widths());
+        dims.push(c.task.d_out);
+        let net = DeepLinearNet::new(dims)?;
+        let init = match c.init.kind.as_str() {
+            "gaussian" => Init::Gaussian { scale: c.init.scale },
+            "orthogonal" => Init::Orthogonal { scale: c.init.scale },
+            "aligned" => {
+                let r = task.rank();
+                let u0 = c.init.u0.expand(r).ok_or_else(|| {
+                    cfg_err("init.u0", format!("give one number, or one per teacher mode ({r})"))
+                })?;
+                Init::Aligned {
+                    u0,
+                    lambda: c.init.lambda,
+                    perturb: c.init.perturb,
+                }
+            }
+            "npy" => {
+                let mut layers = Vec::new();
+                for p in &c.init.weights {
+                    layers.push(crate::npy::read_matrix(&loaded.resolve_path(p))?);
+                }
+                // Check shapes now, so the error names the file.
+                net.pack(&layers)
+                    .map_err(|e| cfg_err("init.weights", e.to_string()))?;
+                Init::Explicit(layers)
+            }
+            other => return Err(cfg_err("init.kind", format!("'{other}' is unknown"))),
+        };
+        if let Init::Aligned { .. } = &init {
+            let r = task.rank();
+            let narrowest = net.dims()[1..net.depth()].iter().copied().min().unwrap_or(r);
+            if narrowest < r {
+                return Err(cfg_err(
+                    "model.hidden",
+                    format!("an aligned init needs every hidden width >= the teacher's rank {r}; the narrowest is {narrowest}"),
+                ));
+            }
+        }
+        Ok(Problem { task, net, init })
+    }
+
+    /// Initial parameters for `seed`.
+    pub fn initial_params(&self, seed: u64) -> Result<Vec<f64>> {
+        let mut rng = random::rng(seed, stream::INIT);
+        self.init.sample(&self.net, &self.task.u, &self.task.v, &mut rng)
+    }
+}
+
+/// Observables of a full network state, pushed as records.
+struct NetObserver<'a> {
+    net: &'a DeepLinearNet,
+    task: &'a LinearTask,
+    balance0: Vec<Matrix>,
+    want: [bool; 4],
+}
+
+impl NetObserver<'_> {
+    fn push(
+        &self,
+        out: &mut Vec<Record>,
+        source: Source,
+        seed: Option<u64>,
+        step: Option<u64>,
+        t: f64,
+        params: &[f64],
+        loss: f64,
+    ) {
+        let rec = |observable, index, value| Record {
+            source,
+            seed,
+            step,
+            t,
+            observable,
+            index,
+            value,
+        };
+        if self.want[0] {
+            out.push(rec("loss", None, loss));
+        }
+        if self.want[1] || self.want[2] {
+            let we = self.net.end_to_end(params);
+            if self.want[1] {
+                for (a, u) in analysis::mode_strengths(&we, &self.task.u, &self.task.v)
+                    .into_iter()
+                    .enumerate()
+                {
+                    out.push(rec("mode_strength", Some(a), u));
+                }
+            }
+            if self.want[2] {
+                // A non-finite map (diverging run) has no SVD: record NaN rather than fail.
+                let k = we.nrows().min(we.ncols());
+                let sv = analysis::singular_values(&we).unwrap_or_else(|_| vec![f64::NAN; k]);
+                for (i, s) in sv.into_iter().enumerate() {
+                    out.push(rec("singular_value", Some(i), s));
+                }
+            }
+        }
+        if self.want[3] {
+            out.push(rec(
+                "balance_drift",
+                None,
+                analysis::balance_drift(self.net, params, &self.balance0),
+            ));
+        }
+    }
+}
+
+fn method(name: &str) -> &'static tableau::Tableau {
+    match name {
+        "rk4" => &tableau::RK4,
+        "heun" => &tableau::HEUN,
+        "euler" => &tableau::EULER,
+        _ => &tableau::DOPRI5,
+    }
+}
+
+/// Run an experiment. `progress` receives stage events (for a progress bar).
+pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<RunOutput> {
+    let c: &Config = &loaded.config;
+    let problem = Problem::build(loaded)?;
+    let (task, net) = (&problem.task, &problem.net);
+    let steps = record_steps(c.train.steps, c.output.records, &c.output.spacing);
+    let times: Vec<f64> = steps.iter().map(|&k| train::gd_time(k, c.train.lr)).collect();
+    let t_end = *times.last().unwrap_or(&0.0);
+    let want = {
+        let has = |n: &str| c.output.observables.iter().any(|o| o == n);
+        [has("loss"), has("mode_strength"), has("singular_value"), has("balance_drift")]
+    };
+    let mut records = Vec::new();
+    let mut skipped = Vec::new();
+    let mut timings = BTreeMap::new();
+    let mut integrator_stats = BTreeMap::new();
+    let opts = Options {
+        rtol: c.integrate.rtol,
+        atol: Atol::Scalar(c.integrate.atol),
+        max_steps: c.integrate.max_steps,
+        fixed_step: c.integrate.fixed_step,
+        ..Options::default()
+    };
+    let tab = method(&c.integrate.method);
+    let rank = task.rank();
+    let k_sv = task.d_in().min(task.d_out());
+    // Loss not explained by the r modes (noise floor plus teacher variance outside the modes),
+    // for the mode theories: L = 1/2 sum_alpha (s_alpha - u_alpha)^2 + rest (DL-11).
+    let rest = task.moments.loss_min + 0.5 * task.moments.w_star.norm_fro().powi(2)
+        - 0.5 * task.s.iter().map(|s| s * s).sum::<f64>();
+
+    let requested: Vec<Source> = c
+        .theory
+        .sources
+        .iter()
+        .filter_map(|s| Source::parse(s))
+        .collect();
+    let aligned = match &problem.init {
+        Init::Aligned { u0, lambda, .. } => Some((u0.clone(), *lambda)),
+        _ => None,
+    };
+    let mode_theory_reason = if aligned.is_none() {
+        Some(format!(
+            "init.kind = \"{}\" is not the decoupled (aligned) initial condition the mode theories assume",
+            c.init.kind
+        ))
+    } else if !task.moments.whitened {
+        Some(format!(
+            "inputs are not whitened (||Sigma_xx - I||_F = {:.3e}); mode theories assume Sigma_xx = I",
+            task.whitening_error
+        ))
+    } else {
+        None
+    };
+
+    // Mode-theory records from per-mode strengths u[alpha] at each time.
+    let push_modes = |records: &mut Vec<Record>, source: Source, t: f64, u: &[f64], drift: f64| {
+        let rec = |observable, index, value| Record {
+            source,
+            seed: None,
+            step: None,
+            t,
+            observable,
+            index,
+            value,
+        };
+        if want[0] {
+            let l = 0.5 * task.s.iter().zip(u).map(|(s, x)| (s - x) * (s - x)).sum::<f64>() + rest;
+            records.push(rec("loss", None, l));
+        }
+        if want[1] {
+            for (a, x) in u.iter().enumerate() {
+                records.push(rec("mode_strength", Some(a), *x));
+            }
+        }
+        if want[2] {
+            // Aligned modes: W_e = U diag(u) V^T, singular values |u_alpha| sorted, then zeros.
+            let mut sv: Vec<f64> = u.iter().map(|x| x.abs()).collect();
+            sv.sort_by(|a, b| b.total_cmp(a));
+            sv.resize(k_sv, 0.0);
+            for (i, s) in sv.into_iter().enumerate() {
+                records.push(rec("singular_value", Some(i), s));
+            }
+        }
+        if want[3] {
+            records.push(rec("balance_drift", None, drift));
+        }
+    };
+
+    // closed_form
+    if requested.contains(&Source::ClosedForm) {
+        let started = Instant::now();
+        let reason = mode_theory_reason.clone().or_else(|| {
+            let (u0, lambda) = aligned.as_ref().expect("aligned");
+            if net.depth() > 2 && *lambda != 0.0 {
+                Some("no closed form for unbalanced (lambda != 0) networks deeper than 2 layers; see reduced_ode".into())
+            } else if net.depth() > 2 && u0.iter().any(|&x| x <= 0.0) {
+                Some("the depth-L closed form needs u0 > 0 for every mode; see reduced_ode".into())
+            } else {
+                None
+            }
+        });
+        match reason {
+            Some(reason) => skipped.push(Skipped {
+                source: "closed_form".into(),
+                reason,
+            }),
+            None => {
+                let (u0, lambda) = aligned.as_ref().expect("aligned");
+                for &t in &times {
+                    let u: Vec<f64> = task
+                        .s
+                        .iter()
+                        .zip(u0)
+                        .map(|(&s, &x)| {
+                            if net.depth() == 2 {
+                                dl::unbalanced_two_layer(s, x, *lambda, t)
+                            } else {
+                                dl::balanced_depth(s, net.depth(), x, t).unwrap_or(f64::NAN)
+                            }
+                        })
+                        .collect();
+                    push_modes(&mut records, Source::ClosedForm, t, &u, 0.0);
+                }
+            }
+        }
+        timings.insert("closed_form".into(), started.elapsed().as_secs_f64());
+    }
+
+    // reduced_ode
+    if requested.contains(&Source::ReducedOde) {
+        let started = Instant::now();
+        match &mode_theory_reason {
+            Some(reason) => skipped.push(Skipped {
+                source: "reduced_ode".into(),
+                reason: reason.clone(),
+            }),
+            None => {
+                let (u0, lambda) = aligned.as_ref().expect("aligned");
+                let depth = net.depth();
+                let mut ode = dl::ModeOde {
+                    s: task.s.clone(),
+                    depth,
+                };
+                let y0: Vec<f64> = u0
+                    .iter()
+                    .flat_map(|&x| mode_layer_scalars(x, *lambda, depth))
+                    .collect();
+                let bal0: Vec<f64> = balances(&y0, depth);
+                let mut ws = Workspace::new(tab, y0.len());
+                let mut local = Vec::new();
+                let sol = integrate::solve(tab, &mut ode, 0.0, &y0, t_end, &times, &opts, &mut ws, &mut |t, y| {
+                    let u: Vec<f64> = (0..rank)
+                        .map(|a| y[a * depth..(a + 1) * depth].iter().product())
+                        .collect();
+                    let bal = balances(y, depth);
+                    // max over layer pairs of the Frobenius norm over modes (matches C-4 for
+                    // aligned networks: D_l = R diag(a_{l+1}^2 - a_l^2) R^T).
+                    let drift = (0..depth - 1)
+                        .map(|l| {
+                            (0..rank)
+                                .map(|a| {
+                                    let i = a * (depth - 1) + l;
+                                    (bal[i] - bal0[i]).powi(2)
+                                })
+                                .sum::<f64>()
+                                .sqrt()
+                        })
+                        .fold(0.0, f64::max);
+                    local.push((t, u, drift));
+                })?;
+                for (t, u, drift) in local {
+                    push_modes(&mut records, Source::ReducedOde, t, &u, drift);
+                }
+                integrator_stats.insert("reduced_ode".into(), sol.stats);
+            }
+        }
+        timings.insert("reduced_ode".into(), started.elapsed().as_secs_f64());
+    }
+
+    let first_seed = c.train.seeds[0];
+    // gradient_flow (from the first seed's initial weights)
+    if requested.contains(&Source::GradientFlow) {
+        let started = Instant::now();
+        let theta0 = problem.initial_params(first_seed)?;
+        let obs = NetObserver {
+            net,
+            task,
+            balance0: net.balance_matrices(&theta0),
+            want,
+        };
+        let mut field = crate::dynamics::GradientFlow::new(net, &task.moments);
+        let mut ws = Workspace::new(tab, theta0.len());
+        let mut lws = net.workspace();
+        progress(Progress::Start("gradient flow".into(), times.len() as u64));
+        let sol = integrate::solve(tab, &mut field, 0.0, &theta0, t_end, &times, &opts, &mut ws, &mut |t, y| {
+            let loss = net.loss(y, &task.moments, &mut lws);
+            obs.push(&mut records, Source::GradientFlow, None, None, t, y, loss);
+            progress(Progress::Advance(1));
+        });
+        progress(Progress::Finish);
+        let sol = sol?;
+        integrator_stats.insert("gradient_flow".into(), sol.stats);
+        timings.insert("gradient_flow".into(), started.elapsed().as_secs_f64());
+    }
+
+    // gd, one run per seed
+    let started = Instant::now();
+    let settings = GdSettings {
+        lr: c.train.lr,
+        steps: c.train.steps,
+        divergence_factor: c.train.divergence_factor,
+    };
+    let mut runs = Vec::new();
+    let mut final_weights = Vec::new();
+    progress(Progress::Start(
+        "gradient descent".into(),
+        c.train.seeds.len() as u64 * c.train.steps.max(1),
+    ));
+    for &seed in &c.train.seeds {
+        let mut theta = problem.initial_params(seed)?;
+        let obs = NetObserver {
+            net,
+            task,
+            balance0: net.balance_matrices(&theta),
+            want,
+        };
+        let mut last_loss = f64::NAN;
+        let mut last_step = 0;
+        let status = train::gradient_descent(net, &task.moments, &mut theta, &settings, &steps, &mut |k, p, loss| {
+            obs.push(&mut records, Source::Gd, Some(seed), Some(k), train::gd_time(k, c.train.lr), p, loss);
+            last_loss = loss;
+            progress(Progress::Advance(k - last_step));
+            last_step = k;
+        });
+        progress(Progress::Advance(c.train.steps.max(1) - last_step));
+        runs.push(SeedRun {
+            seed,
+            status,
+            final_loss: last_loss,
+        });
+        final_weights.push((seed, net.unpack(&theta)));
+    }
+    progress(Progress::Finish);
+    timings.insert("gd".into(), started.elapsed().as_secs_f64());
+
+    let summary = summarize(&records, runs, c.train.lr, rank);
+    Ok(RunOutput {
+        records,
+        summary,
+        final_weights,
+        skipped,
+        timings,
+        integrator_stats,
+        teacher_singular_values: task.s.clone(),
+        whitening_error: task.whitening_error,
+        record_steps: steps,
+    })
+}
+
+/// `a_{l+1}^2 - a_l^2` for each mode and layer pair, mode-major.
+fn balances(y: &[f64], depth: usize) -> Vec<f64> {
+    y.chunks(depth)
+        .flat_map(|a| (0..depth - 1).map(move |l| a[l + 1] * a[l + 1] - a[l] * a[l]))
+        .collect()
+}
+
+/// Key of a record value: (observable, index, time bits).
+type Key = (&'static str, Option<usize>, u64);
+
+/// Seed-mean of the GD records of the non-diverged seeds, keyed by (observable, index, t).
+pub fn seed_mean(records: &[Record], seeds: &[u64]) -> BTreeMap<Key, f64> {
+    let mut acc: BTreeMap<Key, (f64, usize)> = BTreeMap::new();
+    for r in records {
+        if r.source == Source::Gd && r.seed.is_some_and(|s| seeds.contains(&s)) {
+            let e = acc.entry((r.observable, r.index, r.t.to_bits())).or_insert((0.0, 0));
+            e.0 += r.value;
+            e.1 += 1;
+        }
+    }
+    acc.into_iter()
+        .filter(|(_, (_, n))| *n == seeds.len())
+        .map(|(k, (s, n))| (k, s / n as f64))
+        .collect()
+}
+
+/// First time a trajectory reaches half of its final value (linear interpolation), per mode.
+fn time_to_half(points: &[(f64, f64)]) -> Option<f64> {
+    let &(_, last) = points.last()?;
+    let half = 0.5 * last;
+    if last == 0.0 || !half.is_finite() {
+        return None;
+    }
+    let above = |v: f64| if last > 0.0 { v >= half } else { v <= half };
+    for w in points.windows(2) {
+        let ((t0, v0), (t1, v1)) = (w[0], w[1]);
+        if above(v0) {
+            return Some(t0);
+        }
+        if above(v1) {
+            return Some(t0 + (half - v0) / (v1 - v0) * (t1 - t0));
+        }
+    }
+    points.first().filter(|p| above(p.1)).map(|p| p.0)
+}
+
+fn summarize(records: &[Record], runs: Vec<SeedRun>, lr: f64, rank: usize) -> Summary {
+    let ok_seeds: Vec<u64> = runs
+        .iter()
+        .filter(|r| matches!(r.status, TrainStatus::Completed))
+        .map(|r| r.seed)
+        .collect();
+    let mean = seed_mean(records, &ok_seeds);
+    let mut discrepancy: BTreeMap<String, BTreeMap<String, Discrepancy>> = BTreeMap::new();
+    let mut per_source_modes: BTreeMap<String, Vec<Vec<(f64, f64)>>> = BTreeMap::new();
+    for r in records {
+        if r.observable == "mode_strength" {
+            let name = if r.source == Source::Gd { None } else { Some(r.source.name()) };
+            if let (Some(name), Some(a)) = (name, r.index) {
+                let v = per_source_modes
+                    .entry(name.to_string())
+                    .or_insert_with(|| vec![Vec::new(); rank]);
+                if a < rank {
+                    v[a].push((r.t, r.value));
+                }
+            }
+        }
+        if !r.source.is_theory() {
+            continue;
+        }
+        let Some(&m) = mean.get(&(r.observable, r.index, r.t.to_bits())) else {
+            continue;
+        };
+        let d = discrepancy
+            .entry(r.source.name().to_string())
+            .or_default()
+            .entry(r.observable.to_string())
+            .or_insert(Discrepancy {
+                max_abs: 0.0,
+                max_rel: 0.0,
+                points: 0,
+            });
+        d.max_abs = d.max_abs.max((r.value - m).abs());
+        // max_rel temporarily holds max |mean_sim|; divided below.
+        d.max_rel = d.max_rel.max(m.abs());
+        d.points += 1;
+    }
+    for obs in discrepancy.values_mut() {
+        for d in obs.values_mut() {
+            d.max_rel = if d.max_rel > 0.0 { d.max_abs / d.max_rel } else { f64::NAN };
+        }
+    }
+    // Seed-mean GD mode trajectories.
+    let mut gd_modes = vec![Vec::new(); rank];
+    for ((obs, idx, tb), v) in &mean {
+        if *obs == "mode_strength" {
+            if let Some(a) = idx.filter(|a| *a < rank) {
+                gd_modes[a].push((f64::from_bits(*tb), *v));
+            }
+        }
+    }
+    for m in &mut gd_modes {
+        m.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    let mut time_to_half_map = BTreeMap::new();
+    for (name, modes) in per_source_modes {
+        time_to_half_map.insert(name, modes.iter().map(|m| time_to_half(m)).collect());
+    }
+    if !ok_seeds.is_empty() {
+        time_to_half_map.insert(
+            "gd".to_string(),
+            gd_modes.iter().map(|m| time_to_half(m)).collect(),
+        );
+    }
+    Summary {
+        discrepancy,
+        time_to_half: time_to_half_map,
+        lr,
+        seeds_in_mean: ok_seeds,
+        runs,
+    }
+}
+
+/// Parse a config given inline (for built-in examples): origin is used in messages.
+pub fn load_builtin(name: &str, text: &str, overrides: &[String]) -> Result<LoadedConfig> {
+    let origin = format!("<built-in {name}>");
+    let config = Config::from_toml(text, &origin, overrides)?;
+    Ok(LoadedConfig {
+        config,
+        origin,
+        base_dir: std::path::PathBuf::from("."),
+    })
+}
+
