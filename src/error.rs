@@ -36,13 +36,12 @@ pub enum Error {
         message: String,
     },
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: String,
-        /// The underlying I/O error.
-        #[source]
-        source: std::io::Error,
+        /// The underlying I/O error (shown in the message, not chained, so it prints once).
+        cause: std::io::Error,
     },
     /// A `.npy` file could not be parsed or is not a 1-D/2-D float64 array.
     #[error("{path}: {message}")]
@@ -69,10 +68,10 @@ impl Error {
         }
     }
     /// Shorthand for [`Error::Io`].
-    pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
+    pub fn io(path: impl AsRef<std::path::Path>, cause: std::io::Error) -> Self {
         Error::Io {
             path: path.as_ref().display().to_string(),
-            source,
+            cause,
         }
     }
 }

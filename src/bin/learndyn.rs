@@ -142,30 +142,40 @@ fn run_and_write(loaded: &LoadedConfig, out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Exit code 2: the input (config, --set, referenced files) is invalid; 1: the run failed.
+enum Failure {
+    Input(anyhow::Error),
+    Run(anyhow::Error),
+}
+
+fn input<T>(r: learndyn::Result<T>) -> Result<T, Failure> {
+    r.map_err(|e| Failure::Input(e.into()))
+}
+
+fn load_and_run(loaded: learndyn::Result<LoadedConfig>, out: impl FnOnce() -> PathBuf) -> Result<(), Failure> {
+    let loaded = input(loaded)?;
+    // Building the problem reads and checks every referenced file before anything runs.
+    input(experiment::Problem::build(&loaded))?;
+    run_and_write(&loaded, &out()).map_err(Failure::Run)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<()> = match cli.command {
+    let result: Result<(), Failure> = match cli.command {
         Command::Demo { out, set } => {
             let demo = &examples::EXAMPLES[0];
-            experiment::load_builtin(demo.name, demo.text, &set)
-                .map_err(anyhow::Error::from)
-                .and_then(|loaded| run_and_write(&loaded, &out))
+            load_and_run(experiment::load_builtin(demo.name, demo.text, &set), || out)
         }
-        Command::Run { config, out, set } => Config::load(&config, &set)
-            .map_err(anyhow::Error::from)
-            .and_then(|loaded| {
-                let out = out.unwrap_or_else(|| record::default_out_dir(&config));
-                run_and_write(&loaded, &out)
-            }),
-        Command::Check { config, set } => Config::load(&config, &set)
-            .map_err(anyhow::Error::from)
-            .and_then(|loaded| {
-                // Building the problem also checks .npy files and shapes.
-                experiment::Problem::build(&loaded)?;
-                print!("{}", loaded.config.to_toml());
-                eprintln!("{}: ok", loaded.origin);
-                Ok(())
-            }),
+        Command::Run { config, out, set } => {
+            let default = record::default_out_dir(&config);
+            load_and_run(Config::load(&config, &set), || out.unwrap_or(default))
+        }
+        Command::Check { config, set } => input(Config::load(&config, &set)).and_then(|loaded| {
+            input(experiment::Problem::build(&loaded))?;
+            print!("{}", loaded.config.to_toml());
+            eprintln!("{}: ok", loaded.origin);
+            Ok(())
+        }),
         Command::Example { name, list } => match (name, list) {
             (None, _) | (_, true) => {
                 for e in &examples::EXAMPLES {
@@ -178,20 +188,21 @@ fn main() -> ExitCode {
                     print!("{}", e.text);
                     Ok(())
                 }
-                None => Err(anyhow::anyhow!(
+                None => Err(Failure::Input(anyhow::anyhow!(
                     "no example named '{n}'; `learndyn example --list` shows them"
-                )),
+                ))),
             },
         },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(Failure::Input(e)) => {
             eprintln!("error: {e:#}");
-            let is_config = e
-                .downcast_ref::<learndyn::Error>()
-                .is_some_and(|e| matches!(e, learndyn::Error::Config { .. } | learndyn::Error::Shape { .. } | learndyn::Error::Npy { .. } | learndyn::Error::Invalid { .. }));
-            ExitCode::from(if is_config { 2 } else { 1 })
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
         }
     }
 }

@@ -293,18 +293,53 @@ impl LoadedConfig {
     }
 }
 
-fn toml_error(origin: &str, e: impl std::fmt::Display) -> Error {
-    let msg = e.to_string();
-    // toml's messages name the field ("unknown field `lrr`, expected one of ...") and the line.
-    let key = msg
-        .split('`')
-        .nth(1)
-        .map(|k| k.to_string())
-        .unwrap_or_else(|| "<toml>".into());
+/// A TOML error as `file: section.key: message (line N)`. toml names the offending field in
+/// backticks ("unknown field `lrr`, expected one of ..."); the section is the last `[header]`
+/// before the error's position in the text.
+fn toml_error(origin: &str, text: Option<&str>, e: &toml::de::Error) -> Error {
+    let mut msg = e.message().trim().to_string();
+    if msg.contains("untagged enum OneOrMany") {
+        msg = "expected a number or a list of numbers".into();
+    }
+    let names_field = msg.starts_with("unknown field") || msg.starts_with("missing field");
+    let mut field = names_field
+        .then(|| msg.split('`').nth(1).map(|k| k.to_string()))
+        .flatten();
+    let mut section = None;
+    let mut line = None;
+    if let (Some(text), Some(span)) = (text, e.span()) {
+        let before = &text[..span.start.min(text.len())];
+        line = Some(before.matches('\n').count() + 1);
+        // Otherwise the key is the left side of the `key = value` line the error points at.
+        if field.is_none() {
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            let this_line = text[line_start..].lines().next().unwrap_or("");
+            field = this_line
+                .split_once('=')
+                .map(|(k, _)| k.trim().to_string())
+                .filter(|k| !k.is_empty() && !k.starts_with('['));
+        }
+        section = before
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| l.starts_with('[') && l.ends_with(']'))
+            .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    }
+    let key = match (section, field) {
+        (Some(sec), Some(f)) if f != sec && !f.contains('.') => format!("{sec}.{f}"),
+        (_, Some(f)) => f,
+        (Some(sec), None) if names_field => sec,
+        _ => "<toml syntax>".into(),
+    };
+    let message = match line {
+        Some(l) => format!("{msg} (line {l})"),
+        None => msg,
+    };
     Error::Config {
         file: origin.to_string(),
         key,
-        message: msg.trim().replace('\n', " | "),
+        message,
     }
 }
 
@@ -345,15 +380,32 @@ impl Config {
     /// Parse TOML text (from `origin`), apply `--set` overrides, validate.
     pub fn from_toml(text: &str, origin: &str, overrides: &[String]) -> Result<Config> {
         let config: Config = if overrides.is_empty() {
-            toml::from_str(text).map_err(|e| toml_error(origin, e))?
+            toml::from_str(text).map_err(|e| toml_error(origin, Some(text), &e))?
         } else {
-            let mut table: toml::Table = toml::from_str(text).map_err(|e| toml_error(origin, e))?;
+            let mut table: toml::Table =
+                toml::from_str(text).map_err(|e| toml_error(origin, Some(text), &e))?;
             for o in overrides {
                 apply_override(&mut table, o)?;
             }
             toml::Value::Table(table)
                 .try_into()
-                .map_err(|e| toml_error(&format!("{origin} (with --set)"), e))?
+                .map_err(|e: toml::de::Error| {
+                    // Deserializing a value has no text positions; toml appends "in `section`".
+                    let shown = e.to_string();
+                    let section = shown.rsplit("in `").next().filter(|_| shown.contains("in `"));
+                    let section = section.map(|s| s.trim_end().trim_end_matches('`').to_string());
+                    let mut err = toml_error(&format!("{origin} (with --set)"), None, &e);
+                    if let (Some(sec), Error::Config { key, .. }) = (section, &mut err) {
+                        *key = if sec.contains('.') || key.starts_with('<') {
+                            sec
+                        } else if *key != sec {
+                            format!("{sec}.{key}")
+                        } else {
+                            sec
+                        };
+                    }
+                    err
+                })?
         };
         config.validate(origin)?;
         Ok(config)

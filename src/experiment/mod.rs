@@ -211,8 +211,16 @@ impl Problem {
             key: key.into(),
             message,
         };
+        let read = |key: &str, p: &str| {
+            crate::npy::read_matrix(&loaded.resolve_path(p)).map_err(|e| {
+                cfg_err(
+                    key,
+                    format!("{e} (paths are relative to the config file's folder)"),
+                )
+            })
+        };
         let map = match &c.task.sigma_yx {
-            Some(p) => TeacherMap::Explicit(crate::npy::read_matrix(&loaded.resolve_path(p))?),
+            Some(p) => TeacherMap::Explicit(read("task.sigma_yx", p)?),
             None => TeacherMap::SingularValues(c.task.singular_values.clone()),
         };
         let spec = TeacherSpec {
@@ -246,7 +254,7 @@ impl Problem {
             "npy" => {
                 let mut layers = Vec::new();
                 for p in &c.init.weights {
-                    layers.push(crate::npy::read_matrix(&loaded.resolve_path(p))?);
+                    layers.push(read("init.weights", p)?);
                 }
                 // Check shapes now, so the error names the file.
                 net.pack(&layers)
