@@ -27,13 +27,13 @@
 #![deny(missing_docs)]
 #![deny(clippy::float_cmp)]
 
+pub mod analysis;
+pub mod dynamics;
 pub mod error;
+pub mod experiment;
 pub mod integrate;
 pub mod linalg;
 pub mod model;
-pub mod analysis;
-pub mod dynamics;
-pub mod experiment;
 pub mod npy;
 pub mod plot;
 pub mod random;

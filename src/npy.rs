@@ -12,7 +12,8 @@ pub fn read_matrix(path: &Path) -> Result<Matrix> {
         message,
     };
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let file = npyz::NpyFile::new(&bytes[..]).map_err(|e| bad(format!("not a valid .npy file ({e})")))?;
+    let file =
+        npyz::NpyFile::new(&bytes[..]).map_err(|e| bad(format!("not a valid .npy file ({e})")))?;
     let shape: Vec<u64> = file.shape().to_vec();
     let order = file.order();
     let dtype = file.dtype();
@@ -24,7 +25,11 @@ pub fn read_matrix(path: &Path) -> Result<Matrix> {
     let (rows, cols) = match shape.as_slice() {
         [n] => (*n as usize, 1),
         [r, c] => (*r as usize, *c as usize),
-        other => return Err(bad(format!("expected a 1-D or 2-D array, got shape {other:?}"))),
+        other => {
+            return Err(bad(format!(
+                "expected a 1-D or 2-D array, got shape {other:?}"
+            )))
+        }
     };
     if data.iter().any(|x| !x.is_finite()) {
         return Err(bad("contains NaN or inf; every entry must be finite".into()));

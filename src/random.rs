@@ -29,7 +29,9 @@ pub fn mix64(mut z: u64) -> u64 {
 
 /// A reproducible generator for `(seed, stream)`.
 pub fn rng(seed: u64, stream: u64) -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(mix64(mix64(seed) ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+    ChaCha8Rng::seed_from_u64(mix64(
+        mix64(seed) ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    ))
 }
 
 /// `rows x cols` matrix of i.i.d. standard normal entries (filled column by column).

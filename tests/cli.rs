@@ -34,15 +34,31 @@ fn run(cmd: &mut Command) -> (i32, String, String) {
 fn demo_writes_the_documented_files() {
     let out = tmp("demo");
     let (code, _, err) = run(bin().args(["demo", "--out"]).arg(&out).args([
-        "--set", "train.steps=200", "--set", "output.records=21", "--set", "train.seeds=[0,1]",
+        "--set",
+        "train.steps=200",
+        "--set",
+        "output.records=21",
+        "--set",
+        "train.seeds=[0,1]",
     ]));
     assert_eq!(code, 0, "{err}");
-    for f in ["records.csv", "summary.json", "manifest.json", "figure.png", "figure.svg", "weights/seed0_W1.npy", "weights/seed1_W2.npy"] {
+    for f in [
+        "records.csv",
+        "summary.json",
+        "manifest.json",
+        "figure.png",
+        "figure.svg",
+        "weights/seed0_W1.npy",
+        "weights/seed1_W2.npy",
+    ] {
         assert!(out.join(f).is_file(), "missing {f}");
     }
     let csv = std::fs::read_to_string(out.join("records.csv")).unwrap();
     let mut lines = csv.lines();
-    assert_eq!(lines.next(), Some("source,seed,step,t,observable,index,value"));
+    assert_eq!(
+        lines.next(),
+        Some("source,seed,step,t,observable,index,value")
+    );
     let mut sources = std::collections::BTreeSet::new();
     for l in lines {
         let f: Vec<&str> = l.split(',').collect();
@@ -57,18 +73,35 @@ fn demo_writes_the_documented_files() {
         f[6].parse::<f64>().unwrap();
     }
     let want: std::collections::BTreeSet<String> =
-        ["closed_form", "reduced_ode", "gradient_flow", "gd"].iter().map(|s| s.to_string()).collect();
+        ["closed_form", "reduced_ode", "gradient_flow", "gd"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
     assert_eq!(sources, want);
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
-    for key in ["learndyn_version", "git_revision", "config", "seeds", "command", "threads", "timings_s"] {
+    for key in [
+        "learndyn_version",
+        "git_revision",
+        "config",
+        "seeds",
+        "command",
+        "threads",
+        "timings_s",
+    ] {
         assert!(manifest.get(key).is_some(), "manifest lacks {key}");
     }
     assert_eq!(manifest["config"]["train"]["steps"], 200);
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert!(summary["discrepancy"]["closed_form"]["mode_strength"]["max_abs"].is_number());
-    assert_eq!(summary["time_to_half"]["closed_form"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        summary["time_to_half"]["closed_form"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
     let png = std::fs::read(out.join("figure.png")).unwrap();
     assert_eq!(&png[..4], b"\x89PNG");
 }
@@ -78,11 +111,21 @@ fn example_list_and_check_round_trip() {
     let (code, list, _) = run(bin().args(["example", "--list"]));
     assert_eq!(code, 0);
     let dir = tmp("examples");
-    for name in list.lines().map(|l| l.split_whitespace().next().unwrap().to_string()) {
+    for name in list
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+    {
         let (code, text, err) = run(bin().args(["example", &name]));
         assert_eq!(code, 0, "{err}");
-        let shipped = std::fs::read_to_string(format!("{}/configs/{name}.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
-        assert_eq!(text, shipped, "example {name} differs from configs/{name}.toml");
+        let shipped = std::fs::read_to_string(format!(
+            "{}/configs/{name}.toml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        assert_eq!(
+            text, shipped,
+            "example {name} differs from configs/{name}.toml"
+        );
         let path = write(&dir, &format!("{name}.toml"), &text);
         let (code, resolved, err) = run(bin().arg("check").arg(&path));
         assert_eq!(code, 0, "{name}: {err}");
@@ -96,28 +139,88 @@ fn example_list_and_check_round_trip() {
 /// (config text, --set overrides, fragments the error must contain).
 fn bad_cases() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
     vec![
-        ("[train]\nlrr = 0.1\n", vec![], vec!["lrr", "expected one of", "lr"]),
+        (
+            "[train]\nlrr = 0.1\n",
+            vec![],
+            vec!["lrr", "expected one of", "lr"],
+        ),
         ("[trian]\nlr = 0.1\n", vec![], vec!["trian"]),
         ("[train]\nlr = -0.1\n", vec![], vec!["train.lr", "> 0"]),
         ("", vec!["train.lr=0"], vec!["train.lr"]),
         ("", vec!["train.nope=1"], vec!["nope"]),
         ("", vec!["trainlr=1"], vec!["section.key=value"]),
-        ("[model]\nhidden = 2\n", vec![], vec!["model.hidden", "rank 3"]),
-        ("[model]\ndepth = 3\nhidden = [4, 4, 4]\n", vec![], vec!["model.hidden", "depth - 1"]),
+        (
+            "[model]\nhidden = 2\n",
+            vec![],
+            vec!["model.hidden", "rank 3"],
+        ),
+        (
+            "[model]\ndepth = 3\nhidden = [4, 4, 4]\n",
+            vec![],
+            vec!["model.hidden", "depth - 1"],
+        ),
         ("[model]\ndepth = 1\n", vec![], vec!["model.depth"]),
-        ("[task]\nsingular_values = [1.0, 2.0]\n", vec![], vec!["task.singular_values", "nonincreasing"]),
-        ("[task]\nsingular_values = [3.0, 2.0, 1.0, 0.5, 0.2, 0.1, 0.05]\n", vec![], vec!["task.singular_values", "min(d_in, d_out)"]),
-        ("[task]\nsigma_yx = \"missing.npy\"\n", vec![], vec!["missing.npy"]),
-        ("[init]\nkind = \"npy\"\nweights = [\"a.npy\", \"b.npy\"]\n", vec![], vec!["a.npy"]),
-        ("[init]\nkind = \"magic\"\n", vec![], vec!["init.kind", "aligned"]),
-        ("[init]\nu0 = [1e-3, 1e-3]\n", vec![], vec!["init.u0", "per teacher mode"]),
-        ("[integrate]\nmethod = \"rk4\"\n", vec![], vec!["integrate.fixed_step"]),
-        ("[integrate]\nmethod = \"rk45\"\n", vec![], vec!["integrate.method", "dopri5"]),
-        ("[output]\nspacing = \"cubic\"\n", vec![], vec!["output.spacing", "log"]),
-        ("[output]\nobservables = [\"loss\", \"weights\"]\n", vec![], vec!["output.observables"]),
-        ("[theory]\nsources = [\"exact\"]\n", vec![], vec!["theory.sources", "closed_form"]),
+        (
+            "[task]\nsingular_values = [1.0, 2.0]\n",
+            vec![],
+            vec!["task.singular_values", "nonincreasing"],
+        ),
+        (
+            "[task]\nsingular_values = [3.0, 2.0, 1.0, 0.5, 0.2, 0.1, 0.05]\n",
+            vec![],
+            vec!["task.singular_values", "min(d_in, d_out)"],
+        ),
+        (
+            "[task]\nsigma_yx = \"missing.npy\"\n",
+            vec![],
+            vec!["missing.npy"],
+        ),
+        (
+            "[init]\nkind = \"npy\"\nweights = [\"a.npy\", \"b.npy\"]\n",
+            vec![],
+            vec!["a.npy"],
+        ),
+        (
+            "[init]\nkind = \"magic\"\n",
+            vec![],
+            vec!["init.kind", "aligned"],
+        ),
+        (
+            "[init]\nu0 = [1e-3, 1e-3]\n",
+            vec![],
+            vec!["init.u0", "per teacher mode"],
+        ),
+        (
+            "[integrate]\nmethod = \"rk4\"\n",
+            vec![],
+            vec!["integrate.fixed_step"],
+        ),
+        (
+            "[integrate]\nmethod = \"rk45\"\n",
+            vec![],
+            vec!["integrate.method", "dopri5"],
+        ),
+        (
+            "[output]\nspacing = \"cubic\"\n",
+            vec![],
+            vec!["output.spacing", "log"],
+        ),
+        (
+            "[output]\nobservables = [\"loss\", \"weights\"]\n",
+            vec![],
+            vec!["output.observables"],
+        ),
+        (
+            "[theory]\nsources = [\"exact\"]\n",
+            vec![],
+            vec!["theory.sources", "closed_form"],
+        ),
         ("[train]\nseeds = []\n", vec![], vec!["train.seeds"]),
-        ("[task]\nsamples = 3\n", vec![], vec!["task.samples", "whiten"]),
+        (
+            "[task]\nsamples = 3\n",
+            vec![],
+            vec!["task.samples", "whiten"],
+        ),
         ("[train\nlr = 1\n", vec![], vec!["line"]),
         ("[train]\nlr = \"fast\"\n", vec![], vec!["lr"]),
         ("[task]\nnoise_std = nan\n", vec![], vec!["task.noise_std"]),
@@ -131,7 +234,10 @@ fn bad_configs_give_clear_errors_and_exit_2() {
         let path = write(&dir, &format!("bad{i}.toml"), text);
         for sub in ["check", "run"] {
             let mut cmd = bin();
-            cmd.arg(sub).arg(&path).arg("--out").arg(dir.join(format!("out{i}")));
+            cmd.arg(sub)
+                .arg(&path)
+                .arg("--out")
+                .arg(dir.join(format!("out{i}")));
             if sub == "check" {
                 cmd = bin();
                 cmd.arg(sub).arg(&path);
@@ -140,11 +246,17 @@ fn bad_configs_give_clear_errors_and_exit_2() {
                 cmd.args(["--set", s]);
             }
             let (code, _, err) = run(&mut cmd);
-            assert_eq!(code, 2, "case {i} ({sub}) {text:?} {sets:?}: exit {code}, stderr: {err}");
+            assert_eq!(
+                code, 2,
+                "case {i} ({sub}) {text:?} {sets:?}: exit {code}, stderr: {err}"
+            );
             assert!(!err.contains("panicked"), "case {i} panicked: {err}");
             assert!(err.starts_with("error: "), "case {i}: {err}");
             for f in &fragments {
-                assert!(err.contains(f), "case {i} {text:?}: error lacks {f:?}: {err}");
+                assert!(
+                    err.contains(f),
+                    "case {i} {text:?}: error lacks {f:?}: {err}"
+                );
             }
         }
     }
@@ -161,9 +273,15 @@ fn npy_shape_and_content_errors() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("sigma_yx") && err.contains("(6, 6)"), "{err}");
     // Weights of the wrong shape for layer 2.
-    learndyn::npy::write_matrix(&dir.join("w1.npy"), &learndyn::linalg::Matrix::zeros(8, 6)).unwrap();
-    learndyn::npy::write_matrix(&dir.join("w2.npy"), &learndyn::linalg::Matrix::zeros(5, 8)).unwrap();
-    let cfg = write(&dir, "w.toml", "[init]\nkind = \"npy\"\nweights = [\"w1.npy\", \"w2.npy\"]\n");
+    learndyn::npy::write_matrix(&dir.join("w1.npy"), &learndyn::linalg::Matrix::zeros(8, 6))
+        .unwrap();
+    learndyn::npy::write_matrix(&dir.join("w2.npy"), &learndyn::linalg::Matrix::zeros(5, 8))
+        .unwrap();
+    let cfg = write(
+        &dir,
+        "w.toml",
+        "[init]\nkind = \"npy\"\nweights = [\"w1.npy\", \"w2.npy\"]\n",
+    );
     let (code, _, err) = run(bin().arg("check").arg(&cfg));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("W_2") && err.contains("(6, 8)"), "{err}");
@@ -180,7 +298,12 @@ fn explicit_weights_round_trip_through_npy() {
     // Final weights written by one run start the next: the loss continues from where it was.
     let dir = tmp("roundtrip");
     let (code, _, err) = run(bin().args(["demo", "--out"]).arg(dir.join("a")).args([
-        "--set", "train.steps=100", "--set", "train.seeds=[0]", "--set", "output.figure=false",
+        "--set",
+        "train.steps=100",
+        "--set",
+        "train.seeds=[0]",
+        "--set",
+        "output.figure=false",
     ]));
     assert_eq!(code, 0, "{err}");
     let cfg = write(
@@ -193,8 +316,7 @@ fn explicit_weights_round_trip_through_npy() {
     let last_loss = |p: &Path| -> f64 {
         let csv = std::fs::read_to_string(p).unwrap();
         csv.lines()
-            .filter(|l| l.starts_with("gd,") && l.contains(",loss,"))
-            .last()
+            .rfind(|l| l.starts_with("gd,") && l.contains(",loss,"))
             .unwrap()
             .rsplit(',')
             .next()
@@ -211,13 +333,23 @@ fn explicit_weights_round_trip_through_npy() {
 fn diverging_run_is_recorded_not_crashed() {
     let out = tmp("diverge");
     let (code, _, err) = run(bin().args(["demo", "--out"]).arg(&out).args([
-        "--set", "train.lr=2.0", "--set", "train.steps=300", "--set", "train.seeds=[0,1]",
-        "--set", "theory.sources=[\"closed_form\"]",
+        "--set",
+        "train.lr=2.0",
+        "--set",
+        "train.steps=300",
+        "--set",
+        "train.seeds=[0,1]",
+        "--set",
+        "theory.sources=[\"closed_form\"]",
     ]));
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("diverged"), "{err}");
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     let runs = summary["runs"].as_array().unwrap();
-    assert!(runs.iter().all(|r| r["status"] == "diverged" && r["step"].is_number()), "{runs:?}");
+    assert!(
+        runs.iter()
+            .all(|r| r["status"] == "diverged" && r["step"].is_number()),
+        "{runs:?}"
+    );
 }

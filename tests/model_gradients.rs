@@ -28,7 +28,13 @@ fn sample_moments(d_in: usize, d_out: usize, p: usize, seed: u64) -> (Moments, M
     let tr_yy = y.norm_fro().powi(2) / pf;
     let loss_min = 0.5 * (tr_yy - w_star.t_matmul(&sigma_yx).trace());
     (
-        Moments { sigma_xx, sigma_yx, w_star, loss_min, whitened: false },
+        Moments {
+            sigma_xx,
+            sigma_yx,
+            w_star,
+            loss_min,
+            whitened: false,
+        },
         x,
         y,
     )
@@ -123,5 +129,8 @@ fn gradient_is_zero_at_the_teacher_map() {
     let l = net.loss_and_grad(&theta, &m, &mut g, &mut ws);
     assert!((l - m.loss_min).abs() <= 1e3 * EPS * m.loss_min.max(1.0));
     let gmax = g.iter().fold(0.0f64, |a, x| a.max(x.abs()));
-    assert!(gmax <= 1e3 * EPS * m.sigma_yx.max_abs().max(1.0), "{gmax:e}");
+    assert!(
+        gmax <= 1e3 * EPS * m.sigma_yx.max_abs().max(1.0),
+        "{gmax:e}"
+    );
 }

@@ -7,7 +7,11 @@ use learndyn::model::init::mode_layer_scalars;
 use learndyn::theory::deep_linear::*;
 
 fn tight() -> Options {
-    Options { rtol: TIGHT_RTOL, atol: Atol::Scalar(TIGHT_ATOL), ..Options::default() }
+    Options {
+        rtol: TIGHT_RTOL,
+        atol: Atol::Scalar(TIGHT_ATOL),
+        ..Options::default()
+    }
 }
 
 /// Integrate the reduced ODE (DL-5) for one mode from layer scalars `a0`, saving u at `times`.
@@ -17,16 +21,29 @@ fn reduced(s: f64, a0: &[f64], times: &[f64]) -> Vec<f64> {
     let mut ws = Workspace::new(&DOPRI5, depth);
     let mut out = Vec::new();
     let t1 = times.iter().cloned().fold(0.0, f64::max);
-    solve(&DOPRI5, &mut ode, 0.0, a0, t1, times, &tight(), &mut ws, &mut |_, y| {
-        out.push(y.iter().product::<f64>())
-    })
+    solve(
+        &DOPRI5,
+        &mut ode,
+        0.0,
+        a0,
+        t1,
+        times,
+        &tight(),
+        &mut ws,
+        &mut |_, y| out.push(y.iter().product::<f64>()),
+    )
     .unwrap();
     out
 }
 
 #[test]
 fn s1_logistic_values() {
-    let expect = [(0.5, "0.0199586"), (1.0, "0.3557125"), (1.5, "2.189612"), (2.0, "2.945721")];
+    let expect = [
+        (0.5, "0.0199586"),
+        (1.0, "0.3557125"),
+        (1.5, "2.189612"),
+        (2.0, "2.945721"),
+    ];
     for (t, u) in expect {
         assert_printed(balanced_two_layer(3.0, 1e-3, t), u);
     }
@@ -44,7 +61,12 @@ fn s2_s3_learning_times() {
 #[test]
 fn s4_depth_plateau_times() {
     // a0 = 0.1, s = 2, time to reach u = s/2.
-    for (depth, expect) in [(2, "1.323326"), (3, "4.661328"), (4, "24.904556"), (6, "1250.0214")] {
+    for (depth, expect) in [
+        (2, "1.323326"),
+        (3, "4.661328"),
+        (4, "24.904556"),
+        (6, "1250.0214"),
+    ] {
         let a_half = 1.0f64.powf(1.0 / depth as f64);
         assert_printed(depth_time_to_reach(2.0, depth, 0.1, a_half), expect);
     }
@@ -120,14 +142,42 @@ fn general_mode_ode_reduces_to_balanced_scalar_form() {
     for depth in [2usize, 3, 5] {
         let s = vec![2.0, 1.0];
         let a0 = 0.3f64;
-        let mut gen = ModeOde { s: s.clone(), depth };
-        let mut bal = BalancedModeOde { s: s.clone(), depth };
+        let mut gen = ModeOde {
+            s: s.clone(),
+            depth,
+        };
+        let mut bal = BalancedModeOde {
+            s: s.clone(),
+            depth,
+        };
         let y_gen: Vec<f64> = vec![a0; 2 * depth];
         let y_bal = vec![a0; 2];
         let mut ws_g = Workspace::new(&DOPRI5, y_gen.len());
         let mut ws_b = Workspace::new(&DOPRI5, 2);
-        let g = solve(&DOPRI5, &mut gen, 0.0, &y_gen, 3.0, &[], &tight(), &mut ws_g, &mut |_, _| {}).unwrap();
-        let b = solve(&DOPRI5, &mut bal, 0.0, &y_bal, 3.0, &[], &tight(), &mut ws_b, &mut |_, _| {}).unwrap();
+        let g = solve(
+            &DOPRI5,
+            &mut gen,
+            0.0,
+            &y_gen,
+            3.0,
+            &[],
+            &tight(),
+            &mut ws_g,
+            &mut |_, _| {},
+        )
+        .unwrap();
+        let b = solve(
+            &DOPRI5,
+            &mut bal,
+            0.0,
+            &y_bal,
+            3.0,
+            &[],
+            &tight(),
+            &mut ws_b,
+            &mut |_, _| {},
+        )
+        .unwrap();
         for alpha in 0..2 {
             let u_gen = gen.strength(&g.y_end, alpha);
             let u_bal = b.y_end[alpha].powi(depth as i32);
@@ -148,13 +198,24 @@ fn limits_t0_and_infinity() {
 #[test]
 fn layer_scalars_have_product_and_balance() {
     for depth in [2usize, 3, 4, 6] {
-        for &(u0, lambda) in &[(1e-3, 0.0), (0.5, 1.0), (-0.2, 0.3), (2.0, -0.1), (0.0, 0.5)] {
+        for &(u0, lambda) in &[
+            (1e-3, 0.0),
+            (0.5, 1.0),
+            (-0.2, 0.3),
+            (2.0, -0.1),
+            (0.0, 0.5),
+        ] {
             let a = mode_layer_scalars(u0, lambda, depth);
             let p: f64 = a.iter().product();
-            assert!((p - u0).abs() <= 1e3 * EPS * u0.abs().max(1e-300) + 1e-300, "{depth} {u0} {lambda}: {p}");
+            assert!(
+                (p - u0).abs() <= 1e3 * EPS * u0.abs().max(1e-300) + 1e-300,
+                "{depth} {u0} {lambda}: {p}"
+            );
             for l in 0..depth - 1 {
                 let bal = a[l + 1] * a[l + 1] - a[l] * a[l];
-                assert!((bal - lambda).abs() < 1e3 * EPS * (1.0 + lambda.abs() + a[l + 1] * a[l + 1]));
+                assert!(
+                    (bal - lambda).abs() < 1e3 * EPS * (1.0 + lambda.abs() + a[l + 1] * a[l + 1])
+                );
             }
         }
     }

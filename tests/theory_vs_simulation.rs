@@ -21,14 +21,30 @@ fn problem(extra: &str) -> Problem {
 fn full_flow_modes(p: &Problem, times: &[f64]) -> Vec<Vec<f64>> {
     let theta0 = p.initial_params(0).unwrap();
     let mut field = GradientFlow::new(&p.net, &p.task.moments);
-    let opts = Options { rtol: TIGHT_RTOL, atol: Atol::Scalar(TIGHT_ATOL), ..Options::default() };
+    let opts = Options {
+        rtol: TIGHT_RTOL,
+        atol: Atol::Scalar(TIGHT_ATOL),
+        ..Options::default()
+    };
     let mut ws = Workspace::new(&DOPRI5, theta0.len());
     let mut out = Vec::new();
     let t1 = *times.last().unwrap();
-    solve(&DOPRI5, &mut field, 0.0, &theta0, t1, times, &opts, &mut ws, &mut |_, y| {
-        let we = p.net.end_to_end(y);
-        out.push(learndyn::analysis::mode_strengths(&we, &p.task.u, &p.task.v));
-    })
+    solve(
+        &DOPRI5,
+        &mut field,
+        0.0,
+        &theta0,
+        t1,
+        times,
+        &opts,
+        &mut ws,
+        &mut |_, y| {
+            let we = p.net.end_to_end(y);
+            out.push(learndyn::analysis::mode_strengths(
+                &we, &p.task.u, &p.task.v,
+            ));
+        },
+    )
     .unwrap();
     out
 }
@@ -51,7 +67,7 @@ fn check_against(p: &Problem, times: &[f64], closed: impl Fn(f64, f64, f64) -> f
 fn full_flow_reproduces_balanced_two_layer_closed_form() {
     let p = problem("[model]\nhidden = 7\n[init]\nkind = \"aligned\"\nu0 = [1e-3, 2e-3, 1e-2]\n");
     let times: Vec<f64> = (1..=16).map(|k| 0.5 * k as f64).collect();
-    check_against(&p, &times, |s, u0, t| dl::balanced_two_layer(s, u0, t), &[1e-3, 2e-3, 1e-2]);
+    check_against(&p, &times, dl::balanced_two_layer, &[1e-3, 2e-3, 1e-2]);
 }
 
 #[test]
@@ -61,7 +77,12 @@ fn full_flow_reproduces_unbalanced_two_layer_closed_form() {
             "[model]\nhidden = 3\n[init]\nkind = \"aligned\"\nu0 = [1e-3, -0.05, 0.2]\nlambda = {lambda}\n"
         ));
         let times: Vec<f64> = (1..=12).map(|k| 0.5 * k as f64).collect();
-        check_against(&p, &times, |s, u0, t| dl::unbalanced_two_layer(s, u0, lambda, t), &[1e-3, -0.05, 0.2]);
+        check_against(
+            &p,
+            &times,
+            |s, u0, t| dl::unbalanced_two_layer(s, u0, lambda, t),
+            &[1e-3, -0.05, 0.2],
+        );
     }
 }
 
@@ -100,11 +121,19 @@ fn gd_converges_to_gradient_flow_linearly_in_lr() {
             &p.net,
             &p.task.moments,
             &mut theta,
-            &GdSettings { lr, steps: *steps.last().unwrap(), divergence_factor: 1e6 },
+            &GdSettings {
+                lr,
+                steps: *steps.last().unwrap(),
+                divergence_factor: 1e6,
+            },
             &steps,
             &mut |step, params, _| {
                 assert!((gd_time(step, lr) - times[k]).abs() < 1e-12);
-                let u = learndyn::analysis::mode_strengths(&p.net.end_to_end(params), &p.task.u, &p.task.v);
+                let u = learndyn::analysis::mode_strengths(
+                    &p.net.end_to_end(params),
+                    &p.task.u,
+                    &p.task.v,
+                );
                 for (a, b) in u.iter().zip(&flow[k]) {
                     err = err.max((a - b).abs());
                 }
@@ -116,7 +145,10 @@ fn gd_converges_to_gradient_flow_linearly_in_lr() {
     }
     let order = slope(&lrs, &errs);
     eprintln!("GD vs GF: lrs {lrs:?} max|u_GD - u_GF| {errs:?} measured order {order:.3}");
-    assert!((order - 1.0).abs() <= ORDER_SLACK, "measured order {order}, errors {errs:?}");
+    assert!(
+        (order - 1.0).abs() <= ORDER_SLACK,
+        "measured order {order}, errors {errs:?}"
+    );
 }
 
 #[test]
@@ -130,7 +162,11 @@ fn experiment_sources_agree_on_demo_like_run() {
     )
     .unwrap();
     let out = experiment::run(&loaded, &mut |_| {}).unwrap();
-    let cf: Vec<_> = out.records.iter().filter(|r| r.source == Source::ClosedForm).collect();
+    let cf: Vec<_> = out
+        .records
+        .iter()
+        .filter(|r| r.source == Source::ClosedForm)
+        .collect();
     for src in [Source::ReducedOde, Source::GradientFlow] {
         let other: Vec<_> = out.records.iter().filter(|r| r.source == src).collect();
         assert_eq!(cf.len(), other.len(), "{src:?}");
@@ -139,9 +175,20 @@ fn experiment_sources_agree_on_demo_like_run() {
             assert!((a.t - b.t).abs() <= EPS * a.t.abs());
             // Singular values below the perturbation-free floor are exactly 0 in theory and
             // O(eps) in the flow; drift is 0 vs integration error.
-            let scale = if a.observable == "balance_drift" || a.observable == "loss" { 1.0 } else { a.value.abs().max(1e-3) };
-            assert!((a.value - b.value).abs() <= FULL_GF_VS_CLOSED * scale,
-                "{src:?} {} {:?} t={}: {} vs {}", a.observable, a.index, a.t, a.value, b.value);
+            let scale = if a.observable == "balance_drift" || a.observable == "loss" {
+                1.0
+            } else {
+                a.value.abs().max(1e-3)
+            };
+            assert!(
+                (a.value - b.value).abs() <= FULL_GF_VS_CLOSED * scale,
+                "{src:?} {} {:?} t={}: {} vs {}",
+                a.observable,
+                a.index,
+                a.t,
+                a.value,
+                b.value
+            );
         }
     }
     let d = &out.summary.discrepancy["closed_form"]["mode_strength"];

@@ -4,7 +4,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use learndyn::experiment::{self, config::Config, examples, config::LoadedConfig, Progress};
+use learndyn::experiment::{self, config::Config, config::LoadedConfig, examples, Progress};
 use learndyn::record::{self, RunContext};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -83,9 +83,11 @@ fn progress_sink() -> impl FnMut(Progress) {
                 },
             );
             b.set_style(
-                ProgressStyle::with_template("{msg:>18} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})")
-                    .expect("valid template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{msg:>18} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
             );
             b.set_message(name);
             bar = Some(b);
@@ -137,7 +139,10 @@ fn run_and_write(loaded: &LoadedConfig, out: &Path) -> anyhow::Result<()> {
             .iter()
             .map(|t| t.map_or("-".into(), |t| format!("{t:.3}")))
             .collect();
-        eprintln!("time to half strength per mode (GD mean): [{}]", fmt.join(", "));
+        eprintln!(
+            "time to half strength per mode (GD mean): [{}]",
+            fmt.join(", ")
+        );
     }
     Ok(())
 }
@@ -152,7 +157,10 @@ fn input<T>(r: learndyn::Result<T>) -> Result<T, Failure> {
     r.map_err(|e| Failure::Input(e.into()))
 }
 
-fn load_and_run(loaded: learndyn::Result<LoadedConfig>, out: impl FnOnce() -> PathBuf) -> Result<(), Failure> {
+fn load_and_run(
+    loaded: learndyn::Result<LoadedConfig>,
+    out: impl FnOnce() -> PathBuf,
+) -> Result<(), Failure> {
     let loaded = input(loaded)?;
     // Building the problem reads and checks every referenced file before anything runs.
     input(experiment::Problem::build(&loaded))?;

@@ -392,7 +392,10 @@ impl Config {
                 .map_err(|e: toml::de::Error| {
                     // Deserializing a value has no text positions; toml appends "in `section`".
                     let shown = e.to_string();
-                    let section = shown.rsplit("in `").next().filter(|_| shown.contains("in `"));
+                    let section = shown
+                        .rsplit("in `")
+                        .next()
+                        .filter(|_| shown.contains("in `"));
                     let section = section.map(|s| s.trim_end().trim_end_matches('`').to_string());
                     let mut err = toml_error(&format!("{origin} (with --set)"), None, &e);
                     if let (Some(sec), Error::Config { key, .. }) = (section, &mut err) {
@@ -449,24 +452,38 @@ impl Config {
         };
         let m = &self.model;
         if m.kind != "deep_linear" {
-            return err("model.kind", format!("'{}' is not supported; allowed: \"deep_linear\"", m.kind));
+            return err(
+                "model.kind",
+                format!("'{}' is not supported; allowed: \"deep_linear\"", m.kind),
+            );
         }
         if m.depth < 2 {
-            return err("model.depth", format!("must be >= 2 (number of weight matrices), got {}", m.depth));
+            return err(
+                "model.depth",
+                format!("must be >= 2 (number of weight matrices), got {}", m.depth),
+            );
         }
         match m.hidden.expand(m.depth - 1) {
             None => {
                 return err(
                     "model.hidden",
-                    format!("give one width, or a list of depth - 1 = {} widths", m.depth - 1),
+                    format!(
+                        "give one width, or a list of depth - 1 = {} widths",
+                        m.depth - 1
+                    ),
                 )
             }
-            Some(h) if h.contains(&0) => return err("model.hidden", "every width must be >= 1".into()),
+            Some(h) if h.contains(&0) => {
+                return err("model.hidden", "every width must be >= 1".into())
+            }
             _ => {}
         }
         let t = &self.task;
         if t.kind != "linear_teacher" {
-            return err("task.kind", format!("'{}' is not supported; allowed: \"linear_teacher\"", t.kind));
+            return err(
+                "task.kind",
+                format!("'{}' is not supported; allowed: \"linear_teacher\"", t.kind),
+            );
         }
         if t.d_in == 0 || t.d_out == 0 {
             return err("task.d_in", "d_in and d_out must be >= 1".into());
@@ -476,11 +493,20 @@ impl Config {
             if t.singular_values.is_empty() || t.singular_values.len() > k {
                 return err(
                     "task.singular_values",
-                    format!("need 1 to min(d_in, d_out) = {k} values, got {}", t.singular_values.len()),
+                    format!(
+                        "need 1 to min(d_in, d_out) = {k} values, got {}",
+                        t.singular_values.len()
+                    ),
                 );
             }
-            if t.singular_values.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
-                return err("task.singular_values", "every value must be finite and > 0".into());
+            if t.singular_values
+                .iter()
+                .any(|s| !(s.is_finite() && *s > 0.0))
+            {
+                return err(
+                    "task.singular_values",
+                    "every value must be finite and > 0".into(),
+                );
             }
             if t.singular_values.windows(2).any(|w| w[1] > w[0]) {
                 return err(
@@ -490,7 +516,10 @@ impl Config {
             }
         }
         if !(t.noise_std >= 0.0 && t.noise_std.is_finite()) {
-            return err("task.noise_std", format!("must be finite and >= 0, got {}", t.noise_std));
+            return err(
+                "task.noise_std",
+                format!("must be finite and >= 0, got {}", t.noise_std),
+            );
         }
         if let Some(p) = t.samples {
             if p > 0 && t.whiten && p < t.d_in {
@@ -502,29 +531,46 @@ impl Config {
         }
         let i = &self.init;
         if !INIT_KINDS.contains(&i.kind.as_str()) {
-            return err("init.kind", format!("'{}' is unknown; allowed: {:?}", i.kind, INIT_KINDS));
+            return err(
+                "init.kind",
+                format!("'{}' is unknown; allowed: {:?}", i.kind, INIT_KINDS),
+            );
         }
-        if matches!(i.kind.as_str(), "gaussian" | "orthogonal") && !(i.scale > 0.0 && i.scale.is_finite()) {
-            return err("init.scale", format!("must be finite and > 0, got {}", i.scale));
+        if matches!(i.kind.as_str(), "gaussian" | "orthogonal")
+            && !(i.scale > 0.0 && i.scale.is_finite())
+        {
+            return err(
+                "init.scale",
+                format!("must be finite and > 0, got {}", i.scale),
+            );
         }
         if i.kind == "aligned" {
             if !(i.lambda.is_finite()) {
                 return err("init.lambda", "must be finite".into());
             }
             if !(i.perturb >= 0.0 && i.perturb.is_finite()) {
-                return err("init.perturb", format!("must be finite and >= 0, got {}", i.perturb));
+                return err(
+                    "init.perturb",
+                    format!("must be finite and >= 0, got {}", i.perturb),
+                );
             }
             let u0_ok = match &i.u0 {
                 OneOrMany::One(x) => x.is_finite(),
                 OneOrMany::Many(v) => !v.is_empty() && v.iter().all(|x| x.is_finite()),
             };
             if !u0_ok {
-                return err("init.u0", "must be a finite number or a non-empty list of them".into());
+                return err(
+                    "init.u0",
+                    "must be a finite number or a non-empty list of them".into(),
+                );
             }
             if t.sigma_yx.is_none() {
                 let r = t.singular_values.len();
                 if i.u0.expand(r).is_none() {
-                    return err("init.u0", format!("give one number, or one per teacher mode ({r})"));
+                    return err(
+                        "init.u0",
+                        format!("give one number, or one per teacher mode ({r})"),
+                    );
                 }
                 let narrowest = self.hidden_widths().into_iter().min().unwrap_or(r);
                 if narrowest < r {
@@ -540,18 +586,32 @@ impl Config {
         if i.kind == "npy" && i.weights.len() != m.depth {
             return err(
                 "init.weights",
-                format!("give one .npy path per layer ({} for depth {}), got {}", m.depth, m.depth, i.weights.len()),
+                format!(
+                    "give one .npy path per layer ({} for depth {}), got {}",
+                    m.depth,
+                    m.depth,
+                    i.weights.len()
+                ),
             );
         }
         let tr = &self.train;
         if tr.optimizer != "gd" {
-            return err("train.optimizer", format!("'{}' is not supported; allowed: \"gd\"", tr.optimizer));
+            return err(
+                "train.optimizer",
+                format!("'{}' is not supported; allowed: \"gd\"", tr.optimizer),
+            );
         }
         if !(tr.lr > 0.0 && tr.lr.is_finite()) {
-            return err("train.lr", format!("must be finite and > 0 (e.g. 0.01), got {}", tr.lr));
+            return err(
+                "train.lr",
+                format!("must be finite and > 0 (e.g. 0.01), got {}", tr.lr),
+            );
         }
         if tr.seeds.is_empty() {
-            return err("train.seeds", "give at least one seed, e.g. [0, 1, 2]".into());
+            return err(
+                "train.seeds",
+                "give at least one seed, e.g. [0, 1, 2]".into(),
+            );
         }
         let mut sorted = tr.seeds.clone();
         sorted.sort_unstable();
@@ -559,25 +619,41 @@ impl Config {
         if sorted.len() != tr.seeds.len() {
             return err("train.seeds", "seeds must be distinct".into());
         }
-        if !(tr.divergence_factor > 1.0) {
-            return err("train.divergence_factor", format!("must be > 1, got {}", tr.divergence_factor));
+        if tr.divergence_factor.is_nan() || tr.divergence_factor <= 1.0 {
+            return err(
+                "train.divergence_factor",
+                format!("must be > 1, got {}", tr.divergence_factor),
+            );
         }
         for s in &self.theory.sources {
             if !THEORY_SOURCES.contains(&s.as_str()) {
-                return err("theory.sources", format!("'{s}' is unknown; allowed: {THEORY_SOURCES:?}"));
+                return err(
+                    "theory.sources",
+                    format!("'{s}' is unknown; allowed: {THEORY_SOURCES:?}"),
+                );
             }
         }
         let g = &self.integrate;
         if !METHODS.contains(&g.method.as_str()) {
-            return err("integrate.method", format!("'{}' is unknown; allowed: {METHODS:?}", g.method));
+            return err(
+                "integrate.method",
+                format!("'{}' is unknown; allowed: {METHODS:?}", g.method),
+            );
         }
-        if !(g.rtol >= 0.0 && g.rtol.is_finite()) || !(g.atol >= 0.0 && g.atol.is_finite()) || g.rtol + g.atol == 0.0 {
-            return err("integrate.rtol", "rtol and atol must be finite, >= 0 and not both 0".into());
+        let tol_ok = |x: f64| x >= 0.0 && x.is_finite();
+        if !(tol_ok(g.rtol) && tol_ok(g.atol)) || g.rtol + g.atol <= 0.0 {
+            return err(
+                "integrate.rtol",
+                "rtol and atol must be finite, >= 0 and not both 0".into(),
+            );
         }
         if g.method != "dopri5" && !g.fixed_step.is_some_and(|h| h > 0.0 && h.is_finite()) {
             return err(
                 "integrate.fixed_step",
-                format!("method '{}' has no error control: set a fixed_step > 0 (e.g. 1e-3)", g.method),
+                format!(
+                    "method '{}' has no error control: set a fixed_step > 0 (e.g. 1e-3)",
+                    g.method
+                ),
             );
         }
         if g.max_steps == 0 {
@@ -585,14 +661,23 @@ impl Config {
         }
         let o = &self.output;
         if o.records < 2 {
-            return err("output.records", format!("need at least 2 record points, got {}", o.records));
+            return err(
+                "output.records",
+                format!("need at least 2 record points, got {}", o.records),
+            );
         }
         if o.spacing != "linear" && o.spacing != "log" {
-            return err("output.spacing", format!("'{}' is unknown; allowed: \"linear\", \"log\"", o.spacing));
+            return err(
+                "output.spacing",
+                format!("'{}' is unknown; allowed: \"linear\", \"log\"", o.spacing),
+            );
         }
         for ob in &o.observables {
             if !OBSERVABLES.contains(&ob.as_str()) {
-                return err("output.observables", format!("'{ob}' is unknown; allowed: {OBSERVABLES:?}"));
+                return err(
+                    "output.observables",
+                    format!("'{ob}' is unknown; allowed: {OBSERVABLES:?}"),
+                );
             }
         }
         Ok(())

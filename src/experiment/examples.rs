@@ -15,7 +15,8 @@ pub struct Example {
 pub const EXAMPLES: [Example; 5] = [
     Example {
         name: "demo",
-        about: "two-layer net, 3 modes (s = 3, 2, 1), small balanced aligned init, 5 seeds (Saxe 2014)",
+        about:
+            "two-layer net, 3 modes (s = 3, 2, 1), small balanced aligned init, 5 seeds (Saxe 2014)",
         text: include_str!("../../configs/demo.toml"),
     },
     Example {

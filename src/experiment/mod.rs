@@ -238,12 +238,19 @@ impl Problem {
         dims.push(c.task.d_out);
         let net = DeepLinearNet::new(dims)?;
         let init = match c.init.kind.as_str() {
-            "gaussian" => Init::Gaussian { scale: c.init.scale },
-            "orthogonal" => Init::Orthogonal { scale: c.init.scale },
+            "gaussian" => Init::Gaussian {
+                scale: c.init.scale,
+            },
+            "orthogonal" => Init::Orthogonal {
+                scale: c.init.scale,
+            },
             "aligned" => {
                 let r = task.rank();
                 let u0 = c.init.u0.expand(r).ok_or_else(|| {
-                    cfg_err("init.u0", format!("give one number, or one per teacher mode ({r})"))
+                    cfg_err(
+                        "init.u0",
+                        format!("give one number, or one per teacher mode ({r})"),
+                    )
                 })?;
                 Init::Aligned {
                     u0,
@@ -265,7 +272,11 @@ impl Problem {
         };
         if let Init::Aligned { .. } = &init {
             let r = task.rank();
-            let narrowest = net.dims()[1..net.depth()].iter().copied().min().unwrap_or(r);
+            let narrowest = net.dims()[1..net.depth()]
+                .iter()
+                .copied()
+                .min()
+                .unwrap_or(r);
             if narrowest < r {
                 return Err(cfg_err(
                     "model.hidden",
@@ -279,8 +290,18 @@ impl Problem {
     /// Initial parameters for `seed`.
     pub fn initial_params(&self, seed: u64) -> Result<Vec<f64>> {
         let mut rng = random::rng(seed, stream::INIT);
-        self.init.sample(&self.net, &self.task.u, &self.task.v, &mut rng)
+        self.init
+            .sample(&self.net, &self.task.u, &self.task.v, &mut rng)
     }
+}
+
+/// Where and when a record was taken.
+#[derive(Clone, Copy)]
+struct Stamp {
+    source: Source,
+    seed: Option<u64>,
+    step: Option<u64>,
+    t: f64,
 }
 
 /// Observables of a full network state, pushed as records.
@@ -292,21 +313,12 @@ struct NetObserver<'a> {
 }
 
 impl NetObserver<'_> {
-    fn push(
-        &self,
-        out: &mut Vec<Record>,
-        source: Source,
-        seed: Option<u64>,
-        step: Option<u64>,
-        t: f64,
-        params: &[f64],
-        loss: f64,
-    ) {
+    fn push(&self, out: &mut Vec<Record>, at: Stamp, params: &[f64], loss: f64) {
         let rec = |observable, index, value| Record {
-            source,
-            seed,
-            step,
-            t,
+            source: at.source,
+            seed: at.seed,
+            step: at.step,
+            t: at.t,
             observable,
             index,
             value,
@@ -358,11 +370,19 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
     let problem = Problem::build(loaded)?;
     let (task, net) = (&problem.task, &problem.net);
     let steps = record_steps(c.train.steps, c.output.records, &c.output.spacing);
-    let times: Vec<f64> = steps.iter().map(|&k| train::gd_time(k, c.train.lr)).collect();
+    let times: Vec<f64> = steps
+        .iter()
+        .map(|&k| train::gd_time(k, c.train.lr))
+        .collect();
     let t_end = *times.last().unwrap_or(&0.0);
     let want = {
         let has = |n: &str| c.output.observables.iter().any(|o| o == n);
-        [has("loss"), has("mode_strength"), has("singular_value"), has("balance_drift")]
+        [
+            has("loss"),
+            has("mode_strength"),
+            has("singular_value"),
+            has("balance_drift"),
+        ]
     };
     let mut records = Vec::new();
     let mut skipped = Vec::new();
@@ -419,7 +439,14 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
             value,
         };
         if want[0] {
-            let l = 0.5 * task.s.iter().zip(u).map(|(s, x)| (s - x) * (s - x)).sum::<f64>() + rest;
+            let l = 0.5
+                * task
+                    .s
+                    .iter()
+                    .zip(u)
+                    .map(|(s, x)| (s - x) * (s - x))
+                    .sum::<f64>()
+                + rest;
             records.push(rec("loss", None, l));
         }
         if want[1] {
@@ -503,26 +530,36 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
                 let bal0: Vec<f64> = balances(&y0, depth);
                 let mut ws = Workspace::new(tab, y0.len());
                 let mut local = Vec::new();
-                let sol = integrate::solve(tab, &mut ode, 0.0, &y0, t_end, &times, &opts, &mut ws, &mut |t, y| {
-                    let u: Vec<f64> = (0..rank)
-                        .map(|a| y[a * depth..(a + 1) * depth].iter().product())
-                        .collect();
-                    let bal = balances(y, depth);
-                    // max over layer pairs of the Frobenius norm over modes (matches C-4 for
-                    // aligned networks: D_l = R diag(a_{l+1}^2 - a_l^2) R^T).
-                    let drift = (0..depth - 1)
-                        .map(|l| {
-                            (0..rank)
-                                .map(|a| {
-                                    let i = a * (depth - 1) + l;
-                                    (bal[i] - bal0[i]).powi(2)
-                                })
-                                .sum::<f64>()
-                                .sqrt()
-                        })
-                        .fold(0.0, f64::max);
-                    local.push((t, u, drift));
-                })?;
+                let sol = integrate::solve(
+                    tab,
+                    &mut ode,
+                    0.0,
+                    &y0,
+                    t_end,
+                    &times,
+                    &opts,
+                    &mut ws,
+                    &mut |t, y| {
+                        let u: Vec<f64> = (0..rank)
+                            .map(|a| y[a * depth..(a + 1) * depth].iter().product())
+                            .collect();
+                        let bal = balances(y, depth);
+                        // max over layer pairs of the Frobenius norm over modes (matches C-4 for
+                        // aligned networks: D_l = R diag(a_{l+1}^2 - a_l^2) R^T).
+                        let drift = (0..depth - 1)
+                            .map(|l| {
+                                (0..rank)
+                                    .map(|a| {
+                                        let i = a * (depth - 1) + l;
+                                        (bal[i] - bal0[i]).powi(2)
+                                    })
+                                    .sum::<f64>()
+                                    .sqrt()
+                            })
+                            .fold(0.0, f64::max);
+                        local.push((t, u, drift));
+                    },
+                )?;
                 for (t, u, drift) in local {
                     push_modes(&mut records, Source::ReducedOde, t, &u, drift);
                 }
@@ -547,11 +584,31 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
         let mut ws = Workspace::new(tab, theta0.len());
         let mut lws = net.workspace();
         progress(Progress::Start("gradient flow".into(), times.len() as u64));
-        let sol = integrate::solve(tab, &mut field, 0.0, &theta0, t_end, &times, &opts, &mut ws, &mut |t, y| {
-            let loss = net.loss(y, &task.moments, &mut lws);
-            obs.push(&mut records, Source::GradientFlow, None, None, t, y, loss);
-            progress(Progress::Advance(1));
-        });
+        let sol = integrate::solve(
+            tab,
+            &mut field,
+            0.0,
+            &theta0,
+            t_end,
+            &times,
+            &opts,
+            &mut ws,
+            &mut |t, y| {
+                let loss = net.loss(y, &task.moments, &mut lws);
+                obs.push(
+                    &mut records,
+                    Stamp {
+                        source: Source::GradientFlow,
+                        seed: None,
+                        step: None,
+                        t,
+                    },
+                    y,
+                    loss,
+                );
+                progress(Progress::Advance(1));
+            },
+        );
         progress(Progress::Finish);
         let sol = sol?;
         integrator_stats.insert("gradient_flow".into(), sol.stats);
@@ -581,12 +638,25 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
         };
         let mut last_loss = f64::NAN;
         let mut last_step = 0;
-        let status = train::gradient_descent(net, &task.moments, &mut theta, &settings, &steps, &mut |k, p, loss| {
-            obs.push(&mut records, Source::Gd, Some(seed), Some(k), train::gd_time(k, c.train.lr), p, loss);
-            last_loss = loss;
-            progress(Progress::Advance(k - last_step));
-            last_step = k;
-        });
+        let status = train::gradient_descent(
+            net,
+            &task.moments,
+            &mut theta,
+            &settings,
+            &steps,
+            &mut |k, p, loss| {
+                let at = Stamp {
+                    source: Source::Gd,
+                    seed: Some(seed),
+                    step: Some(k),
+                    t: train::gd_time(k, c.train.lr),
+                };
+                obs.push(&mut records, at, p, loss);
+                last_loss = loss;
+                progress(Progress::Advance(k - last_step));
+                last_step = k;
+            },
+        );
         progress(Progress::Advance(c.train.steps.max(1) - last_step));
         runs.push(SeedRun {
             seed,
@@ -627,7 +697,9 @@ pub fn seed_mean(records: &[Record], seeds: &[u64]) -> BTreeMap<Key, f64> {
     let mut acc: BTreeMap<Key, (f64, usize)> = BTreeMap::new();
     for r in records {
         if r.source == Source::Gd && r.seed.is_some_and(|s| seeds.contains(&s)) {
-            let e = acc.entry((r.observable, r.index, r.t.to_bits())).or_insert((0.0, 0));
+            let e = acc
+                .entry((r.observable, r.index, r.t.to_bits()))
+                .or_insert((0.0, 0));
             e.0 += r.value;
             e.1 += 1;
         }
@@ -669,7 +741,11 @@ fn summarize(records: &[Record], runs: Vec<SeedRun>, lr: f64, rank: usize) -> Su
     let mut per_source_modes: BTreeMap<String, Vec<Vec<(f64, f64)>>> = BTreeMap::new();
     for r in records {
         if r.observable == "mode_strength" {
-            let name = if r.source == Source::Gd { None } else { Some(r.source.name()) };
+            let name = if r.source == Source::Gd {
+                None
+            } else {
+                Some(r.source.name())
+            };
             if let (Some(name), Some(a)) = (name, r.index) {
                 let v = per_source_modes
                     .entry(name.to_string())
@@ -701,7 +777,11 @@ fn summarize(records: &[Record], runs: Vec<SeedRun>, lr: f64, rank: usize) -> Su
     }
     for obs in discrepancy.values_mut() {
         for d in obs.values_mut() {
-            d.max_rel = if d.max_rel > 0.0 { d.max_abs / d.max_rel } else { f64::NAN };
+            d.max_rel = if d.max_rel > 0.0 {
+                d.max_abs / d.max_rel
+            } else {
+                f64::NAN
+            };
         }
     }
     // Seed-mean GD mode trajectories.
@@ -745,4 +825,3 @@ pub fn load_builtin(name: &str, text: &str, overrides: &[String]) -> Result<Load
         base_dir: std::path::PathBuf::from("."),
     })
 }
-

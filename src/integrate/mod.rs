@@ -214,6 +214,7 @@ const FAC_MAX: f64 = 10.0;
 ///
 /// Adaptive pairs (those with error weights) choose their steps; fixed-step methods need
 /// `opts.fixed_step`.
+#[allow(clippy::too_many_arguments)] // to be grouped into a problem struct (issue 3)
 pub fn solve<F: VectorField + ?Sized>(
     tableau: &Tableau,
     field: &mut F,
@@ -282,7 +283,8 @@ pub fn solve<F: VectorField + ?Sized>(
             h = t1 - t;
             last = true;
         }
-        if h <= opts.h_min || t + h == t {
+        // (t + h) - t == 0 means h is below the resolution of t.
+        if h <= opts.h_min || (t + h) - t <= 0.0 {
             return Err(if last_non_finite {
                 IntegrateError::NonFinite { t }
             } else {
@@ -376,11 +378,15 @@ fn validate(
     save_times: &[f64],
     opts: &Options,
 ) -> Result<(), IntegrateError> {
-    let bad = |field: &'static str, message: String| Err(IntegrateError::InvalidInput { field, message });
+    let bad =
+        |field: &'static str, message: String| Err(IntegrateError::InvalidInput { field, message });
     if y0.len() != n {
         return bad(
             "y0",
-            format!("length {} does not match the vector field dimension {n}", y0.len()),
+            format!(
+                "length {} does not match the vector field dimension {n}",
+                y0.len()
+            ),
         );
     }
     if !(t0.is_finite() && t1.is_finite()) || t1 < t0 {
@@ -388,14 +394,20 @@ fn validate(
     }
     if tableau.e.is_some() {
         if !(opts.rtol >= 0.0 && opts.rtol.is_finite()) {
-            return bad("rtol", format!("must be finite and >= 0, got {}", opts.rtol));
+            return bad(
+                "rtol",
+                format!("must be finite and >= 0, got {}", opts.rtol),
+            );
         }
         match &opts.atol {
             Atol::Scalar(a) if !(*a >= 0.0 && a.is_finite()) => {
                 return bad("atol", format!("must be finite and >= 0, got {a}"));
             }
             Atol::PerComponent(v) if v.len() != n => {
-                return bad("atol", format!("has {} entries but the state has {n}", v.len()));
+                return bad(
+                    "atol",
+                    format!("has {} entries but the state has {n}", v.len()),
+                );
             }
             Atol::PerComponent(v) if v.iter().any(|a| !(*a >= 0.0 && a.is_finite())) => {
                 return bad("atol", "every entry must be finite and >= 0".into());
@@ -403,7 +415,10 @@ fn validate(
             _ => {}
         }
         if opts.rtol == 0.0 && matches!(opts.atol, Atol::Scalar(a) if a == 0.0) {
-            return bad("rtol", "rtol and atol are both 0; set at least one > 0".into());
+            return bad(
+                "rtol",
+                "rtol and atol are both 0; set at least one > 0".into(),
+            );
         }
     } else {
         match opts.fixed_step {
@@ -419,8 +434,14 @@ fn validate(
             }
         }
     }
-    if save_times.iter().any(|s| !s.is_finite() || *s < t0 || *s > t1) {
-        return bad("save_times", format!("every save time must lie in [{t0}, {t1}]"));
+    if save_times
+        .iter()
+        .any(|s| !s.is_finite() || *s < t0 || *s > t1)
+    {
+        return bad(
+            "save_times",
+            format!("every save time must lie in [{t0}, {t1}]"),
+        );
     }
     if save_times.windows(2).any(|w| w[1] < w[0]) {
         return bad("save_times", "save times must be nondecreasing".into());
@@ -626,10 +647,8 @@ fn interpolate(tableau: &Tableau, theta: f64, h: f64, ws: &mut Workspace) {
             let h01 = -2.0 * t3 + 3.0 * t2;
             let h11 = t3 - t2;
             for i in 0..n {
-                ws.y_out[i] = h00 * ws.y[i]
-                    + h10 * h * ws.k[i]
-                    + h01 * ws.y_new[i]
-                    + h11 * h * ws.f_new[i];
+                ws.y_out[i] =
+                    h00 * ws.y[i] + h10 * h * ws.k[i] + h01 * ws.y_new[i] + h11 * h * ws.f_new[i];
             }
         }
     }

@@ -21,7 +21,7 @@ const WGK: [f64; 8] = [
     0.169_004_726_639_267_9,
     0.190_350_578_064_785_4,
     0.204_432_940_075_298_9,
-    0.209_482_141_084_728_0,
+    0.209_482_141_084_728,
 ];
 /// Gauss weights of the embedded 7-point rule (nodes XGK[1], XGK[3], XGK[5], XGK[7]).
 const WG: [f64; 4] = [
@@ -69,7 +69,7 @@ pub fn integrate(f: &mut dyn FnMut(f64) -> f64, a: f64, b: f64, tol: f64) -> f64
         let right = gk15(f, m, b);
         rec(f, a, m, 0.5 * tol, left, depth - 1) + rec(f, m, b, 0.5 * tol, right, depth - 1)
     }
-    if a == b {
+    if b - a == 0.0 {
         return 0.0;
     }
     let whole = gk15(f, a, b);

@@ -171,19 +171,43 @@ impl Matrix {
     /// `self * other` (allocating).
     pub fn matmul(&self, other: &Matrix) -> Matrix {
         let mut out = Matrix::zeros(self.rows, other.cols);
-        gemm(out.view_mut(), self.view(), false, other.view(), false, 1.0, false);
+        gemm(
+            out.view_mut(),
+            self.view(),
+            false,
+            other.view(),
+            false,
+            1.0,
+            false,
+        );
         out
     }
     /// `self^T * other` (allocating).
     pub fn t_matmul(&self, other: &Matrix) -> Matrix {
         let mut out = Matrix::zeros(self.cols, other.cols);
-        gemm(out.view_mut(), self.view(), true, other.view(), false, 1.0, false);
+        gemm(
+            out.view_mut(),
+            self.view(),
+            true,
+            other.view(),
+            false,
+            1.0,
+            false,
+        );
         out
     }
     /// `self * other^T` (allocating).
     pub fn matmul_t(&self, other: &Matrix) -> Matrix {
         let mut out = Matrix::zeros(self.rows, other.rows);
-        gemm(out.view_mut(), self.view(), false, other.view(), true, 1.0, false);
+        gemm(
+            out.view_mut(),
+            self.view(),
+            false,
+            other.view(),
+            true,
+            1.0,
+            false,
+        );
         out
     }
     /// Elementwise `self - other`.
@@ -309,8 +333,16 @@ pub fn gemm(
     alpha: f64,
     accumulate: bool,
 ) {
-    let fa = if trans_a { a.faer().transpose() } else { a.faer() };
-    let fb = if trans_b { b.faer().transpose() } else { b.faer() };
+    let fa = if trans_a {
+        a.faer().transpose()
+    } else {
+        a.faer()
+    };
+    let fb = if trans_b {
+        b.faer().transpose()
+    } else {
+        b.faer()
+    };
     assert!(
         fa.nrows() == dst.rows && fb.ncols() == dst.cols && fa.ncols() == fb.nrows(),
         "gemm shape mismatch: ({}x{}) * ({}x{}) -> ({}x{})",

@@ -138,7 +138,11 @@ impl DeepLinearNet {
         if layers.len() != self.depth() {
             return Err(Error::invalid(
                 "weights",
-                format!("expected {} weight matrices, got {}", self.depth(), layers.len()),
+                format!(
+                    "expected {} weight matrices, got {}",
+                    self.depth(),
+                    layers.len()
+                ),
             ));
         }
         let mut p = Vec::with_capacity(self.n_params());
@@ -211,10 +215,9 @@ impl DeepLinearNet {
         {
             *r = a - b;
         }
-        let loss;
-        if moments.whitened {
+        let loss = if moments.whitened {
             ws.g.as_mut_slice().copy_from_slice(ws.resid.as_slice());
-            loss = 0.5 * ws.resid.as_slice().iter().map(|x| x * x).sum::<f64>();
+            0.5 * ws.resid.as_slice().iter().map(|x| x * x).sum::<f64>()
         } else {
             gemm(
                 ws.g.view_mut(),
@@ -225,14 +228,14 @@ impl DeepLinearNet {
                 1.0,
                 false,
             );
-            loss = 0.5
-                * ws.resid
-                    .as_slice()
-                    .iter()
-                    .zip(ws.g.as_slice())
-                    .map(|(a, b)| a * b)
-                    .sum::<f64>();
-        }
+            0.5 * ws
+                .resid
+                .as_slice()
+                .iter()
+                .zip(ws.g.as_slice())
+                .map(|(a, b)| a * b)
+                .sum::<f64>()
+        };
         // Backward: B_L = G; dW_l = B_l P_{l-1}^T (P_0 = I); B_{l-1} = W_l^T B_l.
         ws.back[depth - 1]
             .as_mut_slice()
@@ -322,7 +325,15 @@ impl DeepLinearNet {
         for l in 1..=self.depth() {
             let w = self.layer(params, l);
             let mut next = Matrix::zeros(w.nrows(), x.ncols());
-            gemm(next.view_mut(), w, false, h[l - 1].view(), false, 1.0, false);
+            gemm(
+                next.view_mut(),
+                w,
+                false,
+                h[l - 1].view(),
+                false,
+                1.0,
+                false,
+            );
             h.push(next);
         }
         let resid = h[self.depth()].sub(y);

@@ -51,7 +51,10 @@ pub fn mode_layer_scalars(u0: f64, lambda: f64, depth: usize) -> Vec<f64> {
     let target = u0.abs();
     let mut a = if depth == 2 {
         let root = (lambda * lambda + 4.0 * u0 * u0).sqrt();
-        vec![((root - lambda) / 2.0).max(0.0).sqrt(), ((root + lambda) / 2.0).max(0.0).sqrt()]
+        vec![
+            ((root - lambda) / 2.0).max(0.0).sqrt(),
+            ((root + lambda) / 2.0).max(0.0).sqrt(),
+        ]
     } else {
         let lo0 = (-(depth as f64 - 1.0) * lambda).max(0.0);
         let prod = |x2: f64| -> f64 {
@@ -92,7 +95,9 @@ pub fn mode_layer_scalars(u0: f64, lambda: f64, depth: usize) -> Vec<f64> {
 
 fn random_orthonormal(rng: &mut ChaCha8Rng, rows: usize, cols: usize) -> Result<Matrix> {
     if rows >= cols {
-        Ok(linalg::orthonormal_from(&random::gaussian_matrix(rng, rows, cols))?)
+        Ok(linalg::orthonormal_from(&random::gaussian_matrix(
+            rng, rows, cols,
+        ))?)
     } else {
         Ok(linalg::orthonormal_from(&random::gaussian_matrix(rng, cols, rows))?.transpose())
     }
@@ -128,12 +133,19 @@ impl Init {
                 }
                 out
             }
-            Init::Aligned { u0, lambda, perturb } => {
+            Init::Aligned {
+                u0,
+                lambda,
+                perturb,
+            } => {
                 let rank = u.ncols();
                 if u0.len() != rank {
                     return Err(Error::invalid(
                         "init.u0",
-                        format!("give one value per teacher mode ({rank}), or a single number; got {}", u0.len()),
+                        format!(
+                            "give one value per teacher mode ({rank}), or a single number; got {}",
+                            u0.len()
+                        ),
                     ));
                 }
                 if u0.iter().any(|x| !x.is_finite()) || !lambda.is_finite() {
@@ -179,7 +191,10 @@ impl Init {
                 out
             }
             Init::Explicit(ws) => {
-                if ws.iter().any(|w| w.as_slice().iter().any(|x| !x.is_finite())) {
+                if ws
+                    .iter()
+                    .any(|w| w.as_slice().iter().any(|x| !x.is_finite()))
+                {
                     return Err(Error::invalid("init.weights", "contain NaN or inf"));
                 }
                 ws.clone()
@@ -199,6 +214,9 @@ fn check_scale(key: &str, scale: f64) -> Result<()> {
     if scale > 0.0 && scale.is_finite() {
         Ok(())
     } else {
-        Err(Error::invalid(key, format!("must be finite and > 0, got {scale}")))
+        Err(Error::invalid(
+            key,
+            format!("must be finite and > 0, got {scale}"),
+        ))
     }
 }

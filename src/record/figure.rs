@@ -29,7 +29,8 @@ fn stats(traj: &Traj) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
     let mut mean = Vec::new();
     let mut lo = Vec::new();
     let mut hi = Vec::new();
-    let mut pts: Vec<(f64, &Vec<f64>)> = traj.iter().map(|(k, v)| (f64::from_bits(*k), v)).collect();
+    let mut pts: Vec<(f64, &Vec<f64>)> =
+        traj.iter().map(|(k, v)| (f64::from_bits(*k), v)).collect();
     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
     let n_max = pts.iter().map(|p| p.1.len()).max().unwrap_or(0);
     for (time, v) in pts {
@@ -48,7 +49,10 @@ fn stats(traj: &Traj) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
 fn thin(t: &[f64], y: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
     let stride = (t.len() / n.max(1)).max(1);
     let idx: Vec<usize> = (0..t.len()).step_by(stride).collect();
-    (idx.iter().map(|&i| t[i]).collect(), idx.iter().map(|&i| y[i]).collect())
+    (
+        idx.iter().map(|&i| t[i]).collect(),
+        idx.iter().map(|&i| y[i]).collect(),
+    )
 }
 
 /// Draw `<stem>.png` and `<stem>.svg` for a run.
@@ -95,7 +99,8 @@ pub fn draw_run_figure(records: &[Record], stem: &Path, log_time: bool) -> Resul
                 hi: None,
             });
             // |theory - GD mean| at the shared times.
-            let tmap: BTreeMap<u64, f64> = tt.iter().zip(&tv).map(|(t, v)| (t.to_bits(), *v)).collect();
+            let tmap: BTreeMap<u64, f64> =
+                tt.iter().zip(&tv).map(|(t, v)| (t.to_bits(), *v)).collect();
             let (dx, dy): (Vec<f64>, Vec<f64>) = t
                 .iter()
                 .zip(&mean)
@@ -116,7 +121,11 @@ pub fn draw_run_figure(records: &[Record], stem: &Path, log_time: bool) -> Resul
                 let (gt, gv, _, _) = stats(gf);
                 let (x, y) = thin(&gt, &gv, 25);
                 series.push(Series {
-                    label: if k == 0 { "full gradient flow".into() } else { String::new() },
+                    label: if k == 0 {
+                        "full gradient flow".into()
+                    } else {
+                        String::new()
+                    },
                     style: SeriesStyle::Marker,
                     color: a,
                     x,

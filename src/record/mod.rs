@@ -90,7 +90,10 @@ pub fn write_run(
 ) -> Result<Vec<String>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut files = Vec::new();
-    npy::write_atomic(&dir.join("records.csv"), records_csv(&output.records).as_bytes())?;
+    npy::write_atomic(
+        &dir.join("records.csv"),
+        records_csv(&output.records).as_bytes(),
+    )?;
     files.push("records.csv".to_string());
     npy::write_atomic(
         &dir.join("summary.json"),

@@ -83,10 +83,7 @@ impl TeacherSpec {
     pub fn build(&self) -> Result<LinearTask> {
         let (d_in, d_out) = (self.d_in, self.d_out);
         if d_in == 0 || d_out == 0 {
-            return Err(Error::invalid(
-                "task.d_in/d_out",
-                "dimensions must be >= 1",
-            ));
+            return Err(Error::invalid("task.d_in/d_out", "dimensions must be >= 1"));
         }
         if !(self.noise_std >= 0.0 && self.noise_std.is_finite()) {
             return Err(Error::invalid(
@@ -101,10 +98,7 @@ impl TeacherSpec {
                 if s.is_empty() || s.len() > k {
                     return Err(Error::invalid(
                         "task.singular_values",
-                        format!(
-                            "need 1 to min(d_in, d_out) = {k} values, got {}",
-                            s.len()
-                        ),
+                        format!("need 1 to min(d_in, d_out) = {k} values, got {}", s.len()),
                     ));
                 }
                 if s.iter().any(|x| !(x.is_finite() && *x > 0.0)) {

@@ -101,7 +101,7 @@ pub fn depth_time_to_reach(s: f64, depth: usize, a0: f64, a: f64) -> f64 {
 /// [`depth_time_to_reach`] (an implicit closed form). For `L = 2` this equals
 /// [`balanced_two_layer`]. Returns `None` for `u0 <= 0` (use the reduced ODE).
 pub fn balanced_depth(s: f64, depth: usize, u0: f64, t: f64) -> Option<f64> {
-    if u0 <= 0.0 || !(s > 0.0) {
+    if u0 <= 0.0 || s.is_nan() || s <= 0.0 {
         return None;
     }
     if depth == 2 {

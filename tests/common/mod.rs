@@ -11,7 +11,10 @@ pub fn assert_printed(got: f64, printed: &str) {
     let want: f64 = printed.parse().unwrap();
     let decimals = printed.split('.').nth(1).map_or(0, |d| d.len()) as i32;
     let tol = 0.5 * 10f64.powi(-decimals) * (1.0 + 1e-9);
-    assert!((got - want).abs() <= tol, "got {got}, reference {printed} (tolerance {tol:e})");
+    assert!(
+        (got - want).abs() <= tol,
+        "got {got}, reference {printed} (tolerance {tol:e})"
+    );
 }
 
 /// Tight integration tolerance used when an ODE solution serves as a reference.
