@@ -17,7 +17,9 @@
 mod common;
 use common::*;
 use learndyn::integrate::tableau::{self, Tableau, DOPRI5, EULER, RK4};
-use learndyn::integrate::{quad, solve, Atol, IntegrateError, Options, Solution, VectorField, Workspace};
+use learndyn::integrate::{
+    quad, solve, Atol, IntegrateError, Options, Solution, VectorField, Workspace,
+};
 use learndyn::linalg::{expm, Matrix};
 
 // ---------------------------------------------------------------------------------------------
@@ -36,7 +38,11 @@ struct Trees {
 
 impl Trees {
     fn up_to(max_order: usize) -> Trees {
-        let mut trees = Trees { children: vec![vec![]], order: vec![1], gamma: vec![1.0] };
+        let mut trees = Trees {
+            children: vec![vec![]],
+            order: vec![1],
+            gamma: vec![1.0],
+        };
         for n in 2..=max_order {
             // Subtrees are drawn from the trees of order < n, which are exactly those built so far.
             let smaller = trees.children.len();
@@ -58,7 +64,14 @@ impl Trees {
 }
 
 /// Non-decreasing index lists from `start..smaller` whose orders sum to `remaining`.
-fn fill(t: &Trees, smaller: usize, start: usize, remaining: usize, cur: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+fn fill(
+    t: &Trees,
+    smaller: usize,
+    start: usize,
+    remaining: usize,
+    cur: &mut Vec<usize>,
+    out: &mut Vec<Vec<usize>>,
+) {
     if remaining == 0 {
         out.push(cur.clone());
         return;
@@ -94,7 +107,9 @@ fn elementary_weights(trees: &Trees, a: &[Vec<f64>], b: &[f64], c: &[f64]) -> Ve
             .collect();
         g.push(gt);
     }
-    g.iter().map(|gt| b.iter().zip(gt).map(|(bi, gi)| bi * gi).sum()).collect()
+    g.iter()
+        .map(|gt| b.iter().zip(gt).map(|(bi, gi)| bi * gi).sum())
+        .collect()
 }
 
 /// The tableau's `a` as a dense `s x s` matrix.
@@ -116,7 +131,10 @@ fn dense_a(tab: &Tableau) -> Vec<Vec<f64>> {
 /// value is within `k eps sum|terms|` with `k = |t| (s + 2)`; `sum|terms|` is `Phi` evaluated
 /// on `|a|, |b|, |c|`. The `1/gamma` constant adds `eps/gamma`.
 fn residuals(trees: &Trees, a: &[Vec<f64>], b: &[f64], c: &[f64]) -> Vec<(f64, f64)> {
-    let abs_a: Vec<Vec<f64>> = a.iter().map(|r| r.iter().map(|x| x.abs()).collect()).collect();
+    let abs_a: Vec<Vec<f64>> = a
+        .iter()
+        .map(|r| r.iter().map(|x| x.abs()).collect())
+        .collect();
     let abs_b: Vec<f64> = b.iter().map(|x| x.abs()).collect();
     let abs_c: Vec<f64> = c.iter().map(|x| x.abs()).collect();
     let phi = elementary_weights(trees, a, b, c);
@@ -152,23 +170,21 @@ fn order_conditions_of_every_tableau() {
         // Row-sum condition c_i = sum_j a_ij (the trees above use c for leaves, which is
         // only equivalent to the textbook conditions under this). Rounding: a sum of i
         // rounded terms, within (i + 1) eps sum_j |a_ij| (plus eps |c_i| for c's own rounding).
-        for i in 0..s {
-            let sum: f64 = a[i].iter().sum();
-            let abs: f64 = a[i].iter().map(|x| x.abs()).sum::<f64>() + tab.c[i].abs();
+        for (i, (row, &ci)) in a.iter().zip(tab.c).enumerate() {
+            let sum: f64 = row.iter().sum();
+            let abs: f64 = row.iter().map(|x| x.abs()).sum::<f64>() + ci.abs();
             let bound = (i as f64 + 2.0) * EPS * abs;
             assert!(
-                (tab.c[i] - sum).abs() <= bound,
-                "{}: c[{i}] = {} but row sum {sum} (bound {bound:e})",
-                tab.name,
-                tab.c[i]
+                (ci - sum).abs() <= bound,
+                "{}: c[{i}] = {ci} but row sum {sum} (bound {bound:e})",
+                tab.name
             );
         }
 
         // Every condition up to the declared order holds to rounding.
         let p = tab.order as usize;
         let res = residuals(&trees, &a, tab.b, tab.c);
-        for t in 0..res.len() {
-            let (r, bound) = res[t];
+        for (t, &(r, bound)) in res.iter().enumerate() {
             if trees.order[t] <= p {
                 assert!(
                     r <= bound,
@@ -188,15 +204,35 @@ fn order_conditions_of_every_tableau() {
             tab.name,
             p + 1
         );
-        let worst = res.iter().zip(&trees.order).filter(|(_, &o)| o <= p).map(|(r, _)| r.0).fold(0.0, f64::max);
-        println!("{}: order {p}, largest residual up to order {p}: {worst:e}", tab.name);
+        let upto_p = || res.iter().zip(&trees.order).filter(|(_, &o)| o <= p);
+        let worst = upto_p().map(|(r, _)| r.0).fold(0.0, f64::max);
+        let loosest = upto_p().map(|(r, _)| r.1).fold(0.0, f64::max);
+        println!(
+            "{}: order {p}, largest residual up to order {p}: {worst:e} (largest bound {loosest:e})",
+            tab.name
+        );
 
         // FSAL: the last stage is evaluated at y_new, i.e. its row of `a` is `b` and it has
         // no weight itself; the stepper copies the last stage state as y_new relying on it.
         if tab.fsal {
-            assert_eq!(&a[s - 1][..s - 1], &tab.b[..s - 1], "{}: FSAL row != b", tab.name);
-            assert_eq!(tab.b[s - 1].to_bits(), 0.0f64.to_bits(), "{}: FSAL last weight", tab.name);
-            assert_eq!(tab.c[s - 1].to_bits(), 1.0f64.to_bits(), "{}: FSAL last node", tab.name);
+            assert_eq!(
+                &a[s - 1][..s - 1],
+                &tab.b[..s - 1],
+                "{}: FSAL row != b",
+                tab.name
+            );
+            assert_eq!(
+                tab.b[s - 1].to_bits(),
+                0.0f64.to_bits(),
+                "{}: FSAL last weight",
+                tab.name
+            );
+            assert_eq!(
+                tab.c[s - 1].to_bits(),
+                1.0f64.to_bits(),
+                "{}: FSAL last node",
+                tab.name
+            );
         }
 
         // Embedded pairs: b_hat = b - e has exactly the embedded order.
@@ -205,10 +241,17 @@ fn order_conditions_of_every_tableau() {
             (Some(e), Some(q)) => {
                 let q = q as usize;
                 assert_eq!(e.len(), s, "{}: e length", tab.name);
-                assert!(q < p, "{}: embedded order {q} must be below order {p}", tab.name);
+                assert!(
+                    q < p,
+                    "{}: embedded order {q} must be below order {p}",
+                    tab.name
+                );
                 let b_hat: Vec<f64> = tab.b.iter().zip(e).map(|(b, e)| b - e).collect();
                 let res_hat = residuals(&trees, &a, &b_hat, tab.c);
-                for t in trees.of_order(1).chain((2..=q).flat_map(|n| trees.of_order(n))) {
+                for t in trees
+                    .of_order(1)
+                    .chain((2..=q).flat_map(|n| trees.of_order(n)))
+                {
                     let (r, bound) = res_hat[t];
                     // b - e adds one more rounding per weight: allow twice the bound.
                     assert!(
@@ -223,7 +266,9 @@ fn order_conditions_of_every_tableau() {
                 // O(h^{q+2}) and the controller (exponent 1/(q+1)) would be mistuned; in the
                 // extreme of full order p it vanishes to leading order.
                 assert!(
-                    trees.of_order(q + 1).any(|t| res_hat[t].0 > 1e3 * res_hat[t].1),
+                    trees
+                        .of_order(q + 1)
+                        .any(|t| res_hat[t].0 > 1e3 * res_hat[t].1),
                     "{}: embedded weights satisfy every order-{} condition",
                     tab.name,
                     q + 1
@@ -231,9 +276,16 @@ fn order_conditions_of_every_tableau() {
                 // Equivalently sum e_i = 0 (both weight vectors are consistent).
                 let sum_e: f64 = e.iter().sum();
                 let abs_e: f64 = e.iter().map(|x| x.abs()).sum();
-                assert!(sum_e.abs() <= (s as f64 + 1.0) * EPS * abs_e, "{}: sum e = {sum_e:e}", tab.name);
+                assert!(
+                    sum_e.abs() <= (s as f64 + 1.0) * EPS * abs_e,
+                    "{}: sum e = {sum_e:e}",
+                    tab.name
+                );
             }
-            _ => panic!("{}: error weights and embedded order must come together", tab.name),
+            _ => panic!(
+                "{}: error weights and embedded order must come together",
+                tab.name
+            ),
         }
     }
 }
@@ -261,11 +313,16 @@ impl VectorField for Linear {
 
 /// A fixed 4x4 matrix: a skew-symmetric part with entries from a deterministic formula minus a
 /// positive diagonal. Since `A + A^T = -2 D` is negative definite, every eigenvalue has negative
-/// real part (`Re(v* A v) = -v* D v < 0`); the entries are O(0.5), so `||A||_2 ~ 1`.
+/// real part (`Re(v* A v) = -v* D v < 0`); the entries are O(0.5), `||A||_F = 1.64`, so
+/// `||A||_2 <= 1.64`: an O(1) problem on `t in [0, 1]`.
 fn test_matrix() -> Matrix {
-    let m = Matrix::from_fn(4, 4, |i, j| 0.8 * (1.0 + 2.0 * i as f64 + 3.0 * (j * j) as f64).sin());
+    let m = Matrix::from_fn(4, 4, |i, j| {
+        0.8 * (1.0 + 2.0 * i as f64 + 3.0 * (j * j) as f64).sin()
+    });
     let d = [0.3, 0.5, 0.7, 0.9];
-    Matrix::from_fn(4, 4, |i, j| 0.5 * (m.get(i, j) - m.get(j, i)) - if i == j { d[i] } else { 0.0 })
+    Matrix::from_fn(4, 4, |i, j| {
+        0.5 * (m.get(i, j) - m.get(j, i)) - if i == j { d[i] } else { 0.0 }
+    })
 }
 
 const Y0: [f64; 4] = [1.0, -0.5, 0.25, 2.0];
@@ -277,12 +334,17 @@ fn linear() -> Linear {
 /// `expm(A t) y0`.
 fn exact_linear(t: f64) -> Vec<f64> {
     let e = expm(&test_matrix().scale(t)).unwrap();
-    (0..4).map(|i| (0..4).map(|j| e.get(i, j) * Y0[j]).sum()).collect()
+    (0..4)
+        .map(|i| (0..4).map(|j| e.get(i, j) * Y0[j]).sum())
+        .collect()
 }
 
 fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
 }
 
 /// Options that make `tab` take exactly `n` equal steps over a span `span`.
@@ -294,9 +356,18 @@ fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
 fn uniform_opts(tab: &Tableau, span: f64, n: usize) -> Options {
     let h = span / n as f64;
     if tab.e.is_some() {
-        Options { rtol: 1.0, atol: Atol::Scalar(1.0), h0: Some(h), h_max: h, ..Options::default() }
+        Options {
+            rtol: 1.0,
+            atol: Atol::Scalar(1.0),
+            h0: Some(h),
+            h_max: h,
+            ..Options::default()
+        }
     } else {
-        Options { fixed_step: Some(span / (n as f64 - 0.5)), ..Options::default() }
+        Options {
+            fixed_step: Some(span / (n as f64 - 0.5)),
+            ..Options::default()
+        }
     }
 }
 
@@ -307,32 +378,70 @@ fn uniform_run(tab: &Tableau, t1: f64, n: usize, save: &[f64]) -> (Solution, Vec
     let mut ws = Workspace::new(tab, 4);
     let mut saved = Vec::new();
     let opts = uniform_opts(tab, t1, n);
-    let sol = solve(tab, &mut field, 0.0, &Y0, t1, save, &opts, &mut ws, &mut |_, y| saved.push(y.to_vec()))
-        .unwrap_or_else(|e| panic!("{} with {n} steps: {e}", tab.name));
+    let sol = solve(
+        tab,
+        &mut field,
+        0.0,
+        &Y0,
+        t1,
+        save,
+        &opts,
+        &mut ws,
+        &mut |_, y| saved.push(y.to_vec()),
+    )
+    .unwrap_or_else(|e| panic!("{} with {n} steps: {e}", tab.name));
     assert_eq!(sol.stats.accepted, n as u64, "{}: accepted steps", tab.name);
     assert_eq!(sol.stats.rejected, 0, "{}: rejected steps", tab.name);
     // Work: one evaluation of k1 at t0, then per step s - 1 new stages, plus the end derivative
     // (the next k1) for non-FSAL methods; FSAL reuses the last stage. No hinit since h0 is set.
     let s = tab.stages as u64;
     let per_step = if tab.fsal { s - 1 } else { s };
-    assert_eq!(sol.stats.rhs_evals, 1 + per_step * n as u64, "{}: rhs evaluations", tab.name);
+    assert_eq!(
+        sol.stats.rhs_evals,
+        1 + per_step * n as u64,
+        "{}: rhs evaluations",
+        tab.name
+    );
     (sol, saved)
 }
 
-/// Step counts for the convergence runs of a method of order `p` on `[0, 1]`: h from 1/8 down
-/// to 1/128 for orders <= 4 (RK4's error ~ h^4/5! ||A||^5 stays >= ~1e-11 >> rounding); order 5
-/// stops at h = 1/64 (error ~ h^5/6! ~ 1e-12 there) so the smallest errors stay >= ~100 times
-/// the rounding floor ~ n eps ||y|| ~ 1e-14 of n steps.
+/// Step counts for the convergence runs of a method of order `p` on `[0, 1]`: h from 1/8
+/// (h ||A|| <= 0.2, asymptotic regime) down to 1/128 for orders <= 4; order 5 stops at 1/32,
+/// where its error is already ~3e-12 and would approach rounding below (see [`rounding_floor`]).
 fn step_counts(p: u32) -> Vec<usize> {
     if p >= 5 {
-        vec![4, 8, 16, 32, 64]
+        vec![8, 16, 32]
     } else {
         vec![8, 16, 32, 64, 128]
     }
 }
 
+/// Bound below which a convergence error could be rounding rather than truncation.
+///
+/// Each step rounds `y + h sum b_i k_i` at ~eps |y|, so after `n` steps the rounding is at most
+/// ~`n eps |y|` (here `|y| <= 2`, the size of `Y0`; the flow decays). Errors must be 10 times
+/// above that worst case, so rounding moves a point by < 10% even then; in practice it
+/// accumulates like a random walk (~sqrt(n) eps |y|) and moves it by < 1%.
+fn rounding_floor(n: usize) -> f64 {
+    10.0 * n as f64 * EPS * 2.0
+}
+
 #[test]
 fn convergence_order_every_solver() {
+    // The test matrix is as documented: O(1) norm, negative definite symmetric part.
+    let a = test_matrix();
+    let fro = a.norm_fro();
+    println!("||A||_F = {fro}");
+    assert!((0.5..=2.0).contains(&fro), "||A||_F = {fro}");
+    for i in 0..4 {
+        for j in 0..4 {
+            let sym = a.get(i, j) + a.get(j, i);
+            assert!(
+                if i == j { sym < 0.0 } else { sym.abs() <= EPS },
+                "A + A^T at ({i}, {j})"
+            );
+        }
+    }
     let exact = exact_linear(1.0);
     for tab in tableau::ALL {
         let ns = step_counts(tab.order);
@@ -345,9 +454,13 @@ fn convergence_order_every_solver() {
             errs.push(max_abs_diff(&sol.y_end, &exact));
         }
         let k = slope(&hs, &errs);
-        println!("{}: errors {errs:.3e?}, observed order {k:.3}", tab.name);
+        println!("{}: errors {}, observed order {k:.3}", tab.name, sci(&errs));
         // Smallest error well above rounding, so the slope measures truncation error only.
-        assert!(errs.iter().all(|&e| e > 1e3 * 4.0 * EPS), "{}: errors reach rounding: {errs:?}", tab.name);
+        assert!(
+            errs.iter().zip(&ns).all(|(&e, &n)| e > rounding_floor(n)),
+            "{}: errors reach rounding: {errs:?}",
+            tab.name
+        );
         assert!(
             (k - tab.order as f64).abs() <= ORDER_SLACK,
             "{}: observed order {k} vs declared {} (errors {errs:?})",
@@ -383,19 +496,37 @@ fn dense_output_order() {
     let exact = exact_linear(t_save);
     for tab in tableau::ALL {
         let want = tab.order.min(dense_order(tab) + 1) as f64;
-        let ms: Vec<usize> = if want >= 5.0 { vec![2, 4, 8, 16] } else { vec![4, 8, 16, 32, 64] };
+        // h = 0.74/n from 0.15 (h ||A|| <= 0.25) down to 0.011 (n = 5..65); order 5 stops at
+        // 0.022 (n = 33), where its error ~1e-12 is still above rounding_floor(n).
+        let ms: Vec<usize> = if want >= 5.0 {
+            vec![2, 4, 8, 16]
+        } else {
+            vec![2, 4, 8, 16, 32]
+        };
+        let ns: Vec<usize> = ms.iter().map(|m| 2 * m + 1).collect();
         let mut hs = Vec::new();
         let mut errs = Vec::new();
-        for m in ms {
-            let n = 2 * m + 1;
+        for &n in &ns {
             let (_, saved) = uniform_run(tab, 2.0 * t_save, n, &[t_save]);
             hs.push(2.0 * t_save / n as f64);
             errs.push(max_abs_diff(&saved[0], &exact));
         }
         let k = slope(&hs, &errs);
-        println!("{} dense (global, t = 0.37): errors {errs:.3e?}, observed order {k:.3}", tab.name);
-        assert!(errs.iter().all(|&e| e > 1e3 * 4.0 * EPS), "{}: errors reach rounding: {errs:?}", tab.name);
-        assert!((k - want).abs() <= ORDER_SLACK, "{}: dense output order {k}, expected {want}", tab.name);
+        println!(
+            "{} dense (global, t = 0.37): errors {}, observed order {k:.3}",
+            tab.name,
+            sci(&errs)
+        );
+        assert!(
+            errs.iter().zip(&ns).all(|(&e, &n)| e > rounding_floor(n)),
+            "{}: errors reach rounding: {errs:?}",
+            tab.name
+        );
+        assert!(
+            (k - want).abs() <= ORDER_SLACK,
+            "{}: dense output order {k}, expected {want}",
+            tab.name
+        );
     }
 
     // Local: one step of size h from the exact y0, output at theta = 1/2. The step itself is
@@ -403,7 +534,10 @@ fn dense_output_order() {
     // euler 2, heun 3, rk4 4, dopri5 5 = q + 1 (< p + 1 = 6: the interpolant's own 4th order).
     for tab in tableau::ALL {
         let want = (tab.order + 1).min(dense_order(tab) + 1) as f64;
-        let hs = [0.4, 0.2, 0.1, 0.05];
+        // h ||A|| from 0.16 down; the RK4 step error h^5 and Hermite's h^4 are of similar size
+        // for larger h (slope ~3.6 at h = 0.4 .. 0.05), so the asymptotic h^4 needs h <= 0.1.
+        // The smallest dense DOPRI5 error (~1e-13) is still above rounding_floor(1).
+        let hs = [0.1, 0.05, 0.025, 0.0125];
         let errs: Vec<f64> = hs
             .iter()
             .map(|&h| {
@@ -412,8 +546,742 @@ fn dense_output_order() {
             })
             .collect();
         let k = slope(&hs, &errs);
-        println!("{} dense (one step, theta = 1/2): errors {errs:.3e?}, observed order {k:.3}", tab.name);
-        assert!(errs.iter().all(|&e| e > 1e3 * 4.0 * EPS), "{}: errors reach rounding: {errs:?}", tab.name);
-        assert!((k - want).abs() <= ORDER_SLACK, "{}: local dense order {k}, expected {want}", tab.name);
+        println!(
+            "{} dense (one step, theta = 1/2): errors {}, observed order {k:.3}",
+            tab.name,
+            sci(&errs)
+        );
+        assert!(
+            errs.iter().all(|&e| e > rounding_floor(1)),
+            "{}: errors reach rounding: {errs:?}",
+            tab.name
+        );
+        assert!(
+            (k - want).abs() <= ORDER_SLACK,
+            "{}: local dense order {k}, expected {want}",
+            tab.name
+        );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Save-time contract
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn save_times_exact_at_t0_and_t1() {
+    let (t0, mid, t1) = (0.2, 0.9, 1.7);
+    let times = [t0, t0, mid, mid, t1, t1];
+    let opts_for = |tab: &Tableau| {
+        if tab.e.is_some() {
+            Options::default()
+        } else {
+            Options {
+                fixed_step: Some(0.01),
+                ..Options::default()
+            }
+        }
+    };
+    for tab in [&DOPRI5, &RK4] {
+        let mut ws = Workspace::new(tab, 4);
+        let mut saved: Vec<(f64, Vec<f64>)> = Vec::new();
+        let sol = solve(
+            tab,
+            &mut linear(),
+            t0,
+            &Y0,
+            t1,
+            &times,
+            &opts_for(tab),
+            &mut ws,
+            &mut |t, y| saved.push((t, y.to_vec())),
+        )
+        .unwrap();
+        // Called once per requested time, in order, with the requested time itself.
+        let got: Vec<u64> = saved.iter().map(|(t, _)| t.to_bits()).collect();
+        let want: Vec<u64> = times.iter().map(|t| t.to_bits()).collect();
+        assert_eq!(got, want, "{}: save callback times", tab.name);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        // Exactly y0 at t0 (bitwise: no interpolation), exactly the final state at t1.
+        assert_eq!(bits(&saved[0].1), bits(&Y0), "{}: y(t0)", tab.name);
+        assert_eq!(bits(&saved[1].1), bits(&Y0), "{}: repeated y(t0)", tab.name);
+        assert_eq!(sol.t_end.to_bits(), t1.to_bits(), "{}: t_end", tab.name);
+        assert_eq!(bits(&saved[4].1), bits(&sol.y_end), "{}: y(t1)", tab.name);
+        assert_eq!(
+            bits(&saved[5].1),
+            bits(&sol.y_end),
+            "{}: repeated y(t1)",
+            tab.name
+        );
+        // A repeated interior time gets the same interpolated value.
+        assert_eq!(
+            bits(&saved[2].1),
+            bits(&saved[3].1),
+            "{}: repeated y(mid)",
+            tab.name
+        );
+        // And the interior value is right: the problem is autonomous, so
+        // y(mid) = expm(A (mid - t0)) y0. Bound: DOPRI5 at rtol 1e-8 has a global error of a
+        // small multiple of rtol |y| with |y| <= 2 (see adaptive_accuracy_tracks_tolerance);
+        // RK4 at h = 0.01 ~4e-11 (the convergence run's 1.4e-11 at h = 1/128 times 1.28^4).
+        // Both are well inside 100 rtol |y| = 2e-6.
+        let err = max_abs_diff(&saved[2].1, &exact_linear(mid - t0));
+        assert!(
+            err <= 100.0 * 1e-8 * 2.0,
+            "{}: y(mid) error {err:e}",
+            tab.name
+        );
+    }
+
+    // Zero-length span: every save time is t0 = t1 and gets y0; nothing is stepped.
+    let mut ws = Workspace::new(&DOPRI5, 4);
+    let mut saved = Vec::new();
+    let sol = solve(
+        &DOPRI5,
+        &mut linear(),
+        0.5,
+        &Y0,
+        0.5,
+        &[0.5, 0.5],
+        &Options::default(),
+        &mut ws,
+        &mut |t, y| saved.push((t, y.to_vec())),
+    )
+    .unwrap();
+    assert_eq!(saved.len(), 2);
+    assert!(saved
+        .iter()
+        .all(|(t, y)| t.to_bits() == 0.5f64.to_bits() && y == &Y0));
+    assert_eq!(sol.stats.accepted + sol.stats.rejected, 0);
+    assert_eq!(sol.y_end, Y0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Adaptive accuracy and pinned work
+// ---------------------------------------------------------------------------------------------
+
+/// `y' = y (1 - y)`.
+struct Logistic;
+
+impl VectorField for Logistic {
+    fn dim(&self) -> usize {
+        1
+    }
+    fn eval(&mut self, _t: f64, y: &[f64], dydt: &mut [f64]) {
+        dydt[0] = y[0] * (1.0 - y[0]);
+    }
+}
+
+const LOGISTIC_Y0: f64 = 0.01;
+
+fn logistic_exact(t: f64) -> f64 {
+    1.0 / (1.0 + (1.0 / LOGISTIC_Y0 - 1.0) * (-t).exp())
+}
+
+/// Solve the logistic on [0, 10] with DOPRI5, saving at every 0.25; returns the largest error
+/// over the saved points and the solution.
+fn logistic_run(opts: &Options, save: &[f64]) -> (f64, Solution) {
+    let mut ws = Workspace::new(&DOPRI5, 1);
+    let mut err = 0.0_f64;
+    let sol = solve(
+        &DOPRI5,
+        &mut Logistic,
+        0.0,
+        &[LOGISTIC_Y0],
+        10.0,
+        save,
+        opts,
+        &mut ws,
+        &mut |t, y| err = err.max((y[0] - logistic_exact(t)).abs()),
+    )
+    .unwrap();
+    (err.max((sol.y_end[0] - logistic_exact(10.0)).abs()), sol)
+}
+
+fn quarter_grid() -> Vec<f64> {
+    (0..=40).map(|k| 0.25 * k as f64).collect()
+}
+
+#[test]
+fn adaptive_accuracy_tracks_tolerance() {
+    let rtols = [1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10];
+    let mut errs = Vec::new();
+    for &rtol in &rtols {
+        let opts = Options {
+            rtol,
+            atol: Atol::Scalar(rtol * 1e-2),
+            ..Options::default()
+        };
+        let (err, sol) = logistic_run(&opts, &quarter_grid());
+        println!(
+            "logistic rtol {rtol:e}: max error {err:.3e}, stats {:?}",
+            sol.stats
+        );
+        // Global error vs tolerance: each step's local error is held below ~rtol |y| + atol.
+        // While y ~ 0.01 perturbations grow by at most y(1-y) at the inflection over y0(1-y0)
+        // at the start, ~25, but local errors there are ~0.02 rtol; after the inflection
+        // (1 - 2y < 0) they are damped. Summed over the O(10-100) steps this stays within a few
+        // rtol, so 100 rtol (|y| <= 1) is a safe bound that still fails for a broken controller.
+        assert!(
+            err < 100.0 * rtol,
+            "rtol {rtol:e}: error {err:e} >= 100 rtol"
+        );
+        errs.push(err);
+    }
+    // Six decades of tolerance must buy at least four decades of accuracy. Theory: steps are
+    // chosen so the order-4 estimate C h^5 ~ tol, and the propagated order-5 solution commits
+    // ~h^6 ~ tol^{6/5} per step, i.e. ~tol per unit time: the global error is ~proportional to
+    // tol. Two decades of slack cover the pre-asymptotic loose end (rtol = 1e-4: 14 steps); a
+    // controller whose error went like tol^{2/3} or worse would fail.
+    let (first, last) = (errs[0], errs[errs.len() - 1]);
+    assert!(
+        first >= 1e4 * last,
+        "error at rtol 1e-4 ({first:e}) vs 1e-10 ({last:e})"
+    );
+    // Rounding floor: the 1e-10 error must still be far above eps (else the check above is void).
+    assert!(
+        last > 1e3 * EPS,
+        "error at rtol 1e-10 is {last:e}, at rounding level"
+    );
+}
+
+#[test]
+fn stats_snapshot_reference_solve() {
+    // Reference solve: the logistic on [0, 10] at rtol 1e-8, atol 1e-10, hinit first step.
+    let opts = Options {
+        rtol: 1e-8,
+        atol: Atol::Scalar(1e-10),
+        ..Options::default()
+    };
+    let (err, sol) = logistic_run(&opts, &[]);
+    let s = sol.stats;
+    println!("reference solve stats: {s:?}, error {err:e}");
+    // Pinned counts: a change in step control or counting shows up here in review.
+    assert_eq!(
+        (s.accepted, s.rejected, s.rhs_evals),
+        (PINNED_ACCEPTED, PINNED_REJECTED, PINNED_RHS)
+    );
+    // Counting, from `solve` in src/integrate/mod.rs for the FSAL pair DOPRI5 (7 stages):
+    // 1 evaluation of k1 = f(t0, y0) before the loop, 1 in `initial_step` (the Euler probe
+    // f(t0 + h0, y0 + h0 f0)), then every attempt (accepted or rejected) evaluates stages 2..7 in
+    // `take_stages` = 6; the end derivative of an accepted step is the FSAL stage 7 (no eval).
+    assert_eq!(s.rhs_evals, 1 + 1 + 6 * (s.accepted + s.rejected));
+    // Saving uses the dense output and never shortens steps: the same solve with 41 save times
+    // does exactly the same work.
+    let (_, with_saves) = logistic_run(&opts, &quarter_grid());
+    assert_eq!(with_saves.stats, s);
+    assert_eq!(with_saves.y_end, sol.y_end);
+}
+
+/// Observed with the step control of src/integrate/mod.rs as of this test's writing
+/// (PI controller beta = 0.04, safety 0.9, factors [0.2, 10], hinit first step).
+const PINNED_ACCEPTED: u64 = 69;
+const PINNED_REJECTED: u64 = 2;
+const PINNED_RHS: u64 = 428;
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/// `y' = y^2`: from y(0) = 1 the solution 1/(1 - t) blows up at t = 1.
+struct Blowup;
+
+impl VectorField for Blowup {
+    fn dim(&self) -> usize {
+        1
+    }
+    fn eval(&mut self, _t: f64, y: &[f64], dydt: &mut [f64]) {
+        dydt[0] = y[0] * y[0];
+    }
+}
+
+/// `y' = -y` for the first `finite_evals` evaluations, NaN from then on (like a model whose
+/// gradient overflowed: once NaN, always NaN, whatever the step).
+struct NanFrom {
+    finite_evals: usize,
+    evals: usize,
+}
+
+impl NanFrom {
+    fn new(finite_evals: usize) -> Self {
+        NanFrom {
+            finite_evals,
+            evals: 0,
+        }
+    }
+}
+
+impl VectorField for NanFrom {
+    fn dim(&self) -> usize {
+        1
+    }
+    fn eval(&mut self, _t: f64, y: &[f64], dydt: &mut [f64]) {
+        self.evals += 1;
+        dydt[0] = if self.evals > self.finite_evals {
+            f64::NAN
+        } else {
+            -y[0]
+        };
+    }
+}
+
+/// `y' = -y` for `t <= nan_after`, NaN beyond (a field undefined past a time).
+struct NanAfterTime {
+    nan_after: f64,
+}
+
+impl VectorField for NanAfterTime {
+    fn dim(&self) -> usize {
+        1
+    }
+    fn eval(&mut self, t: f64, y: &[f64], dydt: &mut [f64]) {
+        dydt[0] = if t > self.nan_after { f64::NAN } else { -y[0] };
+    }
+}
+
+/// An invalid call: (expected `InvalidInput::field`, method, y0, t1, save_times, options).
+type BadCall = (
+    &'static str,
+    &'static Tableau,
+    Vec<f64>,
+    f64,
+    Vec<f64>,
+    Options,
+);
+
+/// Run a solve that must fail; returns the error after checking its message is non-empty.
+fn solve_err<F: VectorField>(
+    tab: &Tableau,
+    field: &mut F,
+    t0: f64,
+    y0: &[f64],
+    t1: f64,
+    save: &[f64],
+    opts: &Options,
+) -> IntegrateError {
+    let mut ws = Workspace::new(tab, field.dim());
+    match solve(tab, field, t0, y0, t1, save, opts, &mut ws, &mut |_, _| {}) {
+        Ok(sol) => panic!(
+            "expected an error, solve reached t = {} ({:?})",
+            sol.t_end, sol.stats
+        ),
+        Err(e) => {
+            let msg = e.to_string();
+            println!("{e:?}\n  -> {msg}");
+            assert!(!msg.is_empty());
+            e
+        }
+    }
+}
+
+#[test]
+fn typed_errors() {
+    // (a) Finite-time blow-up at t = 1. The controller keeps the relative local error at
+    // ~rtol, so steps shrink like the distance to the singularity and the integration creeps
+    // up to it until t + h == t (or the state overflows). The numerical blow-up time differs
+    // from 1 only by the accumulated relative error, a small multiple of rtol = 1e-8 (observed
+    // t = 1 + 5e-10), so 1e-3 is a loose bound that still catches giving up early.
+    let e = solve_err(
+        &DOPRI5,
+        &mut Blowup,
+        0.0,
+        &[1.0],
+        2.0,
+        &[],
+        &Options::default(),
+    );
+    match &e {
+        IntegrateError::StepSizeUnderflow { t, h } => {
+            assert!((t - 1.0).abs() < 1e-3, "underflow at t = {t}");
+            assert!(*h >= 0.0 && *h < 1e-3, "underflow step {h}");
+        }
+        IntegrateError::NonFinite { t } => assert!((t - 1.0).abs() < 1e-3, "non-finite at t = {t}"),
+        other => panic!("blow-up gave {other:?}"),
+    }
+    let msg = e.to_string();
+    assert!(
+        msg.contains("rtol") || msg.contains("diverge"),
+        "no advice in {msg:?}"
+    );
+
+    // (b) Step budget: y' = -y for 1000 time units needs far more than 10 steps.
+    let opts = Options {
+        max_steps: 10,
+        ..Options::default()
+    };
+    let e = solve_err(&DOPRI5, &mut linear(), 0.0, &Y0, 1000.0, &[], &opts);
+    match &e {
+        IntegrateError::MaxStepsReached {
+            t,
+            t_end,
+            max_steps,
+        } => {
+            assert_eq!(*max_steps, 10);
+            assert_eq!(t_end.to_bits(), 1000.0f64.to_bits());
+            assert!(*t > 0.0 && *t < 1000.0, "stopped at t = {t}");
+        }
+        other => panic!("expected MaxStepsReached, got {other:?}"),
+    }
+    assert!(e.to_string().contains("max_steps"), "{e}");
+    // Fixed-step methods count their steps against the same budget.
+    let opts = Options {
+        max_steps: 10,
+        fixed_step: Some(0.01),
+        ..Options::default()
+    };
+    let e = solve_err(&RK4, &mut linear(), 0.0, &Y0, 1.0, &[], &opts);
+    assert!(
+        matches!(e, IntegrateError::MaxStepsReached { max_steps: 10, .. }),
+        "{e:?}"
+    );
+
+    // (c) NaN from the vector field.
+    // At t0 already: reported at t0 by every method.
+    for tab in tableau::ALL {
+        let opts = Options {
+            fixed_step: Some(0.1),
+            ..Options::default()
+        };
+        let e = solve_err(tab, &mut NanFrom::new(0), 0.0, &[1.0], 1.0, &[], &opts);
+        assert_eq!(e, IntegrateError::NonFinite { t: 0.0 }, "{}", tab.name);
+        assert!(e.to_string().contains("non-finite"), "{e}");
+    }
+    // Mid-run: the adaptive pair rejects every (NaN) trial, shrinking the step 4-fold each
+    // time until t + h == t, and reports the last accepted, finite time. 30 finite evaluations
+    // cover k1, hinit's probe and the first 4 attempts (6 stages each), so the NaN starts
+    // mid-run (t > 0 checks that a step was accepted before).
+    let mut field = NanFrom::new(30);
+    let e = solve_err(
+        &DOPRI5,
+        &mut field,
+        0.0,
+        &[1.0],
+        1.0,
+        &[],
+        &Options::default(),
+    );
+    match e {
+        IntegrateError::NonFinite { t } => assert!(t > 0.0 && t < 1.0, "non-finite at t = {t}"),
+        other => panic!("expected NonFinite, got {other:?}"),
+    }
+    // ~25 quarterings from h ~ 0.1 reach h < ulp(t); far fewer than max_steps.
+    assert!(field.evals < 1000, "{} evaluations to give up", field.evals);
+    // A fixed-step method cannot retry: it stops at the start of the first non-finite step.
+    // With h = 1/8, evaluation 1 is k1 and step k (0-based) uses evaluations 2 + 4k .. 5 + 4k,
+    // so NaN from evaluation 14 on first hits step 3, which starts at t = 3/8.
+    let opts = Options {
+        fixed_step: Some(0.125),
+        ..Options::default()
+    };
+    let e = solve_err(&RK4, &mut NanFrom::new(13), 0.0, &[1.0], 1.0, &[], &opts);
+    assert_eq!(e, IntegrateError::NonFinite { t: 0.375 });
+    // Same with a time threshold: the step from 0.375 evaluates at t <= 0.5 (finite), the step
+    // from 0.5 has stages at 0.5625, so the last finite time is 0.5.
+    let e = solve_err(
+        &RK4,
+        &mut NanAfterTime { nan_after: 0.5 },
+        0.0,
+        &[1.0],
+        1.0,
+        &[],
+        &opts,
+    );
+    assert_eq!(e, IntegrateError::NonFinite { t: 0.5 });
+
+    // (d) Invalid input, each naming the offending argument.
+    let fixed = Options {
+        fixed_step: Some(0.1),
+        ..Options::default()
+    };
+    let cases: Vec<BadCall> = vec![
+        (
+            "y0",
+            &DOPRI5,
+            vec![1.0, 2.0],
+            1.0,
+            vec![],
+            Options::default(),
+        ),
+        (
+            "t_span",
+            &DOPRI5,
+            vec![1.0],
+            -1.0,
+            vec![],
+            Options::default(),
+        ),
+        (
+            "save_times",
+            &DOPRI5,
+            vec![1.0],
+            1.0,
+            vec![0.5, 0.25],
+            Options::default(),
+        ),
+        (
+            "save_times",
+            &DOPRI5,
+            vec![1.0],
+            1.0,
+            vec![0.5, 1.5],
+            Options::default(),
+        ),
+        (
+            "save_times",
+            &RK4,
+            vec![1.0],
+            1.0,
+            vec![-0.1],
+            fixed.clone(),
+        ),
+        (
+            "fixed_step",
+            &EULER,
+            vec![1.0],
+            1.0,
+            vec![],
+            Options::default(),
+        ),
+        (
+            "fixed_step",
+            &RK4,
+            vec![1.0],
+            1.0,
+            vec![],
+            Options {
+                fixed_step: Some(-0.1),
+                ..Options::default()
+            },
+        ),
+        (
+            "rtol",
+            &DOPRI5,
+            vec![1.0],
+            1.0,
+            vec![],
+            Options {
+                rtol: -1e-6,
+                ..Options::default()
+            },
+        ),
+        (
+            "atol",
+            &DOPRI5,
+            vec![1.0],
+            1.0,
+            vec![],
+            Options {
+                atol: Atol::PerComponent(vec![1e-6, 1e-6]),
+                ..Options::default()
+            },
+        ),
+    ];
+    for (want_field, tab, y0, t1, save, opts) in cases {
+        let e = solve_err(
+            tab,
+            &mut NanFrom::new(usize::MAX),
+            0.0,
+            &y0,
+            t1,
+            &save,
+            &opts,
+        );
+        match &e {
+            IntegrateError::InvalidInput { field, message } => {
+                assert_eq!(*field, want_field, "{e}");
+                assert!(!message.is_empty());
+            }
+            other => panic!("expected InvalidInput({want_field}), got {other:?}"),
+        }
+        assert!(e.to_string().contains(want_field), "{e}");
+    }
+}
+
+/// Suspected bug (reported, not fixed here): a field that is NaN past `t = 0.5` makes DOPRI5
+/// shrink its step through NaN rejections only, yet it reports `StepSizeUnderflow { t: 0.5 }`
+/// ("stiff or singular ... loosen rtol/atol") instead of `NonFinite`. `solve` classifies by the
+/// last attempt alone: the final tiny step from 0.5 - ulp lands exactly on 0.5 with all stage
+/// times <= 0.5 (finite), which clears `last_non_finite`, and the next `t + h == t` check then
+/// reports underflow. Run with `--ignored` to reproduce.
+#[test]
+#[ignore = "suspected bug in src/integrate: NaN-driven step collapse reported as StepSizeUnderflow"]
+fn nan_past_a_time_is_reported_as_non_finite() {
+    let e = solve_err(
+        &DOPRI5,
+        &mut NanAfterTime { nan_after: 0.5 },
+        0.0,
+        &[1.0],
+        1.0,
+        &[],
+        &Options::default(),
+    );
+    assert!(
+        matches!(e, IntegrateError::NonFinite { t } if t <= 0.5 && t > 0.5 - 1e-3),
+        "{e:?}"
+    );
+}
+
+/// Suspected bug (reported, not fixed here): `validate` accepts `atol = 0` with `rtol > 0`
+/// (pure relative control), but a component that stays exactly 0 then has error scale
+/// `atol + rtol * 0 = 0`, `error_norm` computes 0/0 = NaN, every step is rejected as
+/// "non-finite" and the solve fails with `NonFinite { t: 0 }` ("the dynamics diverge") on a
+/// perfectly finite, decaying problem. Run with `--ignored` to reproduce.
+#[test]
+#[ignore = "suspected bug in src/integrate: atol = 0 with a zero component gives NonFinite"]
+fn pure_relative_tolerance_with_a_zero_component() {
+    let mut field = Linear {
+        a: Matrix::from_diag(&[-1.0, -1.0]),
+    };
+    let mut ws = Workspace::new(&DOPRI5, 2);
+    for atol in [Atol::Scalar(0.0), Atol::PerComponent(vec![1e-8, 0.0])] {
+        let opts = Options {
+            rtol: 1e-6,
+            atol,
+            ..Options::default()
+        };
+        let sol = solve(
+            &DOPRI5,
+            &mut field,
+            0.0,
+            &[1.0, 0.0],
+            1.0,
+            &[],
+            &opts,
+            &mut ws,
+            &mut |_, _| {},
+        );
+        // y(1) = (e^{-1}, 0): the second component stays exactly 0.
+        let sol = sol.unwrap_or_else(|e| panic!("{:?}: {e:?}", opts.atol));
+        assert!(rel(sol.y_end[0], (-1.0f64).exp(), 1.0) < 100.0 * 1e-6);
+        assert_eq!(sol.y_end[1].to_bits(), 0.0f64.to_bits());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restarting
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn event_free_solve_matches_two_stage_solve() {
+    let rtol = 1e-8;
+    let opts = Options {
+        rtol,
+        atol: Atol::Scalar(1e-10),
+        ..Options::default()
+    };
+    let (t_mid, t_end) = (1.3, 3.0);
+    let mut ws = Workspace::new(&DOPRI5, 4);
+    let one = solve(
+        &DOPRI5,
+        &mut linear(),
+        0.0,
+        &Y0,
+        t_end,
+        &[],
+        &opts,
+        &mut ws,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let first = solve(
+        &DOPRI5,
+        &mut linear(),
+        0.0,
+        &Y0,
+        t_mid,
+        &[],
+        &opts,
+        &mut ws,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let second = solve(
+        &DOPRI5,
+        &mut linear(),
+        t_mid,
+        &first.y_end,
+        t_end,
+        &[],
+        &opts,
+        &mut ws,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(second.t_end.to_bits(), t_end.to_bits());
+    // Different step sequences, so the results differ by the two global errors, each a small
+    // multiple of rtol |y| (see adaptive_accuracy_tracks_tolerance); 100 rtol relative to the
+    // state size is the bound. The state size: A + A^T < 0 makes the flow a contraction in the
+    // 2-norm, so |y(t)| <= ||y0||_2 all along, and errors committed early do not grow.
+    let scale = Y0.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let diff = max_abs_diff(&one.y_end, &second.y_end);
+    println!("one solve vs two: diff {diff:e}, |y| {scale:e}");
+    assert!(
+        diff <= 100.0 * rtol * scale,
+        "one vs two solves differ by {diff:e}"
+    );
+    // Both agree with the exact solution to the same bound.
+    let exact = exact_linear(t_end);
+    assert!(max_abs_diff(&one.y_end, &exact) <= 100.0 * rtol * scale);
+    assert!(max_abs_diff(&second.y_end, &exact) <= 100.0 * rtol * scale);
+    // The restart really took different steps (else the comparison would be trivial).
+    assert_ne!(
+        one.stats.accepted,
+        first.stats.accepted + second.stats.accepted
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quadrature
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn quadrature_exact_for_polynomials_and_smooth() {
+    // Gauss-Kronrod 15 is exact for degree <= 3*7 + 1 = 22, so x^k, k <= 20, is integrated
+    // exactly up to rounding on every panel; rounding is a 15-term sum of positive terms <= 1
+    // per panel plus the panel sums, a few tens of eps: 1e-14 (~45 eps) bounds it. (For k > 13
+    // the Gauss-7 estimate is not exact, so the driver bisects a few times; still exact.)
+    for k in 0..=20 {
+        let got = quad::integrate(&mut |x: f64| x.powi(k), 0.0, 1.0, 1e-14);
+        let want = 1.0 / (k as f64 + 1.0);
+        assert!(
+            (got - want).abs() <= 1e-14,
+            "x^{k}: {got} vs {want} (error {:e})",
+            got - want
+        );
+    }
+
+    // exp on [0, 3]: analytic, so GK15 converges geometrically and the result is limited by
+    // rounding, a few eps relative for a sum of positive terms; 1e-13 relative (~450 eps)
+    // leaves room for the bisections requested by tol = 1e-13 * (e^3 - 1).
+    let want = 3f64.exp() - 1.0;
+    let got = quad::integrate(&mut |x: f64| x.exp(), 0.0, 3.0, 1e-13 * want);
+    assert!(rel(got, want, 1.0) <= 1e-13, "exp: {got} vs {want}");
+
+    // 1/sqrt(x) on [1e-12, 1]: the integrand is 1e6 at the left end and varies on the scale of
+    // x itself, so the adaptive bisection refines ~40 levels toward 1e-12 (depth limit 50).
+    // The documented contract is "an absolute error of about tol"; with tol = 1e-10 we require
+    // the error below tol (the |K - G| estimate overestimates the error of the Kronrod value).
+    let a = 1e-12_f64;
+    let want = 2.0 * (1.0 - a.sqrt());
+    let mut evals = 0usize;
+    let got = quad::integrate(
+        &mut |x: f64| {
+            evals += 1;
+            1.0 / x.sqrt()
+        },
+        a,
+        1.0,
+        1e-10,
+    );
+    println!(
+        "1/sqrt(x) on [1e-12, 1]: error {:e} with {evals} evaluations",
+        got - want
+    );
+    assert!((got - want).abs() <= 1e-10, "1/sqrt: {got} vs {want}");
+}
+
+/// `[1.234e-5, ...]` for diagnostics.
+fn sci(v: &[f64]) -> String {
+    let parts: Vec<String> = v.iter().map(|x| format!("{x:.3e}")).collect();
+    format!("[{}]", parts.join(", "))
 }
