@@ -17,7 +17,7 @@ use std::time::Instant;
 /// summary.json (theory-vs-simulation discrepancies), manifest.json, final weights (.npy) and
 /// figure.png/svg into its output folder. See docs/ for the config reference.
 #[derive(Parser)]
-#[command(name = "learndyn", version, about, long_about = None)]
+#[command(name = "learndyn", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -114,10 +114,14 @@ fn run_and_write(loaded: &LoadedConfig, out: &Path) -> anyhow::Result<()> {
         git_revision: git_revision(),
         threads: 1,
     };
-    let files = record::write_run(out, loaded, &output, &ctx, started.elapsed().as_secs_f64())
-        .with_context(|| format!("writing results to {}", out.display()))?;
+    let (files, figure_error) =
+        record::write_run(out, loaded, &output, &ctx, started.elapsed().as_secs_f64())
+            .with_context(|| format!("writing results to {}", out.display()))?;
     // A short human summary on stderr; the files are the real output.
     eprintln!("wrote {} files to {}", files.len(), out.display());
+    if let Some(e) = figure_error {
+        eprintln!("no figure: {e}");
+    }
     for s in &output.skipped {
         eprintln!("skipped theory source {}: {}", s.source, s.reason);
     }

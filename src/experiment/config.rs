@@ -485,8 +485,11 @@ impl Config {
                 format!("'{}' is not supported; allowed: \"linear_teacher\"", t.kind),
             );
         }
-        if t.d_in == 0 || t.d_out == 0 {
-            return err("task.d_in", "d_in and d_out must be >= 1".into());
+        if t.d_in == 0 {
+            return err("task.d_in", "must be >= 1".into());
+        }
+        if t.d_out == 0 {
+            return err("task.d_out", "must be >= 1".into());
         }
         if t.sigma_yx.is_none() {
             let k = t.d_in.min(t.d_out);
@@ -582,6 +585,34 @@ impl Config {
                     );
                 }
             }
+        }
+        // Keys that only some init kinds read: setting them for another kind is a mistake.
+        let defaults = InitConfig::default();
+        // "Changed from its default" is an exact (bitwise) question, not a numerical one.
+        let changed = |x: f64, default: f64| x.to_bits() != default.to_bits();
+        let only = |key: &str, kinds: &str| {
+            err(
+                key,
+                format!("applies only to init.kind = {kinds}, not \"{}\"; remove it or change init.kind", i.kind),
+            )
+        };
+        if i.kind != "aligned" {
+            if i.u0 != defaults.u0 {
+                return only("init.u0", "\"aligned\"");
+            }
+            if changed(i.lambda, defaults.lambda) {
+                return only("init.lambda", "\"aligned\"");
+            }
+            if changed(i.perturb, defaults.perturb) {
+                return only("init.perturb", "\"aligned\"");
+            }
+        }
+        if !matches!(i.kind.as_str(), "gaussian" | "orthogonal") && changed(i.scale, defaults.scale)
+        {
+            return only("init.scale", "\"gaussian\" or \"orthogonal\"");
+        }
+        if i.kind != "npy" && !i.weights.is_empty() {
+            return only("init.weights", "\"npy\"");
         }
         if i.kind == "npy" && i.weights.len() != m.depth {
             return err(

@@ -125,8 +125,10 @@ pub struct SeedRun {
 pub struct Summary {
     /// Per theory source, per observable: discrepancy to the seed-mean GD.
     pub discrepancy: BTreeMap<String, BTreeMap<String, Discrepancy>>,
-    /// Per source (`gd` = seed mean): time each mode reaches half its final strength, by
-    /// linear interpolation between record times (`null` if it never does).
+    /// Per source (`gd` = seed mean): time each mode first reaches half of its strength at
+    /// the last record time, by linear interpolation between record times (`null` when that
+    /// final strength is 0 or not finite). Only when `mode_strength` is recorded.
+    /// A run that ends before a mode is learned reports half of an unfinished value.
     pub time_to_half: BTreeMap<String, Vec<Option<f64>>>,
     /// Learning rate, for reading discrepancies as O(lr) effects.
     pub lr: f64,
@@ -800,7 +802,7 @@ fn summarize(records: &[Record], runs: Vec<SeedRun>, lr: f64, rank: usize) -> Su
     for (name, modes) in per_source_modes {
         time_to_half_map.insert(name, modes.iter().map(|m| time_to_half(m)).collect());
     }
-    if !ok_seeds.is_empty() {
+    if !ok_seeds.is_empty() && gd_modes.iter().any(|m| !m.is_empty()) {
         time_to_half_map.insert(
             "gd".to_string(),
             gd_modes.iter().map(|m| time_to_half(m)).collect(),

@@ -9,10 +9,18 @@ use std::path::Path;
 /// Per (observable, index): time -> values over seeds (GD) or the single theory value.
 type Traj = BTreeMap<u64, Vec<f64>>;
 
-fn collect(records: &[Record], source: Source, observable: &str) -> BTreeMap<Option<usize>, Traj> {
+/// Values of `observable` from `source`; for GD only the seeds in `seeds` (the ones that did
+/// not diverge, as in `summary.json`).
+fn collect(
+    records: &[Record],
+    source: Source,
+    observable: &str,
+    seeds: &[u64],
+) -> BTreeMap<Option<usize>, Traj> {
     let mut out: BTreeMap<Option<usize>, Traj> = BTreeMap::new();
     for r in records {
-        if r.source == source && r.observable == observable {
+        let seed_ok = r.seed.is_none_or(|s| seeds.contains(&s));
+        if r.source == source && r.observable == observable && seed_ok {
             out.entry(r.index)
                 .or_default()
                 .entry(r.t.to_bits())
@@ -55,8 +63,13 @@ fn thin(t: &[f64], y: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
     )
 }
 
-/// Draw `<stem>.png` and `<stem>.svg` for a run.
-pub fn draw_run_figure(records: &[Record], stem: &Path, log_time: bool) -> Result<(), PlotError> {
+/// Draw `<stem>.png` and `<stem>.svg` for a run; the GD mean and band are over `seeds`.
+pub fn draw_run_figure(
+    records: &[Record],
+    seeds: &[u64],
+    stem: &Path,
+    log_time: bool,
+) -> Result<(), PlotError> {
     // The theory line: closed form if present, else reduced ODE, else full gradient flow.
     let theory_source = [Source::ClosedForm, Source::ReducedOde, Source::GradientFlow]
         .into_iter()
@@ -66,11 +79,11 @@ pub fn draw_run_figure(records: &[Record], stem: &Path, log_time: bool) -> Resul
     let mut panels = Vec::new();
 
     // (a) mode strengths
-    let gd_modes = collect(records, Source::Gd, "mode_strength");
+    let gd_modes = collect(records, Source::Gd, "mode_strength", seeds);
     let mut series = Vec::new();
     let mut diff_series = Vec::new();
-    let th_modes = theory_source.map(|s| collect(records, s, "mode_strength"));
-    let gf_modes = collect(records, Source::GradientFlow, "mode_strength");
+    let th_modes = theory_source.map(|s| collect(records, s, "mode_strength", seeds));
+    let gf_modes = collect(records, Source::GradientFlow, "mode_strength", seeds);
     for (k, (idx, traj)) in gd_modes.iter().enumerate() {
         let a = idx.unwrap_or(0);
         let (t, mean, lo, hi) = stats(traj);
@@ -147,7 +160,7 @@ pub fn draw_run_figure(records: &[Record], stem: &Path, log_time: bool) -> Resul
 
     // (b) loss
     let mut series = Vec::new();
-    if let Some(gd) = collect(records, Source::Gd, "loss").get(&None) {
+    if let Some(gd) = collect(records, Source::Gd, "loss", seeds).get(&None) {
         let (t, mean, lo, hi) = stats(gd);
         series.push(Series {
             label: "GD (mean, min-max over seeds)".into(),
@@ -160,7 +173,7 @@ pub fn draw_run_figure(records: &[Record], stem: &Path, log_time: bool) -> Resul
         });
     }
     if let Some(src) = theory_source {
-        if let Some(th) = collect(records, src, "loss").get(&None) {
+        if let Some(th) = collect(records, src, "loss", seeds).get(&None) {
             let (t, v, _, _) = stats(th);
             series.push(Series {
                 label: format!("theory ({})", src.name()),
@@ -174,7 +187,7 @@ pub fn draw_run_figure(records: &[Record], stem: &Path, log_time: bool) -> Resul
         }
     }
     if gf_markers {
-        if let Some(gf) = collect(records, Source::GradientFlow, "loss").get(&None) {
+        if let Some(gf) = collect(records, Source::GradientFlow, "loss", seeds).get(&None) {
             let (t, v, _, _) = stats(gf);
             let (x, y) = thin(&t, &v, 25);
             series.push(Series {

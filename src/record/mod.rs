@@ -81,13 +81,14 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
 
 /// Write every output file of `output` into `dir` (created if needed). Returns the paths
 /// written, relative to `dir`.
+/// Returns the files written and, if the figure could not be drawn, why.
 pub fn write_run(
     dir: &Path,
     loaded: &LoadedConfig,
     output: &RunOutput,
     ctx: &RunContext,
     total_seconds: f64,
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, Option<String>)> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut files = Vec::new();
     npy::write_atomic(
@@ -114,7 +115,12 @@ pub fn write_run(
     }
     let mut figure_error = None;
     if c.output.figure {
-        match figure::draw_run_figure(&output.records, &dir.join("figure"), c.output.log_time) {
+        match figure::draw_run_figure(
+            &output.records,
+            &output.summary.seeds_in_mean,
+            &dir.join("figure"),
+            c.output.log_time,
+        ) {
             Ok(()) => {
                 files.push("figure.png".into());
                 files.push("figure.svg".into());
@@ -133,7 +139,7 @@ pub fn write_run(
         "seeds": c.train.seeds,
         "time_bridge": "t = lr * step (gradient-flow time, tau = 1)",
         "records_columns": RECORDS_HEADER,
-        "record_steps": output.record_steps.len(),
+        "record_steps": output.record_steps,
         "theory_sources_requested": c.theory.sources,
         "theory_sources_skipped": output.skipped,
         "integrator": {
@@ -149,13 +155,13 @@ pub fn write_run(
         "runs": output.summary.runs,
         "timings_s": {
             "stages": output.timings,
-            "total": total_seconds,
+            "run_total": total_seconds,
         },
         "figure_error": figure_error,
         "files": files,
     });
     npy::write_atomic(&dir.join("manifest.json"), to_json(&manifest)?.as_bytes())?;
-    Ok(files)
+    Ok((files, figure_error))
 }
 
 /// Default output folder for a config file: `out/<file stem>`.

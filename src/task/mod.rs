@@ -214,8 +214,8 @@ impl TeacherSpec {
         }
         let mut u = svd.u.first_cols(r);
         let mut v = svd.v.first_cols(r);
-        // Sign convention: for generated teachers, align with the generating vectors so that
-        // mode directions are reproducible; otherwise make the largest |entry| of v positive.
+        // Sign convention (C-3): the largest-|entry| of each v_alpha is positive, so mode
+        // directions do not depend on the SVD routine's sign choices.
         for a in 0..r {
             let (imax, _) = (0..d_in).fold((0, 0.0), |(bi, bv), i| {
                 let x = v.get(i, a).abs();
