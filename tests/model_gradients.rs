@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 use learndyn::dynamics::GradientFlow;
-use learndyn::integrate::{solve, tableau::DOPRI5, Atol, Options, Workspace};
+use learndyn::integrate::{tableau::DOPRI5, Atol, Options, Workspace};
 use learndyn::linalg::{self, Matrix};
 use learndyn::model::{DeepLinearNet, Moments};
 use learndyn::random;
@@ -106,8 +106,8 @@ proptest! {
         let rtol = 1e-10;
         let opts = Options { rtol, atol: Atol::Scalar(1e-12), ..Options::default() };
         let mut field = GradientFlow::new(&net, &m);
-        let mut ws = Workspace::new(&DOPRI5, theta0.len());
-        let sol = solve(&DOPRI5, &mut field, 0.0, &theta0, 2.0, &[], &opts, &mut ws, &mut |_, _| {}).unwrap();
+        let mut ws = Workspace::new(theta0.len());
+        let sol = solve_at(&DOPRI5, &mut field, 0.0, &theta0, 2.0, &[], &opts, &mut ws, &mut |_, _| {}).unwrap();
         let d1 = net.balance_matrices(&sol.y_end);
         let wscale = sol.y_end.iter().chain(&theta0).fold(1.0f64, |a, x| a.max(x.abs()));
         for (a, b) in d1.iter().zip(&d0) {

@@ -2,7 +2,7 @@
 //! against the reduced mode ODE integrated at tight tolerance (DL-5 .. DL-10).
 mod common;
 use common::*;
-use learndyn::integrate::{solve, tableau::DOPRI5, Atol, Options, Workspace};
+use learndyn::integrate::{tableau::DOPRI5, Atol, Options, Workspace};
 use learndyn::model::init::mode_layer_scalars;
 use learndyn::theory::deep_linear::*;
 
@@ -18,10 +18,10 @@ fn tight() -> Options {
 fn reduced(s: f64, a0: &[f64], times: &[f64]) -> Vec<f64> {
     let depth = a0.len();
     let mut ode = ModeOde { s: vec![s], depth };
-    let mut ws = Workspace::new(&DOPRI5, depth);
+    let mut ws = Workspace::new(depth);
     let mut out = Vec::new();
     let t1 = times.iter().cloned().fold(0.0, f64::max);
-    solve(
+    solve_at(
         &DOPRI5,
         &mut ode,
         0.0,
@@ -152,9 +152,9 @@ fn general_mode_ode_reduces_to_balanced_scalar_form() {
         };
         let y_gen: Vec<f64> = vec![a0; 2 * depth];
         let y_bal = vec![a0; 2];
-        let mut ws_g = Workspace::new(&DOPRI5, y_gen.len());
-        let mut ws_b = Workspace::new(&DOPRI5, 2);
-        let g = solve(
+        let mut ws_g = Workspace::new(y_gen.len());
+        let mut ws_b = Workspace::new(2);
+        let g = solve_at(
             &DOPRI5,
             &mut gen,
             0.0,
@@ -166,7 +166,7 @@ fn general_mode_ode_reduces_to_balanced_scalar_form() {
             &mut |_, _| {},
         )
         .unwrap();
-        let b = solve(
+        let b = solve_at(
             &DOPRI5,
             &mut bal,
             0.0,

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use learndyn::dynamics::GradientFlow;
 use learndyn::experiment::{self, load_builtin, Problem, Source};
-use learndyn::integrate::{solve, tableau::DOPRI5, Atol, Options, Workspace};
+use learndyn::integrate::{tableau::DOPRI5, Atol, Options, Workspace};
 use learndyn::theory::deep_linear as dl;
 use learndyn::train::{gd_time, gradient_descent, GdSettings, TrainStatus};
 
@@ -26,10 +26,10 @@ fn full_flow_modes(p: &Problem, times: &[f64]) -> Vec<Vec<f64>> {
         atol: Atol::Scalar(TIGHT_ATOL),
         ..Options::default()
     };
-    let mut ws = Workspace::new(&DOPRI5, theta0.len());
+    let mut ws = Workspace::new(theta0.len());
     let mut out = Vec::new();
     let t1 = *times.last().unwrap();
-    solve(
+    solve_at(
         &DOPRI5,
         &mut field,
         0.0,

@@ -183,8 +183,10 @@ impl Default for TheoryConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IntegrateConfig {
-    /// Method: `"dopri5"` (Dormand-Prince 5(4), adaptive), or fixed-step `"rk4"`, `"heun"`,
-    /// `"euler"` (then `fixed_step` is required) (default `"dopri5"`).
+    /// Method (default `"dopri5"`): adaptive `"dopri5"` (Dormand-Prince 5(4)), `"tsit5"`
+    /// (Tsitouras 5(4)), `"dop853"` (Dormand-Prince 8(5,3)), `"ros2"` (L-stable Rosenbrock,
+    /// for stiff problems), `"auto"` (dopri5 switching to ros2 when stiffness is detected); or
+    /// fixed-step `"rk4"`, `"heun"`, `"euler"` (then `fixed_step` is required).
     pub method: String,
     /// Relative tolerance (default 1e-10).
     pub rtol: f64,
@@ -246,7 +248,7 @@ pub const OBSERVABLES: [&str; 4] = ["loss", "mode_strength", "singular_value", "
 /// Theory source names.
 pub const THEORY_SOURCES: [&str; 3] = ["closed_form", "reduced_ode", "gradient_flow"];
 /// Integration methods.
-pub const METHODS: [&str; 4] = ["dopri5", "rk4", "heun", "euler"];
+pub const METHODS: [&str; 8] = crate::integrate::Method::NAMES;
 /// Initialization kinds.
 pub const INIT_KINDS: [&str; 4] = ["aligned", "gaussian", "orthogonal", "npy"];
 
@@ -678,7 +680,8 @@ impl Config {
                 "rtol and atol must be finite, >= 0 and not both 0".into(),
             );
         }
-        if g.method != "dopri5" && !g.fixed_step.is_some_and(|h| h > 0.0 && h.is_finite()) {
+        let adaptive = crate::integrate::Method::parse(&g.method).is_some_and(|m| m.is_adaptive());
+        if !adaptive && !g.fixed_step.is_some_and(|h| h > 0.0 && h.is_finite()) {
             return err(
                 "integrate.fixed_step",
                 format!(

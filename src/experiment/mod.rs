@@ -15,7 +15,7 @@ pub mod examples;
 
 use crate::analysis;
 use crate::error::{Error, Result};
-use crate::integrate::{self, tableau, Atol, Options, Workspace};
+use crate::integrate::{self, Atol, Ivp, Method, Options, Output, Workspace};
 use crate::linalg::Matrix;
 use crate::model::init::{mode_layer_scalars, Init};
 use crate::model::DeepLinearNet;
@@ -357,15 +357,6 @@ impl NetObserver<'_> {
     }
 }
 
-fn method(name: &str) -> &'static tableau::Tableau {
-    match name {
-        "rk4" => &tableau::RK4,
-        "heun" => &tableau::HEUN,
-        "euler" => &tableau::EULER,
-        _ => &tableau::DOPRI5,
-    }
-}
-
 /// Run an experiment. `progress` receives stage events (for a progress bar).
 pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<RunOutput> {
     let c: &Config = &loaded.config;
@@ -397,7 +388,15 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
         fixed_step: c.integrate.fixed_step,
         ..Options::default()
     };
-    let tab = method(&c.integrate.method);
+    let method = Method::parse(&c.integrate.method).ok_or_else(|| Error::Config {
+        file: loaded.origin.clone(),
+        key: "integrate.method".into(),
+        message: format!(
+            "'{}' is unknown; allowed: {:?}",
+            c.integrate.method,
+            Method::NAMES
+        ),
+    })?;
     let rank = task.rank();
     let k_sv = task.d_in().min(task.d_out());
     // Loss not explained by the r modes (noise floor plus teacher variance outside the modes),
@@ -530,37 +529,35 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
                     .flat_map(|&x| mode_layer_scalars(x, *lambda, depth))
                     .collect();
                 let bal0: Vec<f64> = balances(&y0, depth);
-                let mut ws = Workspace::new(tab, y0.len());
+                let mut ws = Workspace::new(y0.len());
                 let mut local = Vec::new();
+                let mut on_save = |t: f64, y: &[f64]| {
+                    let u: Vec<f64> = (0..rank)
+                        .map(|a| y[a * depth..(a + 1) * depth].iter().product())
+                        .collect();
+                    let bal = balances(y, depth);
+                    // max over layer pairs of the Frobenius norm over modes (matches C-4 for
+                    // aligned networks: D_l = R diag(a_{l+1}^2 - a_l^2) R^T).
+                    let drift = (0..depth - 1)
+                        .map(|l| {
+                            (0..rank)
+                                .map(|a| {
+                                    let i = a * (depth - 1) + l;
+                                    (bal[i] - bal0[i]).powi(2)
+                                })
+                                .sum::<f64>()
+                                .sqrt()
+                        })
+                        .fold(0.0, f64::max);
+                    local.push((t, u, drift));
+                };
                 let sol = integrate::solve(
-                    tab,
+                    &method,
                     &mut ode,
-                    0.0,
-                    &y0,
-                    t_end,
-                    &times,
+                    &Ivp::new(0.0, &y0, t_end),
                     &opts,
                     &mut ws,
-                    &mut |t, y| {
-                        let u: Vec<f64> = (0..rank)
-                            .map(|a| y[a * depth..(a + 1) * depth].iter().product())
-                            .collect();
-                        let bal = balances(y, depth);
-                        // max over layer pairs of the Frobenius norm over modes (matches C-4 for
-                        // aligned networks: D_l = R diag(a_{l+1}^2 - a_l^2) R^T).
-                        let drift = (0..depth - 1)
-                            .map(|l| {
-                                (0..rank)
-                                    .map(|a| {
-                                        let i = a * (depth - 1) + l;
-                                        (bal[i] - bal0[i]).powi(2)
-                                    })
-                                    .sum::<f64>()
-                                    .sqrt()
-                            })
-                            .fold(0.0, f64::max);
-                        local.push((t, u, drift));
-                    },
+                    &mut Output::at_times(&times, &mut on_save),
                 )?;
                 for (t, u, drift) in local {
                     push_modes(&mut records, Source::ReducedOde, t, &u, drift);
@@ -583,33 +580,31 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
             want,
         };
         let mut field = crate::dynamics::GradientFlow::new(net, &task.moments);
-        let mut ws = Workspace::new(tab, theta0.len());
+        let mut ws = Workspace::new(theta0.len());
         let mut lws = net.workspace();
         progress(Progress::Start("gradient flow".into(), times.len() as u64));
+        let mut on_save = |t: f64, y: &[f64]| {
+            let loss = net.loss(y, &task.moments, &mut lws);
+            obs.push(
+                &mut records,
+                Stamp {
+                    source: Source::GradientFlow,
+                    seed: None,
+                    step: None,
+                    t,
+                },
+                y,
+                loss,
+            );
+            progress(Progress::Advance(1));
+        };
         let sol = integrate::solve(
-            tab,
+            &method,
             &mut field,
-            0.0,
-            &theta0,
-            t_end,
-            &times,
+            &Ivp::new(0.0, &theta0, t_end),
             &opts,
             &mut ws,
-            &mut |t, y| {
-                let loss = net.loss(y, &task.moments, &mut lws);
-                obs.push(
-                    &mut records,
-                    Stamp {
-                        source: Source::GradientFlow,
-                        seed: None,
-                        step: None,
-                        t,
-                    },
-                    y,
-                    loss,
-                );
-                progress(Progress::Advance(1));
-            },
+            &mut Output::at_times(&times, &mut on_save),
         );
         progress(Progress::Finish);
         let sol = sol?;

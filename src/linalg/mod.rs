@@ -506,3 +506,69 @@ pub fn expm(a: &Matrix) -> Result<Matrix, LinalgError> {
         data: e.as_slice().to_vec(),
     })
 }
+
+/// In-place LU factorization with partial pivoting of the `n x n` column-major matrix `a`
+/// (`P a = L U`, unit-diagonal `L` below, `U` on and above the diagonal); `piv[k]` is the row
+/// swapped with row `k` at step `k`. No allocation: meant for the small dense systems of
+/// implicit ODE steps. Errors if a pivot is zero or not finite (singular matrix).
+pub fn lu_in_place(a: &mut [f64], n: usize, piv: &mut [usize]) -> Result<(), LinalgError> {
+    debug_assert_eq!(a.len(), n * n);
+    for k in 0..n {
+        let (mut p, mut best) = (k, a[k + k * n].abs());
+        for i in k + 1..n {
+            let v = a[i + k * n].abs();
+            if v > best {
+                p = i;
+                best = v;
+            }
+        }
+        piv[k] = p;
+        if best == 0.0 || !best.is_finite() {
+            return Err(LinalgError::NoConvergence {
+                what: "LU factorization (singular matrix)",
+            });
+        }
+        if p != k {
+            for j in 0..n {
+                a.swap(k + j * n, p + j * n);
+            }
+        }
+        let inv = 1.0 / a[k + k * n];
+        for i in k + 1..n {
+            a[i + k * n] *= inv;
+        }
+        for j in k + 1..n {
+            let akj = a[k + j * n];
+            if akj != 0.0 {
+                for i in k + 1..n {
+                    a[i + j * n] -= a[i + k * n] * akj;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Solve `A x = b` in place (`b` becomes `x`) with the factors from [`lu_in_place`].
+pub fn lu_solve_in_place(lu: &[f64], n: usize, piv: &[usize], b: &mut [f64]) {
+    for k in 0..n {
+        b.swap(k, piv[k]);
+    }
+    for j in 0..n {
+        let bj = b[j];
+        if bj != 0.0 {
+            for i in j + 1..n {
+                b[i] -= lu[i + j * n] * bj;
+            }
+        }
+    }
+    for j in (0..n).rev() {
+        b[j] /= lu[j + j * n];
+        let bj = b[j];
+        if bj != 0.0 {
+            for i in 0..j {
+                b[i] -= lu[i + j * n] * bj;
+            }
+        }
+    }
+}

@@ -58,3 +58,28 @@ pub fn slope(hs: &[f64], errs: &[f64]) -> f64 {
 pub fn rel(a: f64, b: f64, floor: f64) -> f64 {
     (a - b).abs() / b.abs().max(floor)
 }
+
+/// The pre-issue-3 call shape, kept for tests: integrate with an explicit tableau and save at
+/// `times` into `on_save`.
+#[allow(clippy::too_many_arguments)]
+pub fn solve_at<F: learndyn::integrate::VectorField + ?Sized>(
+    tableau: &'static learndyn::integrate::Tableau,
+    field: &mut F,
+    t0: f64,
+    y0: &[f64],
+    t1: f64,
+    times: &[f64],
+    opts: &learndyn::integrate::Options,
+    ws: &mut learndyn::integrate::Workspace,
+    on_save: &mut dyn FnMut(f64, &[f64]),
+) -> Result<learndyn::integrate::Solution, learndyn::integrate::IntegrateError> {
+    use learndyn::integrate::{solve, Ivp, Method, Output};
+    solve(
+        &Method::Explicit(tableau),
+        field,
+        &Ivp::new(t0, y0, t1),
+        opts,
+        ws,
+        &mut Output::at_times(times, on_save),
+    )
+}
