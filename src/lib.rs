@@ -28,6 +28,7 @@
 #![deny(clippy::float_cmp)]
 
 pub mod analysis;
+pub mod bench;
 pub mod dynamics;
 pub mod error;
 pub mod experiment;

@@ -53,6 +53,9 @@ enum Command {
         #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
         set: Vec<String>,
     },
+    /// Benchmarks beside the Python peers (../shared/peers): identical problems, same JSON keys.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Print a shipped example config (also in configs/), or list them.
     Example {
         /// Example name.
@@ -61,6 +64,123 @@ enum Command {
         #[arg(long)]
         list: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Gradient-flow ODEs (peers' workload 3): K Saxe modes and the two-layer matrix flow.
+    Ode {
+        /// Print one JSON line per configuration (append to the peers' results.jsonl).
+        #[arg(long)]
+        json: bool,
+        /// Mode counts K of the modes problem (comma separated; "" to skip).
+        #[arg(long, default_value = "10,100,1000", value_parser = parse_sizes)]
+        modes: Sizes,
+        /// Sizes N of the matrix problem (comma separated; "" to skip).
+        #[arg(long, default_value = "16,64,256", value_parser = parse_sizes)]
+        matrix: Sizes,
+        /// Methods (comma separated).
+        #[arg(long, value_delimiter = ',', default_value = "dopri5,tsit5,dop853")]
+        methods: Vec<String>,
+        /// Relative tolerance.
+        #[arg(long, default_value_t = 1e-8)]
+        rtol: f64,
+        /// Absolute tolerance.
+        #[arg(long, default_value_t = 1e-10)]
+        atol: f64,
+        /// Timed repeats after one warm-up.
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+    },
+}
+
+/// A comma-separated list of sizes; the empty string is the empty list.
+#[derive(Clone, Debug)]
+struct Sizes(Vec<usize>);
+
+fn parse_sizes(s: &str) -> Result<Sizes, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(|x| {
+            x.parse::<usize>()
+                .map_err(|_| format!("'{x}' is not a size; give e.g. 10,100,1000 or \"\" to skip"))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Sizes)
+}
+
+fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Ode {
+            json,
+            modes,
+            matrix,
+            methods,
+            rtol,
+            atol,
+            repeats,
+        } => {
+            use learndyn::bench::ode;
+            let b = ode::OdeBench {
+                rtol,
+                atol,
+                repeats,
+                methods,
+                ..ode::OdeBench::default()
+            };
+            let mut lines = Vec::new();
+            for k in modes.0 {
+                lines.push(ode::modes_line(&b, k).map_err(anyhow::Error::msg)?);
+            }
+            for n in matrix.0 {
+                lines.push(ode::matrix_line(&b, n).map_err(anyhow::Error::msg)?);
+            }
+            for line in &lines {
+                if json {
+                    println!("{}", serde_json::to_string(line)?);
+                } else {
+                    print_bench_row(line);
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_bench_row(line: &serde_json::Value) {
+    let c = &line["config"];
+    let size = if c["problem"] == "modes" {
+        format!("modes K={}", c["K"])
+    } else {
+        format!("matrix N={}", c["N"])
+    };
+    if let Some(results) = line["results"].as_object() {
+        for (name, r) in results {
+            let err = r
+                .get("err_end_rel")
+                .or_else(|| r.get("err_prod_rel"))
+                .and_then(|v| v.as_f64())
+                .unwrap_or(f64::NAN);
+            let bound = r
+                .get("wall_over_gemm_bound")
+                .and_then(|v| v.as_f64())
+                .map(|x| format!("  wall/GEMM-bound {x:.2}"))
+                .unwrap_or_default();
+            println!(
+                "{size:<14} {name:<16} {:>10.4} ms (min {:.4})  nfev {:>6}  steps {}+{}  rel err {:.1e}{bound}",
+                1e3 * r["wall_s"]["median"].as_f64().unwrap_or(f64::NAN),
+                1e3 * r["wall_s"]["min"].as_f64().unwrap_or(f64::NAN),
+                r["nfev"],
+                r["n_steps"],
+                r["n_rejected"],
+                err
+            );
+        }
+    }
+    if line["ok"] != true {
+        println!("{size:<14} CHECKS FAILED: {}", line["checks"]);
+    }
 }
 
 fn git_revision() -> Option<String> {
@@ -188,6 +308,7 @@ fn main() -> ExitCode {
             eprintln!("{}: ok", loaded.origin);
             Ok(())
         }),
+        Command::Bench(cmd) => bench(cmd).map_err(Failure::Run),
         Command::Example { name, list } => match (name, list) {
             (None, _) | (_, true) => {
                 for e in &examples::EXAMPLES {

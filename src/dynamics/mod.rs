@@ -28,9 +28,7 @@ impl VectorField for GradientFlow<'_> {
         self.net.n_params()
     }
     fn eval(&mut self, _t: f64, y: &[f64], dydt: &mut [f64]) {
-        self.net.loss_and_grad(y, self.moments, dydt, &mut self.ws);
-        for d in dydt.iter_mut() {
-            *d = -*d;
-        }
+        self.net
+            .scaled_gradient(y, self.moments, -1.0, dydt, &mut self.ws);
     }
 }

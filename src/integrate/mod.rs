@@ -36,12 +36,16 @@
 //! assert!(sol.stats.rhs_evals > 0);
 //! ```
 
+mod kernels;
 pub mod quad;
 pub mod tableau;
 
 use crate::linalg;
+use kernels::{error_sums, lin_comb, scaled, AtolRef};
 pub use tableau::Tableau;
-use tableau::{DenseOutput, DOPRI5_DENSE};
+use tableau::{
+    DenseOutput, DOP853_DENSE_A, DOP853_DENSE_C, DOP853_DENSE_D, DOPRI5_DENSE, TSIT5_DENSE,
+};
 
 /// A right-hand side `dy/dt = f(t, y)`.
 ///
@@ -151,11 +155,17 @@ pub enum Crossing {
     Either,
 }
 
+/// An event function `g(t, y)`.
+pub type EventFn<'a> = Box<dyn FnMut(f64, &[f64]) -> f64 + 'a>;
+
+/// A save callback receiving `(t, y(t))`.
+pub type SaveFn<'a> = &'a mut dyn FnMut(f64, &[f64]);
+
 /// A scalar event function `g(t, y)` whose zero crossings are located to near machine
 /// precision in `t` on the dense output (Illinois method).
 pub struct Event<'a> {
     /// The event function.
-    pub g: Box<dyn FnMut(f64, &[f64]) -> f64 + 'a>,
+    pub g: EventFn<'a>,
     /// Which crossings count.
     pub crossing: Crossing,
     /// Stop the solve at the first crossing.
@@ -192,7 +202,7 @@ pub struct Output<'a> {
     /// When to call `on_save`.
     pub save: SaveAt<'a>,
     /// Receives `(t, y(t))`; may compute observables instead of storing the state.
-    pub on_save: Option<&'a mut dyn FnMut(f64, &[f64])>,
+    pub on_save: Option<SaveFn<'a>>,
     /// Event functions, checked after every accepted step.
     pub events: Vec<Event<'a>>,
 }
@@ -417,6 +427,10 @@ pub struct Workspace {
     f_new: Vec<f64>,
     y_out: Vec<f64>,
     scale: Vec<f64>,
+    /// Dense-output coefficient vectors of the current step (DOP853: r2..r8), `7 n`.
+    dense: Vec<f64>,
+    /// Whether the dense output of the current accepted step is prepared.
+    dense_ready: bool,
     /// Implicit-method scratch, allocated on first use.
     ros: Option<RosWorkspace>,
 }
@@ -447,6 +461,8 @@ impl Workspace {
             f_new: vec![0.0; n],
             y_out: vec![0.0; n],
             scale: vec![0.0; n],
+            dense: vec![0.0; 7 * n],
+            dense_ready: false,
             ros: None,
         }
     }
@@ -545,9 +561,10 @@ pub fn solve<F: VectorField + ?Sized>(
     };
     let mut fac_old = 1e-4_f64;
     let mut last_rejected = false;
-    // Any non-finite trial since the last accepted step: a collapse of h is then reported as
-    // NonFinite, not as a stiffness-like underflow.
-    let mut non_finite_since_accept = false;
+    // Accepted steps since the last non-finite trial (None: never). A collapse of h within a
+    // few steps of a non-finite trial is reported as NonFinite, not as a stiffness-like
+    // underflow: creeping up to a NaN wall accepts tiny finite steps in between.
+    let mut since_non_finite: Option<u32> = None;
     let mut attempts = 0usize;
     let (mut stiff_count, mut nonstiff_count) = (0u32, 0u32);
     let mut switched_to_stiff_at = None;
@@ -570,7 +587,7 @@ pub fn solve<F: VectorField + ?Sized>(
         }
         // (t + h) - t == 0 means h is below the resolution of t.
         if (!last && h <= opts.h_min) || (t + h) - t <= 0.0 {
-            return Err(if non_finite_since_accept {
+            return Err(if since_non_finite.is_some_and(|k| k < 5) {
                 IntegrateError::NonFinite { t }
             } else {
                 IntegrateError::StepSizeUnderflow { t, h }
@@ -579,7 +596,7 @@ pub fn solve<F: VectorField + ?Sized>(
         let err = match scheme {
             Scheme::Erk(tab) => {
                 take_stages(tab, field, t, h, ws, &mut stats);
-                tab.e.map(|e| error_norm(e, h, opts, ws))
+                tab.e.map(|_| error_norm(tab, h, opts, ws))
             }
             Scheme::Ros2 => match ros2_step(field, t, h, opts, ws, &mut stats) {
                 Some(e) => Some(e),
@@ -592,11 +609,13 @@ pub fn solve<F: VectorField + ?Sized>(
             if !y_ok || !err.is_finite() {
                 stats.rejected += 1;
                 last_rejected = true;
-                non_finite_since_accept = true;
+                since_non_finite = Some(0);
                 h *= 0.25;
                 continue;
             }
+            // Error ~ h^q: embedded order + 1, or the full order for DOP853's combined norm.
             let q = match scheme {
+                Scheme::Erk(tab) if tab.e3.is_some() => tab.order as f64,
                 Scheme::Erk(tab) => tab.embedded_order.unwrap_or(tab.order) as f64 + 1.0,
                 Scheme::Ros2 => 2.0,
             };
@@ -615,7 +634,9 @@ pub fn solve<F: VectorField + ?Sized>(
                 h_new = h_new.min(h);
             }
             last_rejected = false;
-            non_finite_since_accept = false;
+            if let Some(k) = since_non_finite.as_mut() {
+                *k += 1;
+            }
             let t_new = if last { t1 } else { t + h };
             // Stiffness detection (HNW II, IV.2; dopri5.f): the last two stages of DOPRI5 are
             // both at t + h, so |f(y7) - f(y6)| / |y7 - y6| estimates |lambda|.
@@ -818,18 +839,8 @@ fn take_stages<F: VectorField + ?Sized>(
     let n = ws.n;
     let s = tableau.stages;
     for i in 1..s {
-        let row = tableau.a_row(i);
         let (done, rest) = ws.k.split_at_mut(i * n);
-        ws.y_stage.copy_from_slice(&ws.y);
-        for (j, &a) in row.iter().enumerate() {
-            if a != 0.0 {
-                let kj = &done[j * n..(j + 1) * n];
-                let ha = h * a;
-                for (ys, k) in ws.y_stage.iter_mut().zip(kj) {
-                    *ys += ha * k;
-                }
-            }
-        }
+        lin_comb(&mut ws.y_stage, Some(&ws.y), h, tableau.a_row(i), done);
         if i == s - 2 {
             ws.y_prev_stage.copy_from_slice(&ws.y_stage);
         }
@@ -840,49 +851,33 @@ fn take_stages<F: VectorField + ?Sized>(
         // The last stage was evaluated at y + h sum a_{s,j} k_j = y_new.
         ws.y_new.copy_from_slice(&ws.y_stage);
     } else {
-        ws.y_new.copy_from_slice(&ws.y);
-        for (j, &b) in tableau.b.iter().enumerate() {
-            if b != 0.0 {
-                let hb = h * b;
-                for (yn, k) in ws.y_new.iter_mut().zip(&ws.k[j * n..(j + 1) * n]) {
-                    *yn += hb * k;
-                }
-            }
-        }
+        lin_comb(&mut ws.y_new, Some(&ws.y), h, tableau.b, &ws.k);
     }
 }
 
-/// Scaled error contribution `r / scale` with the convention that a zero error on a
-/// zero-scale component (atol = 0 and y = 0) is no error, and a nonzero one is infinite.
-#[inline]
-fn scaled(r: f64, scale: f64) -> f64 {
-    if scale > 0.0 {
-        r / scale
-    } else if r == 0.0 {
-        0.0
-    } else {
-        f64::INFINITY
-    }
-}
-
-/// RMS norm of the embedded error estimate `h sum e_i k_i` (IN-2).
-fn error_norm(e: &[f64], h: f64, opts: &Options, ws: &mut Workspace) -> f64 {
-    let n = ws.n;
-    for i in 0..n {
-        ws.scale[i] = opts.atol.get(i) + opts.rtol * ws.y[i].abs().max(ws.y_new[i].abs());
-    }
-    let mut sum = 0.0;
-    for i in 0..n {
-        let mut err = 0.0;
-        for (j, &ej) in e.iter().enumerate() {
-            if ej != 0.0 {
-                err += ej * ws.k[j * n + i];
-            }
+/// Error norm of an accepted-or-rejected trial (IN-2): the RMS norm of `h sum_j e_j k_j`
+/// scaled by `atol + rtol max(|y|, |y_new|)`; for tableaux with a second estimate (`e3`,
+/// DOP853) Hairer's combination `|h| e5^2 / sqrt(e5^2 + 0.01 e3^2)` of the two RMS norms
+/// (`dop853.f`), which behaves like `O(h^8)`. One fused pass over memory.
+fn error_norm(tab: &Tableau, h: f64, opts: &Options, ws: &mut Workspace) -> f64 {
+    let n = ws.n.max(1) as f64;
+    let atol = match &opts.atol {
+        Atol::Scalar(a) => AtolRef::Scalar(*a),
+        Atol::PerComponent(v) => AtolRef::PerComponent(v),
+    };
+    let e = tab.e.unwrap_or(&[]);
+    match tab.e3 {
+        None => {
+            let (s5, _) = error_sums(e, &[], h, &ws.k, &ws.y, &ws.y_new, atol, opts.rtol);
+            (s5 / n).sqrt()
         }
-        let r = scaled(h * err, ws.scale[i]);
-        sum += r * r;
+        Some(e3) => {
+            let (s5, s3) = error_sums(e, e3, 1.0, &ws.k, &ws.y, &ws.y_new, atol, opts.rtol);
+            let deno = s5 + 0.01 * s3;
+            let deno = if deno > 0.0 { deno } else { 1.0 };
+            h.abs() * s5 / (n * deno).sqrt()
+        }
     }
-    (sum / n.max(1) as f64).sqrt()
 }
 
 /// Hairer's `hinit`: a first step from the size of `y0`, `f(y0)` and a second-derivative
@@ -1040,6 +1035,7 @@ fn accept_step<F: VectorField + ?Sized>(
             stats.rhs_evals += 1;
         }
     }
+    ws.dense_ready = false;
     // Events: sign changes between the step ends, located on the dense output.
     let mut t_stop = None;
     for (index, ev) in out.events.iter_mut().enumerate() {
@@ -1054,6 +1050,7 @@ fn accept_step<F: VectorField + ?Sized>(
         if !fires {
             continue;
         }
+        prepare_dense(scheme, field, t, h, ws, stats);
         let theta = locate_root(scheme, h, ws, &mut ev.g, t, g0, g1);
         let te = if theta >= 1.0 { t_new } else { t + theta * h };
         interpolate(scheme, theta, h, ws);
@@ -1073,6 +1070,7 @@ fn accept_step<F: VectorField + ?Sized>(
         if ts >= t_new {
             out.emit(ts, &ws.y_new);
         } else {
+            prepare_dense(scheme, field, t, h, ws, stats);
             interpolate(scheme, (ts - t) / h, h, ws);
             let y_out = std::mem::take(&mut ws.y_out);
             out.emit(ts, &y_out);
@@ -1111,7 +1109,7 @@ fn locate_root(
     scheme: Scheme,
     h: f64,
     ws: &mut Workspace,
-    g: &mut Box<dyn FnMut(f64, &[f64]) -> f64 + '_>,
+    g: &mut EventFn<'_>,
     t: f64,
     g0: f64,
     g1: f64,
@@ -1157,6 +1155,60 @@ fn locate_root(
     b
 }
 
+/// Make the dense output of the accepted step `[t, t + h]` usable (once per step). Only DOP853
+/// needs work: three extra stages (3 RHS evaluations) and the coefficient vectors
+/// `r2 = y_new - y`, `r3 = h k_0 - r2`, `r4 = r2 - h k_12 - r3`, `r5..r8 = h sum_j d_{m,j} k_j`
+/// (HNW I, `dop853.f` `contd8`), stored in `ws.dense`.
+fn prepare_dense<F: VectorField + ?Sized>(
+    scheme: Scheme,
+    field: &mut F,
+    t: f64,
+    h: f64,
+    ws: &mut Workspace,
+    stats: &mut Stats,
+) {
+    if ws.dense_ready {
+        return;
+    }
+    ws.dense_ready = true;
+    let Scheme::Erk(tab) = scheme else { return };
+    if tab.dense != DenseOutput::Dop853 {
+        return;
+    }
+    let n = ws.n;
+    for m in 0..3 {
+        let slot = 13 + m;
+        let (done, rest) = ws.k.split_at_mut(slot * n);
+        lin_comb(
+            &mut ws.y_stage,
+            Some(&ws.y),
+            h,
+            &DOP853_DENSE_A[m][..slot],
+            done,
+        );
+        field.eval(t + DOP853_DENSE_C[m] * h, &ws.y_stage, &mut rest[..n]);
+        stats.rhs_evals += 1;
+    }
+    let (r, dense_rest) = ws.dense.split_at_mut(3 * n);
+    for i in 0..n {
+        let r2 = ws.y_new[i] - ws.y[i];
+        let r3 = h * ws.k[i] - r2;
+        let r4 = r2 - h * ws.k[12 * n + i] - r3;
+        r[i] = r2;
+        r[n + i] = r3;
+        r[2 * n + i] = r4;
+    }
+    for m in 0..4 {
+        lin_comb(
+            &mut dense_rest[m * n..(m + 1) * n],
+            None,
+            h,
+            &DOP853_DENSE_D[m],
+            &ws.k,
+        );
+    }
+}
+
 /// Dense output at `t + theta h` (0 <= theta <= 1) into `ws.y_out`, from the accepted step's
 /// `y` (start), `y_new` (end), stages `k` and end derivative `f_new` (IN-3).
 fn interpolate(scheme: Scheme, theta: f64, h: f64, ws: &mut Workspace) {
@@ -1184,6 +1236,24 @@ fn interpolate(scheme: Scheme, theta: f64, h: f64, ws: &mut Workspace) {
                 }
                 r5 *= h;
                 ws.y_out[i] = y0 + theta * (r2 + th1 * (r3 + theta * (r4 + th1 * r5)));
+            }
+        }
+        DenseOutput::Tsit5 => {
+            // y(t + theta h) = y + h sum_i b_i(theta) k_i, b_i polynomials in theta.
+            let mut w = [0.0; 7];
+            for (wi, poly) in w.iter_mut().zip(TSIT5_DENSE.iter()) {
+                *wi = poly.iter().rev().fold(0.0, |acc, c| acc * theta + c);
+            }
+            lin_comb(&mut ws.y_out, Some(&ws.y), h, &w, &ws.k);
+        }
+        DenseOutput::Dop853 => {
+            // contd8 (dop853.f): r1 = y, r2..r8 prepared in `ws.dense` by `prepare_dense`.
+            let (s1, th) = (1.0 - theta, theta);
+            let r = |m: usize, i: usize| ws.dense[m * n + i];
+            for i in 0..n {
+                let conpar = r(3, i) + th * (r(4, i) + s1 * (r(5, i) + th * r(6, i)));
+                ws.y_out[i] =
+                    ws.y[i] + th * (r(0, i) + s1 * (r(1, i) + th * (r(2, i) + s1 * conpar)));
             }
         }
         DenseOutput::Hermite => {

@@ -551,8 +551,8 @@ pub fn lu_in_place(a: &mut [f64], n: usize, piv: &mut [usize]) -> Result<(), Lin
 
 /// Solve `A x = b` in place (`b` becomes `x`) with the factors from [`lu_in_place`].
 pub fn lu_solve_in_place(lu: &[f64], n: usize, piv: &[usize], b: &mut [f64]) {
-    for k in 0..n {
-        b.swap(k, piv[k]);
+    for (k, &p) in piv.iter().enumerate().take(n) {
+        b.swap(k, p);
     }
     for j in 0..n {
         let bj = b[j];

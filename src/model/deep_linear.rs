@@ -53,7 +53,8 @@ pub struct DeepLinearNet {
 /// Preallocated buffers for [`DeepLinearNet::loss_and_grad`].
 #[derive(Debug, Clone)]
 pub struct DlnWorkspace {
-    /// Prefix products `P_l = W_l ... W_1` (`dims[l] x d_in`), `l = 1..L` at index `l-1`.
+    /// Prefix products `P_l = W_l ... W_1` (`dims[l] x d_in`) at index `l-1`, for `l >= 2`
+    /// (index 0 is unused: `P_1 = W_1` is read from the parameters).
     prefix: Vec<Matrix>,
     /// Backpropagated `B_l = (W_L ... W_{l+1})^T G` (`dims[l] x d_in`), at index `l-1`.
     back: Vec<Matrix>,
@@ -202,23 +203,49 @@ impl DeepLinearNet {
         grad: &mut [f64],
         ws: &mut DlnWorkspace,
     ) -> f64 {
+        self.scaled_gradient(params, moments, 1.0, grad, ws);
+        // After scaled_gradient, ws.resid = W_e - W* and ws.g = resid Sigma_xx (non-whitened).
+        let quad = if moments.whitened {
+            ws.resid.as_slice().iter().map(|x| x * x).sum::<f64>()
+        } else {
+            ws.resid
+                .as_slice()
+                .iter()
+                .zip(ws.g.as_slice())
+                .map(|(a, b)| a * b)
+                .sum::<f64>()
+        };
+        0.5 * quad + moments.loss_min
+    }
+
+    /// `out = alpha * grad L(theta)` (C-2) without computing the loss: the gradient-flow
+    /// right-hand side is `alpha = -1`. The GEMMs write the scaled blocks straight into `out`;
+    /// no copies, no allocation. Leaves `W_e - W*` in the workspace.
+    pub fn scaled_gradient(
+        &self,
+        params: &[f64],
+        moments: &Moments,
+        alpha: f64,
+        out: &mut [f64],
+        ws: &mut DlnWorkspace,
+    ) {
         let depth = self.depth();
         self.forward_prefix(params, ws);
-        // resid = W_e - W*
-        let we = ws.prefix[depth - 1].as_slice();
-        for ((r, a), b) in ws
-            .resid
-            .as_mut_slice()
-            .iter_mut()
-            .zip(we)
-            .zip(moments.w_star.as_slice())
+        // resid = W_e - W*, where W_e = P_L (P_1 = W_1 is read from params).
         {
-            *r = a - b;
+            // depth >= 2 (checked in `new`), so W_e = P_L lives in the workspace.
+            let we = ws.prefix[depth - 1].as_slice();
+            for ((r, a), b) in ws
+                .resid
+                .as_mut_slice()
+                .iter_mut()
+                .zip(we)
+                .zip(moments.w_star.as_slice())
+            {
+                *r = a - b;
+            }
         }
-        let loss = if moments.whitened {
-            ws.g.as_mut_slice().copy_from_slice(ws.resid.as_slice());
-            0.5 * ws.resid.as_slice().iter().map(|x| x * x).sum::<f64>()
-        } else {
+        if !moments.whitened {
             gemm(
                 ws.g.view_mut(),
                 ws.resid.view(),
@@ -228,38 +255,44 @@ impl DeepLinearNet {
                 1.0,
                 false,
             );
-            0.5 * ws
-                .resid
-                .as_slice()
-                .iter()
-                .zip(ws.g.as_slice())
-                .map(|(a, b)| a * b)
-                .sum::<f64>()
-        };
-        // Backward: B_L = G; dW_l = B_l P_{l-1}^T (P_0 = I); B_{l-1} = W_l^T B_l.
-        ws.back[depth - 1]
-            .as_mut_slice()
-            .copy_from_slice(ws.g.as_slice());
-        for l in (1..=depth).rev() {
-            let (lo, hi) = ws.back.split_at_mut(l - 1);
-            let b_l = &hi[0];
-            {
-                let dw = self.layer_mut(grad, l);
-                if l == 1 {
-                    copy_into(dw, b_l.as_slice());
-                } else {
-                    gemm(
-                        dw,
-                        b_l.view(),
-                        false,
-                        ws.prefix[l - 2].view(),
-                        true,
-                        1.0,
-                        false,
-                    );
-                }
-            }
-            if l > 1 {
+        }
+        // Backward: B_L = G; out_l = alpha B_l P_{l-1}^T (P_0 = I); B_{l-1} = W_l^T B_l.
+        let DlnWorkspace {
+            prefix,
+            back,
+            resid,
+            g,
+        } = ws;
+        let g_ref = if moments.whitened { &*resid } else { &*g };
+        for l in (2..=depth).rev() {
+            let (lo, hi) = back.split_at_mut(l - 1);
+            let b_l = if l == depth { g_ref } else { &hi[0] };
+            let p_prev = if l == 2 {
+                self.layer(params, 1)
+            } else {
+                prefix[l - 2].view()
+            };
+            gemm(
+                self.layer_mut(out, l),
+                b_l.view(),
+                false,
+                p_prev,
+                true,
+                alpha,
+                false,
+            );
+            if l == 2 {
+                // B_1 = W_2^T B_2 is the gradient of W_1 itself: write it scaled into out.
+                gemm(
+                    self.layer_mut(out, 1),
+                    self.layer(params, 2),
+                    true,
+                    b_l.view(),
+                    false,
+                    alpha,
+                    false,
+                );
+            } else {
                 gemm(
                     lo[l - 2].view_mut(),
                     self.layer(params, l),
@@ -271,7 +304,6 @@ impl DeepLinearNet {
                 );
             }
         }
-        loss + moments.loss_min
     }
 
     /// Loss only (C-1).
@@ -294,15 +326,21 @@ impl DeepLinearNet {
         0.5 * quad + moments.loss_min
     }
 
+    /// Prefix products `P_l = W_l ... W_1` into `ws.prefix[l - 1]` for `l >= 2` (`P_1 = W_1`
+    /// is read from `params` directly).
     fn forward_prefix(&self, params: &[f64], ws: &mut DlnWorkspace) {
-        copy_into(ws.prefix[0].view_mut(), self.layer(params, 1).as_slice());
         for l in 2..=self.depth() {
             let (lo, hi) = ws.prefix.split_at_mut(l - 1);
+            let p_prev = if l == 2 {
+                self.layer(params, 1)
+            } else {
+                lo[l - 2].view()
+            };
             gemm(
                 hi[0].view_mut(),
                 self.layer(params, l),
                 false,
-                lo[l - 2].view(),
+                p_prev,
                 false,
                 1.0,
                 false,
@@ -367,8 +405,4 @@ impl DeepLinearNet {
             })
             .collect()
     }
-}
-
-fn copy_into(mut dst: MatMut<'_>, src: &[f64]) {
-    dst.as_mut_slice().copy_from_slice(src);
 }

@@ -1,0 +1,114 @@
+//! Benchmarks beside the Python peers (`../shared/peers/`): the *identical* problems (built
+//! with the peers' portable random numbers), timed the same way (one warm-up, then `repeats`
+//! timed runs, median and min), reported as JSON lines with the peers' keys so that
+//! `make_table.py` shows learndyn as more rows or columns. Nothing here prints: the binary
+//! writes the lines.
+
+pub mod ode;
+
+use serde_json::{json, Value};
+use std::time::Instant;
+
+/// Process CPU time in seconds (all threads), from `clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`.
+pub fn cpu_time() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own; the clock id is a constant.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return f64::NAN;
+    }
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// `{median, min, max, n}` of a sample, as the peers' `summarize`.
+pub fn summarize(xs: &[f64]) -> Value {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let median = if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    };
+    json!({
+        "median": median,
+        "min": v.first().copied().unwrap_or(f64::NAN),
+        "max": v.last().copied().unwrap_or(f64::NAN),
+        "n": n,
+    })
+}
+
+/// Wall times, CPU/wall ratios and CPU times of `repeats` timed calls after one warm-up.
+pub struct Timings {
+    /// Wall time of each timed call, seconds.
+    pub wall: Vec<f64>,
+    /// Process CPU time / wall time of each call.
+    pub cpu_per_wall: Vec<f64>,
+    /// Process CPU time of each call, seconds.
+    pub cpu: Vec<f64>,
+}
+
+/// Time `f` (one untimed warm-up, then `repeats` timed calls).
+pub fn time_it(repeats: usize, mut f: impl FnMut()) -> Timings {
+    f();
+    let mut t = Timings {
+        wall: Vec::with_capacity(repeats),
+        cpu_per_wall: Vec::with_capacity(repeats),
+        cpu: Vec::with_capacity(repeats),
+    };
+    for _ in 0..repeats {
+        let c0 = cpu_time();
+        let w0 = Instant::now();
+        f();
+        let wall = w0.elapsed().as_secs_f64();
+        let cpu = cpu_time() - c0;
+        t.wall.push(wall);
+        t.cpu.push(cpu);
+        t.cpu_per_wall.push(cpu / wall);
+    }
+    t
+}
+
+/// The environment block of a JSON line (what affects timing).
+pub fn env_info() -> Value {
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| {
+            s.split_whitespace()
+                .take(3)
+                .filter_map(|x| x.parse::<f64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let vars: serde_json::Map<String, Value> = [
+        "PEERS_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "OMP_NUM_THREADS",
+        "RAYON_NUM_THREADS",
+    ]
+    .iter()
+    .filter_map(|k| {
+        std::env::var(k)
+            .ok()
+            .map(|v| (k.to_string(), Value::String(v)))
+    })
+    .collect();
+    json!({
+        "implementation": "learndyn",
+        "learndyn_version": env!("CARGO_PKG_VERSION"),
+        "cpu_count": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "machine": std::env::consts::ARCH,
+        "env": vars,
+        "loadavg": load,
+        // make_table.py merges on this string; run_all.sh exports PEERS_THREADS.
+        "threads_setting": std::env::var("PEERS_THREADS").unwrap_or_else(|_| "1".into()),
+        "learndyn_threads": 1,
+        "faer_parallelism": "sequential",
+        "bg_busy_before": std::env::var("PEERS_BG_BUSY").ok(),
+    })
+}
