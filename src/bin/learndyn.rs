@@ -82,16 +82,41 @@ enum BenchCommand {
         /// Methods (comma separated).
         #[arg(long, value_delimiter = ',', default_value = "dopri5,tsit5,dop853")]
         methods: Vec<String>,
-        /// Relative tolerance.
-        #[arg(long, default_value_t = 1e-8)]
-        rtol: f64,
-        /// Absolute tolerance.
-        #[arg(long, default_value_t = 1e-10)]
-        atol: f64,
+        /// Relative tolerance(s), comma separated: a list runs a work-precision sweep (one
+        /// line per tolerance) with atol = rtol / 100 unless --atol is given.
+        #[arg(long, default_value = "1e-8", value_parser = parse_floats)]
+        rtol: Floats,
+        /// Absolute tolerance [default: 1e-10, or rtol / 100 for a sweep].
+        #[arg(long)]
+        atol: Option<f64>,
         /// Timed repeats after one warm-up.
         #[arg(long, default_value_t = 5)]
         repeats: usize,
     },
+    /// Draw the work-precision figure from benchmark JSON lines (learndyn's and the peers').
+    PlotWp {
+        /// Results file (JSON lines).
+        results: PathBuf,
+        /// Output stem: writes STEM.png and STEM.svg.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// A comma-separated list of floats.
+#[derive(Clone, Debug)]
+struct Floats(Vec<f64>);
+
+fn parse_floats(s: &str) -> Result<Floats, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(|x| match x.parse::<f64>() {
+            Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+            _ => Err(format!("'{x}' is not a positive number")),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Floats)
 }
 
 /// A comma-separated list of sizes; the empty string is the empty list.
@@ -122,19 +147,22 @@ fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
             repeats,
         } => {
             use learndyn::bench::ode;
-            let b = ode::OdeBench {
-                rtol,
-                atol,
-                repeats,
-                methods,
-                ..ode::OdeBench::default()
-            };
+            let sweep = rtol.0.len() > 1;
             let mut lines = Vec::new();
-            for k in modes.0 {
-                lines.push(ode::modes_line(&b, k).map_err(anyhow::Error::msg)?);
-            }
-            for n in matrix.0 {
-                lines.push(ode::matrix_line(&b, n).map_err(anyhow::Error::msg)?);
+            for &r in &rtol.0 {
+                let b = ode::OdeBench {
+                    rtol: r,
+                    atol: atol.unwrap_or(if sweep { r / 100.0 } else { 1e-10 }),
+                    repeats,
+                    methods: methods.clone(),
+                    ..ode::OdeBench::default()
+                };
+                for &k in &modes.0 {
+                    lines.push(ode::modes_line(&b, k).map_err(anyhow::Error::msg)?);
+                }
+                for &n in &matrix.0 {
+                    lines.push(ode::matrix_line(&b, n).map_err(anyhow::Error::msg)?);
+                }
             }
             for line in &lines {
                 if json {
@@ -143,6 +171,20 @@ fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
                     print_bench_row(line);
                 }
             }
+            Ok(())
+        }
+        BenchCommand::PlotWp { results, out } => {
+            let text = std::fs::read_to_string(&results)
+                .with_context(|| format!("reading {}", results.display()))?;
+            let lines: Vec<serde_json::Value> = text
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(serde_json::from_str)
+                .collect::<Result<_, _>>()
+                .with_context(|| format!("{} is not JSON lines", results.display()))?;
+            let points = learndyn::bench::wp::collect(&lines);
+            learndyn::bench::wp::draw(&points, &out)?;
+            eprintln!("wrote {}.png and {}.svg", out.display(), out.display());
             Ok(())
         }
     }

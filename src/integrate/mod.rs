@@ -595,7 +595,7 @@ pub fn solve<F: VectorField + ?Sized>(
         }
         let err = match scheme {
             Scheme::Erk(tab) => {
-                take_stages(tab, field, t, h, ws, &mut stats);
+                take_stages(tab, field, t, h, detect_stiffness, ws, &mut stats);
                 tab.e.map(|_| error_norm(tab, h, opts, ws))
             }
             Scheme::Ros2 => match ros2_step(field, t, h, opts, ws, &mut stats) {
@@ -833,6 +833,7 @@ fn take_stages<F: VectorField + ?Sized>(
     field: &mut F,
     t: f64,
     h: f64,
+    keep_prev_stage: bool,
     ws: &mut Workspace,
     stats: &mut Stats,
 ) {
@@ -841,15 +842,16 @@ fn take_stages<F: VectorField + ?Sized>(
     for i in 1..s {
         let (done, rest) = ws.k.split_at_mut(i * n);
         lin_comb(&mut ws.y_stage, Some(&ws.y), h, tableau.a_row(i), done);
-        if i == s - 2 {
+        if keep_prev_stage && i == s - 2 {
+            // Input of the second-to-last stage, for the stiffness test only.
             ws.y_prev_stage.copy_from_slice(&ws.y_stage);
         }
         field.eval(t + tableau.c[i] * h, &ws.y_stage, &mut rest[..n]);
         stats.rhs_evals += 1;
     }
     if tableau.fsal {
-        // The last stage was evaluated at y + h sum a_{s,j} k_j = y_new.
-        ws.y_new.copy_from_slice(&ws.y_stage);
+        // The last stage was evaluated at y + h sum a_{s,j} k_j = y_new: take the buffer.
+        std::mem::swap(&mut ws.y_new, &mut ws.y_stage);
     } else {
         lin_comb(&mut ws.y_new, Some(&ws.y), h, tableau.b, &ws.k);
     }
@@ -1023,18 +1025,16 @@ fn accept_step<F: VectorField + ?Sized>(
 ) -> Option<(usize, f64)> {
     let n = ws.n;
     stats.accepted += 1;
-    // End derivative f(t_new, y_new): free for FSAL pairs, one evaluation otherwise (it is the
-    // next step's first stage either way).
-    match scheme {
-        Scheme::Erk(tab) if tab.fsal => {
-            let s = tab.stages;
-            ws.f_new.copy_from_slice(&ws.k[(s - 1) * n..s * n]);
-        }
+    // End derivative f(t_new, y_new): free for FSAL pairs (their last stage, moved to k_1 at
+    // the end), one evaluation into `f_new` otherwise (the next step's first stage either way).
+    let fsal_stages = match scheme {
+        Scheme::Erk(tab) if tab.fsal => Some(tab.stages),
         _ => {
             field.eval(t_new, &ws.y_new, &mut ws.f_new);
             stats.rhs_evals += 1;
+            None
         }
-    }
+    };
     ws.dense_ready = false;
     // Events: sign changes between the step ends, located on the dense output.
     let mut t_stop = None;
@@ -1097,7 +1097,10 @@ fn accept_step<F: VectorField + ?Sized>(
         out.emit(t_new, &ws.y_new);
     }
     std::mem::swap(&mut ws.y, &mut ws.y_new);
-    ws.k[..n].copy_from_slice(&ws.f_new);
+    match fsal_stages {
+        Some(s) => ws.k.copy_within((s - 1) * n..s * n, 0),
+        None => ws.k[..n].copy_from_slice(&ws.f_new),
+    }
     None
 }
 
