@@ -353,3 +353,54 @@ fn diverging_run_is_recorded_not_crashed() {
         "{runs:?}"
     );
 }
+
+#[test]
+fn bench_ode_prints_the_peers_keys() {
+    let (code, out, err) = run(bin().args([
+        "bench",
+        "ode",
+        "--json",
+        "--modes",
+        "10",
+        "--matrix",
+        "8",
+        "--repeats",
+        "1",
+        "--methods",
+        "dopri5,dop853",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for l in &lines {
+        assert!(l["workload"]
+            .as_str()
+            .unwrap()
+            .starts_with("gradient_flow_ode_"));
+        assert_eq!(l["ok"], true, "{l}");
+        assert!(l["env"]["threads_setting"].is_string());
+        assert_eq!(l["config"]["t_end"].as_f64(), Some(20.0));
+        for name in ["learndyn-DP5", "learndyn-DOP853"] {
+            let r = &l["results"][name];
+            for key in ["nfev", "n_steps", "n_rejected"] {
+                assert!(r[key].is_u64(), "{name} {key}: {r}");
+            }
+            assert!(r["wall_s"]["median"].is_f64() && r["wall_s"]["min"].is_f64());
+        }
+    }
+    assert!(
+        lines[0]["results"]["learndyn-DP5"]["err_end_rel"]
+            .as_f64()
+            .unwrap()
+            < 1e-5
+    );
+    assert!(
+        lines[1]["results"]["learndyn-DOP853"]["err_prod_rel"]
+            .as_f64()
+            .unwrap()
+            < 1e-5
+    );
+}

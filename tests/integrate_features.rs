@@ -338,3 +338,40 @@ fn auto_stays_explicit_on_non_stiff_problems() {
     assert!(sol.switched_to_stiff_at.is_none());
     assert_eq!(sol.stats.jacobians, 0);
 }
+
+#[test]
+fn matrix_workload_conserves_balancedness_at_solver_tolerance() {
+    // Peers' workload 3b (N = 16): Q = W1 W1^T - W2^T W2 is exactly conserved by the flow
+    // (C-4), so its drift is integration error: for an order-p method with local error
+    // control at rtol, the accumulated drift stays within ~100 rtol |Q|-scale over t = 20.
+    let (net, m, theta0) = learndyn::bench::ode::matrix_problem(16, 0.1, 0);
+    let q = |th: &[f64]| {
+        let w1 = net.layer(th, 1).to_owned();
+        let w2 = net.layer(th, 2).to_owned();
+        w1.matmul_t(&w1).sub(&w2.t_matmul(&w2))
+    };
+    let q0 = q(&theta0);
+    for (name, rtol) in [
+        ("dopri5", 1e-8),
+        ("tsit5", 1e-8),
+        ("dop853", 1e-8),
+        ("dop853", 1e-12),
+    ] {
+        let mut field = learndyn::dynamics::GradientFlow::new(&net, &m);
+        let mut ws = Workspace::new(theta0.len());
+        let sol = solve(
+            &Method::parse(name).unwrap(),
+            &mut field,
+            &Ivp::new(0.0, &theta0, 20.0),
+            &opts(rtol),
+            &mut ws,
+            &mut Output::end(),
+        )
+        .unwrap();
+        let drift = q(&sol.y_end).sub(&q0).max_abs();
+        assert!(
+            drift <= 100.0 * rtol * q0.max_abs().max(1.0),
+            "{name} rtol {rtol}: drift {drift:e}"
+        );
+    }
+}
