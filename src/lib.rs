@@ -39,6 +39,7 @@ pub mod npy;
 pub mod plot;
 pub mod random;
 pub mod record;
+pub mod scan;
 pub mod task;
 pub mod theory;
 pub mod train;

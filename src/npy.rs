@@ -65,13 +65,17 @@ pub fn write_matrix(path: &Path, m: &Matrix) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
-/// `<dir>/.<name>.tmp`: same folder, so the rename is atomic.
+/// `<dir>/.<name>.<pid>-<n>.tmp`: same folder, so the rename is atomic; unique per process
+/// and call, so concurrent writers (scan shards) never share a temporary file.
 pub fn tmp_path(path: &Path) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
-    path.with_file_name(format!(".{name}.tmp"))
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    path.with_file_name(format!(".{name}.{}-{n}.tmp", std::process::id()))
 }
 
 /// Write `bytes` to `path` atomically (temporary file in the same folder, then rename).

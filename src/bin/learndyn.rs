@@ -53,6 +53,8 @@ enum Command {
         #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
         set: Vec<String>,
     },
+    /// Parameter scans: run a spec's grid in parallel into one table (resumable, shardable).
+    Scan(ScanArgs),
     /// Benchmarks beside the Python peers (../shared/peers): identical problems, same JSON keys.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -64,6 +66,214 @@ enum Command {
         #[arg(long)]
         list: bool,
     },
+}
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct ScanArgs {
+    #[command(subcommand)]
+    command: Option<ScanCommand>,
+    /// The scan spec (see `learndyn example scan_time_to_learn`).
+    spec: Option<PathBuf>,
+    /// Output folder [default: out/<spec file stem>]. Rerunning the same command resumes.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Worker threads [default: all cores]. Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Run only shard K of N (K = 1..N); inside a SLURM job array the shard comes from
+    /// SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
+    /// Print the number of points and the first resolved configs, run nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Delete this scan's previous results in the output folder first (default: resume).
+    #[arg(long)]
+    restart: bool,
+}
+
+#[derive(Subcommand)]
+enum ScanCommand {
+    /// Merge DIR/results.shard-K-of-N.csv into DIR/results.csv (checks nothing is missing or duplicated).
+    Merge {
+        /// The scan's output folder.
+        dir: PathBuf,
+    },
+    /// Write an sbatch job-array script that runs the scan as N shards on a SLURM cluster.
+    Slurm {
+        /// The scan spec.
+        spec: PathBuf,
+        /// Number of array tasks.
+        #[arg(long)]
+        shards: u64,
+        /// Output folder [default: out/<spec file stem>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// CPUs (scan threads) per array task.
+        #[arg(long, default_value_t = 1)]
+        cpus_per_task: u64,
+        /// Wall-time limit per task.
+        #[arg(long, default_value = "01:00:00")]
+        time: String,
+        /// Partition.
+        #[arg(long)]
+        partition: Option<String>,
+        /// Memory per task (e.g. 4G).
+        #[arg(long)]
+        mem: Option<String>,
+    },
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    })
+}
+
+fn scan(args: ScanArgs) -> Result<(), Failure> {
+    use learndyn::scan::{self, ScanSpec, Shard};
+    match args.command {
+        Some(ScanCommand::Merge { dir }) => {
+            let n = input(scan::merge(&dir))?;
+            eprintln!("merged {n} rows into {}", dir.join("results.csv").display());
+            Ok(())
+        }
+        Some(ScanCommand::Slurm {
+            spec,
+            shards,
+            out,
+            cpus_per_task,
+            time,
+            partition,
+            mem,
+        }) => {
+            let s = input(ScanSpec::load(&spec))?;
+            if shards == 0 {
+                return Err(Failure::Input(anyhow::anyhow!("--shards must be >= 1")));
+            }
+            let dir = out.unwrap_or_else(|| record::default_out_dir(&spec));
+            std::fs::create_dir_all(&dir).map_err(|e| Failure::Run(e.into()))?;
+            let dir = absolute(&dir);
+            let bin = std::env::current_exe().map_err(|e| Failure::Run(e.into()))?;
+            let opts = scan::SlurmOptions {
+                shards,
+                cpus_per_task,
+                time,
+                partition,
+                mem,
+            };
+            let text = scan::slurm_script(&s.file.scan.name, &bin, &absolute(&spec), &dir, &opts);
+            let path = dir.join("scan.sbatch");
+            input(learndyn::npy::write_atomic(&path, text.as_bytes()))?;
+            println!("{}", path.display());
+            eprintln!(
+                "submit with: sbatch {}   then, when all {shards} tasks are done: learndyn scan merge {}",
+                path.display(),
+                dir.display()
+            );
+            Ok(())
+        }
+        None => {
+            let Some(spec_path) = args.spec else {
+                return Err(Failure::Input(anyhow::anyhow!(
+                    "give a scan spec (learndyn scan SPEC.toml), or `learndyn scan merge DIR` / `learndyn scan slurm SPEC --shards N`"
+                )));
+            };
+            let spec = input(ScanSpec::load(&spec_path))?;
+            if args.dry_run {
+                println!(
+                    "scan '{}': {} points x {} replicates = {} runs",
+                    spec.file.scan.name,
+                    spec.n_points(),
+                    spec.file.scan.replicates,
+                    spec.n_jobs()
+                );
+                for a in &spec.axes {
+                    let vals: Vec<String> = a
+                        .values
+                        .iter()
+                        .map(|v| {
+                            v.iter()
+                                .map(|x| x.to_string())
+                                .collect::<Vec<_>>()
+                                .join("/")
+                        })
+                        .collect();
+                    println!(
+                        "  axis {} ({:?}): {}",
+                        a.keys.join("+"),
+                        a.spacing,
+                        vals.join(", ")
+                    );
+                }
+                let cols = input(scan::metric_columns(&spec))?;
+                println!("  columns: {}", scan::header(&spec, &cols).join(","));
+                for id in 0..spec.n_points().min(3) {
+                    let p = input(spec.point(id))?;
+                    let seed = spec.seed_of(&p, 0);
+                    let c = input(spec.run_config(&p, seed))?;
+                    println!("\n# point {id} (replicate 0, seed {seed}):");
+                    print!("{}", c.to_toml());
+                }
+                return Ok(());
+            }
+            let shard = match args.shard {
+                Some(s) => Some(input(Shard::parse(&s))?),
+                None => Shard::from_slurm_env()
+                    .transpose()
+                    .map_err(|e| Failure::Input(e.into()))?,
+            };
+            let dir = args
+                .out
+                .unwrap_or_else(|| record::default_out_dir(&spec_path));
+            if args.restart {
+                let _ = std::fs::remove_file(dir.join(scan::results_name(shard)));
+                let _ = std::fs::remove_file(dir.join("scan.json"));
+            }
+            let threads = args.threads.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            });
+            let bar = ProgressBar::with_draw_target(
+                Some(spec.n_jobs()),
+                if std::io::stderr().is_terminal() {
+                    ProgressDrawTarget::stderr()
+                } else {
+                    ProgressDrawTarget::hidden()
+                },
+            );
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {pos}/{len} runs ({per_sec}, eta {eta})",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar.set_message(format!("scan {}", spec.file.scan.name));
+            let started = Instant::now();
+            let report = scan::run(&spec, &dir, threads, shard, &|done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })
+            .map_err(|e| Failure::Run(e.into()))?;
+            bar.finish_and_clear();
+            eprintln!(
+                "{}: {} runs ({} resumed, {} run now in {:.2} s on {threads} threads); status {:?}{}",
+                report.results.display(),
+                report.jobs,
+                report.resumed,
+                report.ran,
+                started.elapsed().as_secs_f64(),
+                report.status_counts,
+                if report.dropped_rows > 0 { format!("; dropped {} partial rows", report.dropped_rows) } else { String::new() }
+            );
+            Ok(())
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -351,6 +561,7 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Command::Bench(cmd) => bench(cmd).map_err(Failure::Run),
+        Command::Scan(args) => scan(args),
         Command::Example { name, list } => match (name, list) {
             (None, _) | (_, true) => {
                 for e in &examples::EXAMPLES {

@@ -345,6 +345,56 @@ fn toml_error(origin: &str, text: Option<&str>, e: &toml::de::Error) -> Error {
     }
 }
 
+/// Set `section.key` in a config table (creating the section), e.g. from a scan axis.
+pub fn set_key(
+    table: &mut toml::Table,
+    section: &str,
+    key: &str,
+    value: toml::Value,
+) -> Result<()> {
+    let entry = table
+        .entry(section.to_string())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    match entry {
+        toml::Value::Table(t) => {
+            t.insert(key.to_string(), value);
+            Ok(())
+        }
+        _ => Err(Error::Config {
+            file: "<scan>".into(),
+            key: format!("{section}.{key}"),
+            message: format!("'{section}' is not a section"),
+        }),
+    }
+}
+
+/// Deserialize and validate a config table (as built by scans or `--set`).
+pub fn from_table(table: toml::Table, origin: &str) -> Result<Config> {
+    let config: Config = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| {
+            let shown = e.to_string();
+            let section = shown
+                .rsplit("in `")
+                .next()
+                .filter(|_| shown.contains("in `"))
+                .map(|s| s.trim_end().trim_end_matches('`').to_string());
+            let mut err = toml_error(origin, None, &e);
+            if let (Some(sec), Error::Config { key, .. }) = (section, &mut err) {
+                *key = if sec.contains('.') || key.starts_with('<') {
+                    sec
+                } else if *key != sec {
+                    format!("{sec}.{key}")
+                } else {
+                    sec
+                };
+            }
+            err
+        })?;
+    config.validate(origin)?;
+    Ok(config)
+}
+
 /// Parse a `section.key=value` override; the value is read as TOML (numbers, booleans,
 /// arrays, quoted strings) and falls back to a bare string.
 fn apply_override(table: &mut toml::Table, spec: &str) -> Result<()> {

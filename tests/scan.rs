@@ -1,0 +1,306 @@
+//! Parameter scans: identical tables whatever the thread count or sharding, resume after a
+//! kill -9 without lost or duplicated rows, clear errors for bad specs.
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_learndyn"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("learndyn-scan-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let o = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{err}");
+    err
+}
+
+fn smoke() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/scan_smoke.toml")
+}
+
+#[test]
+fn same_table_for_1_thread_2_threads_and_3_merged_shards() {
+    let d = tmp("threads");
+    let (a, b, c) = (d.join("a"), d.join("b"), d.join("c"));
+    run_ok(
+        bin()
+            .args(["scan"])
+            .arg(smoke())
+            .arg("--out")
+            .arg(&a)
+            .args(["--threads", "1"]),
+    );
+    run_ok(
+        bin()
+            .args(["scan"])
+            .arg(smoke())
+            .arg("--out")
+            .arg(&b)
+            .args(["--threads", "2"]),
+    );
+    for k in 1..=3 {
+        run_ok(
+            bin()
+                .args(["scan"])
+                .arg(smoke())
+                .arg("--out")
+                .arg(&c)
+                .args(["--shard", &format!("{k}/3")]),
+        );
+    }
+    run_ok(bin().args(["scan", "merge"]).arg(&c));
+    let ta = std::fs::read(a.join("results.csv")).unwrap();
+    assert_eq!(
+        ta,
+        std::fs::read(b.join("results.csv")).unwrap(),
+        "1 vs 2 threads"
+    );
+    assert_eq!(
+        ta,
+        std::fs::read(c.join("results.csv")).unwrap(),
+        "1 thread vs merged shards"
+    );
+    let text = String::from_utf8(ta).unwrap();
+    assert_eq!(text.lines().count(), 1 + 8);
+    assert!(text.lines().skip(1).all(|l| l.contains(",ok,")), "{text}");
+    // The same command again resumes: nothing to run, same table.
+    let err = run_ok(
+        bin()
+            .args(["scan"])
+            .arg(smoke())
+            .arg("--out")
+            .arg(&a)
+            .args(["--threads", "1"]),
+    );
+    assert!(err.contains("8 resumed, 0 run now"), "{err}");
+    assert_eq!(
+        text.as_bytes(),
+        std::fs::read(a.join("results.csv")).unwrap()
+    );
+}
+
+#[test]
+fn merge_reports_missing_and_needs_all_shards() {
+    let d = tmp("missing");
+    run_ok(
+        bin()
+            .args(["scan"])
+            .arg(smoke())
+            .arg("--out")
+            .arg(&d)
+            .args(["--shard", "1/3"]),
+    );
+    let o = bin().args(["scan", "merge"]).arg(&d).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("missing") && err.contains("shard files absent: [2, 3]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn killed_scan_resumes_to_the_identical_table() {
+    // A scan long enough to kill mid-way: 12 points x 2 replicates of a few ms each.
+    let d = tmp("kill");
+    let spec = d.join("spec.toml");
+    std::fs::write(
+        &spec,
+        "[scan]\nname = \"kill\"\nreplicates = 2\n[base.task]\nd_in = 8\nd_out = 8\nsingular_values = [3.0, 2.0, 1.0]\n\
+         [base.model]\nhidden = 16\n[base.train]\nsteps = 4000\nlr = 0.005\n[base.output]\nrecords = 201\n\
+         [[axis]]\nkey = \"init.u0\"\nlogspace = [1e-4, 1e-1, 6]\n[[axis]]\nkey = \"init.lambda\"\nvalues = [0.0, 0.5]\n",
+    )
+    .unwrap();
+    let (full, killed) = (d.join("full"), d.join("killed"));
+    run_ok(
+        bin()
+            .args(["scan"])
+            .arg(&spec)
+            .arg("--out")
+            .arg(&full)
+            .args(["--threads", "2"]),
+    );
+    let want = std::fs::read(full.join("results.csv")).unwrap();
+    let rows_of = |p: &Path| {
+        std::fs::read_to_string(p)
+            .map(|t| t.lines().count().saturating_sub(1))
+            .unwrap_or(0)
+    };
+    let mut killed_mid_run = false;
+    for _attempt in 0..5 {
+        let _ = std::fs::remove_dir_all(&killed);
+        let mut child = bin()
+            .args(["scan"])
+            .arg(&spec)
+            .arg("--out")
+            .arg(&killed)
+            .args(["--threads", "2"])
+            .spawn()
+            .unwrap();
+        let t0 = Instant::now();
+        // Kill once some but not all rows are on disk.
+        while rows_of(&killed.join("results.csv")) < 3 && t0.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let n = rows_of(&killed.join("results.csv"));
+        if n < 24 {
+            killed_mid_run = true;
+            break;
+        }
+    }
+    assert!(killed_mid_run, "could not interrupt the scan mid-run");
+    let err = run_ok(
+        bin()
+            .args(["scan"])
+            .arg(&spec)
+            .arg("--out")
+            .arg(&killed)
+            .args(["--threads", "1"]),
+    );
+    assert!(err.contains("resumed"), "{err}");
+    assert_eq!(
+        want,
+        std::fs::read(killed.join("results.csv")).unwrap(),
+        "resumed table differs"
+    );
+}
+
+#[test]
+fn partial_last_row_is_dropped_on_resume() {
+    let d = tmp("partial");
+    run_ok(bin().args(["scan"]).arg(smoke()).arg("--out").arg(&d));
+    let path = d.join("results.csv");
+    let full = std::fs::read_to_string(&path).unwrap();
+    // Simulate a kill in the middle of writing the last row.
+    let cut = full.trim_end().rfind('\n').unwrap() + 15;
+    std::fs::write(&path, &full[..cut]).unwrap();
+    let err = run_ok(bin().args(["scan"]).arg(smoke()).arg("--out").arg(&d));
+    assert!(
+        err.contains("dropped 1 partial rows") && err.contains("1 run now"),
+        "{err}"
+    );
+    assert_eq!(full, std::fs::read_to_string(&path).unwrap());
+}
+
+#[test]
+fn bad_specs_give_clear_errors() {
+    let d = tmp("bad");
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "[scan]\n[[axis]]\nkey = \"train.lrr\"\nvalues = [0.1]\n",
+            &["lrr", "unknown field"],
+        ),
+        (
+            "[scan]\n[[axis]]\nkey = \"trian.lr\"\nvalues = [0.1]\n",
+            &["trian"],
+        ),
+        (
+            "[scan]\n[[axis]]\nkey = \"train.lr\"\nvalues = []\n",
+            &["train.lr", "empty"],
+        ),
+        (
+            "[scan]\n[[axis]]\nkey = \"train.lr\"\nlogspace = [0.0, 1.0, 3]\n",
+            &["train.lr", "logspace"],
+        ),
+        (
+            "[scan]\n[[axis]]\nkey = \"lr\"\nvalues = [0.1]\n",
+            &["section.key"],
+        ),
+        ("[scan]\nreplicate = 3\n", &["replicate"]),
+        (
+            "[scan]\nmetrics = [\"speed\"]\n",
+            &["scan.metrics", "final_loss"],
+        ),
+        (
+            "[scan]\n[[axis]]\nkeys = [\"train.lr\", \"train.steps\"]\nvalues = [[0.1]]\n",
+            &["zipped"],
+        ),
+        (
+            "[scan]\n[derived]\n\"train.steps\" = \"10 / train.nope\"\n",
+            &["derived.train.steps", "train.nope"],
+        ),
+    ];
+    for (i, (text, frags)) in cases.iter().enumerate() {
+        let spec = d.join(format!("bad{i}.toml"));
+        std::fs::write(&spec, text).unwrap();
+        let o = bin()
+            .args(["scan"])
+            .arg(&spec)
+            .arg("--dry-run")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "case {i}: {err}");
+        assert!(!err.contains("panicked"), "case {i}: {err}");
+        for f in *frags {
+            assert!(err.contains(f), "case {i}: error lacks {f:?}: {err}");
+        }
+    }
+    for bad in ["4/3", "0/3", "1/0", "x/2", "3"] {
+        let o = bin()
+            .args(["scan"])
+            .arg(smoke())
+            .args(["--out"])
+            .arg(d.join("s"))
+            .args(["--shard", bad])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {err}");
+        assert!(err.contains("shard"), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn slurm_script_names_the_array_and_the_resume_command() {
+    let d = tmp("slurm");
+    let o = bin()
+        .args(["scan", "slurm"])
+        .arg(smoke())
+        .args(["--shards", "3", "--out"])
+        .arg(&d)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(d.join("scan.sbatch")).unwrap();
+    assert!(text.starts_with("#!/bin/bash\n"));
+    assert!(text.contains("#SBATCH --array=0-2"));
+    assert!(text.contains(" scan ") && text.contains("--threads"));
+    assert!(text.contains("scan merge"));
+}
+
+#[test]
+fn derived_values_and_zipped_axes() {
+    let d = tmp("derived");
+    let spec = d.join("spec.toml");
+    std::fs::write(
+        &spec,
+        "[scan]\nname = \"z\"\n[base.train]\nseeds = [0]\n[[axis]]\nkeys = [\"train.lr\", \"model.hidden\"]\nvalues = [[0.02, 4], [0.04, 8]]\n\
+         [derived]\n\"train.steps\" = \"2 / train.lr\"\n",
+    )
+    .unwrap();
+    let o = bin()
+        .args(["scan"])
+        .arg(&spec)
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("2 points x 1 replicates"), "{out}");
+    assert!(
+        out.contains("steps = 100") && out.contains("steps = 50"),
+        "{out}"
+    );
+    assert!(out.contains("hidden = 8"), "{out}");
+}
