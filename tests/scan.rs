@@ -304,3 +304,57 @@ fn derived_values_and_zipped_axes() {
     );
     assert!(out.contains("hidden = 8"), "{out}");
 }
+
+#[test]
+fn plot_draws_heatmaps_and_lines_from_a_scan_table() {
+    let d = tmp("plot");
+    run_ok(bin().args(["scan"]).arg(smoke()).arg("--out").arg(&d));
+    let table = d.join("results.csv");
+    run_ok(
+        bin()
+            .arg("plot")
+            .arg(&table)
+            .args([
+                "--x",
+                "init.u0",
+                "--y",
+                "train.lr",
+                "--z",
+                "t_half_gd_m0",
+                "--out",
+            ])
+            .arg(d.join("hm")),
+    );
+    run_ok(
+        bin()
+            .arg("plot")
+            .arg(&table)
+            .args([
+                "--x",
+                "init.u0",
+                "--z",
+                "t_half_gd_m0,t_half_theory_m0",
+                "--group",
+                "train.lr",
+                "--out",
+            ])
+            .arg(d.join("ln")),
+    );
+    for f in ["hm.png", "hm.svg", "ln.png", "ln.svg"] {
+        let bytes = std::fs::read(d.join(f)).unwrap();
+        assert!(bytes.len() > 1000, "{f}");
+    }
+    assert!(std::fs::read_to_string(d.join("hm.svg"))
+        .unwrap()
+        .contains("t_half_gd_m0"));
+    // Unknown columns are named in the error.
+    let o = bin()
+        .arg("plot")
+        .arg(&table)
+        .args(["--x", "init.u0", "--z", "nope"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("nope") && err.contains("columns are"), "{err}");
+}

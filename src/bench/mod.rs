@@ -5,6 +5,7 @@
 //! writes the lines.
 
 pub mod ode;
+pub mod scan;
 pub mod wp;
 
 use serde_json::{json, Value};

@@ -55,6 +55,35 @@ enum Command {
     },
     /// Parameter scans: run a spec's grid in parallel into one table (resumable, shardable).
     Scan(ScanArgs),
+    /// Plot a scan table: a heatmap over two axes (--y) or lines over one axis with bands over seeds.
+    Plot {
+        /// The scan table (results.csv).
+        table: PathBuf,
+        /// Column on the x axis.
+        #[arg(long)]
+        x: String,
+        /// Column on the y axis: draws a heatmap of the first --z metric.
+        #[arg(long)]
+        y: Option<String>,
+        /// Metric column(s), comma separated (theory metrics are drawn dashed).
+        #[arg(long, value_delimiter = ',', required = true)]
+        z: Vec<String>,
+        /// Column whose values split the lines into series.
+        #[arg(long)]
+        group: Option<String>,
+        /// Output stem [default: next to the table, named after the metric].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Force a log (true) or linear (false) x axis [default: from the scan's axis spacing].
+        #[arg(long)]
+        log_x: Option<bool>,
+        /// Force a log (true) or linear (false) y axis.
+        #[arg(long)]
+        log_y: Option<bool>,
+        /// Log colour scale (heatmaps).
+        #[arg(long)]
+        log_z: bool,
+    },
     /// Benchmarks beside the Python peers (../shared/peers): identical problems, same JSON keys.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -303,6 +332,18 @@ enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         repeats: usize,
     },
+    /// Scan engine: overhead per trivial point and 1 -> 2 thread speedup.
+    Scan {
+        /// Print a JSON line instead of a summary.
+        #[arg(long)]
+        json: bool,
+        /// Trivial points for the overhead measurement.
+        #[arg(long, default_value_t = 2000)]
+        points: usize,
+        /// Timed repeats after one warm-up.
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+    },
     /// Draw the work-precision figure from benchmark JSON lines (learndyn's and the peers').
     PlotWp {
         /// Results file (JSON lines).
@@ -380,6 +421,27 @@ fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
                 } else {
                     print_bench_row(line);
                 }
+            }
+            Ok(())
+        }
+        BenchCommand::Scan {
+            json,
+            points,
+            repeats,
+        } => {
+            let line =
+                learndyn::bench::scan::scan_line(points, repeats).map_err(anyhow::Error::msg)?;
+            if json {
+                println!("{}", serde_json::to_string(&line)?);
+            } else {
+                let r = &line["results"]["learndyn"];
+                println!(
+                    "overhead per trivial point: {:.1} us (median of {repeats}); small scan: 1 thread {:.3} s, 2 threads {:.3} s, speedup {:.2}x",
+                    1e6 * r["overhead_per_point_s"]["median"].as_f64().unwrap_or(f64::NAN),
+                    r["small_scan_1_thread_s"]["median"].as_f64().unwrap_or(f64::NAN),
+                    r["small_scan_2_threads_s"]["median"].as_f64().unwrap_or(f64::NAN),
+                    r["speedup_1_to_2_threads"].as_f64().unwrap_or(f64::NAN)
+                );
             }
             Ok(())
         }
@@ -562,6 +624,37 @@ fn main() -> ExitCode {
         }),
         Command::Bench(cmd) => bench(cmd).map_err(Failure::Run),
         Command::Scan(args) => scan(args),
+        Command::Plot {
+            table,
+            x,
+            y,
+            z,
+            group,
+            out,
+            log_x,
+            log_y,
+            log_z,
+        } => {
+            let stem = out.unwrap_or_else(|| {
+                table.with_file_name(format!(
+                    "{}_{}",
+                    if y.is_some() { "heatmap" } else { "lines" },
+                    z.join("_")
+                ))
+            });
+            let req = learndyn::scan::plot::PlotRequest {
+                x,
+                y,
+                z,
+                group,
+                log_x,
+                log_y,
+                log_z,
+            };
+            input(learndyn::scan::plot::plot_table(&table, &req, &stem)).map(|_| {
+                eprintln!("wrote {}.png and {}.svg", stem.display(), stem.display());
+            })
+        }
         Command::Example { name, list } => match (name, list) {
             (None, _) | (_, true) => {
                 for e in &examples::EXAMPLES {

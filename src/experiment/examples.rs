@@ -12,7 +12,7 @@ pub struct Example {
 }
 
 /// Every shipped example; the first is the built-in demo.
-pub const EXAMPLES: [Example; 5] = [
+pub const EXAMPLES: [Example; 8] = [
     Example {
         name: "demo",
         about:
@@ -38,6 +38,21 @@ pub const EXAMPLES: [Example; 5] = [
         name: "finite_samples",
         about: "P = 200 noisy whitened samples: empirical moments, theory on the empirical modes",
         text: include_str!("../../configs/finite_samples.toml"),
+    },
+    Example {
+        name: "scan_time_to_learn",
+        about: "scan spec: time to learn over (init strength x depth), theory beside GD",
+        text: include_str!("../../configs/scan_time_to_learn.toml"),
+    },
+    Example {
+        name: "scan_lr_width",
+        about: "scan spec: theory-vs-GD error over (learning rate x width)",
+        text: include_str!("../../configs/scan_lr_width.toml"),
+    },
+    Example {
+        name: "scan_smoke",
+        about: "scan spec: a tiny 4-point scan (tests, SLURM smoke test)",
+        text: include_str!("../../configs/scan_smoke.toml"),
     },
 ];
 

@@ -29,6 +29,12 @@
 //! same directory that is renamed into place, so a reader never sees half a
 //! figure.
 //!
+//! [`draw_heatmap`] draws a [`Heatmap`]: a grid of cells coloured on a
+//! viridis scale, with a colorbar on the right spanning the height of the
+//! plot, ticks at the cell centres of short axes, values written in the cells
+//! of small grids, and missing cells grey and hatched. It writes its two files
+//! the same way.
+//!
 //! Text is set in DejaVu Sans, embedded in the binary and registered with
 //! plotters at the first call, so no system font is needed.
 
@@ -42,6 +48,7 @@ use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::register_font;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// How a series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,10 +114,11 @@ pub enum PlotError {
         /// What went wrong.
         message: String,
     },
-    /// Nothing to draw on a log axis (all values non-positive), or no finite data.
+    /// Nothing to draw on a log axis (all values non-positive), or no finite
+    /// data; for a heatmap also an empty or ill-shaped grid or bad centres.
     #[error("panel '{panel}': {message}")]
     NoData {
-        /// Title of the offending panel.
+        /// Title of the offending panel (or heatmap).
         panel: String,
         /// What is missing.
         message: String,
@@ -646,7 +654,8 @@ fn draw_panel<DB: DrawingBackend>(
     if !p.title.is_empty() {
         builder.caption(
             &p.title,
-            (FONT, TITLE_PX).into_font().style(FontStyle::Bold),
+            // Not `.style(Bold)`: plotters keeps the regular glyphs then.
+            (FONT, TITLE_PX, FontStyle::Bold).into_font(),
         );
     }
     let mut chart = builder.build_cartesian_2d(Ticked(x.clone()), Ticked(y.clone()))?;
@@ -798,12 +807,119 @@ fn draw_figure<DB: DrawingBackend>(
     root.present().map_err(|e| e.to_string())
 }
 
+/// A figure ready to be drawn on any plotters backend.
+trait Render {
+    /// Draw the whole figure on `root`, background included, and present it;
+    /// `bitmap` tells the PNG from the SVG backend, whose text sits
+    /// differently about its anchor.
+    fn render<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        bitmap: bool,
+    ) -> Result<(), String>;
+}
+
+/// Prepared panels laid out on a grid of (rows, columns).
+struct PanelFigure<'a, 'b> {
+    prepared: &'b [PreparedPanel<'a>],
+    grid: (usize, usize),
+}
+
+impl Render for PanelFigure<'_, '_> {
+    fn render<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        _bitmap: bool,
+    ) -> Result<(), String> {
+        draw_figure(root, self.prepared, self.grid)
+    }
+}
+
 /// `dir/<prefix><name><suffix>`, keeping every dot already in `name`.
 fn with_suffix(dir: &Path, prefix: &str, name: &std::ffi::OsStr, suffix: &str) -> PathBuf {
     let mut s = OsString::from(prefix);
     s.push(name);
     s.push(suffix);
     dir.join(s)
+}
+
+/// A [`PlotError::Backend`] about `path`.
+fn backend_err(path: &Path, message: String) -> PlotError {
+    PlotError::Backend {
+        path: path.display().to_string(),
+        message,
+    }
+}
+
+/// The files of one figure: final names and the temporaries they are
+/// written through.
+struct Targets {
+    dir: PathBuf,
+    png: PathBuf,
+    svg: PathBuf,
+    png_tmp: PathBuf,
+    svg_tmp: PathBuf,
+}
+
+impl Targets {
+    /// `<stem>.png` and `<stem>.svg` (dots in the file name kept), with
+    /// hidden temporaries in the same directory, unique per process and call.
+    fn new(stem: &Path) -> Result<Self, PlotError> {
+        let name = stem
+            .file_name()
+            .ok_or_else(|| backend_err(stem, "stem has no file name".to_string()))?;
+        let dir = match stem.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        // Unique per process and call, so concurrent writers never share a temporary.
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        let tag = format!(
+            "{}-{}",
+            std::process::id(),
+            CALLS.fetch_add(1, Ordering::Relaxed)
+        );
+        Ok(Targets {
+            png: with_suffix(&dir, "", name, ".png"),
+            svg: with_suffix(&dir, "", name, ".svg"),
+            png_tmp: with_suffix(&dir, ".", name, &format!(".{tag}.tmp.png")),
+            svg_tmp: with_suffix(&dir, ".", name, &format!(".{tag}.tmp.svg")),
+            dir,
+        })
+    }
+
+    /// Create the directory, then draw `fig` at `size` to the SVG and the PNG,
+    /// each through its temporary file renamed into place.
+    fn write<R: Render>(&self, fig: &R, size: (u32, u32)) -> Result<(), PlotError> {
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| backend_err(&self.dir, format!("cannot create directory: {e}")))?;
+
+        // SVG into memory, then to disk.
+        let mut svg_text = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg_text, size).into_drawing_area();
+            fig.render(&root, false)
+                .map_err(|m| backend_err(&self.svg, m))?;
+        }
+        let finish = |tmp: &Path, fin: &Path, r: Result<(), String>| -> Result<(), PlotError> {
+            let r = r.and_then(|()| std::fs::rename(tmp, fin).map_err(|e| e.to_string()));
+            if let Err(m) = r {
+                let _ = std::fs::remove_file(tmp);
+                return Err(backend_err(fin, m));
+            }
+            Ok(())
+        };
+        let r = std::fs::write(&self.svg_tmp, svg_text.as_bytes()).map_err(|e| e.to_string());
+        finish(&self.svg_tmp, &self.svg, r)?;
+
+        // PNG: the bitmap backend picks the encoder from the extension, so the
+        // temporary file ends in `.png`.
+        let r = {
+            let root = BitMapBackend::new(&self.png_tmp, size).into_drawing_area();
+            fig.render(&root, true)
+        };
+        finish(&self.png_tmp, &self.png, r)
+    }
 }
 
 /// Draw `panels` side by side (one row; or a grid with `ncols` columns if more than 3 panels: choose rows = ceil(n/ncols) with ncols = min(n, 3)) and write `<stem>.png` and `<stem>.svg`.
@@ -830,28 +946,7 @@ pub fn draw_panels(panels: &[Panel], stem: &Path, panel_size: (u32, u32)) -> Res
         panel_size.0.clamp(PANEL_MIN.0, PANEL_MAX),
         panel_size.1.clamp(PANEL_MIN.1, PANEL_MAX),
     );
-    let backend_err = |path: &Path, message: String| PlotError::Backend {
-        path: path.display().to_string(),
-        message,
-    };
-    let name = stem
-        .file_name()
-        .ok_or_else(|| backend_err(stem, "stem has no file name".to_string()))?;
-    let dir = match stem.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let png = with_suffix(&dir, "", name, ".png");
-    let svg = with_suffix(&dir, "", name, ".svg");
-    // Unique per process and call, so concurrent writers never share a temporary.
-    static CALLS: AtomicUsize = AtomicUsize::new(0);
-    let tag = format!(
-        "{}-{}",
-        std::process::id(),
-        CALLS.fetch_add(1, Ordering::Relaxed)
-    );
-    let png_tmp = with_suffix(&dir, ".", name, &format!(".{tag}.tmp.png"));
-    let svg_tmp = with_suffix(&dir, ".", name, &format!(".{tag}.tmp.svg"));
+    let targets = Targets::new(stem)?;
 
     let ncols = panels.len().min(3);
     let nrows = panels.len().div_ceil(ncols);
@@ -878,34 +973,1029 @@ pub fn draw_panels(panels: &[Panel], stem: &Path, panel_size: (u32, u32)) -> Res
         .iter()
         .map(|p| prepare_panel(p, size))
         .collect::<Result<Vec<_>, _>>()?;
+    let figure = PanelFigure {
+        prepared: &prepared,
+        grid: (nrows, ncols),
+    };
+    targets.write(&figure, (width, height))
+}
 
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| backend_err(&dir, format!("cannot create directory: {e}")))?;
+/// A heatmap over two axes: cell (i, j) has value `z[i][j]` at x = `x[j]`
+/// (columns), y = `y[i]` (rows).
+///
+/// Drawn by [`draw_heatmap`]. Rows go upwards (row 0 at the bottom), as on
+/// any numeric axis. Cell edges sit halfway between neighbouring centres
+/// (geometrically halfway on a logarithmic axis) and the outer edges half a
+/// cell beyond the outermost centres; a single centre gets a cell half its
+/// magnitude wide on either side (one decade wide on a logarithmic axis; ±0.5
+/// around zero).
+#[derive(Debug, Clone, Default)]
+pub struct Heatmap {
+    /// Title above the plot; empty for none.
+    pub title: String,
+    /// Label of the horizontal axis.
+    pub x_label: String,
+    /// Label of the vertical axis.
+    pub y_label: String,
+    /// Label of the colorbar.
+    pub z_label: String,
+    /// Cell centres along x, strictly ascending, finite (positive if
+    /// `log_x`); one per column.
+    pub x: Vec<f64>,
+    /// Cell centres along y, strictly ascending, finite (positive if
+    /// `log_y`); one per row.
+    pub y: Vec<f64>,
+    /// `y.len()` rows of `x.len()` values. A non-finite value (NaN for a
+    /// missing run) is drawn as a missing cell: light grey, hatched.
+    pub z: Vec<Vec<f64>>,
+    /// Logarithmic x axis: edges at geometric midpoints, decade ticks.
+    pub log_x: bool,
+    /// Logarithmic y axis: edges at geometric midpoints, decade ticks.
+    pub log_y: bool,
+    /// Colour scale on log10(z); non-positive z are drawn as missing cells.
+    pub log_z: bool,
+}
 
-    // SVG into memory, then to disk.
-    let mut svg_text = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg_text, (width, height)).into_drawing_area();
-        draw_figure(&root, &prepared, (nrows, ncols)).map_err(|m| backend_err(&svg, m))?;
+/// Smallest accepted heatmap size (width, height), in pixels.
+const HEAT_MIN: (u32, u32) = (320, 240);
+/// Most cells along an axis that still get a tick at every cell centre.
+const CENTRE_TICKS_MAX: usize = 10;
+/// Most cells along each axis for which the values are written in the cells.
+const ANNOTATE_MAX: usize = 8;
+/// Largest and smallest font size of the values written in the cells, pixels.
+const ANNOTATE_PX: (f64, f64) = (15.0, 9.0);
+/// Width of the colorbar, pixels.
+const CBAR_W: i32 = 18;
+/// Smallest gap between the plot and the colorbar, pixels.
+const CBAR_GAP: i32 = 18;
+/// Length of the outward tick marks, pixels.
+const TICK_LEN: i32 = 5;
+/// Gap between a tick mark and its label, pixels.
+const TICK_GAP: i32 = 4;
+/// Side of the "missing" key under the colorbar, pixels.
+const KEY_SIDE: i32 = 13;
+/// Fill of missing cells.
+const MISSING_FILL: RGBColor = RGBColor(226, 226, 226);
+/// Hatching over missing cells.
+const MISSING_HATCH: RGBColor = RGBColor(150, 150, 150);
+/// Spacing of the hatching, pixels along each axis.
+const HATCH_STEP: i32 = 6;
+/// Legend text of the missing-cell key.
+const MISSING_TEXT: &str = "missing";
+
+/// Viridis (matplotlib's default colour map) at eleven evenly spaced points,
+/// as tabulated by viridisLite (`viridis(11)`).
+const VIRIDIS: [(u8, u8, u8); 11] = [
+    (0x44, 0x01, 0x54),
+    (0x48, 0x24, 0x75),
+    (0x41, 0x44, 0x87),
+    (0x35, 0x5f, 0x8d),
+    (0x2a, 0x78, 0x8e),
+    (0x21, 0x91, 0x8c),
+    (0x22, 0xa8, 0x84),
+    (0x44, 0xbf, 0x70),
+    (0x7a, 0xd1, 0x51),
+    (0xbd, 0xdf, 0x26),
+    (0xfd, 0xe7, 0x25),
+];
+
+/// Viridis colour at `t` in [0, 1] (clamped; non-finite gives the low end),
+/// quantised to 256 steps and interpolated linearly between the control
+/// points.
+fn viridis(t: f64) -> RGBColor {
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let s = (t * 255.0).round() / 255.0 * (VIRIDIS.len() - 1) as f64;
+    let i = (s.floor() as usize).min(VIRIDIS.len() - 2);
+    let f = s - i as f64;
+    let (a, b) = (VIRIDIS[i], VIRIDIS[i + 1]);
+    let mix = |p: u8, q: u8| (f64::from(p) + (f64::from(q) - f64::from(p)) * f).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// Relative luminance of an sRGB colour (WCAG definition).
+fn luminance(c: RGBColor) -> f64 {
+    let lin = |v: u8| {
+        let v = f64::from(v) / 255.0;
+        if v <= 0.04045 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * lin(c.0) + 0.7152 * lin(c.1) + 0.0722 * lin(c.2)
+}
+
+/// Black or white, whichever contrasts more with `background`.
+fn text_on(background: RGBColor) -> RGBColor {
+    let l = luminance(background);
+    if (l + 0.05) / 0.05 >= 1.05 / (l + 0.05) {
+        BLACK
+    } else {
+        WHITE
     }
-    let finish = |tmp: &Path, fin: &Path, r: Result<(), String>| -> Result<(), PlotError> {
-        let r = r.and_then(|()| std::fs::rename(tmp, fin).map_err(|e| e.to_string()));
-        if let Err(m) = r {
-            let _ = std::fs::remove_file(tmp);
-            return Err(backend_err(fin, m));
+}
+
+/// Fraction of the way from `lo` to `hi` at which `v` lies (overflow-safe).
+fn fraction(v: f64, lo: f64, hi: f64) -> f64 {
+    (v * 0.5 - lo * 0.5) / (hi * 0.5 - lo * 0.5)
+}
+
+/// Pixel of plotting coordinate `v` when `lo..hi` maps onto `p0..p1`.
+fn to_px(v: f64, lo: f64, hi: f64, p0: i32, p1: i32) -> i32 {
+    let px = f64::from(p0) + fraction(v, lo, hi) * f64::from(p1 - p0);
+    if px.is_finite() {
+        px.round().clamp(-1e6, 1e6) as i32
+    } else {
+        p0
+    }
+}
+
+/// `v` rounded to three significant digits, as (mantissa, decimal exponent)
+/// with the mantissa in [1, 10) written without trailing zeros.
+fn sig3(v: f64) -> (String, i32) {
+    let s = format!("{:.2e}", v.abs());
+    let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+    (trim_mantissa(m).to_string(), e.parse().unwrap_or(0))
+}
+
+/// `m×10ⁿ`, or `10ⁿ` when the mantissa is one.
+fn power_form(m: &str, e: i32) -> String {
+    if m == "1" {
+        format!("10{}", superscript(i64::from(e)))
+    } else {
+        format!("{m}×10{}", superscript(i64::from(e)))
+    }
+}
+
+/// A value written in a cell: three significant digits, plain from 10⁻³ up
+/// to 10⁵ (`0.00123`, `86400`), as a power of ten outside (`1.23×10⁵`), with
+/// a typographic minus.
+fn value_label(v: f64) -> String {
+    if v == 0.0 {
+        return "0".to_string();
+    }
+    let sign = if v < 0.0 { "\u{2212}" } else { "" };
+    let (m, e) = sig3(v);
+    if (-3..5).contains(&e) {
+        // Through the rounded mantissa, so 1234.5 gives 1230.
+        let r: f64 = format!("{m}e{e}").parse().unwrap_or(v.abs());
+        let d = (2 - e).max(0) as usize;
+        let s = format!("{r:.d$}");
+        format!("{sign}{}", trim_mantissa(&s))
+    } else {
+        format!("{sign}{}", power_form(&m, e))
+    }
+}
+
+/// Labels of cell centres `c` (data values): powers of ten on a logarithmic
+/// axis (`10⁻³`, `3×10⁻³`), otherwise three significant digits with a common
+/// number of decimals (powers of ten when the values are very large or small).
+fn centre_labels(c: &[f64], log: bool) -> Vec<String> {
+    if log {
+        return c
+            .iter()
+            .map(|&v| {
+                let p = v.log10();
+                if (p - p.round()).abs() < 1e-9 {
+                    format!("10{}", superscript(p.round() as i64))
+                } else {
+                    let (m, e) = sig3(v);
+                    power_form(&m, e)
+                }
+            })
+            .collect();
+    }
+    let big = c.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    if big == 0.0 || !(1e-3..1e5).contains(&big) {
+        return c.iter().map(|&v| value_label(v)).collect();
+    }
+    let decimals = c
+        .iter()
+        .filter(|v| **v != 0.0)
+        .map(|&v| {
+            let d = (2 - sig3(v).1).clamp(0, 12) as usize;
+            let s = format!("{:.d$}", v.abs());
+            trim_mantissa(&s)
+                .split_once('.')
+                .map_or(0, |(_, f)| f.len())
+        })
+        .max()
+        .unwrap_or(0);
+    c.iter()
+        .map(|&v| {
+            let v = if v == 0.0 { 0.0 } else { v };
+            typographic_minus(format!("{v:.decimals$}"))
+        })
+        .collect()
+}
+
+/// One axis of a heatmap, in plotting coordinates (log10 on a log axis).
+#[derive(Debug, Clone)]
+struct HeatAxis {
+    log: bool,
+    /// Cell centres.
+    centres: Vec<f64>,
+    /// Cell edges, one more than the centres, ascending.
+    edges: Vec<f64>,
+    /// Labels of the centres, used when there are few cells.
+    labels: Vec<String>,
+}
+
+impl HeatAxis {
+    /// Check the centres `c` of the axis called `name` and place the edges.
+    fn new(name: &str, c: &[f64], log: bool) -> Result<Self, String> {
+        let mut centres = Vec::with_capacity(c.len());
+        for (i, &v) in c.iter().enumerate() {
+            if !v.is_finite() {
+                return Err(format!("{name}[{i}] = {v} is not finite"));
+            }
+            match to_plot(v, log) {
+                Some(p) => centres.push(p),
+                None => {
+                    return Err(format!(
+                        "{name}[{i}] = {v} is not positive on a logarithmic axis"
+                    ))
+                }
+            }
+        }
+        if let Some(i) = centres.windows(2).position(|w| w[0] >= w[1]) {
+            return Err(format!(
+                "{name} must be strictly ascending ({name}[{i}] = {}, {name}[{}] = {})",
+                c[i],
+                i + 1,
+                c[i + 1]
+            ));
+        }
+        let edges = match centres.as_slice() {
+            [] => return Err(format!("{name} is empty")),
+            &[p] => {
+                let half = if log { 0.5 } else { 0.5 * p.abs() };
+                let (lo, hi) = ((p - half).max(-f64::MAX), (p + half).min(f64::MAX));
+                if lo < hi {
+                    vec![lo, hi]
+                } else {
+                    vec![p - 0.5, p + 0.5]
+                }
+            }
+            ps => {
+                let n = ps.len();
+                let mut e = Vec::with_capacity(n + 1);
+                e.push(ps[0] - (ps[1] * 0.5 - ps[0] * 0.5));
+                e.extend(ps.windows(2).map(|w| w[0] * 0.5 + w[1] * 0.5));
+                e.push(ps[n - 1] + (ps[n - 1] * 0.5 - ps[n - 2] * 0.5));
+                e
+            }
+        };
+        let (lo, hi) = (edges[0], edges[edges.len() - 1]);
+        if !(lo.is_finite() && hi.is_finite() && lo < hi && (hi * 0.5 - lo * 0.5) > 0.0) {
+            return Err(format!(
+                "the cells along {name} span no representable range"
+            ));
+        }
+        Ok(HeatAxis {
+            log,
+            labels: centre_labels(c, log),
+            centres,
+            edges,
+        })
+    }
+
+    fn lo(&self) -> f64 {
+        self.edges[0]
+    }
+
+    fn hi(&self) -> f64 {
+        self.edges[self.edges.len() - 1]
+    }
+}
+
+/// A tick mark at a plotting coordinate, labelled or not.
+#[derive(Debug, Clone)]
+struct Tick {
+    at: f64,
+    label: Option<String>,
+}
+
+/// Ticks on a logarithmic scale `lo..hi` (log10 units), about `target` of
+/// them: decades when at least three fit; else 1-2-5 (or 1…9) times a decade
+/// when that gives two to `target` ticks; else two decades if they fit; else
+/// 1-2-5 times a decade however many; else (less than a factor of two)
+/// nicely spaced values on the linear scale.
+fn log_ticks(lo: f64, hi: f64, target: usize) -> Vec<Tick> {
+    let inside = |p: f64| p >= lo - 1e-9 && p <= hi + 1e-9 && p.is_finite();
+    let k0 = (lo - 1e-9).ceil();
+    let k1 = (hi + 1e-9).floor();
+    let mut decades = Vec::new();
+    if k0.is_finite() && k1.is_finite() && k1 >= k0 && k1 - k0 < 1e4 {
+        let (k0, k1) = (k0 as i64, k1 as i64);
+        let stride = ((k1 - k0 + 1) as f64 / target.max(2) as f64)
+            .ceil()
+            .max(1.0) as i64;
+        let mut ks: Vec<i64> = (k0..=k1).filter(|k| k.rem_euclid(stride) == 0).collect();
+        if ks.len() < 2 {
+            ks = (k0..=k1).step_by(stride as usize).collect();
+        }
+        decades = ks
+            .into_iter()
+            .map(|k| Tick {
+                at: k as f64,
+                label: Some(format!("10{}", superscript(k))),
+            })
+            .collect();
+    }
+    if decades.len() >= 3 {
+        return decades;
+    }
+    let (f0, f1) = ((lo - 1e-9).floor(), (hi + 1e-9).ceil());
+    let mut sub: Vec<Vec<Tick>> = Vec::new();
+    if f0.is_finite() && f1.is_finite() && f1 - f0 <= 3.0 {
+        for mantissas in [&[1u8, 2, 5][..], &[1, 2, 3, 4, 5, 6, 7, 8, 9]] {
+            let mut ticks = Vec::new();
+            let mut k = f0 as i64;
+            while k as f64 <= f1 {
+                for &m in mantissas {
+                    let at = k as f64 + f64::from(m).log10();
+                    if inside(at) {
+                        let label = power_form(&m.to_string(), k as i32);
+                        ticks.push(Tick {
+                            at,
+                            label: Some(label),
+                        });
+                    }
+                }
+                k += 1;
+            }
+            sub.push(ticks);
+        }
+    }
+    if let Some(t) = sub
+        .iter()
+        .find(|t| t.len() >= 2 && t.len() <= target.max(3))
+    {
+        return t.clone();
+    }
+    if decades.len() >= 2 {
+        return decades;
+    }
+    if let Some(t) = sub.into_iter().find(|t| t.len() >= 2) {
+        return t;
+    }
+    // Less than a factor of two: a linear scale in data units.
+    let (a, b) = (10f64.powf(lo), 10f64.powf(hi));
+    linear_scale_ticks(a, b, target)
+        .into_iter()
+        .filter(|t| t.at > 0.0)
+        .map(|t| Tick {
+            at: t.at.log10(),
+            label: t.label,
+        })
+        .filter(|t| inside(t.at))
+        .collect()
+}
+
+/// Labelled nice ticks on a linear scale `lo..hi`, about `target` of them.
+fn linear_scale_ticks(lo: f64, hi: f64, target: usize) -> Vec<Tick> {
+    let (ticks, step) = linear_ticks(lo, hi, target);
+    let big = lo.abs().max(hi.abs());
+    let axis = Axis {
+        log: false,
+        lo,
+        hi,
+        ticks: Vec::new(),
+        minor: Vec::new(),
+        step,
+        sci: !(1e-3..1e5).contains(&big),
+    };
+    let eps = (hi * 0.5 - lo * 0.5).abs() * 1e-9;
+    ticks
+        .into_iter()
+        .filter(|&t| t.is_finite() && t >= lo - eps && t <= hi + eps)
+        .map(|t| Tick {
+            at: t,
+            label: Some(tick_label(&axis, t)),
+        })
+        .collect()
+}
+
+/// Ticks on the scale `lo..hi` (logarithmic or not), about `target` of them.
+fn scale_ticks(lo: f64, hi: f64, log: bool, target: usize) -> Vec<Tick> {
+    if log {
+        log_ticks(lo, hi, target)
+    } else {
+        linear_scale_ticks(lo, hi, target)
+    }
+}
+
+/// Smallest stride such that labelling every stride-th tick (from the
+/// first) leaves at least `gap` pixels between neighbouring labels; `px` are
+/// the tick positions and `extent` the label sizes along the axis.
+fn label_stride(px: &[i32], extent: &[f64], gap: f64) -> usize {
+    let n = px.len();
+    (1..n.max(2))
+        .find(|&k| {
+            let idx: Vec<usize> = (0..n).step_by(k).collect();
+            idx.windows(2).all(|w| {
+                let d = f64::from((px[w[1]] - px[w[0]]).abs());
+                d >= (extent[w[0]] + extent[w[1]]) / 2.0 + gap
+            })
+        })
+        .unwrap_or(n.max(1))
+}
+
+/// Keep only every stride-th label so that labels do not overlap.
+fn thin_labels(ticks: &mut [Tick], px: &[i32], extent: &[f64], gap: f64) {
+    let k = label_stride(px, extent, gap);
+    for (i, t) in ticks.iter_mut().enumerate() {
+        if i % k != 0 {
+            t.label = None;
+        }
+    }
+}
+
+/// Ticks for an axis drawn from pixel `p0` (its low end) to `p1`: at the
+/// cell centres when there are one to [`CENTRE_TICKS_MAX`] cells, else nice
+/// ticks, about one per `per_tick` pixels (3 to 8); labels are thinned so
+/// they do not overlap. `extent` gives a label's size along the axis.
+fn heat_axis_ticks(
+    axis: &HeatAxis,
+    p0: i32,
+    p1: i32,
+    per_tick: i32,
+    extent: &dyn Fn(&str) -> f64,
+) -> Vec<Tick> {
+    let (lo, hi) = (axis.lo(), axis.hi());
+    let measure = |ticks: &[Tick]| -> (Vec<i32>, Vec<f64>) {
+        let px = ticks.iter().map(|t| to_px(t.at, lo, hi, p0, p1)).collect();
+        let ext = ticks
+            .iter()
+            .map(|t| t.label.as_deref().map_or(0.0, extent))
+            .collect();
+        (px, ext)
+    };
+    const GAP: f64 = 8.0;
+    let mut ticks: Vec<Tick> = if !axis.centres.is_empty() && axis.centres.len() <= CENTRE_TICKS_MAX
+    {
+        axis.centres
+            .iter()
+            .zip(&axis.labels)
+            .map(|(&at, l)| Tick {
+                at,
+                label: Some(l.clone()),
+            })
+            .collect()
+    } else {
+        let first = ((p1 - p0).abs() / per_tick.max(1)).clamp(3, 8) as usize;
+        let mut best = scale_ticks(lo, hi, axis.log, first);
+        for target in (2..first).rev() {
+            let (px, ext) = measure(&best);
+            if label_stride(&px, &ext, GAP) == 1 {
+                break;
+            }
+            best = scale_ticks(lo, hi, axis.log, target);
+        }
+        best
+    };
+    let (px, ext) = measure(&ticks);
+    thin_labels(&mut ticks, &px, &ext, GAP);
+    ticks
+}
+
+/// Pixel geometry of a heatmap figure.
+#[derive(Debug, Clone, Copy)]
+struct HeatLayout {
+    /// Plot area: left, top (inclusive), right, bottom (exclusive).
+    left: i32,
+    top: i32,
+    right: i32,
+    bottom: i32,
+    /// Left edge of the colorbar.
+    bar_left: i32,
+    /// Widest colorbar tick label.
+    z_tick_w: i32,
+}
+
+/// A heatmap ready to draw.
+struct PreparedHeatmap<'a> {
+    map: &'a Heatmap,
+    size: (u32, u32),
+    x: HeatAxis,
+    y: HeatAxis,
+    /// Colour coordinate (z or log10 z) of each cell, `None` if missing.
+    cells: Vec<Vec<Option<f64>>>,
+    z_lo: f64,
+    z_hi: f64,
+    x_ticks: Vec<Tick>,
+    y_ticks: Vec<Tick>,
+    z_ticks: Vec<Tick>,
+    /// Font size of the values written in the cells, if they are written.
+    annotate: Option<f64>,
+    any_missing: bool,
+    layout: HeatLayout,
+}
+
+/// Height in pixels of one line of text at `px` pixels.
+fn line_height(px: f64) -> i32 {
+    (px * 1.25).ceil() as i32
+}
+
+/// Check a heatmap and compute its colour range, ticks and layout.
+fn prepare_heatmap(map: &Heatmap, size: (u32, u32)) -> Result<PreparedHeatmap<'_>, PlotError> {
+    let no_data = |message: String| PlotError::NoData {
+        panel: map.title.clone(),
+        message,
+    };
+    let (nx, ny) = (map.x.len(), map.y.len());
+    if nx == 0 || ny == 0 {
+        return Err(no_data(format!(
+            "empty grid: x has {nx} centres, y has {ny}"
+        )));
+    }
+    if map.z.len() != ny {
+        return Err(no_data(format!(
+            "z has {} rows but y has {ny} centres",
+            map.z.len()
+        )));
+    }
+    if let Some((i, row)) = map.z.iter().enumerate().find(|(_, r)| r.len() != nx) {
+        return Err(no_data(format!(
+            "z row {i} has {} values but x has {nx} centres",
+            row.len()
+        )));
+    }
+    let x = HeatAxis::new("x", &map.x, map.log_x).map_err(no_data)?;
+    let y = HeatAxis::new("y", &map.y, map.log_y).map_err(no_data)?;
+
+    let cells: Vec<Vec<Option<f64>>> = map
+        .z
+        .iter()
+        .map(|row| row.iter().map(|&v| to_plot(v, map.log_z)).collect())
+        .collect();
+    let mut ez = Extent(None);
+    for &v in cells.iter().flatten().flatten() {
+        ez.add(v);
+    }
+    let Some((z0, z1)) = ez.0 else {
+        return Err(no_data(if map.log_z {
+            "no positive finite z to draw on a logarithmic colour scale".to_string()
+        } else {
+            "no finite z to draw".to_string()
+        }));
+    };
+    let (z_lo, z_hi) = if z0 < z1 && (z1 * 0.5 - z0 * 0.5) > 0.0 {
+        (z0, z1)
+    } else {
+        // A constant: a symmetric range around it.
+        let half = if map.log_z { 0.5 } else { 0.5 * z0.abs() };
+        let (lo, hi) = ((z0 - half).max(-f64::MAX), (z0 + half).min(f64::MAX));
+        if lo < hi {
+            (lo, hi)
+        } else {
+            (z0 - 1.0, z0 + 1.0)
+        }
+    };
+    let any_missing = cells.iter().flatten().any(Option::is_none);
+
+    let (w, h) = (size.0 as i32, size.1 as i32);
+    let m = MARGIN as i32;
+    let tick_row = line_height(TICK_PX);
+    let axis_row = line_height(AXIS_PX);
+    // Vertical: title, room for half a tick label, plot, tick labels, x label.
+    let title_h = if map.title.is_empty() {
+        0
+    } else {
+        line_height(TITLE_PX) + 4
+    };
+    let top = m + title_h + tick_row / 2 + 2;
+    let x_label_h = if map.x_label.is_empty() {
+        0
+    } else {
+        axis_row + 6
+    };
+    let bottom = h - m - x_label_h - tick_row - TICK_LEN - TICK_GAP;
+    let row_extent = |_: &str| f64::from(tick_row);
+    let y_ticks = heat_axis_ticks(&y, bottom, top, 45, &row_extent);
+    let z_axis = HeatAxis {
+        log: map.log_z,
+        centres: Vec::new(),
+        edges: vec![z_lo, z_hi],
+        labels: Vec::new(),
+    };
+    let z_ticks = heat_axis_ticks(&z_axis, bottom, top, 45, &row_extent);
+    let widest = |ticks: &[Tick]| {
+        ticks
+            .iter()
+            .filter_map(|t| t.label.as_deref())
+            .map(|l| text_width(l, TICK_PX) as i32)
+            .max()
+            .unwrap_or(0)
+    };
+    let y_tick_w = widest(&y_ticks);
+    let z_tick_w = widest(&z_ticks);
+    let y_label_w = if map.y_label.is_empty() {
+        0
+    } else {
+        axis_row + 6
+    };
+    let left0 = m + y_label_w + y_tick_w + TICK_GAP + TICK_LEN + 1;
+    let z_label_w = if map.z_label.is_empty() {
+        0
+    } else {
+        8 + axis_row
+    };
+    let bar_col = CBAR_W + TICK_LEN + TICK_GAP + z_tick_w + z_label_w;
+    let key_col = if any_missing {
+        KEY_SIDE + 6 + text_width(MISSING_TEXT, TICK_PX) as i32
+    } else {
+        0
+    };
+    let col = bar_col.max(key_col);
+
+    // Horizontal: widen the gap to the colorbar (or the left margin) when
+    // the outermost x labels would run into it.
+    let col_extent = |l: &str| f64::from(text_width(l, TICK_PX));
+    let (mut extra_left, mut extra_gap) = (0, 0);
+    let mut x_ticks = Vec::new();
+    let mut layout = HeatLayout {
+        left: left0,
+        top,
+        right: left0 + 1,
+        bottom,
+        bar_left: left0 + 1 + CBAR_GAP,
+        z_tick_w,
+    };
+    for _ in 0..4 {
+        let left = left0 + extra_left;
+        let bar_left = w - m - col;
+        let right = (bar_left - CBAR_GAP - extra_gap).max(left + 40);
+        layout = HeatLayout {
+            left,
+            top,
+            right,
+            bottom,
+            bar_left: bar_left.max(right + CBAR_GAP),
+            z_tick_w,
+        };
+        x_ticks = heat_axis_ticks(&x, left, right, 90, &col_extent);
+        let (mut over_l, mut over_r) = (0, 0);
+        for t in &x_ticks {
+            if let Some(l) = &t.label {
+                let p = to_px(t.at, x.lo(), x.hi(), left, right);
+                let half = (col_extent(l) / 2.0).ceil() as i32;
+                over_l = over_l.max(m - (p - half));
+                over_r = over_r.max(p + half - (layout.bar_left - 8));
+            }
+        }
+        if (over_l <= 0 && over_r <= 0) || right <= left + 40 {
+            break;
+        }
+        extra_left += over_l.max(0);
+        extra_gap += over_r.max(0);
+    }
+
+    // Values in the cells: one font size for all, the largest that fits.
+    let annotate = if nx <= ANNOTATE_MAX && ny <= ANNOTATE_MAX {
+        let lay = layout;
+        let mut px = ANNOTATE_PX.0;
+        loop {
+            let fits = map.z.iter().enumerate().all(|(i, row)| {
+                let y0 = to_px(y.edges[i + 1], y.lo(), y.hi(), lay.bottom, lay.top);
+                let y1 = to_px(y.edges[i], y.lo(), y.hi(), lay.bottom, lay.top);
+                row.iter().enumerate().all(|(j, &v)| {
+                    if cells[i][j].is_none() {
+                        return true;
+                    }
+                    let x0 = to_px(x.edges[j], x.lo(), x.hi(), lay.left, lay.right);
+                    let x1 = to_px(x.edges[j + 1], x.lo(), x.hi(), lay.left, lay.right);
+                    let tw = f64::from(text_width(&value_label(v), px));
+                    tw + 6.0 <= f64::from(x1 - x0) && px * 1.15 + 2.0 <= f64::from(y1 - y0)
+                })
+            });
+            if fits {
+                break Some(px);
+            }
+            px -= 1.0;
+            if px < ANNOTATE_PX.1 {
+                break None;
+            }
+        }
+    } else {
+        None
+    };
+
+    Ok(PreparedHeatmap {
+        map,
+        size,
+        x,
+        y,
+        cells,
+        z_lo,
+        z_hi,
+        x_ticks,
+        y_ticks,
+        z_ticks,
+        annotate,
+        any_missing,
+        layout,
+    })
+}
+
+/// Fill the pixel rectangle `[x0, x1) × [y0, y1)` as a missing cell: light
+/// grey with diagonal hatching aligned across neighbouring cells.
+fn draw_missing<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    (x0, y0, x1, y1): (i32, i32, i32, i32),
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    root.draw(&Rectangle::new([(x0, y0), (x1, y1)], MISSING_FILL.filled()))?;
+    let (xa, xb, ya, yb) = (x0, x1 - 1, y0, y1 - 1);
+    let mut c = (xa + ya).div_euclid(HATCH_STEP) * HATCH_STEP;
+    if c < xa + ya {
+        c += HATCH_STEP;
+    }
+    while c <= xb + yb {
+        // The line x + y = c ("/" on screen) clipped to the cell.
+        let xs = xa.max(c - yb);
+        let xe = xb.min(c - ya);
+        if xs <= xe {
+            root.draw(&PathElement::new(
+                vec![(xs, c - xs), (xe, c - xe)],
+                MISSING_HATCH.stroke_width(1),
+            ))?;
+        }
+        c += HATCH_STEP;
+    }
+    Ok(())
+}
+
+/// Where horizontal text sits about its anchor on a backend, in fractions
+/// of the font size.
+#[derive(Debug, Clone, Copy)]
+struct TextMetrics {
+    /// From a top-anchored position down to the baseline.
+    baseline: f64,
+    /// Height of capitals and digits.
+    cap: f64,
+}
+
+impl TextMetrics {
+    /// Bitmap: ab_glyph scales DejaVu so that ascent − descent is the size
+    /// (capitals 0.626 of it) and plotters puts the baseline half a size
+    /// below a top anchor. SVG: the font size is written as size / 1.24 and
+    /// the baseline 0.76 em below a top anchor.
+    fn of(bitmap: bool) -> Self {
+        if bitmap {
+            TextMetrics {
+                baseline: 0.5,
+                cap: 0.626,
+            }
+        } else {
+            TextMetrics {
+                baseline: 0.76 / 1.24,
+                cap: 0.729 / 1.24,
+            }
+        }
+    }
+}
+
+/// Vertical placement of a line of text.
+#[derive(Debug, Clone, Copy)]
+enum Place {
+    /// Top of the capitals at the given pixel row.
+    CapTop,
+    /// Middle of the capitals (digits) at the given pixel row.
+    CapMiddle,
+}
+
+impl PreparedHeatmap<'_> {
+    /// Colour of colour coordinate `v`.
+    fn colour(&self, v: f64) -> RGBColor {
+        viridis(fraction(v, self.z_lo, self.z_hi))
+    }
+
+    /// Draw horizontal `text` in `font` and `colour`, anchored horizontally
+    /// by `h` at `x` and placed vertically by `place` at `y`.
+    #[allow(clippy::too_many_arguments)]
+    fn text<DB: DrawingBackend>(
+        root: &DrawingArea<DB, Shift>,
+        met: TextMetrics,
+        text: &str,
+        font: FontDesc<'_>,
+        colour: RGBColor,
+        (h, place): (HPos, Place),
+        x: i32,
+        y: i32,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        let size = font.get_size();
+        let baseline = f64::from(y)
+            + match place {
+                Place::CapTop => met.cap * size,
+                Place::CapMiddle => 0.5 * met.cap * size,
+            };
+        let top = (baseline - met.baseline * size).round() as i32;
+        let style = TextStyle::from(font)
+            .color(&colour)
+            .pos(Pos::new(h, VPos::Top));
+        root.draw_text(text, &style, (x, top))
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        bitmap: bool,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        let map = self.map;
+        let met = TextMetrics::of(bitmap);
+        let l = self.layout;
+        let (x, y) = (&self.x, &self.y);
+        let px = |v: f64| to_px(v, x.lo(), x.hi(), l.left, l.right);
+        let py = |v: f64| to_px(v, y.lo(), y.hi(), l.bottom, l.top);
+        let pz = |v: f64| to_px(v, self.z_lo, self.z_hi, l.bottom, l.top);
+        let w = self.size.0 as i32;
+        let m = MARGIN as i32;
+        let tick_font = || (FONT, TICK_PX).into_font();
+        let axis_font = || (FONT, AXIS_PX).into_font();
+        root.fill(&WHITE)?;
+
+        // Cells, half-open pixel rectangles so neighbours tile exactly.
+        for (i, row) in self.cells.iter().enumerate() {
+            let (y0, y1) = (py(y.edges[i + 1]), py(y.edges[i]));
+            if y0 >= y1 {
+                continue;
+            }
+            for (j, cell) in row.iter().enumerate() {
+                let (x0, x1) = (px(x.edges[j]), px(x.edges[j + 1]));
+                if x0 >= x1 {
+                    continue;
+                }
+                match cell {
+                    Some(v) => {
+                        let c = self.colour(*v);
+                        root.draw(&Rectangle::new([(x0, y0), (x1, y1)], c.filled()))?;
+                        if let Some(size) = self.annotate {
+                            Self::text(
+                                root,
+                                met,
+                                &value_label(map.z[i][j]),
+                                (FONT, size).into_font(),
+                                text_on(c),
+                                (HPos::Center, Place::CapMiddle),
+                                (x0 + x1) / 2,
+                                (y0 + y1) / 2,
+                            )?;
+                        }
+                    }
+                    None => draw_missing(root, (x0, y0, x1, y1))?,
+                }
+            }
+        }
+        let frame = BLACK.stroke_width(1);
+        root.draw(&Rectangle::new(
+            [(l.left - 1, l.top - 1), (l.right, l.bottom)],
+            frame,
+        ))?;
+
+        // Axis ticks, outwards.
+        let label_top = l.bottom + TICK_LEN + TICK_GAP;
+        for t in &self.x_ticks {
+            let p = px(t.at);
+            root.draw(&PathElement::new(
+                vec![(p, l.bottom), (p, l.bottom + TICK_LEN)],
+                frame,
+            ))?;
+            if let Some(s) = &t.label {
+                let at = (HPos::Center, Place::CapTop);
+                Self::text(root, met, s, tick_font(), BLACK, at, p, label_top)?;
+            }
+        }
+        for t in &self.y_ticks {
+            let p = py(t.at);
+            let x0 = l.left - 1 - TICK_LEN;
+            root.draw(&PathElement::new(vec![(x0, p), (l.left - 1, p)], frame))?;
+            if let Some(s) = &t.label {
+                let at = (HPos::Right, Place::CapMiddle);
+                Self::text(root, met, s, tick_font(), BLACK, at, x0 - TICK_GAP, p)?;
+            }
+        }
+
+        // Colorbar: one strip per pixel row, framed, ticks on the right.
+        let bar_right = l.bar_left + CBAR_W;
+        let span = f64::from((l.bottom - l.top).max(1));
+        for row in l.top..l.bottom {
+            let t = (f64::from(l.bottom - row) - 0.5) / span;
+            root.draw(&Rectangle::new(
+                [(l.bar_left, row), (bar_right, row + 1)],
+                viridis(t).filled(),
+            ))?;
+        }
+        root.draw(&Rectangle::new(
+            [(l.bar_left - 1, l.top - 1), (bar_right, l.bottom)],
+            frame,
+        ))?;
+        for t in &self.z_ticks {
+            let p = pz(t.at);
+            let x1 = bar_right + TICK_LEN;
+            root.draw(&PathElement::new(vec![(bar_right, p), (x1, p)], frame))?;
+            if let Some(s) = &t.label {
+                let at = (HPos::Left, Place::CapMiddle);
+                Self::text(root, met, s, tick_font(), BLACK, at, x1 + TICK_GAP, p)?;
+            }
+        }
+        if self.any_missing {
+            let (kx, ky) = (l.bar_left, label_top);
+            draw_missing(root, (kx, ky, kx + KEY_SIDE, ky + KEY_SIDE))?;
+            root.draw(&Rectangle::new(
+                [(kx, ky), (kx + KEY_SIDE - 1, ky + KEY_SIDE - 1)],
+                MISSING_HATCH.stroke_width(1),
+            ))?;
+            let at = (HPos::Left, Place::CapMiddle);
+            let (tx, ty) = (kx + KEY_SIDE + 6, ky + KEY_SIDE / 2);
+            Self::text(root, met, MISSING_TEXT, tick_font(), BLACK, at, tx, ty)?;
+        }
+
+        // Axis labels, colorbar label and title.
+        if !map.x_label.is_empty() {
+            let at = (HPos::Center, Place::CapTop);
+            let (cx, cy) = ((l.left + l.right) / 2, label_top + line_height(TICK_PX) + 6);
+            Self::text(root, met, &map.x_label, axis_font(), BLACK, at, cx, cy)?;
+        }
+        // Rotated labels read upwards; centred on the plot's height.
+        let mid_y = (l.top + l.bottom) / 2;
+        let half_axis = line_height(AXIS_PX) / 2;
+        let upright = || {
+            TextStyle::from(axis_font().transform(FontTransform::Rotate270))
+                .pos(Pos::new(HPos::Center, VPos::Center))
+        };
+        if !map.y_label.is_empty() {
+            root.draw_text(&map.y_label, &upright(), (m + half_axis, mid_y))?;
+        }
+        if !map.z_label.is_empty() {
+            let cx = bar_right + TICK_LEN + TICK_GAP + l.z_tick_w + 8 + half_axis;
+            root.draw_text(&map.z_label, &upright(), (cx, mid_y))?;
+        }
+        if !map.title.is_empty() {
+            // Not `.style(Bold)`: plotters keeps the regular glyphs then.
+            let font = (FONT, TITLE_PX, FontStyle::Bold).into_font();
+            let tw = font.box_size(&map.title).map_or(0, |(a, _)| a as i32);
+            // Centred over the plot, shifted to stay inside the figure.
+            let c = ((l.left + l.right) / 2).min(w - m - tw / 2).max(m + tw / 2);
+            let at = (HPos::Center, Place::CapTop);
+            Self::text(root, met, &map.title, font, BLACK, at, c, m + 3)?;
         }
         Ok(())
-    };
-    let r = std::fs::write(&svg_tmp, svg_text.as_bytes()).map_err(|e| e.to_string());
-    finish(&svg_tmp, &svg, r)?;
+    }
+}
 
-    // PNG: the bitmap backend picks the encoder from the extension, so the
-    // temporary file ends in `.png`.
-    let r = {
-        let root = BitMapBackend::new(&png_tmp, (width, height)).into_drawing_area();
-        draw_figure(&root, &prepared, (nrows, ncols))
-    };
-    finish(&png_tmp, &png, r)
+impl Render for PreparedHeatmap<'_> {
+    fn render<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        bitmap: bool,
+    ) -> Result<(), String> {
+        self.draw(root, bitmap)
+            .map_err(|e| format!("heatmap '{}': {e}", self.map.title))?;
+        root.present().map_err(|e| e.to_string())
+    }
+}
+
+/// Draw a heatmap with a colorbar and write `<stem>.png` and `<stem>.svg`
+/// atomically, with the same conventions as [`draw_panels`].
+///
+/// Cells are filled with a viridis colour map (perceptually uniform,
+/// colour-blind safe, 256 steps interpolated from the standard viridis
+/// control points) over the range of the finite z (of log10 z with
+/// [`Heatmap::log_z`]); a constant z is drawn in the middle colour of a
+/// symmetric range around it. Missing cells (non-finite z, or non-positive z
+/// on a log colour scale) are light grey and hatched, with a "missing" key
+/// under the colorbar. The colorbar on the right spans exactly the height of
+/// the plot and carries its own ticks and [`Heatmap::z_label`]. Axes with at
+/// most ten cells have a tick at every cell centre (`10⁻³`, `3×10⁻³` on a
+/// logarithmic axis), longer axes have nice ticks (decades on a logarithmic
+/// axis); labels that would overlap are thinned. Grids of at most 8×8 cells
+/// have each value written in its cell (three significant digits, black or
+/// white, whichever contrasts more), in the largest font from 15 px down to
+/// 9 px that fits every cell, or not at all if none does.
+///
+/// `size` is the (width, height) of the figure in pixels, clamped to
+/// 320×240 … 4096×4096. Everything is checked before anything is written.
+///
+/// # Errors
+/// [`PlotError::NoData`] if the grid is empty, `z` does not have `y.len()`
+/// rows of `x.len()` values, the centres are not finite and strictly
+/// ascending (and positive on a logarithmic axis), or no cell has a
+/// drawable value; [`PlotError::Backend`] if a file cannot be drawn,
+/// encoded or written.
+pub fn draw_heatmap(map: &Heatmap, stem: &Path, size: (u32, u32)) -> Result<(), PlotError> {
+    let size = (
+        size.0.clamp(HEAT_MIN.0, PANEL_MAX),
+        size.1.clamp(HEAT_MIN.1, PANEL_MAX),
+    );
+    let targets = Targets::new(stem)?;
+    ensure_fonts().map_err(|m| backend_err(stem, m))?;
+    let prepared = prepare_heatmap(map, size)?;
+    targets.write(&prepared, size)
 }
 
 #[cfg(test)]
@@ -1178,5 +2268,376 @@ mod tests {
             .ticks
             .iter()
             .any(|&t| tick_label(&n, t).starts_with('\u{2212}')));
+    }
+
+    /// A 4×5 heatmap over a logarithmic learning-rate axis, with a missing cell.
+    fn demo_heatmap() -> Heatmap {
+        let x = vec![1e-4, 1e-3, 1e-2, 1e-1, 1.0];
+        let y = vec![1.0, 2.0, 3.0, 4.0];
+        let z = y
+            .iter()
+            .map(|&w: &f64| {
+                x.iter()
+                    .map(|&lr: &f64| (-(lr.log10() + 2.0).powi(2) / (2.0 * w)).exp() * w.sqrt())
+                    .collect()
+            })
+            .collect::<Vec<Vec<f64>>>();
+        let mut z = z;
+        z[1][3] = f64::NAN;
+        Heatmap {
+            title: "Final test accuracy".to_string(),
+            x_label: "learning rate η".to_string(),
+            y_label: "depth".to_string(),
+            z_label: "accuracy gain".to_string(),
+            x,
+            y,
+            z,
+            log_x: true,
+            log_y: false,
+            log_z: false,
+        }
+    }
+
+    fn keep(dir: &Path, stem: &str, suffix: &str) {
+        if let Ok(keep) = std::env::var("LEARNDYN_PLOT_KEEP") {
+            std::fs::copy(
+                dir.join(format!("{stem}.png")),
+                format!("{keep}-{suffix}.png"),
+            )
+            .unwrap();
+            std::fs::copy(
+                dir.join(format!("{stem}.svg")),
+                format!("{keep}-{suffix}.svg"),
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn draws_log_x_heatmap_with_missing_cell() {
+        let dir = scratch_dir("heat");
+        let map = demo_heatmap();
+        draw_heatmap(&map, &dir.join("heat.v1"), (640, 460)).unwrap();
+        let png = std::fs::read(dir.join("heat.v1.png")).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        let svg = std::fs::read_to_string(dir.join("heat.v1.svg")).unwrap();
+        for label in [
+            "Final test accuracy",
+            "learning rate η",
+            "depth",
+            "accuracy gain",
+            "10⁻³",
+            "missing",
+        ] {
+            assert!(svg.contains(label), "{label} not in the SVG");
+        }
+        // 4×5 cells: values are written in the cells.
+        assert!(svg.contains(&value_label(map.z[0][2])));
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+        keep(&dir, "heat.v1", "heat");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn log_z_heatmap_treats_non_positive_as_missing() {
+        let dir = scratch_dir("heatlogz");
+        let x: Vec<f64> = (0..14).map(|i| f64::from(i) * 0.25).collect();
+        let y: Vec<f64> = (0..12)
+            .map(|i| 10f64.powf(f64::from(i) / 4.0 - 2.0))
+            .collect();
+        let z: Vec<Vec<f64>> = y
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| {
+                x.iter()
+                    .enumerate()
+                    .map(|(j, &t)| match (i + j) % 17 {
+                        0 => 0.0,
+                        5 => -1.0,
+                        _ => s * (-t).exp() * 1e3,
+                    })
+                    .collect()
+            })
+            .collect();
+        let map = Heatmap {
+            title: "Loss".to_string(),
+            x_label: "time t".to_string(),
+            y_label: "init scale σ".to_string(),
+            z_label: "loss".to_string(),
+            x,
+            y,
+            z,
+            log_x: false,
+            log_y: true,
+            log_z: true,
+        };
+        let p = prepare_heatmap(&map, (640, 460)).unwrap();
+        assert!(p.any_missing);
+        assert!(p.cells[0][0].is_none() && p.cells[0][5].is_none());
+        assert!(p.annotate.is_none(), "14×12 grid is not annotated");
+        assert!(p.z_ticks.iter().all(|t| t.at >= p.z_lo && t.at <= p.z_hi));
+        draw_heatmap(&map, &dir.join("logz"), (640, 460)).unwrap();
+        let svg = std::fs::read_to_string(dir.join("logz.svg")).unwrap();
+        assert!(svg.contains("init scale σ") && svg.contains("10⁻¹"));
+        keep(&dir, "logz", "heat-logz");
+        // Only non-positive values: nothing to draw on a log colour scale.
+        let mut bad = map.clone();
+        bad.z = bad
+            .z
+            .iter()
+            .map(|r| r.iter().map(|v| -v.abs()).collect())
+            .collect();
+        assert!(matches!(
+            draw_heatmap(&bad, &dir.join("bad"), (640, 460)),
+            Err(PlotError::NoData { .. })
+        ));
+        assert!(!dir.join("bad.png").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn bad_heatmaps_are_no_data() {
+        let dir = scratch_dir("heatbad");
+        let nan = f64::NAN;
+        let base = Heatmap {
+            title: "bad".to_string(),
+            x: vec![1.0, 2.0],
+            y: vec![1.0],
+            z: vec![vec![1.0, 2.0]],
+            ..Heatmap::default()
+        };
+        let cases = [
+            Heatmap::default(),
+            Heatmap {
+                x: vec![],
+                z: vec![vec![]],
+                ..base.clone()
+            },
+            Heatmap {
+                z: vec![],
+                ..base.clone()
+            },
+            Heatmap {
+                z: vec![vec![1.0]],
+                ..base.clone()
+            },
+            Heatmap {
+                z: vec![vec![1.0, 2.0], vec![3.0, 4.0]],
+                ..base.clone()
+            },
+            Heatmap {
+                z: vec![vec![nan, f64::INFINITY]],
+                ..base.clone()
+            },
+            Heatmap {
+                x: vec![2.0, 1.0],
+                ..base.clone()
+            },
+            Heatmap {
+                x: vec![1.0, 1.0],
+                ..base.clone()
+            },
+            Heatmap {
+                x: vec![0.0, 1.0],
+                log_x: true,
+                ..base.clone()
+            },
+            Heatmap {
+                y: vec![nan],
+                ..base.clone()
+            },
+            Heatmap {
+                x: vec![f64::MAX, f64::MAX],
+                ..base.clone()
+            },
+            Heatmap {
+                x: vec![-f64::MAX, f64::MAX],
+                ..base.clone()
+            },
+        ];
+        for (k, map) in cases.iter().enumerate() {
+            let r = draw_heatmap(map, &dir.join(format!("b{k}")), (400, 300));
+            match r {
+                Err(PlotError::NoData { message, .. }) => assert!(!message.is_empty()),
+                other => panic!("case {k}: {other:?}"),
+            }
+        }
+        let left = std::fs::read_dir(&dir).unwrap().count();
+        assert_eq!(left, 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn odd_heatmaps_draw() {
+        let dir = scratch_dir("heatodd");
+        let nan = f64::NAN;
+        let cases = [
+            // A single cell.
+            Heatmap {
+                x: vec![3.0],
+                y: vec![0.0],
+                z: vec![vec![0.25]],
+                ..Heatmap::default()
+            },
+            // Constant z, on log axes, with a missing cell.
+            Heatmap {
+                title: "constant".to_string(),
+                z_label: "z".to_string(),
+                x: vec![1e-3, 1e-2],
+                y: vec![5.0, 50.0],
+                z: vec![vec![7.0, 7.0], vec![nan, 7.0]],
+                log_x: true,
+                log_y: true,
+                log_z: true,
+                ..Heatmap::default()
+            },
+            // Constant zero, tiny and huge coordinates, extreme values.
+            Heatmap {
+                x: vec![1e-300, 2e-300, 3e-300],
+                y: vec![-1e300, 1e300],
+                z: vec![vec![0.0, 0.0, 0.0], vec![0.0, nan, 0.0]],
+                ..Heatmap::default()
+            },
+            Heatmap {
+                x: vec![5e-324],
+                y: vec![f64::MAX],
+                z: vec![vec![-f64::MAX]],
+                log_x: true,
+                log_y: true,
+                ..Heatmap::default()
+            },
+            Heatmap {
+                x: vec![0.0, 1.0],
+                y: vec![0.0, 1.0],
+                z: vec![vec![-f64::MAX, f64::MAX], vec![5e-324, 0.0]],
+                ..Heatmap::default()
+            },
+            // Many cells: nice ticks, no values written.
+            Heatmap {
+                x: (0..300).map(|i| 10f64.powf(f64::from(i) / 50.0)).collect(),
+                y: (0..200).map(f64::from).collect(),
+                z: (0..200)
+                    .map(|i| (0..300).map(|j| f64::from(i * j % 97)).collect())
+                    .collect(),
+                log_x: true,
+                ..Heatmap::default()
+            },
+            // A narrow logarithmic axis (less than a factor of two).
+            Heatmap {
+                x: (0..12).map(|i| 1.0 + f64::from(i) * 0.05).collect(),
+                y: vec![1.0, 1.1],
+                z: vec![(0..12).map(f64::from).collect(); 2],
+                log_x: true,
+                log_z: true,
+                ..Heatmap::default()
+            },
+        ];
+        for (k, map) in cases.iter().enumerate() {
+            draw_heatmap(map, &dir.join(format!("o{k}")), (10, 10))
+                .unwrap_or_else(|e| panic!("case {k}: {e}"));
+            assert!(dir.join(format!("o{k}.png")).exists());
+            keep(&dir, &format!("o{k}"), &format!("heat-odd{k}"));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn crowded_heatmap_labels_do_not_overlap() {
+        let dir = scratch_dir("heatcrowd");
+        // Ten columns at half-decade steps: a tick per centre, labels thinned.
+        let x: Vec<f64> = (0..10)
+            .map(|k| 10f64.powf(f64::from(k) / 2.0 - 4.0))
+            .collect();
+        let y: Vec<f64> = (1..=8).map(|k| f64::from(k) * 0.125).collect();
+        let z: Vec<Vec<f64>> = (0..8)
+            .map(|i| (0..10).map(|j| f64::from(i * 10 + j) * 1234.5).collect())
+            .collect();
+        let map = Heatmap {
+            title: "Crowded".to_string(),
+            x_label: "step size".to_string(),
+            y_label: "fraction".to_string(),
+            z_label: "steps to converge".to_string(),
+            x,
+            y,
+            z,
+            log_x: true,
+            ..Heatmap::default()
+        };
+        for size in [(400, 300), (640, 460), (1200, 800)] {
+            let p = prepare_heatmap(&map, size).unwrap();
+            assert_eq!(p.x_ticks.len(), 10);
+            let l = p.layout;
+            let spans: Vec<(i32, i32)> = p
+                .x_ticks
+                .iter()
+                .filter_map(|t| {
+                    let s = t.label.as_deref()?;
+                    let c = to_px(t.at, p.x.lo(), p.x.hi(), l.left, l.right);
+                    let w = text_width(s, TICK_PX) as i32;
+                    Some((c - w / 2, c + w / 2))
+                })
+                .collect();
+            assert!(spans.len() >= 2, "{size:?}");
+            assert!(
+                spans.windows(2).all(|w| w[0].1 < w[1].0),
+                "{size:?}: {spans:?}"
+            );
+            assert!(spans[0].0 >= 0 && spans[spans.len() - 1].1 < l.bar_left);
+            assert!(l.left < l.right && l.right < l.bar_left && l.top < l.bottom);
+            assert!(p.annotate.is_none(), "ten columns are not annotated");
+        }
+        // An 8×8 grid: values written, in a font that fits the cells.
+        let mut small = map.clone();
+        small.x.truncate(8);
+        for row in &mut small.z {
+            row.truncate(8);
+        }
+        let p = prepare_heatmap(&small, (640, 460)).unwrap();
+        let px = p.annotate.expect("8×8 grid is annotated");
+        assert!((ANNOTATE_PX.1..=ANNOTATE_PX.0).contains(&px));
+        draw_heatmap(&map, &dir.join("crowd"), (640, 460)).unwrap();
+        keep(&dir, "crowd", "heat-crowd");
+        draw_heatmap(&small, &dir.join("crowd8"), (640, 460)).unwrap();
+        keep(&dir, "crowd8", "heat-crowd8");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn heatmap_helpers() {
+        assert_eq!(viridis(0.0), RGBColor(0x44, 0x01, 0x54));
+        assert_eq!(viridis(1.0), RGBColor(0xfd, 0xe7, 0x25));
+        assert_eq!(viridis(f64::NAN), viridis(0.0));
+        assert_eq!(text_on(viridis(0.0)), WHITE);
+        assert_eq!(text_on(viridis(1.0)), BLACK);
+        assert_eq!(value_label(0.123456), "0.123");
+        assert_eq!(value_label(-12.345), "\u{2212}12.3");
+        assert_eq!(value_label(1234.5), "1230");
+        assert_eq!(value_label(2.5e-5), "2.5×10⁻⁵");
+        assert_eq!(value_label(1e6), "10⁶");
+        assert_eq!(value_label(86437.0), "86400");
+        assert_eq!(value_label(123456.0), "1.23×10⁵");
+        assert_eq!(
+            centre_labels(&[1e-3, 3e-3, 1e-2], true),
+            ["10⁻³", "3×10⁻³", "10⁻²"]
+        );
+        assert_eq!(
+            centre_labels(&[0.5, 1.0, 1.5], false),
+            ["0.5", "1.0", "1.5"]
+        );
+        assert_eq!(centre_labels(&[1.0, 2.0, 4.0], false), ["1", "2", "4"]);
+        let a = HeatAxis::new("x", &[1e-3, 1e-2, 1e-1], true).unwrap();
+        assert_eq!(a.edges.len(), 4);
+        assert!((a.edges[0] + 3.5).abs() < 1e-12 && (a.edges[1] + 2.5).abs() < 1e-12);
+        let l = HeatAxis::new("x", &[1.0, 2.0, 4.0], false).unwrap();
+        assert!((l.edges[0] - 0.5).abs() < 1e-12 && (l.edges[3] - 5.0).abs() < 1e-12);
+        let t: Vec<String> = log_ticks(-3.2, 0.4, 6)
+            .into_iter()
+            .filter_map(|t| t.label)
+            .collect();
+        assert_eq!(t, ["10⁻³", "10⁻²", "10⁻¹", "10⁰"]);
     }
 }

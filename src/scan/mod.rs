@@ -17,6 +17,7 @@
 //! `diverged` or `failed` (message says why). Library code never prints; progress goes to a
 //! callback.
 
+pub mod plot;
 pub mod spec;
 
 use crate::error::{Error, Result};
@@ -299,9 +300,20 @@ fn run_job(
     row
 }
 
+/// A results table in memory.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Column names.
+    pub header: Vec<String>,
+    /// Rows keyed by (point, replicate).
+    pub rows: BTreeMap<(u64, u64), Vec<String>>,
+    /// Partial or malformed rows that were dropped while reading.
+    pub dropped: usize,
+}
+
 /// Read a results table: header and rows keyed by (point, replicate). Rows that are
 /// incomplete (a partial last line after a kill) or malformed are dropped and counted.
-pub fn read_table(path: &Path) -> Result<(Vec<String>, BTreeMap<(u64, u64), Vec<String>>, usize)> {
+pub fn read_table(path: &Path) -> Result<Table> {
     let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     // A kill can leave a last line without its newline: drop it.
     let end = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
@@ -331,7 +343,11 @@ pub fn read_table(path: &Path) -> Result<(Vec<String>, BTreeMap<(u64, u64), Vec<
             _ => dropped += 1,
         }
     }
-    Ok((header, rows, dropped))
+    Ok(Table {
+        header,
+        rows,
+        dropped,
+    })
 }
 
 /// Write a table sorted by (point, replicate), atomically.
@@ -415,7 +431,11 @@ pub fn run(
     write_scan_manifest(spec, dir, &header)?;
     let path = dir.join(results_name(shard));
     let (mut done, dropped) = if path.exists() {
-        let (h, rows, dropped) = read_table(&path)?;
+        let Table {
+            header: h,
+            rows,
+            dropped,
+        } = read_table(&path)?;
         if h != header {
             return Err(Error::invalid(
                 path.display().to_string(),
@@ -482,8 +502,7 @@ pub fn run(
         return Err(e);
     }
     // Sorted, complete table.
-    let (_, rows, _) = read_table(&path)?;
-    done = rows;
+    done = read_table(&path)?.rows;
     write_table(&path, &header, &done)?;
     let mut status_counts = BTreeMap::new();
     let si = header
@@ -553,7 +572,9 @@ pub fn merge(dir: &Path) -> Result<u64> {
     let mut dups = Vec::new();
     let ks: BTreeSet<u64> = shards.iter().map(|(s, _)| s.k).collect();
     for (s, path) in &shards {
-        let (h, r, _) = read_table(path)?;
+        let Table {
+            header: h, rows: r, ..
+        } = read_table(path)?;
         if h != header {
             return Err(Error::invalid(
                 path.display().to_string(),

@@ -1,0 +1,203 @@
+//! Figures from a scan table: lines over one axis (mean over seeds and any other axes, with a
+//! min-max band), or a heatmap over two axes. Reads the table only.
+
+use super::read_table;
+use crate::error::{Error, Result};
+use crate::plot::{draw_heatmap, draw_panels, Heatmap, Panel, Series, SeriesStyle};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// What to draw.
+#[derive(Debug, Clone)]
+pub struct PlotRequest {
+    /// Column on the x axis.
+    pub x: String,
+    /// Column on the y axis (heatmap), if any.
+    pub y: Option<String>,
+    /// Metric columns (lines: one series each; heatmap: the first).
+    pub z: Vec<String>,
+    /// Column whose values split the lines into separate series (lines only).
+    pub group: Option<String>,
+    /// Log x axis (`None`: from the scan's axis spacing).
+    pub log_x: Option<bool>,
+    /// Log y axis (`None`: heatmap from the axis spacing; lines: log if all values > 0 and
+    /// spanning more than two decades).
+    pub log_y: Option<bool>,
+    /// Log colour scale (heatmap).
+    pub log_z: bool,
+}
+
+fn spacing_is_log(dir: &Path, key: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(dir.join("scan.json")) else {
+        return false;
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return false;
+    };
+    v["axes"].as_array().is_some_and(|axes| {
+        axes.iter().any(|a| {
+            a["spacing"] == "log"
+                && a["keys"]
+                    .as_array()
+                    .is_some_and(|k| k.iter().any(|x| x == key))
+        })
+    })
+}
+
+fn num(s: &str) -> f64 {
+    s.parse::<f64>().unwrap_or(f64::NAN)
+}
+
+/// Draw `<stem>.png` and `<stem>.svg` from the scan table at `table`.
+pub fn plot_table(table: &Path, req: &PlotRequest, stem: &Path) -> Result<()> {
+    let super::Table { header, rows, .. } = read_table(table)?;
+    let col = |name: &str| -> Result<usize> {
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| Error::Config {
+                file: table.display().to_string(),
+                key: name.to_string(),
+                message: format!("no such column; columns are {}", header.join(", ")),
+            })
+    };
+    let xi = col(&req.x)?;
+    let zis: Vec<usize> = req.z.iter().map(|z| col(z)).collect::<Result<_>>()?;
+    if zis.is_empty() {
+        return Err(Error::invalid("--z", "name at least one metric column"));
+    }
+    let si = col("status")?;
+    let dir = table.parent().unwrap_or(Path::new("."));
+    let usable: Vec<&Vec<String>> = rows.values().filter(|r| r[si] != "failed").collect();
+    let log_x = req.log_x.unwrap_or_else(|| spacing_is_log(dir, &req.x));
+    let to_err =
+        |e: crate::plot::PlotError| Error::invalid(stem.display().to_string(), e.to_string());
+    if let Some(y) = &req.y {
+        let yi = col(y)?;
+        let zi = zis[0];
+        let mut xs: Vec<f64> = usable
+            .iter()
+            .map(|r| num(&r[xi]))
+            .filter(|v| v.is_finite())
+            .collect();
+        let mut ys: Vec<f64> = usable
+            .iter()
+            .map(|r| num(&r[yi]))
+            .filter(|v| v.is_finite())
+            .collect();
+        for v in [&mut xs, &mut ys] {
+            v.sort_by(f64::total_cmp);
+            v.dedup_by(|a, b| a.to_bits() == b.to_bits());
+        }
+        let mut cells: BTreeMap<(u64, u64), (f64, usize)> = BTreeMap::new();
+        for r in &usable {
+            let z = num(&r[zi]);
+            if z.is_finite() {
+                let e = cells
+                    .entry((num(&r[xi]).to_bits(), num(&r[yi]).to_bits()))
+                    .or_insert((0.0, 0));
+                e.0 += z;
+                e.1 += 1;
+            }
+        }
+        let z: Vec<Vec<f64>> = ys
+            .iter()
+            .map(|yv| {
+                xs.iter()
+                    .map(|xv| {
+                        cells
+                            .get(&(xv.to_bits(), yv.to_bits()))
+                            .map_or(f64::NAN, |(s, n)| s / *n as f64)
+                    })
+                    .collect()
+            })
+            .collect();
+        let map = Heatmap {
+            title: format!("{} (mean over seeds)", req.z[0]),
+            x_label: req.x.clone(),
+            y_label: y.clone(),
+            z_label: req.z[0].clone(),
+            x: xs,
+            y: ys,
+            z,
+            log_x,
+            log_y: req.log_y.unwrap_or_else(|| spacing_is_log(dir, y)),
+            log_z: req.log_z,
+        };
+        return draw_heatmap(&map, stem, (760, 560)).map_err(to_err);
+    }
+    let gi = req.group.as_deref().map(col).transpose()?;
+    let mut series = Vec::new();
+    let mut all_y = Vec::new();
+    for (m, (&zi, zname)) in zis.iter().zip(&req.z).enumerate() {
+        let mut groups: BTreeMap<String, BTreeMap<u64, Vec<f64>>> = BTreeMap::new();
+        for r in &usable {
+            let (x, z) = (num(&r[xi]), num(&r[zi]));
+            if x.is_finite() && z.is_finite() {
+                let g = gi.map_or(String::new(), |g| r[g].clone());
+                groups
+                    .entry(g)
+                    .or_default()
+                    .entry(x.to_bits())
+                    .or_default()
+                    .push(z);
+            }
+        }
+        let mut keys: Vec<String> = groups.keys().cloned().collect();
+        keys.sort_by(|a, b| num(a).total_cmp(&num(b)).then(a.cmp(b)));
+        for (gidx, g) in keys.iter().enumerate() {
+            let pts = &groups[g];
+            let mut xs: Vec<f64> = pts.keys().map(|b| f64::from_bits(*b)).collect();
+            xs.sort_by(f64::total_cmp);
+            let stat = |f: &dyn Fn(&[f64]) -> f64| {
+                xs.iter()
+                    .map(|x| f(&pts[&x.to_bits()]))
+                    .collect::<Vec<f64>>()
+            };
+            let mean = stat(&|v| v.iter().sum::<f64>() / v.len() as f64);
+            let lo = stat(&|v| v.iter().cloned().fold(f64::INFINITY, f64::min));
+            let hi = stat(&|v| v.iter().cloned().fold(f64::NEG_INFINITY, f64::max));
+            all_y.extend(lo.iter().chain(&hi).copied());
+            let theory = zname.contains("theory");
+            let label = match &req.group {
+                Some(gname) => format!("{zname}, {gname} = {g}"),
+                None => zname.clone(),
+            };
+            series.push(Series {
+                label,
+                style: if theory {
+                    SeriesStyle::Theory
+                } else {
+                    SeriesStyle::Simulation
+                },
+                color: if req.group.is_some() { gidx } else { m },
+                x: xs,
+                y: mean,
+                lo: (!theory).then_some(lo),
+                hi: (!theory).then_some(hi),
+            });
+        }
+    }
+    let positive = all_y.iter().all(|v| *v > 0.0);
+    let (mn, mx) = all_y
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
+    let log_y = req.log_y.unwrap_or(positive && mx > 100.0 * mn);
+    let panel = Panel {
+        title: format!(
+            "{} over {} (mean, min-max over seeds)",
+            req.z.join(", "),
+            req.x
+        ),
+        x_label: req.x.clone(),
+        y_label: if req.z.len() == 1 {
+            req.z[0].clone()
+        } else {
+            "value".into()
+        },
+        log_x,
+        log_y,
+        series,
+    };
+    draw_panels(&[panel], stem, (760, 520)).map_err(to_err)
+}
