@@ -572,3 +572,22 @@ pub fn lu_solve_in_place(lu: &[f64], n: usize, piv: &[usize], b: &mut [f64]) {
         }
     }
 }
+
+/// Solve `A X = B` for square `A` (`n x n`) and `B` (`n x m`) by LU with partial pivoting.
+pub fn solve(a: &Matrix, b: &Matrix) -> Result<Matrix, LinalgError> {
+    let n = a.rows;
+    if a.cols != n || b.rows != n {
+        return Err(LinalgError::Shape {
+            what: "solve",
+            detail: format!("A is {}x{}, B is {}x{}", a.rows, a.cols, b.rows, b.cols),
+        });
+    }
+    let mut lu = a.data.clone();
+    let mut piv = vec![0usize; n];
+    lu_in_place(&mut lu, n, &mut piv)?;
+    let mut x = b.clone();
+    for j in 0..b.cols {
+        lu_solve_in_place(&lu, n, &piv, &mut x.data[j * n..(j + 1) * n]);
+    }
+    Ok(x)
+}

@@ -37,8 +37,56 @@ pub enum Init {
         /// Standard deviation of i.i.d. Gaussian noise added to every weight (0 = exact).
         perturb: f64,
     },
+    /// Random lambda-balanced weights (RC-5): `W_{l+1}^T W_{l+1} - W_l W_l^T = lambda I` for
+    /// every layer pair. For `lambda >= 0`, `W_1` has i.i.d. `N(0, scale^2 / fan_in)` entries
+    /// and each next layer is `O diag(sqrt(m)) U^T` from the eigendecomposition
+    /// `W_l W_l^T + lambda I = U diag(m) U^T` with random orthonormal `O`; for `lambda < 0`
+    /// the construction runs backward from a Gaussian `W_L`. Possible only if the widths allow
+    /// it (e.g. two layers: `Nh <= No` for `lambda > 0`, `Nh <= Ni` for `lambda < 0`).
+    LambdaBalanced {
+        /// Scale of the Gaussian layer the construction starts from (> 0).
+        scale: f64,
+        /// The balance `lambda`.
+        lambda: f64,
+    },
     /// Explicit weights `W_1, ..., W_L`.
     Explicit(Vec<Matrix>),
+}
+
+/// `O diag(sqrt(m_+)) U^T` for `M = U diag(m) U^T` (`k x k`, PSD up to rounding) and a random
+/// `rows x r` orthonormal `O`, `r` = numerical rank of `M`: a `rows x k` matrix `W` with
+/// `W^T W = M`. Errors if `M` has a clearly negative eigenvalue or rank above `rows`.
+fn factor_psd(m: &Matrix, rows: usize, rng: &mut ChaCha8Rng, what: &str) -> Result<Matrix> {
+    let (w, u) = linalg::sym_eig(m.view())?;
+    let wmax = w
+        .iter()
+        .fold(0.0f64, |a, x| a.max(x.abs()))
+        .max(f64::MIN_POSITIVE);
+    let tol = 1e-12 * wmax * (w.len() as f64);
+    if let Some(neg) = w.iter().find(|&&x| x < -tol) {
+        return Err(Error::invalid(
+            "init.lambda",
+            format!("{what}: W^T W would need a negative eigenvalue ({neg:e}); use a smaller |lambda| or a larger init.scale"),
+        ));
+    }
+    let keep: Vec<usize> = (0..w.len()).filter(|&i| w[i] > tol).collect();
+    if keep.len() > rows {
+        return Err(Error::invalid(
+            "init.lambda",
+            format!(
+                "{what}: a lambda-balanced layer needs rank {} but has only {rows} rows; this width combination cannot be lambda-balanced with lambda != 0",
+                keep.len()
+            ),
+        ));
+    }
+    let o = random_orthonormal(rng, rows, keep.len().max(1))?;
+    let k = m.nrows();
+    Ok(Matrix::from_fn(rows, k, |i, j| {
+        keep.iter()
+            .enumerate()
+            .map(|(c, &e)| o.get(i, c) * w[e].sqrt() * u.get(j, e))
+            .sum()
+    }))
 }
 
 /// Layer scalars `(a_1, ..., a_L)` of one decoupled mode with product `u0` and
@@ -187,6 +235,41 @@ impl Init {
                         }
                     }
                     out.push(w);
+                }
+                out
+            }
+            Init::LambdaBalanced { scale, lambda } => {
+                check_scale("init.scale", *scale)?;
+                let mut out: Vec<Matrix> = Vec::with_capacity(depth);
+                if *lambda >= 0.0 {
+                    let (r, c) = net.layer_shape(1);
+                    out.push(random::gaussian_matrix(rng, r, c).scale(scale / (c as f64).sqrt()));
+                    for l in 2..=depth {
+                        let prev = &out[l - 2];
+                        let mut m = prev.matmul_t(prev);
+                        for i in 0..m.nrows() {
+                            m.set(i, i, m.get(i, i) + lambda);
+                        }
+                        let rows = net.layer_shape(l).0;
+                        out.push(factor_psd(&m, rows, rng, &format!("W_{l}"))?);
+                    }
+                } else {
+                    // Backward: W_l W_l^T = W_{l+1}^T W_{l+1} - lambda I (PSD for lambda < 0).
+                    let (r, c) = net.layer_shape(depth);
+                    let mut rev =
+                        vec![random::gaussian_matrix(rng, r, c).scale(scale / (c as f64).sqrt())];
+                    for l in (1..depth).rev() {
+                        let next = rev.last().expect("nonempty");
+                        let mut m = next.t_matmul(next);
+                        for i in 0..m.nrows() {
+                            m.set(i, i, m.get(i, i) - lambda);
+                        }
+                        let cols = net.layer_shape(l).1;
+                        // W_l = (cols x rows factor)^T so that W_l W_l^T = m.
+                        rev.push(factor_psd(&m, cols, rng, &format!("W_{l}"))?.transpose());
+                    }
+                    rev.reverse();
+                    out = rev;
                 }
                 out
             }

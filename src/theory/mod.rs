@@ -2,3 +2,4 @@
 //! `theory/deep_linear.md`.
 
 pub mod deep_linear;
+pub mod riccati;

@@ -1,0 +1,224 @@
+//! The two-layer Riccati closed form (theory/riccati.md RC-1..RC-5) against the reference
+//! values R1-R2 and against the full finite-width gradient flow from unaligned
+//! lambda-balanced initializations of every shape.
+mod common;
+use common::*;
+use learndyn::dynamics::GradientFlow;
+use learndyn::linalg::Matrix;
+use learndyn::model::init::Init;
+use learndyn::model::{DeepLinearNet, Moments};
+use learndyn::random;
+use learndyn::theory::riccati::{lambda_balance, Riccati};
+use proptest::prelude::*;
+
+fn rot(t: f64) -> Matrix {
+    Matrix::from_fn(2, 2, |i, j| match (i, j) {
+        (0, 0) | (1, 1) => t.cos(),
+        (0, 1) => -t.sin(),
+        _ => t.sin(),
+    })
+}
+
+fn whitened(syx: Matrix) -> Moments {
+    let n = syx.ncols();
+    Moments {
+        sigma_xx: Matrix::identity(n),
+        sigma_yx: syx.clone(),
+        w_star: syx,
+        loss_min: 0.0,
+        whitened: true,
+    }
+}
+
+/// End-to-end maps of the full gradient flow at `times`.
+fn full_flow(net: &DeepLinearNet, m: &Moments, theta0: &[f64], times: &[f64]) -> Vec<Matrix> {
+    let mut out = Vec::new();
+    let opts = learndyn::integrate::Options {
+        rtol: TIGHT_RTOL,
+        atol: learndyn::integrate::Atol::Scalar(TIGHT_ATOL),
+        ..Default::default()
+    };
+    let mut ws = learndyn::integrate::Workspace::new(theta0.len());
+    let mut f = GradientFlow::new(net, m);
+    solve_at(
+        &learndyn::integrate::tableau::DOP853,
+        &mut f,
+        0.0,
+        theta0,
+        *times.last().unwrap(),
+        times,
+        &opts,
+        &mut ws,
+        &mut |_, y| out.push(net.end_to_end(y)),
+    )
+    .unwrap();
+    out
+}
+
+fn closed(syx: &Matrix, w1: &Matrix, w2: &Matrix, times: &[f64]) -> Vec<Matrix> {
+    let lambda = lambda_balance(w1, w2, 1e-10).expect("lambda-balanced init");
+    let r = Riccati::new(syx, lambda).unwrap();
+    let mut p = r.p_of(w1, w2);
+    let mut t = 0.0;
+    times
+        .iter()
+        .map(|&ti| {
+            p = r.propagate(&p, ti - t).unwrap();
+            t = ti;
+            r.map_of(&p)
+        })
+        .collect()
+}
+
+#[test]
+fn r1_r2_reference_values() {
+    let syx = Matrix::from_diag(&[2.0, 1.0]);
+    // R1: lambda = 0.
+    let w1 = rot(0.3)
+        .matmul(&Matrix::from_diag(&[0.1, 0.05]))
+        .matmul_t(&rot(1.0));
+    let w2 = rot(-0.7)
+        .matmul(&Matrix::from_diag(&[0.1, 0.05]))
+        .matmul_t(&rot(0.3));
+    let want = [
+        (1.0, ["0.208762", "0.020931", "-0.003695", "0.007803"]),
+        (2.0, ["1.727699", "0.029897", "0.019823", "0.057384"]),
+        (4.0, ["1.999891", "0.000979", "0.000941", "0.767587"]),
+    ];
+    let got = closed(&syx, &w1, &w2, &[1.0, 2.0, 4.0]);
+    for ((_, vals), m) in want.iter().zip(&got) {
+        for (k, v) in vals.iter().enumerate() {
+            assert_printed(m.get(k / 2, k % 2), v);
+        }
+    }
+    // R2: lambda = 1.
+    let w1 = rot(0.3)
+        .matmul(&Matrix::from_diag(&[0.2, 0.1]))
+        .matmul_t(&rot(1.0));
+    let w2 = rot(-0.7)
+        .matmul(&Matrix::from_diag(&[
+            (0.04f64 + 1.0).sqrt(),
+            (0.01f64 + 1.0).sqrt(),
+        ]))
+        .matmul_t(&rot(0.3));
+    let want = [
+        ["1.100828", "0.095914", "-0.070385", "0.389565"],
+        ["1.819587", "0.031436", "-0.019860", "0.714664"],
+        ["1.996808", "0.001539", "-0.000879", "0.961914"],
+    ];
+    let got = closed(&syx, &w1, &w2, &[0.5, 1.0, 2.0]);
+    for (vals, m) in want.iter().zip(&got) {
+        for (k, v) in vals.iter().enumerate() {
+            assert_printed(m.get(k / 2, k % 2), v);
+        }
+    }
+}
+
+/// Closed form vs the full gradient flow: relative Frobenius error of the map at each time.
+fn check_shape(ni: usize, nh: usize, no: usize, lambda: f64, scale: f64, seed: u64, t_end: f64) {
+    let mut rng = random::rng(seed, 77);
+    let syx = random::gaussian_matrix(&mut rng, no, ni).scale(1.0 / (ni as f64).sqrt());
+    let m = whitened(syx.clone());
+    let net = DeepLinearNet::new(vec![ni, nh, no]).unwrap();
+    let init = Init::LambdaBalanced { scale, lambda };
+    let u = Matrix::zeros(no, 0);
+    let v = Matrix::zeros(ni, 0);
+    let theta0 = init
+        .sample(&net, &u, &v, &mut random::rng(seed, 78))
+        .unwrap();
+    let (w1, w2) = (
+        net.layer(&theta0, 1).to_owned(),
+        net.layer(&theta0, 2).to_owned(),
+    );
+    let times: Vec<f64> = (1..=10).map(|k| t_end * k as f64 / 10.0).collect();
+    let cf = closed(&syx, &w1, &w2, &times);
+    let gf = full_flow(&net, &m, &theta0, &times);
+    for ((a, b), t) in cf.iter().zip(&gf).zip(&times) {
+        let err = a.sub(b).norm_fro() / b.norm_fro().max(1e-3);
+        assert!(
+            err <= CLOSED_VS_FLOW,
+            "Ni={ni} Nh={nh} No={no} lambda={lambda} t={t}: rel err {err:e}"
+        );
+    }
+}
+
+/// Closed form vs full flow integrated at TIGHT_RTOL: the flow's global error dominates
+/// (~1e3 x rtol over these horizons); the bound is 1e-8.
+const CLOSED_VS_FLOW: f64 = 1e-8;
+
+#[test]
+fn closed_form_matches_full_flow_square_balanced() {
+    check_shape(3, 3, 3, 0.0, 0.3, 1, 10.0);
+}
+
+#[test]
+fn closed_form_matches_full_flow_square_positive_lambda() {
+    check_shape(3, 3, 3, 1.5, 0.3, 2, 10.0);
+}
+
+#[test]
+fn closed_form_matches_full_flow_non_square_negative_lambda() {
+    // Ni = 5, No = 2, Nh = 2, lambda = -0.7 (needs Nh <= Ni).
+    check_shape(5, 2, 2, -0.7, 0.5, 3, 10.0);
+}
+
+#[test]
+fn closed_form_matches_full_flow_wide_hidden() {
+    // Nh = 6 > Ni = No = 3 with lambda = 0 (rank-3 init).
+    check_shape(3, 6, 3, 0.0, 0.3, 4, 10.0);
+}
+
+#[test]
+fn limits_and_composition() {
+    let syx = Matrix::from_diag(&[2.0, 1.0]);
+    let w1 = rot(0.3)
+        .matmul(&Matrix::from_diag(&[0.2, 0.1]))
+        .matmul_t(&rot(1.0));
+    let w2 = rot(-0.7)
+        .matmul(&Matrix::from_diag(&[(1.04f64).sqrt(), (1.01f64).sqrt()]))
+        .matmul_t(&rot(0.3));
+    let r = Riccati::new(&syx, 1.0).unwrap();
+    let p0 = r.p_of(&w1, &w2);
+    // t = 0 returns the init exactly (up to rounding).
+    let at0 = r.propagate(&p0, 0.0).unwrap();
+    assert!(at0.sub(&p0).max_abs() <= 1e2 * EPS * p0.max_abs());
+    // t -> infinity: the teacher map.
+    let inf = r.map_of(&r.propagate(&p0, 200.0).unwrap());
+    assert!(inf.sub(&syx).max_abs() <= 1e3 * EPS * 2.0, "{:?}", inf);
+    // solve(0 -> t1 -> t2) == solve(0 -> t2).
+    let direct = r.propagate(&p0, 3.0).unwrap();
+    let two = r.propagate(&r.propagate(&p0, 1.3).unwrap(), 1.7).unwrap();
+    assert!(direct.sub(&two).max_abs() <= 1e3 * EPS * direct.max_abs());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    #[test]
+    fn riccati_matches_flow_and_conserves_balance(ni in 1usize..5, no in 1usize..5, extra in 0usize..3,
+                                                   lambda in -1.0f64..1.5, seed in 0u64..500) {
+        // Widths that admit a lambda-balanced init: Nh <= No for lambda > 0, Nh <= Ni for
+        // lambda < 0, anything for lambda = 0 (here: lambda snapped to 0 when |lambda| < 0.2).
+        let lambda = if lambda.abs() < 0.2 { 0.0 } else { lambda };
+        let nh = if lambda > 0.0 { no } else if lambda < 0.0 { ni } else { ni.min(no) + extra };
+        let mut rng = random::rng(seed, 79);
+        let syx = random::gaussian_matrix(&mut rng, no, ni).scale(1.0 / (ni as f64).sqrt());
+        let net = DeepLinearNet::new(vec![ni, nh, no]).unwrap();
+        let init = Init::LambdaBalanced { scale: 0.7, lambda };
+        let theta0 = match init.sample(&net, &Matrix::zeros(no, 0), &Matrix::zeros(ni, 0), &mut random::rng(seed, 80)) {
+            Ok(t) => t,
+            Err(_) => return Ok(()), // lambda < 0 too large for this draw: not a valid case
+        };
+        let (w1, w2) = (net.layer(&theta0, 1).to_owned(), net.layer(&theta0, 2).to_owned());
+        // The construction is lambda-balanced (RC-5).
+        let lam = lambda_balance(&w1, &w2, 1e-10);
+        prop_assert!(lam.is_some_and(|l| (l - lambda).abs() <= 1e-10 * (1.0 + lambda.abs())), "{lam:?} vs {lambda}");
+        let times = [0.5, 2.0, 6.0];
+        let cf = closed(&syx, &w1, &w2, &times);
+        let gf = full_flow(&net, &whitened(syx.clone()), &theta0, &times);
+        for (a, b) in cf.iter().zip(&gf) {
+            let err = a.sub(b).norm_fro() / b.norm_fro().max(1e-3);
+            prop_assert!(err <= CLOSED_VS_FLOW, "rel err {err:e}");
+        }
+    }
+}
