@@ -110,9 +110,9 @@ struct ScanArgs {
     /// Worker threads [default: all cores]. Results do not depend on it.
     #[arg(long)]
     threads: Option<usize>,
-    /// Run only shard K of N (K = 1..N); inside a SLURM job array the shard comes from
-    /// SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT.
-    #[arg(long, value_name = "K/N")]
+    /// Run only shard K of N (K = 1..N), or `slurm`: the shard of this SLURM job-array task
+    /// (from SLURM_ARRAY_TASK_ID / _COUNT / _MIN; what `learndyn scan slurm` scripts use).
+    #[arg(long, value_name = "K/N|slurm")]
     shard: Option<String>,
     /// Print the number of points and the first resolved configs, run nothing.
     #[arg(long)]
@@ -249,24 +249,35 @@ fn scan(args: ScanArgs) -> Result<(), Failure> {
                 }
                 return Ok(());
             }
-            let shard = match args.shard {
-                Some(s) => Some(input(Shard::parse(&s))?),
-                None => Shard::from_slurm_env()
-                    .transpose()
-                    .map_err(|e| Failure::Input(e.into()))?,
+            let shard = match args.shard.as_deref() {
+                Some("slurm") => match Shard::from_slurm_env() {
+                    Some(s) => Some(input(s)?),
+                    None => {
+                        return Err(Failure::Input(anyhow::anyhow!(
+                            "--shard slurm: SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT are not set (run it inside a SLURM job array, or give --shard K/N)"
+                        )))
+                    }
+                },
+                Some(s) => Some(input(Shard::parse(s))?),
+                None => None,
             };
             let dir = args
                 .out
                 .unwrap_or_else(|| record::default_out_dir(&spec_path));
             if args.restart {
                 let _ = std::fs::remove_file(dir.join(scan::results_name(shard)));
-                let _ = std::fs::remove_file(dir.join("scan.json"));
+                if shard.is_none() {
+                    let _ = std::fs::remove_file(dir.join("scan.json"));
+                }
             }
-            let threads = args.threads.unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1)
-            });
+            let threads = args
+                .threads
+                .unwrap_or_else(|| {
+                    std::thread::available_parallelism()
+                        .map(|n| n.get())
+                        .unwrap_or(1)
+                })
+                .max(1);
             let bar = ProgressBar::with_draw_target(
                 Some(spec.n_jobs()),
                 if std::io::stderr().is_terminal() {

@@ -99,7 +99,8 @@ impl Default for TaskConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct InitConfig {
     /// One of `"aligned"` (Saxe's decoupled initial condition), `"gaussian"`, `"orthogonal"`,
-    /// `"npy"` (default `"aligned"`).
+    /// `"lambda_balanced"` (random, `W_{l+1}^T W_{l+1} - W_l W_l^T = lambda I`, RC-5), `"npy"`
+    /// (default `"aligned"`).
     pub kind: String,
     /// `gaussian`: entries `N(0, scale^2 / fan_in)`; `orthogonal`: singular value of each layer
     /// (default 0.01).
@@ -107,7 +108,8 @@ pub struct InitConfig {
     /// `aligned`: initial mode strength `u_alpha(0)`, one number for all modes or one per mode
     /// (default 1e-3).
     pub u0: OneOrMany<f64>,
-    /// `aligned`: balance `lambda = a_{l+1}^2 - a_l^2` (two layers: `b^2 - a^2`) (default 0).
+    /// `aligned`: balance `lambda = a_{l+1}^2 - a_l^2` (two layers: `b^2 - a^2`);
+    /// `lambda_balanced`: `W_{l+1}^T W_{l+1} - W_l W_l^T = lambda I` (default 0).
     pub lambda: f64,
     /// `aligned`: std of Gaussian noise added to every weight, drawn per seed (default 0).
     pub perturb: f64,
@@ -235,7 +237,7 @@ impl Default for OutputConfig {
         OutputConfig {
             records: 101,
             spacing: "linear".into(),
-            observables: OBSERVABLES.iter().map(|s| s.to_string()).collect(),
+            observables: OBSERVABLES[..4].iter().map(|s| s.to_string()).collect(),
             figure: true,
             log_time: false,
             weights: true,
@@ -243,14 +245,27 @@ impl Default for OutputConfig {
     }
 }
 
-/// Observable names, in record order.
-pub const OBSERVABLES: [&str; 4] = ["loss", "mode_strength", "singular_value", "balance_drift"];
+/// Observable names, in record order. `map` (the entries of the end-to-end map, index
+/// `i * d_in + j` for entry `(i, j)`) is opt-in: it is not in the default list.
+pub const OBSERVABLES: [&str; 5] = [
+    "loss",
+    "mode_strength",
+    "singular_value",
+    "balance_drift",
+    "map",
+];
 /// Theory source names.
 pub const THEORY_SOURCES: [&str; 3] = ["closed_form", "reduced_ode", "gradient_flow"];
 /// Integration methods.
 pub const METHODS: [&str; 8] = crate::integrate::Method::NAMES;
 /// Initialization kinds.
-pub const INIT_KINDS: [&str; 4] = ["aligned", "gaussian", "orthogonal", "npy"];
+pub const INIT_KINDS: [&str; 5] = [
+    "aligned",
+    "gaussian",
+    "orthogonal",
+    "lambda_balanced",
+    "npy",
+];
 
 /// A whole run configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -591,8 +606,10 @@ impl Config {
                 format!("'{}' is unknown; allowed: {:?}", i.kind, INIT_KINDS),
             );
         }
-        if matches!(i.kind.as_str(), "gaussian" | "orthogonal")
-            && !(i.scale > 0.0 && i.scale.is_finite())
+        if matches!(
+            i.kind.as_str(),
+            "gaussian" | "orthogonal" | "lambda_balanced"
+        ) && !(i.scale > 0.0 && i.scale.is_finite())
         {
             return err(
                 "init.scale",
@@ -652,16 +669,22 @@ impl Config {
             if i.u0 != defaults.u0 {
                 return only("init.u0", "\"aligned\"");
             }
-            if changed(i.lambda, defaults.lambda) {
-                return only("init.lambda", "\"aligned\"");
+            if changed(i.lambda, defaults.lambda) && i.kind != "lambda_balanced" {
+                return only("init.lambda", "\"aligned\" or \"lambda_balanced\"");
             }
             if changed(i.perturb, defaults.perturb) {
                 return only("init.perturb", "\"aligned\"");
             }
         }
-        if !matches!(i.kind.as_str(), "gaussian" | "orthogonal") && changed(i.scale, defaults.scale)
+        if !matches!(
+            i.kind.as_str(),
+            "gaussian" | "orthogonal" | "lambda_balanced"
+        ) && changed(i.scale, defaults.scale)
         {
-            return only("init.scale", "\"gaussian\" or \"orthogonal\"");
+            return only(
+                "init.scale",
+                "\"gaussian\", \"orthogonal\" or \"lambda_balanced\"",
+            );
         }
         if i.kind != "npy" && !i.weights.is_empty() {
             return only("init.weights", "\"npy\"");

@@ -12,7 +12,7 @@ pub struct Example {
 }
 
 /// Every shipped example; the first is the built-in demo.
-pub const EXAMPLES: [Example; 8] = [
+pub const EXAMPLES: [Example; 9] = [
     Example {
         name: "demo",
         about:
@@ -38,6 +38,11 @@ pub const EXAMPLES: [Example; 8] = [
         name: "finite_samples",
         about: "P = 200 noisy whitened samples: empirical moments, theory on the empirical modes",
         text: include_str!("../../configs/finite_samples.toml"),
+    },
+    Example {
+        name: "lambda_balanced",
+        about: "unaligned lambda-balanced two-layer init: exact matrix Riccati solution (RC-3)",
+        text: include_str!("../../configs/lambda_balanced.toml"),
     },
     Example {
         name: "scan_time_to_learn",

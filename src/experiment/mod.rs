@@ -22,6 +22,7 @@ use crate::model::DeepLinearNet;
 use crate::random::{self, stream};
 use crate::task::{LinearTask, TeacherMap, TeacherSpec};
 use crate::theory::deep_linear as dl;
+use crate::theory::riccati;
 use crate::train::{self, GdSettings, TrainStatus};
 use config::{Config, LoadedConfig};
 use serde::Serialize;
@@ -246,6 +247,10 @@ impl Problem {
             "orthogonal" => Init::Orthogonal {
                 scale: c.init.scale,
             },
+            "lambda_balanced" => Init::LambdaBalanced {
+                scale: c.init.scale,
+                lambda: c.init.lambda,
+            },
             "aligned" => {
                 let r = task.rank();
                 let u0 = c.init.u0.expand(r).ok_or_else(|| {
@@ -297,6 +302,41 @@ impl Problem {
     }
 }
 
+/// Records of the observables that depend only on the end-to-end map `we` (`d_out x d_in`):
+/// mode strengths (C-3), singular values (nonincreasing), and the map entries (`map`, index
+/// `i * d_in + j`).
+fn push_map_observables(
+    out: &mut Vec<Record>,
+    rec: &dyn Fn(&'static str, Option<usize>, f64) -> Record,
+    we: &Matrix,
+    task: &LinearTask,
+    want: &[bool; 5],
+) {
+    if want[1] {
+        for (a, u) in analysis::mode_strengths(we, &task.u, &task.v)
+            .into_iter()
+            .enumerate()
+        {
+            out.push(rec("mode_strength", Some(a), u));
+        }
+    }
+    if want[2] {
+        // A non-finite map (diverging run) has no SVD: record NaN rather than fail.
+        let k = we.nrows().min(we.ncols());
+        let sv = analysis::singular_values(we).unwrap_or_else(|_| vec![f64::NAN; k]);
+        for (i, s) in sv.into_iter().enumerate() {
+            out.push(rec("singular_value", Some(i), s));
+        }
+    }
+    if want[4] {
+        for i in 0..we.nrows() {
+            for j in 0..we.ncols() {
+                out.push(rec("map", Some(i * we.ncols() + j), we.get(i, j)));
+            }
+        }
+    }
+}
+
 /// Where and when a record was taken.
 #[derive(Clone, Copy)]
 struct Stamp {
@@ -311,7 +351,7 @@ struct NetObserver<'a> {
     net: &'a DeepLinearNet,
     task: &'a LinearTask,
     balance0: Vec<Matrix>,
-    want: [bool; 4],
+    want: [bool; 5],
 }
 
 impl NetObserver<'_> {
@@ -328,24 +368,9 @@ impl NetObserver<'_> {
         if self.want[0] {
             out.push(rec("loss", None, loss));
         }
-        if self.want[1] || self.want[2] {
+        if self.want[1] || self.want[2] || self.want[4] {
             let we = self.net.end_to_end(params);
-            if self.want[1] {
-                for (a, u) in analysis::mode_strengths(&we, &self.task.u, &self.task.v)
-                    .into_iter()
-                    .enumerate()
-                {
-                    out.push(rec("mode_strength", Some(a), u));
-                }
-            }
-            if self.want[2] {
-                // A non-finite map (diverging run) has no SVD: record NaN rather than fail.
-                let k = we.nrows().min(we.ncols());
-                let sv = analysis::singular_values(&we).unwrap_or_else(|_| vec![f64::NAN; k]);
-                for (i, s) in sv.into_iter().enumerate() {
-                    out.push(rec("singular_value", Some(i), s));
-                }
-            }
+            push_map_observables(out, &rec, &we, self.task, &self.want);
         }
         if self.want[3] {
             out.push(rec(
@@ -375,6 +400,7 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
             has("mode_strength"),
             has("singular_value"),
             has("balance_drift"),
+            has("map"),
         ]
     };
     let mut records = Vec::new();
@@ -464,15 +490,74 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
                 records.push(rec("singular_value", Some(i), s));
             }
         }
+        if want[4] {
+            // Aligned modes: W_e = U diag(u) V^T.
+            let ud = Matrix::from_fn(task.u.nrows(), u.len(), |i, a| task.u.get(i, a) * u[a]);
+            let we = ud.matmul_t(&task.v);
+            for i in 0..we.nrows() {
+                for j in 0..we.ncols() {
+                    records.push(rec("map", Some(i * we.ncols() + j), we.get(i, j)));
+                }
+            }
+        }
         if want[3] {
             records.push(rec("balance_drift", None, drift));
         }
     };
 
-    // closed_form
-    if requested.contains(&Source::ClosedForm) {
+    // closed_form: the Riccati solution (RC-3) for unaligned two-layer lambda-balanced inits
+    let riccati_init = if net.depth() == 2 && aligned.is_none() && task.moments.whitened {
+        let theta0 = problem.initial_params(c.train.seeds[0])?;
+        let (w1, w2) = (
+            net.layer(&theta0, 1).to_owned(),
+            net.layer(&theta0, 2).to_owned(),
+        );
+        riccati::lambda_balance(&w1, &w2, 1e-10).map(|l| (w1, w2, l))
+    } else {
+        None
+    };
+    if let (true, Some((w1, w2, lambda))) = (
+        requested.contains(&Source::ClosedForm),
+        riccati_init.as_ref(),
+    ) {
         let started = Instant::now();
-        let reason = mode_theory_reason.clone().or_else(|| {
+        let r = riccati::Riccati::new(&task.moments.sigma_yx, *lambda)?;
+        let mut p = r.p_of(w1, w2);
+        let mut t_prev = 0.0;
+        for &t in &times {
+            p = r.propagate(&p, t - t_prev)?;
+            t_prev = t;
+            let we = r.map_of(&p);
+            let rec = |observable, index, value| Record {
+                source: Source::ClosedForm,
+                seed: None,
+                step: None,
+                t,
+                observable,
+                index,
+                value,
+            };
+            if want[0] {
+                let l =
+                    0.5 * task.moments.w_star.sub(&we).norm_fro().powi(2) + task.moments.loss_min;
+                records.push(rec("loss", None, l));
+            }
+            push_map_observables(&mut records, &rec, &we, task, &want);
+            if want[3] {
+                // The lambda-balance is conserved exactly (C-4).
+                records.push(rec("balance_drift", None, 0.0));
+            }
+        }
+        timings.insert("closed_form".into(), started.elapsed().as_secs_f64());
+    } else if requested.contains(&Source::ClosedForm) {
+        let started = Instant::now();
+        let reason = mode_theory_reason.clone().map(|r| {
+            if net.depth() == 2 && task.moments.whitened {
+                format!("{r}, and the init is not lambda-balanced (W2^T W2 - W1 W1^T != lambda I), so the Riccati solution does not apply either")
+            } else {
+                r
+            }
+        }).or_else(|| {
             let (u0, lambda) = aligned.as_ref().expect("aligned");
             if net.depth() > 2 && *lambda != 0.0 {
                 Some("no closed form for unbalanced (lambda != 0) networks deeper than 2 layers; see reduced_ode".into())
@@ -558,11 +643,20 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
                     &opts,
                     &mut ws,
                     &mut Output::at_times(&times, &mut on_save),
-                )?;
-                for (t, u, drift) in local {
-                    push_modes(&mut records, Source::ReducedOde, t, &u, drift);
+                );
+                // An integration failure skips this source (with the reason), not the run.
+                match sol {
+                    Ok(sol) => {
+                        for (t, u, drift) in local {
+                            push_modes(&mut records, Source::ReducedOde, t, &u, drift);
+                        }
+                        integrator_stats.insert("reduced_ode".into(), sol.stats);
+                    }
+                    Err(e) => skipped.push(Skipped {
+                        source: "reduced_ode".into(),
+                        reason: format!("integration failed: {e}"),
+                    }),
                 }
-                integrator_stats.insert("reduced_ode".into(), sol.stats);
             }
         }
         timings.insert("reduced_ode".into(), started.elapsed().as_secs_f64());
@@ -607,8 +701,19 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
             &mut Output::at_times(&times, &mut on_save),
         );
         progress(Progress::Finish);
-        let sol = sol?;
-        integrator_stats.insert("gradient_flow".into(), sol.stats);
+        match sol {
+            Ok(sol) => {
+                integrator_stats.insert("gradient_flow".into(), sol.stats);
+            }
+            Err(e) => {
+                // Drop the partial trajectory; the run goes on without this source.
+                records.retain(|r| r.source != Source::GradientFlow);
+                skipped.push(Skipped {
+                    source: "gradient_flow".into(),
+                    reason: format!("integration failed: {e}"),
+                });
+            }
+        }
         timings.insert("gradient_flow".into(), started.elapsed().as_secs_f64());
     }
 
@@ -710,8 +815,10 @@ pub fn seed_mean(records: &[Record], seeds: &[u64]) -> BTreeMap<Key, f64> {
 /// First time a trajectory reaches half of its final value (linear interpolation), per mode.
 fn time_to_half(points: &[(f64, f64)]) -> Option<f64> {
     let &(_, last) = points.last()?;
+    let &(_, first) = points.first()?;
     let half = 0.5 * last;
-    if last == 0.0 || !half.is_finite() {
+    // A mode that did not grow (stuck at a saddle, or decaying) was never learned.
+    if last == 0.0 || !half.is_finite() || last.abs() <= first.abs() {
         return None;
     }
     let above = |v: f64| if last > 0.0 { v >= half } else { v <= half };

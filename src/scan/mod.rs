@@ -260,7 +260,7 @@ fn run_job(
         }
         let loaded = LoadedConfig {
             config,
-            origin: format!("{} (point {})", spec.origin, p.id),
+            origin: format!("point {}", p.id),
             base_dir: spec.base_dir.clone(),
         };
         let out = experiment::run(&loaded, &mut |_| {})?;
@@ -280,16 +280,23 @@ fn run_job(
     });
     match result {
         Ok(out) => {
-            let (status, message) = match out.summary.runs.first().map(|r| r.status) {
-                Some(TrainStatus::Diverged { step, loss }) => (
-                    "diverged",
-                    format!("GD diverged at step {step} (loss {})", fmt_f64(loss)),
-                ),
-                _ => ("ok", String::new()),
-            };
-            row.push(status.into());
-            row.push(message);
-            row.extend(metrics_of(&out, columns).into_iter().map(fmt_f64));
+            match out.summary.runs.first().map(|r| r.status) {
+                Some(TrainStatus::Diverged { step, loss }) => {
+                    // No metric of a diverged run is meaningful (its last record predates the
+                    // divergence): NaN, so tables and plots cannot mistake it for a result.
+                    row.push("diverged".into());
+                    row.push(format!(
+                        "GD diverged at step {step} (loss {})",
+                        fmt_f64(loss)
+                    ));
+                    row.extend(nan_metrics());
+                }
+                _ => {
+                    row.push("ok".into());
+                    row.push(String::new());
+                    row.extend(metrics_of(&out, columns).into_iter().map(fmt_f64));
+                }
+            }
         }
         Err(e) => {
             row.push("failed".into());
@@ -387,7 +394,11 @@ pub fn write_scan_manifest(spec: &ScanSpec, dir: &Path, header: &[String]) -> Re
     let m = serde_json::json!({
         "name": spec.file.scan.name,
         "spec_origin": spec.origin,
-        "spec_fingerprint": format!("{:016x}", fingerprint(&spec.text)),
+        // The spec text and the resolved base config (a base file can change under a spec).
+        "spec_fingerprint": format!(
+            "{:016x}",
+            fingerprint(&format!("{}\n{}", spec.text, toml::Value::Table(spec.base.clone())))
+        ),
         "points": spec.n_points(),
         "replicates": spec.file.scan.replicates,
         "jobs": spec.n_jobs(),
@@ -398,10 +409,11 @@ pub fn write_scan_manifest(spec: &ScanSpec, dir: &Path, header: &[String]) -> Re
     if let Ok(old) = std::fs::read_to_string(&path) {
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(&old) {
             if v["spec_fingerprint"] != m["spec_fingerprint"] {
-                return Err(Error::invalid(
-                    dir.display().to_string(),
-                    "holds results of a different scan spec; use another --out folder (or delete it to start over)",
-                ));
+                return Err(Error::Config {
+                    file: dir.display().to_string(),
+                    key: "scan".into(),
+                    message: "holds results of a different scan spec or base config; use another --out folder, or --restart to discard them".into(),
+                });
             }
         }
     }
@@ -668,7 +680,7 @@ pub fn slurm_script(
          # SLURM_ARRAY_TASK_COUNT and resumes if restarted. When all tasks are done:\n\
          #   {} scan merge {}\n\
          set -euo pipefail\n\
-         exec {} scan {} --out {} --threads \"${{SLURM_CPUS_PER_TASK:-1}}\"\n",
+         exec {} scan {} --out {} --shard slurm --threads \"${{SLURM_CPUS_PER_TASK:-1}}\"\n",
         o.shards,
         shell_quote(binary),
         shell_quote(dir),

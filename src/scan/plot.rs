@@ -68,7 +68,18 @@ pub fn plot_table(table: &Path, req: &PlotRequest, stem: &Path) -> Result<()> {
     }
     let si = col("status")?;
     let dir = table.parent().unwrap_or(Path::new("."));
-    let usable: Vec<&Vec<String>> = rows.values().filter(|r| r[si] != "failed").collect();
+    // Only finished runs: failed and diverged rows carry no metrics.
+    let usable: Vec<&Vec<String>> = rows.values().filter(|r| r[si] == "ok").collect();
+    let n_axes = header
+        .iter()
+        .position(|h| h == "status")
+        .unwrap_or(3)
+        .saturating_sub(3);
+    let over = if n_axes > 1 + usize::from(req.y.is_some()) {
+        "mean over seeds and the other axes"
+    } else {
+        "mean over seeds"
+    };
     let log_x = req.log_x.unwrap_or_else(|| spacing_is_log(dir, &req.x));
     let to_err =
         |e: crate::plot::PlotError| Error::invalid(stem.display().to_string(), e.to_string());
@@ -113,7 +124,7 @@ pub fn plot_table(table: &Path, req: &PlotRequest, stem: &Path) -> Result<()> {
             })
             .collect();
         let map = Heatmap {
-            title: format!("{} (mean over seeds)", req.z[0]),
+            title: format!("{} ({over})", req.z[0]),
             x_label: req.x.clone(),
             y_label: y.clone(),
             z_label: req.z[0].clone(),
@@ -185,7 +196,7 @@ pub fn plot_table(table: &Path, req: &PlotRequest, stem: &Path) -> Result<()> {
     let log_y = req.log_y.unwrap_or(positive && mx > 100.0 * mn);
     let panel = Panel {
         title: format!(
-            "{} over {} (mean, min-max over seeds)",
+            "{} over {} ({over}; band: min-max)",
             req.z.join(", "),
             req.x
         ),

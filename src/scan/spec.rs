@@ -470,7 +470,7 @@ impl ScanSpec {
             "seeds",
             toml::Value::Array(vec![toml::Value::Integer(seed as i64)]),
         )?;
-        config::from_table(table, &format!("{} (point {})", self.origin, p.id))
+        config::from_table(table, &format!("point {}", p.id))
     }
 
     /// Seed of `(point, replicate)`: derived from the scan seed and the point's coordinates
@@ -501,6 +501,7 @@ fn is_integer_key(table: &toml::Table, sec: &str, key: &str, base: &toml::Table)
     matches!(
         (sec, key),
         ("model", "depth")
+            | ("model", "hidden")
             | ("train", "steps")
             | ("task", "d_in")
             | ("task", "d_out")
