@@ -195,3 +195,35 @@ fn experiment_sources_agree_on_demo_like_run() {
     // O(lr * s_max) effect of finite learning rate, well below 10% of the strongest mode.
     assert!(d.max_rel < 0.1 && d.max_rel > 0.0, "{d:?}");
 }
+
+#[test]
+fn time_to_learn_events_match_closed_forms() {
+    // time_to_learn (u_alpha = s_alpha / 2): exact inversions of DL-6/DL-8/DL-10 vs events
+    // located on the dense output of the reduced ODE and of the full flow (no perturbation).
+    assert_printed(dl::time_to_learn(3.0, 1e-3, 0.0, 2).unwrap(), "1.334339"); // S2
+    assert_printed(dl::time_to_learn(2.0, 1e-3, 0.0, 3).unwrap(), "4.661328"); // S4, L = 3
+    assert!(dl::time_to_learn(2.0, -1e-3, 0.0, 2).is_none()); // the saddle
+    for (depth, lambda) in [(2usize, 0.0), (2, 0.8), (3, 0.0)] {
+        let text = format!(
+            "[model]\ndepth = {depth}\nhidden = 5\n[task]\nd_in = 4\nd_out = 4\nsingular_values = [2.0, 1.0]\n\
+             [init]\nu0 = 1e-2\nlambda = {lambda}\n[train]\nsteps = 1200\nlr = 0.01\nseeds = [0]\n\
+             [integrate]\nrtol = 1e-12\natol = 1e-14\n"
+        );
+        let out = experiment::run(&load_builtin("t", &text, &[]).unwrap(), &mut |_| {}).unwrap();
+        let tl = &out.summary.time_to_learn;
+        let cf = &tl["closed_form"];
+        for src in ["reduced_ode", "gradient_flow"] {
+            for (a, (x, y)) in tl[src].iter().zip(cf).enumerate() {
+                let (x, y) = (x.unwrap(), y.unwrap());
+                assert!(
+                    rel(x, y, 0.0) < FULL_GF_VS_CLOSED,
+                    "L={depth} lambda={lambda} {src} mode {a}: {x} vs {y}"
+                );
+            }
+        }
+        // GD at lr = 0.01 is within O(lr) of the flow's time.
+        for (x, y) in tl["gd"].iter().zip(cf) {
+            assert!((x.unwrap() - y.unwrap()).abs() < 0.05, "gd {x:?} vs {y:?}");
+        }
+    }
+}

@@ -15,7 +15,7 @@ pub mod examples;
 
 use crate::analysis;
 use crate::error::{Error, Result};
-use crate::integrate::{self, Atol, Ivp, Method, Options, Output, Workspace};
+use crate::integrate::{self, Atol, Crossing, Event, Ivp, Method, Options, Output, Workspace};
 use crate::linalg::Matrix;
 use crate::model::init::{mode_layer_scalars, Init};
 use crate::model::DeepLinearNet;
@@ -131,6 +131,11 @@ pub struct Summary {
     /// final strength is 0 or not finite). Only when `mode_strength` is recorded.
     /// A run that ends before a mode is learned reports half of an unfinished value.
     pub time_to_half: BTreeMap<String, Vec<Option<f64>>>,
+    /// Per source: the first time each mode reaches half of the teacher's strength,
+    /// `u_alpha(t) = s_alpha / 2` (Saxe's learning time, DL-6/DL-10): exact for `closed_form`,
+    /// located by events on the dense output for `reduced_ode` and `gradient_flow`, and by
+    /// linear interpolation between record steps for `gd` (seed mean). `null` if not reached.
+    pub time_to_learn: BTreeMap<String, Vec<Option<f64>>>,
     /// Learning rate, for reading discrepancies as O(lr) effects.
     pub lr: f64,
     /// Seeds whose GD runs are averaged (those that did not diverge).
@@ -405,6 +410,8 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
     };
     let mut records = Vec::new();
     let mut skipped = Vec::new();
+    // time_to_learn per theory source (see Summary::time_to_learn).
+    let mut learn_times: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
     let mut timings = BTreeMap::new();
     let mut integrator_stats = BTreeMap::new();
     let opts = Options {
@@ -589,6 +596,14 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
                         .collect();
                     push_modes(&mut records, Source::ClosedForm, t, &u, 0.0);
                 }
+                learn_times.insert(
+                    "closed_form".into(),
+                    task.s
+                        .iter()
+                        .zip(u0)
+                        .map(|(&s, &x)| dl::time_to_learn(s, x, *lambda, net.depth()))
+                        .collect(),
+                );
             }
         }
         timings.insert("closed_form".into(), started.elapsed().as_secs_f64());
@@ -636,20 +651,31 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
                         .fold(0.0, f64::max);
                     local.push((t, u, drift));
                 };
+                let mut out = Output::at_times(&times, &mut on_save);
+                for (a, &s_a) in task.s.iter().enumerate() {
+                    out = out.with_event(Event::new(
+                        move |_, y: &[f64]| {
+                            y[a * depth..(a + 1) * depth].iter().product::<f64>() - 0.5 * s_a
+                        },
+                        Crossing::Rising,
+                    ));
+                }
                 let sol = integrate::solve(
                     &method,
                     &mut ode,
                     &Ivp::new(0.0, &y0, t_end),
                     &opts,
                     &mut ws,
-                    &mut Output::at_times(&times, &mut on_save),
+                    &mut out,
                 );
+                drop(out);
                 // An integration failure skips this source (with the reason), not the run.
                 match sol {
                     Ok(sol) => {
                         for (t, u, drift) in local {
                             push_modes(&mut records, Source::ReducedOde, t, &u, drift);
                         }
+                        learn_times.insert("reduced_ode".into(), first_hits(&sol.events, rank));
                         integrator_stats.insert("reduced_ode".into(), sol.stats);
                     }
                     Err(e) => skipped.push(Skipped {
@@ -692,17 +718,30 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
             );
             progress(Progress::Advance(1));
         };
+        let mut out = Output::at_times(&times, &mut on_save);
+        for (a, &s_a) in task.s.iter().enumerate() {
+            let (u_a, v_a) = (task.u.first_cols(a + 1), task.v.first_cols(a + 1));
+            out = out.with_event(Event::new(
+                move |_, y: &[f64]| {
+                    let we = net.end_to_end(y);
+                    analysis::mode_strengths(&we, &u_a, &v_a)[a] - 0.5 * s_a
+                },
+                Crossing::Rising,
+            ));
+        }
         let sol = integrate::solve(
             &method,
             &mut field,
             &Ivp::new(0.0, &theta0, t_end),
             &opts,
             &mut ws,
-            &mut Output::at_times(&times, &mut on_save),
+            &mut out,
         );
+        drop(out);
         progress(Progress::Finish);
         match sol {
             Ok(sol) => {
+                learn_times.insert("gradient_flow".into(), first_hits(&sol.events, rank));
                 integrator_stats.insert("gradient_flow".into(), sol.stats);
             }
             Err(e) => {
@@ -770,7 +809,11 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
     progress(Progress::Finish);
     timings.insert("gd".into(), started.elapsed().as_secs_f64());
 
-    let summary = summarize(&records, runs, c.train.lr, rank);
+    let mut summary = summarize(&records, runs, c.train.lr, rank);
+    summary.time_to_learn = learn_times;
+    if let Some(gd) = gd_learn_times(&records, &summary.seeds_in_mean, &task.s) {
+        summary.time_to_learn.insert("gd".into(), gd);
+    }
     Ok(RunOutput {
         records,
         summary,
@@ -810,6 +853,50 @@ pub fn seed_mean(records: &[Record], seeds: &[u64]) -> BTreeMap<Key, f64> {
         .filter(|(_, (_, n))| *n == seeds.len())
         .map(|(k, (s, n))| (k, s / n as f64))
         .collect()
+}
+
+/// First event time of each mode (events are one per mode, index = mode).
+fn first_hits(hits: &[integrate::EventHit], rank: usize) -> Vec<Option<f64>> {
+    (0..rank)
+        .map(|a| hits.iter().find(|h| h.index == a).map(|h| h.t))
+        .collect()
+}
+
+/// Seed-mean GD: first time `u_alpha >= s_alpha / 2`, interpolated between record steps.
+fn gd_learn_times(records: &[Record], seeds: &[u64], s: &[f64]) -> Option<Vec<Option<f64>>> {
+    if seeds.is_empty() {
+        return None;
+    }
+    let mean = seed_mean(records, seeds);
+    let mut per_mode: Vec<Vec<(f64, f64)>> = vec![Vec::new(); s.len()];
+    for ((obs, idx, tb), v) in &mean {
+        if *obs == "mode_strength" {
+            if let Some(a) = idx.filter(|a| *a < s.len()) {
+                per_mode[a].push((f64::from_bits(*tb), *v));
+            }
+        }
+    }
+    if per_mode.iter().all(Vec::is_empty) {
+        return None;
+    }
+    Some(
+        per_mode
+            .iter_mut()
+            .zip(s)
+            .map(|(pts, &s_a)| {
+                pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let target = 0.5 * s_a;
+                if pts.first().is_some_and(|p| p.1 >= target) {
+                    return pts.first().map(|p| p.0);
+                }
+                pts.windows(2).find_map(|w| {
+                    let ((t0, v0), (t1, v1)) = (w[0], w[1]);
+                    (v0 < target && v1 >= target)
+                        .then(|| t0 + (target - v0) / (v1 - v0) * (t1 - t0))
+                })
+            })
+            .collect(),
+    )
 }
 
 /// First time a trajectory reaches half of its final value (linear interpolation), per mode.
@@ -913,6 +1000,7 @@ fn summarize(records: &[Record], runs: Vec<SeedRun>, lr: f64, rank: usize) -> Su
     Summary {
         discrepancy,
         time_to_half: time_to_half_map,
+        time_to_learn: BTreeMap::new(),
         lr,
         seeds_in_mean: ok_seeds,
         runs,

@@ -117,6 +117,12 @@ pub fn metric_columns(spec: &ScanSpec) -> Result<Vec<String>> {
                     cols.push(format!("t_half_theory_m{a}"));
                 }
             }
+            "time_to_learn" => {
+                for a in 0..rank {
+                    cols.push(format!("t_learn_gd_m{a}"));
+                    cols.push(format!("t_learn_theory_m{a}"));
+                }
+            }
             "discrepancy" => cols.extend([
                 "max_abs_err_mode_strength".into(),
                 "max_rel_err_mode_strength".into(),
@@ -189,6 +195,13 @@ fn metrics_of(out: &RunOutput, columns: &[String]) -> Vec<f64> {
             .and_then(|v| v.get(a).copied().flatten())
             .unwrap_or(f64::NAN)
     };
+    let learn = |src: &str, a: usize| -> f64 {
+        out.summary
+            .time_to_learn
+            .get(src)
+            .and_then(|v| v.get(a).copied().flatten())
+            .unwrap_or(f64::NAN)
+    };
     let disc = |obs: &str, rel: bool| -> f64 {
         th_name
             .as_ref()
@@ -208,7 +221,11 @@ fn metrics_of(out: &RunOutput, columns: &[String]) -> Vec<f64> {
                 "max_rel_err_loss" => disc("loss", true),
                 "balance_drift" => last(Source::Gd, "balance_drift", None),
                 _ => {
-                    if let Some(a) = idx("t_half_gd_m") {
+                    if let Some(a) = idx("t_learn_gd_m") {
+                        learn("gd", a)
+                    } else if let Some(a) = idx("t_learn_theory_m") {
+                        th_name.as_deref().map_or(f64::NAN, |n| learn(n, a))
+                    } else if let Some(a) = idx("t_half_gd_m") {
                         half("gd", a)
                     } else if let Some(a) = idx("t_half_theory_m") {
                         th_name.as_deref().map_or(f64::NAN, |n| half(n, a))

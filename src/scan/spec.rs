@@ -30,9 +30,10 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Metric groups a scan can record (each expands to one or more columns).
-pub const METRICS: [&str; 6] = [
+pub const METRICS: [&str; 7] = [
     "final_loss",
     "time_to_half",
+    "time_to_learn",
     "discrepancy",
     "final_mode_strength",
     "final_singular_values",

@@ -204,3 +204,50 @@ impl VectorField for BalancedModeOde {
         }
     }
 }
+
+/// Learning time of a decoupled mode: the first `t` with `u(t) = s/2` (DL-6 inverted for two
+/// balanced layers, DL-10 for depth `L`, bisection on DL-8 for unbalanced two-layer modes);
+/// `Some(0)` if `u0 >= s/2` already, `None` if the mode never gets there (the saddle: `u0 <= 0`
+/// with `lambda = 0`, or unbalanced deep modes, which have no closed form).
+pub fn time_to_learn(s: f64, u0: f64, lambda: f64, depth: usize) -> Option<f64> {
+    let target = 0.5 * s;
+    if u0 >= target {
+        return Some(0.0);
+    }
+    if lambda == 0.0 {
+        if u0 <= 0.0 {
+            return None;
+        }
+        let l = depth as f64;
+        return Some(depth_time_to_reach(
+            s,
+            depth,
+            u0.powf(1.0 / l),
+            target.powf(1.0 / l),
+        ));
+    }
+    if depth != 2 {
+        return None;
+    }
+    // u(t) is increasing while u < s (DL-8): bracket, then bisect to full precision.
+    let mut hi = 1.0 / two_layer_rate(s, lambda);
+    while unbalanced_two_layer(s, u0, lambda, hi) < target {
+        hi *= 2.0;
+        if hi > 1e12 {
+            return None;
+        }
+    }
+    let mut lo = 0.0;
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if unbalanced_two_layer(s, u0, lambda, mid) < target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+        if hi - lo <= 4.0 * f64::EPSILON * hi {
+            break;
+        }
+    }
+    Some(0.5 * (lo + hi))
+}
