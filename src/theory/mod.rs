@@ -1,5 +1,7 @@
 //! Learning-dynamics theory: closed forms and reduced ODEs, each citing its equation ID in
 //! `theory/deep_linear.md`.
 
+pub mod arora;
 pub mod deep_linear;
+pub mod kunin;
 pub mod riccati;

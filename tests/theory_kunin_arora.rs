@@ -1,0 +1,249 @@
+//! Kunin's single neuron (theory/kunin.md KU-1..KU-3: checks K1-K4) and Arora's end-to-end
+//! dynamics (theory/arora.md AR-1..AR-2: checks A1-A3).
+mod common;
+use common::*;
+use learndyn::dynamics::GradientFlow;
+use learndyn::integrate::{tableau::DOP853, Atol, Options, Workspace};
+use learndyn::linalg::{self, Matrix};
+use learndyn::model::init::Init;
+use learndyn::model::{DeepLinearNet, Moments};
+use learndyn::random;
+use learndyn::theory::arora::EndToEnd;
+use learndyn::theory::deep_linear::balanced_depth;
+use learndyn::theory::kunin::{nu, nu_limit, SingleNeuron};
+
+fn tight() -> Options {
+    Options {
+        rtol: TIGHT_RTOL,
+        atol: Atol::Scalar(TIGHT_ATOL),
+        ..Options::default()
+    }
+}
+
+/// (R, nu0) of an init (a0, w0) for beta*.
+fn r_nu0(beta: &[f64], a0: f64, w0: &[f64]) -> (f64, f64) {
+    let w2: f64 = w0.iter().map(|x| x * x).sum();
+    let wb: f64 = w0.iter().zip(beta).map(|(a, b)| a * b).sum();
+    (a0 * a0 - w2, wb / a0)
+}
+
+#[test]
+fn k1_k3_reference_values() {
+    let beta = [1.0, 0.5];
+    let s = (1.25f64).sqrt();
+    for (a0, w0, want) in [
+        (1.0, [0.1, -0.2], "0.6495485"),
+        (0.2, [0.5, 0.4], "1.4396647"), // coth branch
+        (2.0, [0.01, 0.0], "0.2881726"),
+    ] {
+        let (r, nu0) = r_nu0(&beta, a0, &w0);
+        assert_printed(nu(s, r, nu0, 1.0), want);
+    }
+}
+
+#[test]
+fn kunin_closed_form_matches_ode_and_conserves_delta() {
+    let beta = vec![1.0, 0.5];
+    let s = (1.25f64).sqrt();
+    for (a0, w0) in [
+        (1.0, [0.1, -0.2]),
+        (0.2, [0.5, 0.4]),
+        (2.0, [0.01, 0.0]),
+        (0.05, [0.02, 0.03]),
+    ] {
+        let (r, nu0) = r_nu0(&beta, a0, &w0);
+        let mut f = SingleNeuron {
+            beta_star: beta.clone(),
+            eta_a: 1.0,
+            eta_w: 1.0,
+        };
+        let y0 = [a0, w0[0], w0[1]];
+        let d0 = f.delta(&y0);
+        let times: Vec<f64> = (1..=12).map(|k| 0.5 * k as f64).collect();
+        let mut got = Vec::new();
+        let mut ws = Workspace::new(3);
+        let sol = solve_at(
+            &DOP853,
+            &mut f,
+            0.0,
+            &y0,
+            6.0,
+            &times,
+            &tight(),
+            &mut ws,
+            &mut |t, y| {
+                let wb = y[1] * beta[0] + y[2] * beta[1];
+                got.push((t, wb / y[0]));
+            },
+        )
+        .unwrap();
+        for (t, v) in got {
+            let want = nu(s, r, nu0, t);
+            assert!(
+                (v - want).abs() <= CLOSED_VS_ODE * want.abs().max(1.0),
+                "a0={a0} t={t}: {v} vs {want}"
+            );
+        }
+        // K4: delta conserved to integration accuracy.
+        let f = SingleNeuron {
+            beta_star: beta.clone(),
+            eta_a: 1.0,
+            eta_w: 1.0,
+        };
+        assert!((f.delta(&sol.y_end) - d0).abs() <= 1e3 * TIGHT_RTOL * (1.0 + d0.abs()));
+        assert!((nu(s, r, nu0, 200.0) - nu_limit(s, r)).abs() <= 1e3 * EPS);
+    }
+}
+
+#[test]
+fn unequal_learning_rates_conserve_the_weighted_delta() {
+    // K4 with eta_a != eta_w: delta = eta_w a^2 - eta_a ||w||^2.
+    let mut f = SingleNeuron {
+        beta_star: vec![1.0, -0.5, 0.25],
+        eta_a: 0.3,
+        eta_w: 2.0,
+    };
+    let y0 = [0.4, 0.1, 0.2, -0.3];
+    let d0 = f.delta(&y0);
+    let mut ws = Workspace::new(4);
+    let sol = solve_at(
+        &DOP853,
+        &mut f,
+        0.0,
+        &y0,
+        10.0,
+        &[],
+        &tight(),
+        &mut ws,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert!((f.delta(&sol.y_end) - d0).abs() <= 1e3 * TIGHT_RTOL * (1.0 + d0.abs()));
+}
+
+#[test]
+fn a1_a2_end_to_end_flow_reproduces_the_layerwise_product() {
+    // N = 3, 3x3, T = orthogonal diag(2, 1, .5) orthogonal, balanced unaligned init.
+    let n = 3;
+    let mut rng = random::rng(5, 1);
+    let o1 = linalg::orthonormal_from(&random::gaussian_matrix(&mut rng, n, n)).unwrap();
+    let o2 = linalg::orthonormal_from(&random::gaussian_matrix(&mut rng, n, n)).unwrap();
+    let t = o1
+        .matmul(&Matrix::from_diag(&[2.0, 1.0, 0.5]))
+        .matmul_t(&o2);
+    let m = Moments {
+        sigma_xx: Matrix::identity(n),
+        sigma_yx: t.clone(),
+        w_star: t.clone(),
+        loss_min: 0.0,
+        whitened: true,
+    };
+    let net = DeepLinearNet::new(vec![n, n, n, n]).unwrap();
+    let init = Init::LambdaBalanced {
+        scale: 0.8,
+        lambda: 0.0,
+    };
+    let theta0 = init
+        .sample(
+            &net,
+            &Matrix::zeros(n, 0),
+            &Matrix::zeros(n, 0),
+            &mut random::rng(6, 1),
+        )
+        .unwrap();
+    let times = [0.5, 1.0, 2.0, 4.0];
+    // Layer-wise gradient flow, and A1: balancedness conserved.
+    let mut layerwise = Vec::new();
+    let mut ws = Workspace::new(theta0.len());
+    let mut gf = GradientFlow::new(&net, &m);
+    let sol = solve_at(
+        &DOP853,
+        &mut gf,
+        0.0,
+        &theta0,
+        4.0,
+        &times,
+        &tight(),
+        &mut ws,
+        &mut |_, y| layerwise.push(net.end_to_end(y)),
+    )
+    .unwrap();
+    for (d1, d0) in net
+        .balance_matrices(&sol.y_end)
+        .iter()
+        .zip(net.balance_matrices(&theta0))
+    {
+        assert!(
+            d1.sub(&d0).max_abs() < 1e-10,
+            "A1 drift {:e}",
+            d1.sub(&d0).max_abs()
+        );
+    }
+    // End-to-end flow AR-1 from W_e(0).
+    let we0 = net.end_to_end(&theta0);
+    let mut e2e = EndToEnd {
+        depth: 3,
+        w_star: t,
+    };
+    let mut ws = Workspace::new(n * n);
+    let mut direct = Vec::new();
+    solve_at(
+        &DOP853,
+        &mut e2e,
+        0.0,
+        we0.as_slice(),
+        4.0,
+        &times,
+        &tight(),
+        &mut ws,
+        &mut |_, y| direct.push(Matrix::from_col_major(n, n, y.to_vec()).unwrap()),
+    )
+    .unwrap();
+    for (a, b) in layerwise.iter().zip(&direct) {
+        let err = a.sub(b).max_abs();
+        // Both are integrated at rtol 1e-12; fractional powers cost a few ulps per evaluation.
+        assert!(err <= 1e-9, "A2: {err:e}");
+    }
+}
+
+#[test]
+fn a3_aligned_end_to_end_flow_is_the_saxe_depth_equation() {
+    // Aligned W_e(0) = U diag(u0) V^T: each singular value follows DL-9, closed form DL-10.
+    let (n, depth) = (3, 4);
+    let s = [2.0, 1.0, 0.5];
+    let u0 = [0.05, 0.05, 0.05];
+    let mut rng = random::rng(9, 2);
+    let u = linalg::orthonormal_from(&random::gaussian_matrix(&mut rng, n, n)).unwrap();
+    let v = linalg::orthonormal_from(&random::gaussian_matrix(&mut rng, n, n)).unwrap();
+    let t = u.matmul(&Matrix::from_diag(&s)).matmul_t(&v);
+    let we0 = u.matmul(&Matrix::from_diag(&u0)).matmul_t(&v);
+    let mut e2e = EndToEnd { depth, w_star: t };
+    let mut ws = Workspace::new(n * n);
+    let times = [1.0, 3.0, 6.0, 12.0];
+    let mut got = Vec::new();
+    solve_at(
+        &DOP853,
+        &mut e2e,
+        0.0,
+        we0.as_slice(),
+        12.0,
+        &times,
+        &tight(),
+        &mut ws,
+        &mut |tt, y| {
+            let we = Matrix::from_col_major(n, n, y.to_vec()).unwrap();
+            got.push((tt, u.t_matmul(&we).matmul(&v)));
+        },
+    )
+    .unwrap();
+    for (tt, proj) in got {
+        for a in 0..n {
+            let want = balanced_depth(s[a], depth, u0[a], tt).unwrap();
+            assert!(
+                rel(proj.get(a, a), want, 1e-6) < 1e-8,
+                "t={tt} mode {a}: {} vs {want}",
+                proj.get(a, a)
+            );
+        }
+    }
+}
