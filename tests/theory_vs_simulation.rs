@@ -227,3 +227,36 @@ fn time_to_learn_events_match_closed_forms() {
         }
     }
 }
+
+#[test]
+fn balanced_unaligned_deep_runs_use_the_end_to_end_flow() {
+    // init.kind = lambda_balanced with lambda = 0, depth 3: reduced_ode is Arora's end-to-end
+    // flow (AR-1) and must agree with the full layer-wise flow to integration accuracy.
+    // A full-rank teacher and a well-conditioned initial map (seed 2: condition 32): AR-1 is
+    // used only while the map stays full rank.
+    let text = "[model]\ndepth = 3\nhidden = 4\n[task]\nd_in = 4\nd_out = 4\nsingular_values = [2.0, 1.0, 0.7, 0.5]\n\
+                [init]\nkind = \"lambda_balanced\"\nscale = 0.6\n[train]\nsteps = 500\nlr = 0.01\nseeds = [2]\n\
+                [integrate]\nmethod = \"dop853\"\nrtol = 1e-12\natol = 1e-14\n";
+    let out = experiment::run(&load_builtin("t", text, &[]).unwrap(), &mut |_| {}).unwrap();
+    assert!(
+        out.skipped.iter().all(|s| s.source != "reduced_ode"),
+        "{:?}",
+        out.skipped
+    );
+    let pick = |src: Source| -> Vec<f64> {
+        out.records
+            .iter()
+            .filter(|r| r.source == src && r.observable == "mode_strength")
+            .map(|r| r.value)
+            .collect()
+    };
+    let (a, b) = (pick(Source::ReducedOde), pick(Source::GradientFlow));
+    assert_eq!(a.len(), b.len());
+    assert!(!a.is_empty());
+    for (x, y) in a.iter().zip(&b) {
+        assert!(
+            (x - y).abs() <= FULL_GF_VS_CLOSED * y.abs().max(1e-3),
+            "{x} vs {y}"
+        );
+    }
+}
