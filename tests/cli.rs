@@ -67,7 +67,10 @@ fn demo_writes_the_documented_files() {
         let theory = f[0] != "gd";
         assert_eq!(theory, f[1].is_empty(), "theory rows leave seed empty: {l}");
         assert_eq!(theory, f[2].is_empty(), "theory rows leave step empty: {l}");
-        let scalar = f[4] == "loss" || f[4] == "balance_drift";
+        let scalar = matches!(
+            f[4],
+            "loss" | "balance_drift" | "kernel_distance" | "alignment"
+        );
         assert_eq!(scalar, f[5].is_empty(), "{l}");
         f[3].parse::<f64>().unwrap();
         f[6].parse::<f64>().unwrap();

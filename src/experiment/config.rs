@@ -222,7 +222,8 @@ pub struct OutputConfig {
     /// `"linear"` or `"log"` spacing of record steps (default `"linear"`; log includes step 0).
     pub spacing: String,
     /// Observables to record: subset of `"loss"`, `"mode_strength"`, `"singular_value"`,
-    /// `"balance_drift"` (default: all four).
+    /// `"balance_drift"`, `"map"`, `"weight_change"`, `"kernel_distance"`, `"alignment"`
+    /// (default: all but `"map"`).
     pub observables: Vec<String>,
     /// Draw `figure.png` and `figure.svg` (default true).
     pub figure: bool,
@@ -237,7 +238,11 @@ impl Default for OutputConfig {
         OutputConfig {
             records: 101,
             spacing: "linear".into(),
-            observables: OBSERVABLES[..4].iter().map(|s| s.to_string()).collect(),
+            observables: OBSERVABLES
+                .iter()
+                .filter(|o| **o != "map")
+                .map(|s| s.to_string())
+                .collect(),
             figure: true,
             log_time: false,
             weights: true,
@@ -246,13 +251,18 @@ impl Default for OutputConfig {
 }
 
 /// Observable names, in record order. `map` (the entries of the end-to-end map, index
-/// `i * d_in + j` for entry `(i, j)`) is opt-in: it is not in the default list.
-pub const OBSERVABLES: [&str; 5] = [
+/// `i * d_in + j` for entry `(i, j)`) is opt-in: it is not in the default list. The rich/lazy
+/// diagnostics: `weight_change` (index = layer from 0: `||W_l(t) - W_l(0)||_F`),
+/// `kernel_distance` (two layers: RL-2), `alignment` (RL-3).
+pub const OBSERVABLES: [&str; 8] = [
     "loss",
     "mode_strength",
     "singular_value",
     "balance_drift",
     "map",
+    "weight_change",
+    "kernel_distance",
+    "alignment",
 ];
 /// Theory source names.
 pub const THEORY_SOURCES: [&str; 3] = ["closed_form", "reduced_ode", "gradient_flow"];

@@ -315,7 +315,7 @@ fn push_map_observables(
     rec: &dyn Fn(&'static str, Option<usize>, f64) -> Record,
     we: &Matrix,
     task: &LinearTask,
-    want: &[bool; 5],
+    want: &[bool; 8],
 ) {
     if want[1] {
         for (a, u) in analysis::mode_strengths(we, &task.u, &task.v)
@@ -356,7 +356,43 @@ struct NetObserver<'a> {
     net: &'a DeepLinearNet,
     task: &'a LinearTask,
     balance0: Vec<Matrix>,
-    want: [bool; 5],
+    theta0: Vec<f64>,
+    want: [bool; 8],
+}
+
+/// `(W1^T W1, W2 W2^T)` of a two-layer parameter vector (the tangent-kernel Gram blocks).
+fn grams(net: &DeepLinearNet, params: &[f64]) -> (Matrix, Matrix) {
+    let w1 = net.layer(params, 1).to_owned();
+    let w2 = net.layer(params, net.depth()).to_owned();
+    (w1.t_matmul(&w1), w2.matmul_t(&w2))
+}
+
+/// Rich/lazy diagnostics from Gram blocks: kernel distance from the initial blocks (two
+/// layers only) and first-layer alignment (RL-2, RL-3).
+fn push_gram_observables(
+    out: &mut Vec<Record>,
+    rec: &dyn Fn(&'static str, Option<usize>, f64) -> Record,
+    g0: Option<&(Matrix, Matrix)>,
+    g: &(Matrix, Matrix),
+    task: &LinearTask,
+    want: &[bool; 8],
+) {
+    if want[6] {
+        if let Some((p0, q0)) = g0 {
+            out.push(rec(
+                "kernel_distance",
+                None,
+                analysis::kernel_distance(p0, q0, &g.0, &g.1),
+            ));
+        }
+    }
+    if want[7] {
+        out.push(rec(
+            "alignment",
+            None,
+            analysis::input_alignment(&g.0, &task.v),
+        ));
+    }
 }
 
 impl NetObserver<'_> {
@@ -384,6 +420,29 @@ impl NetObserver<'_> {
                 analysis::balance_drift(self.net, params, &self.balance0),
             ));
         }
+        if self.want[5] {
+            for l in 1..=self.net.depth() {
+                let (w, w0) = (self.net.layer(params, l), self.net.layer(&self.theta0, l));
+                let d: f64 = w
+                    .as_slice()
+                    .iter()
+                    .zip(w0.as_slice())
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum();
+                out.push(rec("weight_change", Some(l - 1), d.sqrt()));
+            }
+        }
+        if self.want[6] || self.want[7] {
+            let g0 = (self.net.depth() == 2).then(|| grams(self.net, &self.theta0));
+            push_gram_observables(
+                out,
+                &rec,
+                g0.as_ref(),
+                &grams(self.net, params),
+                self.task,
+                &self.want,
+            );
+        }
     }
 }
 
@@ -406,6 +465,9 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
             has("singular_value"),
             has("balance_drift"),
             has("map"),
+            has("weight_change"),
+            has("kernel_distance"),
+            has("alignment"),
         ]
     };
     let mut records = Vec::new();
@@ -462,7 +524,29 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
     };
 
     // Mode-theory records from per-mode strengths u[alpha] at each time.
-    let push_modes = |records: &mut Vec<Record>, source: Source, t: f64, u: &[f64], drift: f64| {
+    // Initial layer scalars of the aligned modes (DL-3), for the mode theories' diagnostics.
+    let layers0: Vec<Vec<f64>> = aligned
+        .as_ref()
+        .map(|(u0, lambda)| {
+            u0.iter()
+                .map(|&x| mode_layer_scalars(x, *lambda, net.depth()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mode_grams = |layers: &[Vec<f64>]| -> (Matrix, Matrix) {
+        // Aligned: W1^T W1 = V diag(a_1^2) V^T, W2 W2^T = U diag(a_2^2) U^T (two layers).
+        let d = |l: usize| -> Vec<f64> { layers.iter().map(|a| a[l] * a[l]).collect() };
+        let sym = |m: &Matrix, w: Vec<f64>| {
+            Matrix::from_fn(m.nrows(), w.len(), |i, a| m.get(i, a) * w[a]).matmul_t(m)
+        };
+        (sym(&task.v, d(0)), sym(&task.u, d(layers[0].len() - 1)))
+    };
+    let push_modes = |records: &mut Vec<Record>,
+                      source: Source,
+                      t: f64,
+                      u: &[f64],
+                      drift: f64,
+                      layers: &[Vec<f64>]| {
         let rec = |observable, index, value| Record {
             source,
             seed: None,
@@ -510,6 +594,22 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
         if want[3] {
             records.push(rec("balance_drift", None, drift));
         }
+        if want[5] && !layers0.is_empty() {
+            // Orthonormal hidden directions: ||W_l - W_l(0)||_F^2 = sum_alpha (a - a0)^2.
+            for l in 0..net.depth() {
+                let d: f64 = layers
+                    .iter()
+                    .zip(&layers0)
+                    .map(|(a, a0)| (a[l] - a0[l]).powi(2))
+                    .sum();
+                records.push(rec("weight_change", Some(l), d.sqrt()));
+            }
+        }
+        if (want[6] || want[7]) && !layers0.is_empty() {
+            let g0 = (net.depth() == 2).then(|| mode_grams(&layers0));
+            let g = mode_grams(layers);
+            push_gram_observables(records, &rec, g0.as_ref(), &g, task, &want);
+        }
     };
 
     // closed_form: the Riccati solution (RC-3) for unaligned two-layer lambda-balanced inits
@@ -530,6 +630,7 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
         let started = Instant::now();
         let r = riccati::Riccati::new(&task.moments.sigma_yx, *lambda)?;
         let mut p = r.p_of(w1, w2);
+        let g_init = (w1.t_matmul(w1), w2.matmul_t(w2));
         let mut t_prev = 0.0;
         for &t in &times {
             p = r.propagate(&p, t - t_prev)?;
@@ -554,6 +655,8 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
                 // The lambda-balance is conserved exactly (C-4).
                 records.push(rec("balance_drift", None, 0.0));
             }
+            let g = (r.w1tw1_of(&p), r.w2w2t_of(&p));
+            push_gram_observables(&mut records, &rec, Some(&g_init), &g, task, &want);
         }
         timings.insert("closed_form".into(), started.elapsed().as_secs_f64());
     } else if requested.contains(&Source::ClosedForm) {
@@ -594,7 +697,11 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
                             }
                         })
                         .collect();
-                    push_modes(&mut records, Source::ClosedForm, t, &u, 0.0);
+                    let layers: Vec<Vec<f64>> = u
+                        .iter()
+                        .map(|&x| mode_layer_scalars(x, *lambda, net.depth()))
+                        .collect();
+                    push_modes(&mut records, Source::ClosedForm, t, &u, 0.0, &layers);
                 }
                 learn_times.insert(
                     "closed_form".into(),
@@ -723,7 +830,8 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
                                 .sqrt()
                         })
                         .fold(0.0, f64::max);
-                    local.push((t, u, drift));
+                    let layers: Vec<Vec<f64>> = y.chunks(depth).map(|c| c.to_vec()).collect();
+                    local.push((t, u, drift, layers));
                 };
                 let mut out = Output::at_times(&times, &mut on_save);
                 for (a, &s_a) in task.s.iter().enumerate() {
@@ -746,8 +854,8 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
                 // An integration failure skips this source (with the reason), not the run.
                 match sol {
                     Ok(sol) => {
-                        for (t, u, drift) in local {
-                            push_modes(&mut records, Source::ReducedOde, t, &u, drift);
+                        for (t, u, drift, layers) in local {
+                            push_modes(&mut records, Source::ReducedOde, t, &u, drift, &layers);
                         }
                         learn_times.insert("reduced_ode".into(), first_hits(&sol.events, rank));
                         integrator_stats.insert("reduced_ode".into(), sol.stats);
@@ -771,6 +879,7 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
             net,
             task,
             balance0: net.balance_matrices(&theta0),
+            theta0: theta0.clone(),
             want,
         };
         let mut field = crate::dynamics::GradientFlow::new(net, &task.moments);
@@ -849,6 +958,7 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
             net,
             task,
             balance0: net.balance_matrices(&theta),
+            theta0: theta.clone(),
             want,
         };
         let mut last_loss = f64::NAN;
