@@ -16,6 +16,8 @@ pub mod stream {
     pub const NOISE: u64 = 3;
     /// Network initialization (the seed is the run seed).
     pub const INIT: u64 = 10;
+    /// Minibatch draws of SGD / Adam (the seed is the run seed).
+    pub const BATCHES: u64 = 11;
 }
 
 /// SplitMix64 finalizer (Steele, Lea & Flood 2014): a bijective 64-bit mixer.

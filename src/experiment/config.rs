@@ -135,8 +135,18 @@ impl Default for InitConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
-    /// Optimizer: only `"gd"` (full-batch gradient descent) for now.
+    /// Optimizer: `"gd"` (full-batch gradient descent), `"sgd"` (minibatch SGD, needs
+    /// `task.samples`), `"adam"` (default `"gd"`). The records' source is this name.
     pub optimizer: String,
+    /// Minibatch size for `sgd` / `adam` (default: all samples, i.e. full batch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    /// Adam's first-moment decay (default 0.9).
+    pub beta1: f64,
+    /// Adam's second-moment decay (default 0.999).
+    pub beta2: f64,
+    /// Adam's denominator offset (default 1e-8).
+    pub eps: f64,
     /// Learning rate (> 0, default 0.01). GD step k is gradient-flow time `t = lr * k`.
     pub lr: f64,
     /// Number of GD steps (default 1000).
@@ -152,6 +162,10 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             optimizer: "gd".into(),
+            batch_size: None,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
             lr: 0.01,
             steps: 1000,
             seeds: vec![0, 1, 2, 3, 4],
@@ -711,10 +725,45 @@ impl Config {
             );
         }
         let tr = &self.train;
-        if tr.optimizer != "gd" {
+        if !["gd", "sgd", "adam"].contains(&tr.optimizer.as_str()) {
             return err(
                 "train.optimizer",
-                format!("'{}' is not supported; allowed: \"gd\"", tr.optimizer),
+                format!(
+                    "'{}' is not supported; allowed: \"gd\", \"sgd\", \"adam\"",
+                    tr.optimizer
+                ),
+            );
+        }
+        if tr.optimizer == "sgd" && t.samples.unwrap_or(0) == 0 {
+            return err(
+                "train.optimizer",
+                "\"sgd\" draws minibatches from finite data: set task.samples (and train.batch_size)".into(),
+            );
+        }
+        if let Some(b) = tr.batch_size {
+            if tr.optimizer == "gd" {
+                return err(
+                    "train.batch_size",
+                    "applies to \"sgd\" and \"adam\"; gd is full batch".into(),
+                );
+            }
+            if b == 0 || t.samples.is_some_and(|p| b > p) {
+                return err(
+                    "train.batch_size",
+                    format!(
+                        "must be between 1 and task.samples ({}), got {b}",
+                        t.samples.unwrap_or(0)
+                    ),
+                );
+            }
+        }
+        if !(0.0..1.0).contains(&tr.beta1) || !(0.0..1.0).contains(&tr.beta2) {
+            return err("train.beta1", "beta1 and beta2 must lie in [0, 1)".into());
+        }
+        if !(tr.eps > 0.0 && tr.eps.is_finite()) {
+            return err(
+                "train.eps",
+                format!("must be finite and > 0, got {}", tr.eps),
             );
         }
         if !(tr.lr > 0.0 && tr.lr.is_finite()) {

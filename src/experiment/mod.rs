@@ -41,6 +41,10 @@ pub enum Source {
     GradientFlow,
     /// Gradient descent on the finite network.
     Gd,
+    /// Minibatch SGD on the finite network.
+    Sgd,
+    /// Adam on the finite network.
+    Adam,
 }
 
 impl Source {
@@ -51,11 +55,17 @@ impl Source {
             Source::ReducedOde => "reduced_ode",
             Source::GradientFlow => "gradient_flow",
             Source::Gd => "gd",
+            Source::Sgd => "sgd",
+            Source::Adam => "adam",
         }
     }
     /// Theory sources (all but simulations).
     pub fn is_theory(self) -> bool {
-        !matches!(self, Source::Gd)
+        !self.is_simulation()
+    }
+    /// Simulations of the finite network (one per run: the configured optimizer).
+    pub fn is_simulation(self) -> bool {
+        matches!(self, Source::Gd | Source::Sgd | Source::Adam)
     }
     fn parse(s: &str) -> Option<Source> {
         match s {
@@ -63,6 +73,8 @@ impl Source {
             "reduced_ode" => Some(Source::ReducedOde),
             "gradient_flow" => Some(Source::GradientFlow),
             "gd" => Some(Source::Gd),
+            "sgd" => Some(Source::Sgd),
+            "adam" => Some(Source::Adam),
             _ => None,
         }
     }
@@ -952,6 +964,8 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
         "gradient descent".into(),
         c.train.seeds.len() as u64 * c.train.steps.max(1),
     ));
+    // The simulated optimizer (one per run); its records carry its name as source.
+    let sim = Source::parse(&c.train.optimizer).unwrap_or(Source::Gd);
     for &seed in &c.train.seeds {
         let mut theta = problem.initial_params(seed)?;
         let obs = NetObserver {
@@ -963,25 +977,54 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
         };
         let mut last_loss = f64::NAN;
         let mut last_step = 0;
-        let status = train::gradient_descent(
-            net,
-            &task.moments,
-            &mut theta,
-            &settings,
-            &steps,
-            &mut |k, p, loss| {
-                let at = Stamp {
-                    source: Source::Gd,
-                    seed: Some(seed),
-                    step: Some(k),
-                    t: train::gd_time(k, c.train.lr),
+        let mut on_record = |k: u64, p: &[f64], loss: f64| {
+            let at = Stamp {
+                source: sim,
+                seed: Some(seed),
+                step: Some(k),
+                t: train::gd_time(k, c.train.lr),
+            };
+            obs.push(&mut records, at, p, loss);
+            last_loss = loss;
+            progress(Progress::Advance(k - last_step));
+            last_step = k;
+        };
+        let status = match sim {
+            Source::Gd => train::gradient_descent(
+                net,
+                &task.moments,
+                &mut theta,
+                &settings,
+                &steps,
+                &mut on_record,
+            ),
+            _ => {
+                let opt = if sim == Source::Adam {
+                    train::Stochastic::Adam {
+                        beta1: c.train.beta1,
+                        beta2: c.train.beta2,
+                        eps: c.train.eps,
+                    }
+                } else {
+                    train::Stochastic::Sgd
                 };
-                obs.push(&mut records, at, p, loss);
-                last_loss = loss;
-                progress(Progress::Advance(k - last_step));
-                last_step = k;
-            },
-        );
+                let data = task.data.as_ref().map(|(x, y)| (x, y));
+                let batch = c.train.batch_size.unwrap_or(usize::MAX);
+                let mut rng = random::rng(seed, stream::BATCHES);
+                train::stochastic(
+                    net,
+                    &task.moments,
+                    data,
+                    batch,
+                    opt,
+                    &mut theta,
+                    &settings,
+                    &mut rng,
+                    &steps,
+                    &mut on_record,
+                )
+            }
+        };
         progress(Progress::Advance(c.train.steps.max(1) - last_step));
         runs.push(SeedRun {
             seed,
@@ -991,12 +1034,12 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
         final_weights.push((seed, net.unpack(&theta)));
     }
     progress(Progress::Finish);
-    timings.insert("gd".into(), started.elapsed().as_secs_f64());
+    timings.insert(sim.name().into(), started.elapsed().as_secs_f64());
 
     let mut summary = summarize(&records, runs, c.train.lr, rank);
     summary.time_to_learn = learn_times;
     if let Some(gd) = gd_learn_times(&records, &summary.seeds_in_mean, &task.s) {
-        summary.time_to_learn.insert("gd".into(), gd);
+        summary.time_to_learn.insert(sim.name().into(), gd);
     }
     Ok(RunOutput {
         records,
@@ -1025,7 +1068,7 @@ type Key = (&'static str, Option<usize>, u64);
 pub fn seed_mean(records: &[Record], seeds: &[u64]) -> BTreeMap<Key, f64> {
     let mut acc: BTreeMap<Key, (f64, usize)> = BTreeMap::new();
     for r in records {
-        if r.source == Source::Gd && r.seed.is_some_and(|s| seeds.contains(&s)) {
+        if r.source.is_simulation() && r.seed.is_some_and(|s| seeds.contains(&s)) {
             let e = acc
                 .entry((r.observable, r.index, r.t.to_bits()))
                 .or_insert((0.0, 0));
@@ -1116,7 +1159,7 @@ fn summarize(records: &[Record], runs: Vec<SeedRun>, lr: f64, rank: usize) -> Su
     let mut per_source_modes: BTreeMap<String, Vec<Vec<(f64, f64)>>> = BTreeMap::new();
     for r in records {
         if r.observable == "mode_strength" {
-            let name = if r.source == Source::Gd {
+            let name = if r.source.is_simulation() {
                 None
             } else {
                 Some(r.source.name())
@@ -1176,8 +1219,12 @@ fn summarize(records: &[Record], runs: Vec<SeedRun>, lr: f64, rank: usize) -> Su
         time_to_half_map.insert(name, modes.iter().map(|m| time_to_half(m)).collect());
     }
     if !ok_seeds.is_empty() && gd_modes.iter().any(|m| !m.is_empty()) {
+        let sim_name = records
+            .iter()
+            .find(|r| r.source.is_simulation())
+            .map_or("gd", |r| r.source.name());
         time_to_half_map.insert(
-            "gd".to_string(),
+            sim_name.to_string(),
             gd_modes.iter().map(|m| time_to_half(m)).collect(),
         );
     }

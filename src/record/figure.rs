@@ -79,7 +79,14 @@ pub fn draw_run_figure(
     let mut panels = Vec::new();
 
     // (a) mode strengths
-    let gd_modes = collect(records, Source::Gd, "mode_strength", seeds);
+    // The simulated optimizer of this run (gd, sgd or adam).
+    let sim = records
+        .iter()
+        .map(|r| r.source)
+        .find(|s| s.is_simulation())
+        .unwrap_or(Source::Gd);
+    let sim_label = sim.name().to_uppercase();
+    let gd_modes = collect(records, sim, "mode_strength", seeds);
     let mut series = Vec::new();
     let mut diff_series = Vec::new();
     let th_modes = theory_source.map(|s| collect(records, s, "mode_strength", seeds));
@@ -88,7 +95,7 @@ pub fn draw_run_figure(
         let a = idx.unwrap_or(0);
         let (t, mean, lo, hi) = stats(traj);
         series.push(Series {
-            label: format!("GD mode {a} (mean, min-max over seeds)"),
+            label: format!("{sim_label} mode {a} (mean, min-max over seeds)"),
             style: SeriesStyle::Simulation,
             color: a,
             x: t.clone(),
@@ -160,10 +167,10 @@ pub fn draw_run_figure(
 
     // (b) loss
     let mut series = Vec::new();
-    if let Some(gd) = collect(records, Source::Gd, "loss", seeds).get(&None) {
+    if let Some(gd) = collect(records, sim, "loss", seeds).get(&None) {
         let (t, mean, lo, hi) = stats(gd);
         series.push(Series {
-            label: "GD (mean, min-max over seeds)".into(),
+            label: format!("{sim_label} (mean, min-max over seeds)"),
             style: SeriesStyle::Simulation,
             color: 7,
             x: t,
@@ -215,7 +222,7 @@ pub fn draw_run_figure(
     // (c) discrepancy
     if diff_series.iter().any(|s| s.y.iter().any(|v| *v > 0.0)) {
         panels.push(Panel {
-            title: "|theory - GD mean| per mode".into(),
+            title: format!("|theory - {sim_label} mean| per mode"),
             x_label: "gradient-flow time t = lr x step".into(),
             y_label: "absolute discrepancy".into(),
             log_x: log_time,

@@ -180,6 +180,13 @@ fn primary_theory(out: &RunOutput) -> Option<Source> {
 /// Metric values of one finished run, in `columns` order (NaN where not defined).
 fn metrics_of(out: &RunOutput, columns: &[String]) -> Vec<f64> {
     let theory = primary_theory(out);
+    // The simulated optimizer (gd, sgd or adam): the `*_gd_*` columns hold its values.
+    let sim = out
+        .records
+        .iter()
+        .map(|r| r.source)
+        .find(|s| s.is_simulation())
+        .unwrap_or(Source::Gd);
     let last = |src: Source, obs: &str, idx: Option<usize>| -> f64 {
         out.records
             .iter()
@@ -214,25 +221,25 @@ fn metrics_of(out: &RunOutput, columns: &[String]) -> Vec<f64> {
         .map(|c| {
             let idx = |prefix: &str| c.strip_prefix(prefix).and_then(|x| x.parse::<usize>().ok());
             match c.as_str() {
-                "final_loss" => last(Source::Gd, "loss", None),
+                "final_loss" => last(sim, "loss", None),
                 "final_loss_theory" => theory.map_or(f64::NAN, |s| last(s, "loss", None)),
                 "max_abs_err_mode_strength" => disc("mode_strength", false),
                 "max_rel_err_mode_strength" => disc("mode_strength", true),
                 "max_rel_err_loss" => disc("loss", true),
-                "balance_drift" => last(Source::Gd, "balance_drift", None),
+                "balance_drift" => last(sim, "balance_drift", None),
                 _ => {
                     if let Some(a) = idx("t_learn_gd_m") {
-                        learn("gd", a)
+                        learn(sim.name(), a)
                     } else if let Some(a) = idx("t_learn_theory_m") {
                         th_name.as_deref().map_or(f64::NAN, |n| learn(n, a))
                     } else if let Some(a) = idx("t_half_gd_m") {
-                        half("gd", a)
+                        half(sim.name(), a)
                     } else if let Some(a) = idx("t_half_theory_m") {
                         th_name.as_deref().map_or(f64::NAN, |n| half(n, a))
                     } else if let Some(a) = idx("u_m") {
-                        last(Source::Gd, "mode_strength", Some(a))
+                        last(sim, "mode_strength", Some(a))
                     } else if let Some(i) = idx("sv_") {
-                        last(Source::Gd, "singular_value", Some(i))
+                        last(sim, "singular_value", Some(i))
                     } else {
                         f64::NAN
                     }

@@ -79,3 +79,111 @@ pub fn gradient_descent(
     }
     TrainStatus::Completed
 }
+
+/// Stochastic and adaptive optimizers (issue: the theory atlas): minibatch SGD and Adam on the
+/// finite-sample loss, or on the moment loss when the batch is the whole data set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stochastic {
+    /// Minibatch SGD: `theta <- theta - lr grad L_batch`.
+    Sgd,
+    /// Adam (Kingma & Ba 2015) with bias correction:
+    /// `m <- b1 m + (1 - b1) g`, `v <- b2 v + (1 - b2) g^2`,
+    /// `theta <- theta - lr m_hat / (sqrt(v_hat) + eps)`.
+    Adam {
+        /// First-moment decay (default 0.9).
+        beta1: f64,
+        /// Second-moment decay (default 0.999).
+        beta2: f64,
+        /// Denominator offset (default 1e-8).
+        eps: f64,
+    },
+}
+
+/// Run SGD or Adam from `params`. Each step uses a minibatch of `batch` samples drawn without
+/// replacement from `data` (`X`: `d_in x P`, `Y`: `d_out x P`) with `rng`, or the full moment
+/// gradient when `data` is `None` or `batch >= P`. Records (and the divergence test) use the
+/// full training loss on `moments`, like [`gradient_descent`].
+#[allow(clippy::too_many_arguments)]
+pub fn stochastic(
+    net: &DeepLinearNet,
+    moments: &Moments,
+    data: Option<(&crate::linalg::Matrix, &crate::linalg::Matrix)>,
+    batch: usize,
+    optimizer: Stochastic,
+    params: &mut [f64],
+    settings: &GdSettings,
+    rng: &mut rand::rngs::ChaCha8Rng,
+    record_steps: &[u64],
+    on_record: &mut dyn FnMut(u64, &[f64], f64),
+) -> TrainStatus {
+    use crate::linalg::Matrix;
+    use rand::RngExt;
+    let mut ws = net.workspace();
+    let mut grad = vec![0.0; params.len()];
+    let (mut m1, mut m2) = (vec![0.0; params.len()], vec![0.0; params.len()]);
+    let mut next = 0usize;
+    let loss0 = net.loss(params, moments, &mut ws);
+    let p = data.map_or(0, |(x, _)| x.ncols());
+    let minibatch = data.is_some() && batch < p;
+    let mut idx: Vec<usize> = (0..p).collect();
+    let (mut xb, mut yb) = match data {
+        Some((x, y)) if minibatch => (
+            Matrix::zeros(x.nrows(), batch),
+            Matrix::zeros(y.nrows(), batch),
+        ),
+        _ => (Matrix::zeros(0, 0), Matrix::zeros(0, 0)),
+    };
+    for step in 0..=settings.steps {
+        let loss = net.loss(params, moments, &mut ws);
+        let too_big = loss0 > 0.0 && loss > settings.divergence_factor * loss0;
+        if !loss.is_finite() || too_big || !params.iter().all(|v| v.is_finite()) {
+            return TrainStatus::Diverged { step, loss };
+        }
+        while next < record_steps.len() && record_steps[next] == step {
+            on_record(step, params, loss);
+            next += 1;
+        }
+        if step == settings.steps {
+            break;
+        }
+        match data {
+            Some((x, y)) if minibatch => {
+                // Partial Fisher-Yates: the first `batch` entries of idx are a uniform sample.
+                for i in 0..batch {
+                    let j = rng.random_range(i..p);
+                    idx.swap(i, j);
+                }
+                for (c, &k) in idx[..batch].iter().enumerate() {
+                    for r in 0..x.nrows() {
+                        xb.set(r, c, x.get(r, k));
+                    }
+                    for r in 0..y.nrows() {
+                        yb.set(r, c, y.get(r, k));
+                    }
+                }
+                net.sample_loss_and_grad(params, &xb, &yb, &mut grad);
+            }
+            _ => {
+                net.loss_and_grad(params, moments, &mut grad, &mut ws);
+            }
+        }
+        match optimizer {
+            Stochastic::Sgd => {
+                for (v, g) in params.iter_mut().zip(&grad) {
+                    *v -= settings.lr * g;
+                }
+            }
+            Stochastic::Adam { beta1, beta2, eps } => {
+                let k = (step + 1) as i32;
+                let (c1, c2) = (1.0 - beta1.powi(k), 1.0 - beta2.powi(k));
+                for i in 0..params.len() {
+                    let g = grad[i];
+                    m1[i] = beta1 * m1[i] + (1.0 - beta1) * g;
+                    m2[i] = beta2 * m2[i] + (1.0 - beta2) * g * g;
+                    params[i] -= settings.lr * (m1[i] / c1) / ((m2[i] / c2).sqrt() + eps);
+                }
+            }
+        }
+    }
+    TrainStatus::Completed
+}
