@@ -299,7 +299,10 @@ fn scan(args: ScanArgs) -> Result<(), Failure> {
                 bar.set_length(total);
                 bar.set_position(done);
             })
-            .map_err(|e| Failure::Run(e.into()))?;
+            .map_err(|e| match e {
+                learndyn::Error::Config { .. } => Failure::Input(e.into()),
+                _ => Failure::Run(e.into()),
+            })?;
             bar.finish_and_clear();
             eprintln!(
                 "{}: {} runs ({} resumed, {} run now in {:.2} s on {threads} threads); status {:?}{}",
@@ -617,6 +620,12 @@ fn load_and_run(
 }
 
 fn main() -> ExitCode {
+    // Behave like other Unix tools when the reader goes away (`learndyn ... | head`): exit
+    // quietly on SIGPIPE instead of panicking on a failed write.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result: Result<(), Failure> = match cli.command {
         Command::Demo { out, set } => {

@@ -640,6 +640,9 @@ impl Config {
                 format!("must be finite and > 0, got {}", i.scale),
             );
         }
+        if i.kind == "lambda_balanced" && !i.lambda.is_finite() {
+            return err("init.lambda", "must be finite".into());
+        }
         if i.kind == "aligned" {
             if !(i.lambda.is_finite()) {
                 return err("init.lambda", "must be finite".into());

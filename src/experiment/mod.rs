@@ -308,7 +308,15 @@ impl Problem {
                 ));
             }
         }
-        Ok(Problem { task, net, init })
+        let problem = Problem { task, net, init };
+        // Draw the first seed's init now, so impossible inits (e.g. widths that cannot be
+        // lambda-balanced) are input errors found by `check`, not failures mid-run.
+        if let Some(&seed) = c.train.seeds.first() {
+            problem
+                .initial_params(seed)
+                .map_err(|e| cfg_err("init", e.to_string()))?;
+        }
+        Ok(problem)
     }
 
     /// Initial parameters for `seed`.

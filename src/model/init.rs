@@ -74,7 +74,7 @@ fn factor_psd(m: &Matrix, rows: usize, rng: &mut ChaCha8Rng, what: &str) -> Resu
         return Err(Error::invalid(
             "init.lambda",
             format!(
-                "{what}: a lambda-balanced layer needs rank {} but has only {rows} rows; this width combination cannot be lambda-balanced with lambda != 0",
+                "{what}: a lambda-balanced layer needs rank {} but has only {rows} rows; with lambda > 0 every hidden width must be <= the next layer's width (two layers: hidden <= d_out), with lambda < 0 <= the previous one (hidden <= d_in)",
                 keep.len()
             ),
         ));

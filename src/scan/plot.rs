@@ -75,7 +75,8 @@ pub fn plot_table(table: &Path, req: &PlotRequest, stem: &Path) -> Result<()> {
         .position(|h| h == "status")
         .unwrap_or(3)
         .saturating_sub(3);
-    let over = if n_axes > 1 + usize::from(req.y.is_some()) {
+    let used = 1 + usize::from(req.y.is_some()) + usize::from(req.group.is_some());
+    let over = if n_axes > used {
         "mean over seeds and the other axes"
     } else {
         "mean over seeds"
@@ -195,11 +196,7 @@ pub fn plot_table(table: &Path, req: &PlotRequest, stem: &Path) -> Result<()> {
         .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
     let log_y = req.log_y.unwrap_or(positive && mx > 100.0 * mn);
     let panel = Panel {
-        title: format!(
-            "{} over {} ({over}; band: min-max)",
-            req.z.join(", "),
-            req.x
-        ),
+        title: format!("{} ({over}; band: min-max)", req.z.join(", ")),
         x_label: req.x.clone(),
         y_label: if req.z.len() == 1 {
             req.z[0].clone()
