@@ -32,6 +32,7 @@ pub mod bench;
 pub mod dynamics;
 pub mod error;
 pub mod experiment;
+pub mod figure;
 pub mod integrate;
 pub mod linalg;
 pub mod model;

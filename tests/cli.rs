@@ -413,3 +413,26 @@ fn bench_ode_prints_the_peers_keys() {
             < 1e-5
     );
 }
+
+#[test]
+fn figure_list_and_quick_run() {
+    let (code, list, err) = run(bin()
+        .args(["figure", "--list", "--dir"])
+        .arg(format!("{}/figures", env!("CARGO_MANIFEST_DIR"))));
+    assert_eq!(code, 0, "{err}");
+    for id in [
+        "saxe_modes",
+        "depth_plateau",
+        "lazy_rich",
+        "riccati_unaligned",
+        "kunin_single_neuron",
+        "lr_scaling",
+    ] {
+        assert!(list.contains(id), "{id} missing from {list}");
+    }
+    let (code, _, err) = run(bin()
+        .args(["figure", "nope", "--dir"])
+        .arg(format!("{}/figures", env!("CARGO_MANIFEST_DIR"))));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--list"), "{err}");
+}

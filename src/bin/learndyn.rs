@@ -83,6 +83,29 @@ enum Command {
         /// Log colour scale (heatmaps).
         #[arg(long)]
         log_z: bool,
+        /// Fit a log-log slope to each line and show it in the legend (e.g. error vs lr).
+        #[arg(long)]
+        fit_slope: bool,
+    },
+    /// Regenerate the reproducible figures in figures/<id>/ (data and plots) from their spec.toml.
+    Figure {
+        /// Figure ids (folder names under --dir).
+        ids: Vec<String>,
+        /// All figures.
+        #[arg(long)]
+        all: bool,
+        /// List the figures.
+        #[arg(long)]
+        list: bool,
+        /// Small, fast settings (CI smoke run); writes into target/figures-quick/<id>/.
+        #[arg(long)]
+        quick: bool,
+        /// The figures folder.
+        #[arg(long, default_value = "figures")]
+        dir: PathBuf,
+        /// Threads for scan figures [default: all cores].
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Benchmarks beside the Python peers (../shared/peers): identical problems, same JSON keys.
     #[command(subcommand)]
@@ -619,6 +642,64 @@ fn load_and_run(
     run_and_write(&loaded, &out()).map_err(Failure::Run)
 }
 
+fn figure_cmd(
+    ids: Vec<String>,
+    all: bool,
+    list: bool,
+    quick: bool,
+    dir: &Path,
+    threads: Option<usize>,
+) -> Result<(), Failure> {
+    let known = input(learndyn::figure::list(dir))?;
+    if list {
+        for id in &known {
+            let title = learndyn::figure::load(dir, id)
+                .map(|s| s.figure.title)
+                .unwrap_or_default();
+            println!("{id:<24} {title}");
+        }
+        return Ok(());
+    }
+    let todo = if all { known.clone() } else { ids };
+    if todo.is_empty() {
+        return Err(Failure::Input(anyhow::anyhow!(
+            "name figures (learndyn figure --list) or use --all"
+        )));
+    }
+    let threads = threads
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .max(1);
+    let mut result = Ok(());
+    for id in todo {
+        let started = Instant::now();
+        match learndyn::figure::make(dir, &id, quick, threads) {
+            Ok(files) => eprintln!(
+                "figure {id}: {} ({:.1} s)",
+                files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                started.elapsed().as_secs_f64()
+            ),
+            Err(e) => {
+                result = Err(match e {
+                    learndyn::Error::Config { .. } => {
+                        Failure::Input(anyhow::anyhow!("figure {id}: {e}"))
+                    }
+                    _ => Failure::Run(anyhow::anyhow!("figure {id}: {e}")),
+                });
+                break;
+            }
+        }
+    }
+    result
+}
+
 fn main() -> ExitCode {
     // Behave like other Unix tools when the reader goes away (`learndyn ... | head`): exit
     // quietly on SIGPIPE instead of panicking on a failed write.
@@ -644,6 +725,14 @@ fn main() -> ExitCode {
         }),
         Command::Bench(cmd) => bench(cmd).map_err(Failure::Run),
         Command::Scan(args) => scan(args),
+        Command::Figure {
+            ids,
+            all,
+            list,
+            quick,
+            dir,
+            threads,
+        } => figure_cmd(ids, all, list, quick, &dir, threads),
         Command::Plot {
             table,
             x,
@@ -654,6 +743,7 @@ fn main() -> ExitCode {
             log_x,
             log_y,
             log_z,
+            fit_slope,
         } => {
             let stem = out.unwrap_or_else(|| {
                 table.with_file_name(format!(
@@ -670,6 +760,7 @@ fn main() -> ExitCode {
                 log_x,
                 log_y,
                 log_z,
+                fit_slope,
             };
             input(learndyn::scan::plot::plot_table(&table, &req, &stem)).map(|_| {
                 eprintln!("wrote {}.png and {}.svg", stem.display(), stem.display());

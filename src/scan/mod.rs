@@ -100,10 +100,12 @@ pub fn results_name(shard: Option<Shard>) -> String {
 pub fn metric_columns(spec: &ScanSpec) -> Result<Vec<String>> {
     let mut rank = 0usize;
     let mut k_sv = 0usize;
+    let mut max_depth = 0usize;
     for id in 0..spec.n_points() {
         let p = spec.point(id)?;
         if let Ok(c) = spec.run_config(&p, 0) {
             rank = rank.max(c.task.singular_values.len());
+            max_depth = max_depth.max(c.model.depth);
             k_sv = k_sv.max(c.task.d_in.min(c.task.d_out));
         }
     }
@@ -131,6 +133,14 @@ pub fn metric_columns(spec: &ScanSpec) -> Result<Vec<String>> {
             "final_mode_strength" => cols.extend((0..rank).map(|a| format!("u_m{a}"))),
             "final_singular_values" => cols.extend((0..k_sv).map(|i| format!("sv_{i}"))),
             "balance_drift" => cols.push("balance_drift".into()),
+            "rich_lazy" => {
+                cols.extend([
+                    "kernel_distance".to_string(),
+                    "kernel_distance_theory".into(),
+                    "alignment".into(),
+                ]);
+                cols.extend((0..max_depth).map(|l| format!("weight_change_l{l}")));
+            }
             _ => {}
         }
     }
@@ -227,6 +237,11 @@ fn metrics_of(out: &RunOutput, columns: &[String]) -> Vec<f64> {
                 "max_rel_err_mode_strength" => disc("mode_strength", true),
                 "max_rel_err_loss" => disc("loss", true),
                 "balance_drift" => last(sim, "balance_drift", None),
+                "kernel_distance" => last(sim, "kernel_distance", None),
+                "kernel_distance_theory" => {
+                    theory.map_or(f64::NAN, |s| last(s, "kernel_distance", None))
+                }
+                "alignment" => last(sim, "alignment", None),
                 _ => {
                     if let Some(a) = idx("t_learn_gd_m") {
                         learn(sim.name(), a)
@@ -238,6 +253,8 @@ fn metrics_of(out: &RunOutput, columns: &[String]) -> Vec<f64> {
                         th_name.as_deref().map_or(f64::NAN, |n| half(n, a))
                     } else if let Some(a) = idx("u_m") {
                         last(sim, "mode_strength", Some(a))
+                    } else if let Some(l) = idx("weight_change_l") {
+                        last(sim, "weight_change", Some(l))
                     } else if let Some(i) = idx("sv_") {
                         last(sim, "singular_value", Some(i))
                     } else {

@@ -25,6 +25,29 @@ pub struct PlotRequest {
     pub log_y: Option<bool>,
     /// Log colour scale (heatmap).
     pub log_z: bool,
+    /// Fit a log-log slope to each line's means and show it in the legend.
+    pub fit_slope: bool,
+}
+
+/// Least-squares slope of `ln y` against `ln x` over the points with `x, y > 0`.
+pub fn loglog_slope(x: &[f64], y: &[f64]) -> Option<f64> {
+    let pts: Vec<(f64, f64)> = x
+        .iter()
+        .zip(y)
+        .filter(|(a, b)| **a > 0.0 && **b > 0.0)
+        .map(|(a, b)| (a.ln(), b.ln()))
+        .collect();
+    if pts.len() < 2 {
+        return None;
+    }
+    let n = pts.len() as f64;
+    let (mx, my) = (
+        pts.iter().map(|p| p.0).sum::<f64>() / n,
+        pts.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    (sxx > 0.0).then(|| sxy / sxx)
 }
 
 fn spacing_is_log(dir: &Path, key: &str) -> bool {
@@ -171,10 +194,15 @@ pub fn plot_table(table: &Path, req: &PlotRequest, stem: &Path) -> Result<()> {
             let hi = stat(&|v| v.iter().cloned().fold(f64::NEG_INFINITY, f64::max));
             all_y.extend(lo.iter().chain(&hi).copied());
             let theory = zname.contains("theory");
-            let label = match &req.group {
+            let mut label = match &req.group {
                 Some(gname) => format!("{zname}, {gname} = {g}"),
                 None => zname.clone(),
             };
+            if req.fit_slope {
+                if let Some(k) = loglog_slope(&xs, &mean) {
+                    label.push_str(&format!(" (slope {k:.2})"));
+                }
+            }
             series.push(Series {
                 label,
                 style: if theory {
@@ -196,7 +224,12 @@ pub fn plot_table(table: &Path, req: &PlotRequest, stem: &Path) -> Result<()> {
         .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
     let log_y = req.log_y.unwrap_or(positive && mx > 100.0 * mn);
     let panel = Panel {
-        title: format!("{} ({over}; band: min-max)", req.z.join(", ")),
+        // The legend names the metrics; a long list would not fit in the title.
+        title: if req.z.len() == 1 {
+            format!("{} ({over}; band: min-max)", req.z[0])
+        } else {
+            format!("{over}; band: min-max")
+        },
         x_label: req.x.clone(),
         y_label: if req.z.len() == 1 {
             req.z[0].clone()

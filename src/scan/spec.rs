@@ -30,7 +30,8 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Metric groups a scan can record (each expands to one or more columns).
-pub const METRICS: [&str; 7] = [
+pub const METRICS: [&str; 8] = [
+    "rich_lazy",
     "final_loss",
     "time_to_half",
     "time_to_learn",
