@@ -222,3 +222,38 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn stable_braun_domine_form_matches_the_fukumizu_form() {
+    // RC-6 vs RC-3 for square unaligned lambda-balanced inits, lambda in {0, 1, -0.6}, t <= 8
+    // (reference notes: agreement <= 2e-10), and at t = 60 where the unstepped RC-3 would
+    // overflow e^{2 F t} but RC-6 only has decaying exponentials.
+    use learndyn::theory::riccati::stable_square;
+    for (lambda, seed) in [(0.0, 11u64), (1.0, 12), (-0.6, 13)] {
+        let n = 3;
+        let mut rng = random::rng(seed, 81);
+        let syx = random::gaussian_matrix(&mut rng, n, n).scale(1.0 / (n as f64).sqrt());
+        let net = DeepLinearNet::new(vec![n, n, n]).unwrap();
+        let init = Init::LambdaBalanced { scale: 0.5, lambda };
+        let theta0 = init
+            .sample(
+                &net,
+                &Matrix::zeros(n, 0),
+                &Matrix::zeros(n, 0),
+                &mut random::rng(seed, 82),
+            )
+            .unwrap();
+        let (w1, w2) = (
+            net.layer(&theta0, 1).to_owned(),
+            net.layer(&theta0, 2).to_owned(),
+        );
+        let r = Riccati::new(&syx, lambda).unwrap();
+        let p0 = r.p_of(&w1, &w2);
+        for t in [0.0, 0.5, 2.0, 8.0, 60.0] {
+            let a = stable_square(&syx, &w1, &w2, lambda, t).unwrap();
+            let b = r.propagate(&p0, t).unwrap();
+            let err = a.sub(&b).max_abs() / b.max_abs();
+            assert!(err <= 2e-10, "lambda {lambda} t {t}: {err:e}");
+        }
+    }
+}

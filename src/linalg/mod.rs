@@ -218,6 +218,13 @@ impl Matrix {
         }
         m
     }
+    /// `self + s * other` (elementwise).
+    pub fn add_scaled(mut self, other: &Matrix, s: f64) -> Matrix {
+        for (a, b) in self.data.iter_mut().zip(&other.data) {
+            *a += s * b;
+        }
+        self
+    }
     /// Multiply every entry by `s`.
     pub fn scale(mut self, s: f64) -> Matrix {
         self.data.iter_mut().for_each(|x| *x *= s);

@@ -147,3 +147,104 @@ pub fn lambda_balance(w1: &Matrix, w2: &Matrix, rtol: f64) -> Option<f64> {
         .fold(0.0, f64::max);
     (off <= rtol * scale.max(f64::MIN_POSITIVE)).then_some(lambda)
 }
+
+/// The numerically stable form of Braun et al. (2022) and Dominé et al. (2025) for square
+/// networks (`Ni = No = Nh = N`) from a lambda-balanced init (RC-6): with
+/// `Sigma_yx = U S V^T`, `Lambda = diag(sqrt(s^2 + lambda^2/4))`, `X = diag(lambda / (sqrt(lambda^2 + 4 s^2) + 2 s))`,
+/// `A = (I + X^2)^{-1/2}`, `B = W2^T U (A + XA) + W1 V (A - XA)`,
+/// `C = W2^T U (A - XA) - W1 V (A + XA)`, `G = e^{-Lt} C^T B^{-T} e^{-Lt}`,
+/// `Z = [V((A - XA) - (A + XA) G); U((A + XA) + (A - XA) G)]`,
+/// `M = 4 e^{-Lt} B^{-1} B^{-T} e^{-Lt} + (I - e^{-2Lt}) L^{-1} - e^{-Lt} B^{-1} C (e^{-2Lt} - I) L^{-1} C^T B^{-T} e^{-Lt}`,
+/// `P(t) = Z M^{-1} Z^T`. Only decaying exponentials appear, so it is accurate at any `t`
+/// without stepping. Errors if `B` is singular (a mode starts exactly at the saddle).
+pub fn stable_square(
+    sigma_yx: &Matrix,
+    w1: &Matrix,
+    w2: &Matrix,
+    lambda: f64,
+    t: f64,
+) -> Result<Matrix> {
+    let n = sigma_yx.nrows();
+    if sigma_yx.ncols() != n
+        || w1.nrows() != n
+        || w1.ncols() != n
+        || w2.nrows() != n
+        || w2.ncols() != n
+    {
+        return Err(Error::invalid(
+            "stable_square",
+            "needs Ni = No = Nh (square networks)",
+        ));
+    }
+    let svd = linalg::svd(sigma_yx.view())?;
+    let (u, s, v) = (&svd.u, &svd.s, &svd.v);
+    let lam: Vec<f64> = s
+        .iter()
+        .map(|x| (x * x + 0.25 * lambda * lambda).sqrt())
+        .collect();
+    let xd: Vec<f64> = s
+        .iter()
+        .map(|x| lambda / ((lambda * lambda + 4.0 * x * x).sqrt() + 2.0 * x))
+        .collect();
+    let ad: Vec<f64> = xd.iter().map(|x| 1.0 / (1.0 + x * x).sqrt()).collect();
+    let diag_mul = |m: &Matrix, d: &dyn Fn(usize) -> f64| {
+        Matrix::from_fn(m.nrows(), m.ncols(), |i, j| m.get(i, j) * d(j))
+    };
+    let plus = |j: usize| ad[j] + xd[j] * ad[j];
+    let minus = |j: usize| ad[j] - xd[j] * ad[j];
+    let w2tu = w2.t_matmul(u);
+    let w1v = w1.matmul(v);
+    let add = |a: &Matrix, b: &Matrix, sb: f64| {
+        Matrix::from_fn(a.nrows(), a.ncols(), |i, j| a.get(i, j) + sb * b.get(i, j))
+    };
+    let b = add(&diag_mul(&w2tu, &plus), &diag_mul(&w1v, &minus), 1.0);
+    let c = add(&diag_mul(&w2tu, &minus), &diag_mul(&w1v, &plus), -1.0);
+    let e: Vec<f64> = lam.iter().map(|l| (-l * t).exp()).collect();
+    // B^{-T} E and friends via solves (B^{-1} Y = solve(B, Y); B^{-T} Y = solve(B^T, Y)).
+    let bt = b.transpose();
+    let e_mat = Matrix::from_diag(&e);
+    let binv_t_e = linalg::solve(&bt, &e_mat)?; // B^{-T} E
+                                                // G = E C^T B^{-T} E
+    let ct_binv_t_e = c.t_matmul(&binv_t_e);
+    let g = Matrix::from_fn(n, n, |i, j| e[i] * ct_binv_t_e.get(i, j));
+    let left = Matrix::from_fn(n, n, |i, j| if i == j { minus(j) } else { 0.0 })
+        .sub(&Matrix::from_fn(n, n, |i, j| plus(i) * g.get(i, j)));
+    let right = Matrix::from_fn(n, n, |i, j| if i == j { plus(j) } else { 0.0 })
+        .add_scaled(&Matrix::from_fn(n, n, |i, j| minus(i) * g.get(i, j)), 1.0);
+    let ztop = v.matmul(&left);
+    let zbot = u.matmul(&right);
+    // M = 4 E B^{-1} B^{-T} E + (I - E^2) L^{-1} - E B^{-1} C (E^2 - I) L^{-1} C^T B^{-T} E
+    let e_binv = binv_t_e.transpose(); // E B^{-1} = (B^{-T} E)^T
+    let term1 = e_binv.matmul(&binv_t_e).scale(4.0);
+    let term2 = Matrix::from_diag(
+        &lam.iter()
+            .zip(&e)
+            .map(|(l, ei)| (1.0 - ei * ei) / l)
+            .collect::<Vec<_>>(),
+    );
+    let mid = Matrix::from_diag(
+        &lam.iter()
+            .zip(&e)
+            .map(|(l, ei)| (ei * ei - 1.0) / l)
+            .collect::<Vec<_>>(),
+    );
+    let term3 = e_binv
+        .matmul(&c)
+        .matmul(&mid)
+        .matmul(&c.transpose())
+        .matmul(&binv_t_e);
+    let m = term1.add_scaled(&term2, 1.0).sub(&term3);
+    let z = Matrix::from_fn(2 * n, n, |i, j| {
+        if i < n {
+            ztop.get(i, j)
+        } else {
+            zbot.get(i - n, j)
+        }
+    });
+    // P = Z M^{-1} Z^T
+    let minv_zt = linalg::solve(&m, &z.transpose())?;
+    let p = z.matmul(&minv_zt);
+    Ok(Matrix::from_fn(2 * n, 2 * n, |i, j| {
+        0.5 * (p.get(i, j) + p.get(j, i))
+    }))
+}
