@@ -12,7 +12,7 @@ pub struct Example {
 }
 
 /// Every shipped example; the first is the built-in demo.
-pub const EXAMPLES: [Example; 9] = [
+pub const EXAMPLES: [Example; 11] = [
     Example {
         name: "demo",
         about:
@@ -43,6 +43,17 @@ pub const EXAMPLES: [Example; 9] = [
         name: "lambda_balanced",
         about: "unaligned lambda-balanced two-layer init: exact matrix Riccati solution (RC-3)",
         text: include_str!("../../configs/lambda_balanced.toml"),
+    },
+    Example {
+        name: "sgd_adam",
+        about: "minibatch SGD (or Adam) on 256 noisy samples beside the theory",
+        text: include_str!("../../configs/sgd_adam.toml"),
+    },
+    Example {
+        name: "non_whitened",
+        about:
+            "non-whitened finite inputs: mode theories skipped (reason in the manifest), flow exact",
+        text: include_str!("../../configs/non_whitened.toml"),
     },
     Example {
         name: "scan_time_to_learn",

@@ -529,15 +529,16 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
         Init::Aligned { u0, lambda, .. } => Some((u0.clone(), *lambda)),
         _ => None,
     };
-    let mode_theory_reason = if aligned.is_none() {
+    // Non-whitened inputs rule out every theory but the full flow; say that first.
+    let mode_theory_reason = if !task.moments.whitened {
+        Some(format!(
+            "inputs are not whitened (||Sigma_xx - I||_F = {:.3e}); the closed forms and reduced ODEs assume Sigma_xx = I (set task.whiten = true)",
+            task.whitening_error
+        ))
+    } else if aligned.is_none() {
         Some(format!(
             "init.kind = \"{}\" is not the decoupled (aligned) initial condition the mode theories assume",
             c.init.kind
-        ))
-    } else if !task.moments.whitened {
-        Some(format!(
-            "inputs are not whitened (||Sigma_xx - I||_F = {:.3e}); mode theories assume Sigma_xx = I",
-            task.whitening_error
         ))
     } else {
         None
@@ -816,7 +817,11 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
         match &mode_theory_reason {
             Some(reason) => skipped.push(Skipped {
                 source: "reduced_ode".into(),
-                reason: format!("{reason}, and Arora's end-to-end flow needs a balanced init (W_(l+1)^T W_(l+1) = W_l W_l^T) with a full-rank teacher and initial map"),
+                reason: if task.moments.whitened {
+                    format!("{reason}, and Arora's end-to-end flow needs a balanced init (W_(l+1)^T W_(l+1) = W_l W_l^T) with a full-rank teacher and initial map")
+                } else {
+                    reason.clone()
+                },
             }),
             None => {
                 let (u0, lambda) = aligned.as_ref().expect("aligned");
