@@ -604,7 +604,8 @@ pub fn solve<F: VectorField + ?Sized>(
             },
         };
         let y_ok = all_finite(&ws.y_new);
-        let adaptive = err.is_some();
+        // Adaptive: the next step size (set on acceptance); fixed step: unchanged.
+        let mut h_next = None;
         if let Some(err) = err {
             if !y_ok || !err.is_finite() {
                 stats.rejected += 1;
@@ -637,7 +638,6 @@ pub fn solve<F: VectorField + ?Sized>(
             if let Some(k) = since_non_finite.as_mut() {
                 *k += 1;
             }
-            let t_new = if last { t1 } else { t + h };
             // Stiffness detection (HNW II, IV.2; dopri5.f): the last two stages of DOPRI5 are
             // both at t + h, so |f(y7) - f(y6)| / |y7 - y6| estimates |lambda|.
             if detect_stiffness {
@@ -661,68 +661,44 @@ pub fn solve<F: VectorField + ?Sized>(
                     }
                 }
             }
-            let stop = accept_step(
-                scheme,
-                field,
-                t,
-                h,
-                t_new,
-                ws,
-                &mut stats,
-                times,
-                &mut next_save,
-                out,
-                &mut g_prev,
-                &mut hits,
-            );
-            if let Some((index, te)) = stop {
-                return Ok(Solution {
-                    t_end: te,
-                    y_end: ws.y.clone(),
-                    stats,
-                    stop: StopReason::Event { index, t: te },
-                    events: hits,
-                    switched_to_stiff_at,
-                });
-            }
-            t = t_new;
-            h = h_new;
-            if detect_stiffness && stiff_count >= STIFF_COUNT && matches!(scheme, Scheme::Erk(_)) {
-                scheme = Scheme::Ros2;
-                switched_to_stiff_at = Some(t);
-                ws.ros_mut();
-            }
+            h_next = Some(h_new);
+        } else if !y_ok {
+            return Err(IntegrateError::NonFinite { t });
         }
-        if !adaptive {
-            if !y_ok {
-                return Err(IntegrateError::NonFinite { t });
-            }
-            let t_new = if last { t1 } else { t + h };
-            let stop = accept_step(
-                scheme,
-                field,
-                t,
-                h,
-                t_new,
-                ws,
-                &mut stats,
-                times,
-                &mut next_save,
-                out,
-                &mut g_prev,
-                &mut hits,
-            );
-            if let Some((index, te)) = stop {
-                return Ok(Solution {
-                    t_end: te,
-                    y_end: ws.y.clone(),
-                    stats,
-                    stop: StopReason::Event { index, t: te },
-                    events: hits,
-                    switched_to_stiff_at,
-                });
-            }
-            t = t_new;
+        // Accept the step (adaptive or fixed): saves, events, then advance.
+        let t_new = if last { t1 } else { t + h };
+        let stop = accept_step(
+            scheme,
+            field,
+            t,
+            h,
+            t_new,
+            ws,
+            &mut stats,
+            times,
+            &mut next_save,
+            out,
+            &mut g_prev,
+            &mut hits,
+        );
+        if let Some((index, te)) = stop {
+            return Ok(Solution {
+                t_end: te,
+                y_end: ws.y.clone(),
+                stats,
+                stop: StopReason::Event { index, t: te },
+                events: hits,
+                switched_to_stiff_at,
+            });
+        }
+        t = t_new;
+        if let Some(h_new) = h_next {
+            h = h_new;
+        }
+        if detect_stiffness && stiff_count >= STIFF_COUNT && matches!(scheme, Scheme::Erk(_)) {
+            scheme = Scheme::Ros2;
+            switched_to_stiff_at = Some(t);
+            ws.ros_mut();
         }
     }
     // Save times equal to t1 that rounding left behind.
