@@ -4,6 +4,7 @@
 //! `make_table.py` shows learndyn as more rows or columns. Nothing here prints: the binary
 //! writes the lines.
 
+pub mod gd;
 pub mod ode;
 pub mod scan;
 pub mod wp;
