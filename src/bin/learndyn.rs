@@ -806,7 +806,7 @@ fn main() -> ExitCode {
         Command::Example { name, list } => match (name, list) {
             (None, _) | (_, true) => {
                 for e in &examples::EXAMPLES {
-                    println!("{:<16} {}", e.name, e.about);
+                    println!("{:<20} {}", e.name, e.about);
                 }
                 Ok(())
             }
