@@ -27,6 +27,31 @@ pub enum TrainStatus {
     },
 }
 
+/// Per-step bookkeeping shared by every optimizer: the divergence test (loss non-finite, or
+/// above `divergence_factor` times the initial loss, or non-finite parameters) and the records
+/// due at this step. Returns the status to stop with, if any.
+#[allow(clippy::too_many_arguments)]
+fn checkpoint(
+    step: u64,
+    loss: f64,
+    loss0: f64,
+    params: &[f64],
+    settings: &GdSettings,
+    record_steps: &[u64],
+    next: &mut usize,
+    on_record: &mut dyn FnMut(u64, &[f64], f64),
+) -> Option<TrainStatus> {
+    let too_big = loss0 > 0.0 && loss > settings.divergence_factor * loss0;
+    if !loss.is_finite() || too_big || !params.iter().all(|v| v.is_finite()) {
+        return Some(TrainStatus::Diverged { step, loss });
+    }
+    while *next < record_steps.len() && record_steps[*next] == step {
+        on_record(step, params, loss);
+        *next += 1;
+    }
+    None
+}
+
 /// Full-batch gradient descent settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GdSettings {
@@ -62,13 +87,17 @@ pub fn gradient_descent(
         if step == 0 {
             loss0 = loss;
         }
-        let too_big = loss0 > 0.0 && loss > settings.divergence_factor * loss0;
-        if !loss.is_finite() || too_big || !params.iter().all(|p| p.is_finite()) {
-            return TrainStatus::Diverged { step, loss };
-        }
-        while next < record_steps.len() && record_steps[next] == step {
-            on_record(step, params, loss);
-            next += 1;
+        if let Some(stop) = checkpoint(
+            step,
+            loss,
+            loss0,
+            params,
+            settings,
+            record_steps,
+            &mut next,
+            on_record,
+        ) {
+            return stop;
         }
         if step == settings.steps {
             break;
@@ -135,13 +164,17 @@ pub fn stochastic(
     };
     for step in 0..=settings.steps {
         let loss = net.loss(params, moments, &mut ws);
-        let too_big = loss0 > 0.0 && loss > settings.divergence_factor * loss0;
-        if !loss.is_finite() || too_big || !params.iter().all(|v| v.is_finite()) {
-            return TrainStatus::Diverged { step, loss };
-        }
-        while next < record_steps.len() && record_steps[next] == step {
-            on_record(step, params, loss);
-            next += 1;
+        if let Some(stop) = checkpoint(
+            step,
+            loss,
+            loss0,
+            params,
+            settings,
+            record_steps,
+            &mut next,
+            on_record,
+        ) {
+            return stop;
         }
         if step == settings.steps {
             break;
