@@ -6,6 +6,7 @@
 
 pub mod gd;
 pub mod ode;
+pub mod rnn;
 pub mod scan;
 pub mod wp;
 

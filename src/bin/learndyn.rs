@@ -382,6 +382,19 @@ enum BenchCommand {
         #[arg(long, default_value = "64,256,1024", value_parser = parse_sizes)]
         n: Sizes,
     },
+    /// Vanilla RNN, full-batch BPTT (peers' workload 2): identical problems, loss checked
+    /// against the peers' to 1e-9, time per step.
+    Rnn {
+        /// Print one JSON line per configuration (append to the peers' results.jsonl).
+        #[arg(long)]
+        json: bool,
+        /// Timed repeats after one warm-up.
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        /// Only configurations with N in this list (default: the peers' 64, 256, 512).
+        #[arg(long, default_value = "64,256,512", value_parser = parse_sizes)]
+        n: Sizes,
+    },
     /// Scan engine: overhead per trivial point and 1 -> 2 thread speedup.
     Scan {
         /// Print a JSON line instead of a summary.
@@ -470,6 +483,30 @@ fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
                     println!("{}", serde_json::to_string(line)?);
                 } else {
                     print_bench_row(line);
+                }
+            }
+            Ok(())
+        }
+        BenchCommand::Rnn { json, repeats, n } => {
+            use learndyn::bench::rnn;
+            for &(nn, t, b, phi, steps) in rnn::CONFIGS.iter() {
+                if !n.0.contains(&nn) {
+                    continue;
+                }
+                let line =
+                    rnn::rnn_line(nn, t, b, phi, steps, repeats, 0).map_err(anyhow::Error::msg)?;
+                if json {
+                    println!("{}", serde_json::to_string(&line)?);
+                } else {
+                    let r = &line["results"]["learndyn"];
+                    println!(
+                        "{phi:<8} N={nn} T={t} B={b} S={steps}: {:.4} ms/step (min {:.4}); loss {} -> {}; checks {}",
+                        1e3 * r["time_per_step_s"]["median"].as_f64().unwrap_or(f64::NAN),
+                        1e3 * r["time_per_step_s"]["min"].as_f64().unwrap_or(f64::NAN),
+                        r["loss_0"],
+                        r["loss_S"],
+                        if line["ok"] == true { "ok" } else { "FAILED" }
+                    );
                 }
             }
             Ok(())

@@ -5,5 +5,6 @@
 
 pub mod deep_linear;
 pub mod init;
+pub mod rnn;
 
 pub use deep_linear::{DeepLinearNet, DlnWorkspace, Moments};
