@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 use learndyn::dynamics::GradientFlow;
-use learndyn::linalg::Matrix;
+use learndyn::linalg::{self, Matrix};
 use learndyn::model::init::Init;
 use learndyn::model::{DeepLinearNet, Moments};
 use learndyn::random;
@@ -213,12 +213,18 @@ proptest! {
         // The construction is lambda-balanced (RC-5).
         let lam = lambda_balance(&w1, &w2, 1e-10);
         prop_assert!(lam.is_some_and(|l| (l - lambda).abs() <= 1e-10 * (1.0 + lambda.abs())), "{lam:?} vs {lambda}");
-        let times = [0.5, 2.0, 6.0];
+        // Random inits can start a mode with the wrong sign at lambda = 0, i.e. on the stable
+        // manifold of a saddle (DL-7), where integration error grows like e^{2 s_max t}: the
+        // tolerance adds that amplified local error (1e3 atol e^{2 s_max t}) to the 1e-8
+        // relative bound, and times stay short (the fixed cases above test t up to 10 at 1e-8).
+        let s_max = linalg::singular_values(syx.view()).unwrap()[0];
+        let times = [0.5, 1.0, 2.0];
         let cf = closed(&syx, &w1, &w2, &times);
         let gf = full_flow(&net, &whitened(syx.clone()), &theta0, &times);
-        for (a, b) in cf.iter().zip(&gf) {
-            let err = a.sub(b).norm_fro() / b.norm_fro().max(1e-3);
-            prop_assert!(err <= CLOSED_VS_FLOW, "rel err {err:e}");
+        for ((a, b), t) in cf.iter().zip(&gf).zip(&times) {
+            let err = a.sub(b).norm_fro();
+            let tol = CLOSED_VS_FLOW * b.norm_fro().max(1e-3) + 1e3 * TIGHT_ATOL * (2.0 * s_max * t).exp();
+            prop_assert!(err <= tol, "t {t}: abs err {err:e} > {tol:e}");
         }
     }
 }

@@ -4,4 +4,5 @@
 pub mod arora;
 pub mod deep_linear;
 pub mod kunin;
+pub mod lrnn;
 pub mod riccati;
