@@ -40,9 +40,6 @@ pub const ETA: f64 = 0.05;
 /// Initial gain `sigma` of `W_l = sigma / sqrt(fan_in) z` (the peers' default).
 pub const SIGMA: f64 = 0.1;
 
-/// Tolerance of the `loss_matches_peers` check (relative).
-const PEER_TOL: f64 = 1e-9;
-
 /// `((N, L, P, S), loss_0, loss_S)` of the peers' numpy implementation with seed 0, eta 0.05,
 /// sigma 0.1, `d_in = d_out = N`, copied from `../shared/peers/results.jsonl` (the
 /// `"threads_setting": "1"` lines of `deep_linear_gd`; numpy and JAX agree to <= 8e-15 there).
@@ -356,10 +353,6 @@ fn time_runs(
     t
 }
 
-fn rel_err(a: f64, b: f64) -> f64 {
-    (a - b).abs() / b.abs().max(1e-300)
-}
-
 /// One JSON line for workload 1 with hidden width `n` (`d_in = d_out = n`), depth `l` (weight
 /// matrices), `p` samples, `steps` GD steps per timed run, `repeats` timed runs, `seed`.
 pub fn gd_line(
@@ -385,33 +378,7 @@ pub fn gd_line(
     let cpu_per_step: Vec<f64> = t.cpu.iter().map(|c| c / s).collect();
     let (loss_0, loss_s) = (losses[0], losses[steps]);
 
-    let mut checks = serde_json::Map::new();
-    let mut ok = true;
-    if let Some((ref0, ref_s)) = peer_losses(n, l, p, steps, seed) {
-        let e = rel_err(loss_0, ref0).max(rel_err(loss_s, ref_s));
-        let pass = e < PEER_TOL;
-        ok &= pass;
-        checks.insert(
-            "loss_matches_peers".into(),
-            json!({"rel_err": e, "tol": PEER_TOL, "ref_loss_0": ref0, "ref_loss_S": ref_s,
-                   "pass": pass}),
-        );
-    }
-    let decreases = loss_s < loss_0;
-    let monotone = losses.windows(2).all(|w| w[1] - w[0] <= 1e-12 * w[0].abs());
-    ok &= decreases && monotone;
-    checks.insert(
-        "loss_decreases".into(),
-        json!({"loss_0": loss_0, "loss_S": loss_s, "monotone": monotone,
-               "pass": decreases && monotone}),
-    );
-    // Sequential faer is deterministic: every run from the same weights gives the same bits.
-    let same = losses
-        .iter()
-        .zip(&timed)
-        .all(|(a, b)| a.to_bits() == b.to_bits());
-    ok &= same;
-    checks.insert("timed_runs_reproduce_warmup".into(), json!({"pass": same}));
+    let (checks, ok) = super::training_checks(&losses, &timed, peer_losses(n, l, p, steps, seed));
 
     let rate = gemm_rate(n);
     let bound = flops as f64 / rate;

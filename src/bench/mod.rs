@@ -116,3 +116,48 @@ pub fn env_info() -> Value {
         "bg_busy_before": std::env::var("PEERS_BG_BUSY").ok(),
     })
 }
+
+/// Tolerance of the `loss_matches_peers` check (relative): the peers print 16 digits and the
+/// trajectories differ only by BLAS rounding (~1e-13 relative, `../shared/peers/README.md`).
+pub const PEER_TOL: f64 = 1e-9;
+
+/// The checks shared by the training benchmarks (GD, BPTT): `losses` is the warm-up run's loss
+/// before each step and after the last one, `timed` the same from a timed run, `peer` the
+/// peers' `(loss_0, loss_S)` when known. Returns the `checks` map and whether all pass:
+/// `loss_matches_peers` (relative error < [`PEER_TOL`]), `loss_decreases` (monotone, the
+/// peers' check), `timed_runs_reproduce_warmup` (bitwise: sequential faer is deterministic).
+pub fn training_checks(
+    losses: &[f64],
+    timed: &[f64],
+    peer: Option<(f64, f64)>,
+) -> (serde_json::Map<String, Value>, bool) {
+    let rel_err = |a: f64, b: f64| (a - b).abs() / b.abs().max(1e-300);
+    let (loss_0, loss_s) = (losses[0], losses[losses.len() - 1]);
+    let mut checks = serde_json::Map::new();
+    let mut ok = true;
+    if let Some((ref0, ref_s)) = peer {
+        let e = rel_err(loss_0, ref0).max(rel_err(loss_s, ref_s));
+        let pass = e < PEER_TOL;
+        ok &= pass;
+        checks.insert(
+            "loss_matches_peers".into(),
+            json!({"rel_err": e, "tol": PEER_TOL, "ref_loss_0": ref0, "ref_loss_S": ref_s,
+                   "pass": pass}),
+        );
+    }
+    let decreases = loss_s < loss_0;
+    let monotone = losses.windows(2).all(|w| w[1] - w[0] <= 1e-12 * w[0].abs());
+    ok &= decreases && monotone;
+    checks.insert(
+        "loss_decreases".into(),
+        json!({"loss_0": loss_0, "loss_S": loss_s, "monotone": monotone,
+               "pass": decreases && monotone}),
+    );
+    let same = losses
+        .iter()
+        .zip(timed)
+        .all(|(a, b)| a.to_bits() == b.to_bits());
+    ok &= same;
+    checks.insert("timed_runs_reproduce_warmup".into(), json!({"pass": same}));
+    (checks, ok)
+}

@@ -48,9 +48,6 @@ pub const CONFIGS: [Config; 6] = [
     (512, 200, 64, "tanh", 3),
 ];
 
-/// Tolerance of the `loss_matches_peers` check (relative).
-const PEER_TOL: f64 = 1e-9;
-
 /// `((N, T, B, phi, S), loss_0, loss_S)` of the peers' numpy implementation, seed 0, default
 /// eta, copied from `../shared/peers/results.jsonl` (`"threads_setting": "1"` lines; numpy and
 /// JAX agree to <= 6e-16 there).
@@ -192,10 +189,6 @@ fn train(
     Ok(())
 }
 
-fn rel_err(a: f64, b: f64) -> f64 {
-    (a - b).abs() / b.abs().max(1e-300)
-}
-
 /// One JSON line for workload 2: hidden size `n`, `t` time steps, `b` sequences, activation
 /// `phi` (`"identity"`, `"tanh"`, or `"relu"`), `steps` GD steps per timed run, `repeats`
 /// timed runs, `seed`.
@@ -244,33 +237,11 @@ pub fn rnn_line(
     let cpu_per_step: Vec<f64> = tm.cpu.iter().map(|c| c / s).collect();
     let (loss_0, loss_s) = (losses[0], losses[steps]);
 
-    let mut checks = serde_json::Map::new();
-    let mut ok = true;
-    if let Some((ref0, ref_s)) = peer_losses(n, t, b, act.name(), steps, seed) {
-        let e = rel_err(loss_0, ref0).max(rel_err(loss_s, ref_s));
-        let pass = e < PEER_TOL;
-        ok &= pass;
-        checks.insert(
-            "loss_matches_peers".into(),
-            json!({"rel_err": e, "tol": PEER_TOL, "ref_loss_0": ref0, "ref_loss_S": ref_s,
-                   "pass": pass}),
-        );
-    }
-    let decreases = loss_s < loss_0;
-    let monotone = losses.windows(2).all(|w| w[1] - w[0] <= 1e-12 * w[0].abs());
-    ok &= decreases && monotone;
-    checks.insert(
-        "loss_decreases".into(),
-        json!({"loss_0": loss_0, "loss_S": loss_s, "monotone": monotone,
-               "pass": decreases && monotone}),
+    let (checks, ok) = super::training_checks(
+        &losses,
+        &timed,
+        peer_losses(n, t, b, act.name(), steps, seed),
     );
-    // Sequential faer is deterministic: every run from the same weights gives the same bits.
-    let same = losses
-        .iter()
-        .zip(&timed)
-        .all(|(a, z)| a.to_bits() == z.to_bits());
-    ok &= same;
-    checks.insert("timed_runs_reproduce_warmup".into(), json!({"pass": same}));
 
     let flops = 6 * (b * t * n * n) as u64;
     let per_step_summary = summarize(&per_step);
