@@ -156,6 +156,22 @@ pub struct TrainConfig {
     /// A run is recorded as diverged when its loss exceeds this factor times the initial
     /// loss, or is NaN/inf (default 1e6).
     pub divergence_factor: f64,
+    /// RNN runs: clip the gradient to this global 2-norm before each update (default: no
+    /// clipping).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clip: Option<f64>,
+    /// RNN runs: learning-rate schedule `lr_k`: `"constant"`, `"step"` (times `decay` every
+    /// `decay_every` steps), `"exponential"` (`lr decay^(k / decay_every)`), `"cosine"` (from
+    /// `lr` to `decay * lr` over the run) (default `"constant"`). Gradient-flow time is then
+    /// `t_k = sum_{j<k} lr_j` (C-6).
+    pub schedule: String,
+    /// Schedule factor (default 0.5).
+    pub decay: f64,
+    /// Schedule period in steps (default 1000).
+    pub decay_every: u64,
+    /// RNN runs: truncated BPTT with chunks of this many steps (default: full BPTT).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncation: Option<usize>,
 }
 
 impl Default for TrainConfig {
@@ -170,6 +186,11 @@ impl Default for TrainConfig {
             steps: 1000,
             seeds: vec![0, 1, 2, 3, 4],
             divergence_factor: 1e6,
+            clip: None,
+            schedule: "constant".into(),
+            decay: 0.5,
+            decay_every: 1000,
+            truncation: None,
         }
     }
 }
@@ -278,6 +299,8 @@ pub const OBSERVABLES: [&str; 8] = [
     "kernel_distance",
     "alignment",
 ];
+/// Learning-rate schedules (`train.schedule`).
+const SCHEDULES_ALL: [&str; 4] = super::rnn_config::SCHEDULES;
 /// Theory source names.
 pub const THEORY_SOURCES: [&str; 3] = ["closed_form", "reduced_ode", "gradient_flow"];
 /// Integration methods.
@@ -309,6 +332,15 @@ pub struct Config {
     pub integrate: IntegrateConfig,
     /// `[output]`
     pub output: OutputConfig,
+    /// `[rnn]` (only with `model.kind = "rnn"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rnn: Option<super::rnn_config::RnnConfig>,
+    /// `[sequence]` (only with `model.kind = "rnn"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<super::rnn_config::SequenceConfig>,
+    /// `[analysis]` (only with `model.kind = "rnn"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<super::rnn_config::AnalysisConfig>,
 }
 
 /// A config together with where it came from (for messages and relative paths).
@@ -542,10 +574,38 @@ impl Config {
             })
         };
         let m = &self.model;
+        if m.kind == "rnn" {
+            self.validate_common(origin)?;
+            return super::rnn_config::validate_rnn(self, origin);
+        }
         if m.kind != "deep_linear" {
             return err(
                 "model.kind",
-                format!("'{}' is not supported; allowed: \"deep_linear\"", m.kind),
+                format!("'{}' is not supported; allowed: \"deep_linear\", \"rnn\"", m.kind),
+            );
+        }
+        for (key, given) in [
+            ("rnn", self.rnn.is_some()),
+            ("sequence", self.sequence.is_some()),
+            ("analysis", self.analysis.is_some()),
+        ] {
+            if given {
+                return err(
+                    key,
+                    format!("the [{key}] section applies only to model.kind = \"rnn\"; remove it or set model.kind = \"rnn\""),
+                );
+            }
+        }
+        let td = TrainConfig::default();
+        if self.train.clip.is_some()
+            || self.train.truncation.is_some()
+            || self.train.schedule != td.schedule
+            || self.train.decay.to_bits() != td.decay.to_bits()
+            || self.train.decay_every != td.decay_every
+        {
+            return err(
+                "train",
+                "clip, schedule, decay, decay_every and truncation apply only to RNN runs (model.kind = \"rnn\") so far".into(),
             );
         }
         if m.depth < 2 {
@@ -727,16 +787,8 @@ impl Config {
                 ),
             );
         }
+        self.validate_common(origin)?;
         let tr = &self.train;
-        if !["gd", "sgd", "adam"].contains(&tr.optimizer.as_str()) {
-            return err(
-                "train.optimizer",
-                format!(
-                    "'{}' is not supported; allowed: \"gd\", \"sgd\", \"adam\"",
-                    tr.optimizer
-                ),
-            );
-        }
         if tr.optimizer == "sgd" && t.samples.unwrap_or(0) == 0 {
             return err(
                 "train.optimizer",
@@ -759,6 +811,38 @@ impl Config {
                     ),
                 );
             }
+        }
+        let o = &self.output;
+        for ob in &o.observables {
+            if !OBSERVABLES.contains(&ob.as_str()) {
+                return err(
+                    "output.observables",
+                    format!("'{ob}' is unknown; allowed: {OBSERVABLES:?}"),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks shared by every model kind: `[train]` optimizer settings, `[theory]`,
+    /// `[integrate]`, and the record spacing of `[output]`.
+    fn validate_common(&self, origin: &str) -> Result<()> {
+        let err = |key: &str, message: String| {
+            Err(Error::Config {
+                file: origin.to_string(),
+                key: key.to_string(),
+                message,
+            })
+        };
+        let tr = &self.train;
+        if !["gd", "sgd", "adam"].contains(&tr.optimizer.as_str()) {
+            return err(
+                "train.optimizer",
+                format!(
+                    "'{}' is not supported; allowed: \"gd\", \"sgd\", \"adam\"",
+                    tr.optimizer
+                ),
+            );
         }
         if !(0.0..1.0).contains(&tr.beta1) || !(0.0..1.0).contains(&tr.beta2) {
             return err("train.beta1", "beta1 and beta2 must lie in [0, 1)".into());
@@ -841,13 +925,20 @@ impl Config {
                 format!("'{}' is unknown; allowed: \"linear\", \"log\"", o.spacing),
             );
         }
-        for ob in &o.observables {
-            if !OBSERVABLES.contains(&ob.as_str()) {
-                return err(
-                    "output.observables",
-                    format!("'{ob}' is unknown; allowed: {OBSERVABLES:?}"),
-                );
-            }
+        if !SCHEDULES_ALL.contains(&tr.schedule.as_str()) {
+            return err(
+                "train.schedule",
+                format!("'{}' is unknown; allowed: {SCHEDULES_ALL:?}", tr.schedule),
+            );
+        }
+        if !(tr.decay > 0.0 && tr.decay.is_finite()) || tr.decay_every == 0 {
+            return err(
+                "train.decay",
+                "decay must be finite and > 0, decay_every >= 1".into(),
+            );
+        }
+        if tr.clip.is_some_and(|c| !(c > 0.0 && c.is_finite())) {
+            return err("train.clip", "must be finite and > 0 (a gradient 2-norm)".into());
         }
         Ok(())
     }

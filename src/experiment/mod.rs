@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod examples;
+pub mod rnn_config;
 
 use crate::analysis;
 use crate::error::{Error, Result};
