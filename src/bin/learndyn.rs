@@ -712,7 +712,7 @@ fn load_and_run(
 ) -> Result<(), Failure> {
     let loaded = input(loaded)?;
     // Building the problem reads and checks every referenced file before anything runs.
-    input(experiment::Problem::build(&loaded))?;
+    input(experiment::check_problem(&loaded))?;
     run_and_write(&loaded, &out()).map_err(Failure::Run)
 }
 
@@ -792,7 +792,7 @@ fn main() -> ExitCode {
             load_and_run(Config::load(&config, &set), || out.unwrap_or(default))
         }
         Command::Check { config, set } => input(Config::load(&config, &set)).and_then(|loaded| {
-            input(experiment::Problem::build(&loaded))?;
+            input(experiment::check_problem(&loaded))?;
             print!("{}", loaded.config.to_toml());
             eprintln!("{}: ok", loaded.origin);
             Ok(())

@@ -581,7 +581,10 @@ impl Config {
         if m.kind != "deep_linear" {
             return err(
                 "model.kind",
-                format!("'{}' is not supported; allowed: \"deep_linear\", \"rnn\"", m.kind),
+                format!(
+                    "'{}' is not supported; allowed: \"deep_linear\", \"rnn\"",
+                    m.kind
+                ),
             );
         }
         for (key, given) in [
@@ -938,7 +941,10 @@ impl Config {
             );
         }
         if tr.clip.is_some_and(|c| !(c > 0.0 && c.is_finite())) {
-            return err("train.clip", "must be finite and > 0 (a gradient 2-norm)".into());
+            return err(
+                "train.clip",
+                "must be finite and > 0 (a gradient 2-norm)".into(),
+            );
         }
         Ok(())
     }

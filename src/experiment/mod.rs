@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod examples;
+pub mod rnn;
 pub mod rnn_config;
 
 use crate::analysis;
@@ -187,6 +188,11 @@ pub struct RunOutput {
     pub whitening_error: f64,
     /// GD steps at which records were taken.
     pub record_steps: Vec<u64>,
+    /// RNN runs with `analysis.fixed_points`: the fixed points of every trained seed.
+    pub fixed_points: Vec<(u64, crate::analysis::fixed_points::FixedPointSet)>,
+    /// RNN runs: the names of the blocks in `final_weights` (`w`, `u`, `c`, ...); empty for
+    /// deep linear networks (whose blocks are the layers `W_1..W_L`).
+    pub weight_names: Vec<String>,
 }
 
 /// Record steps: `n` points from 0 to `steps`, linear or log spaced (log includes step 0),
@@ -470,6 +476,9 @@ impl NetObserver<'_> {
 /// Run an experiment. `progress` receives stage events (for a progress bar).
 pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<RunOutput> {
     let c: &Config = &loaded.config;
+    if c.model.kind == "rnn" {
+        return rnn::run(loaded, progress);
+    }
     let problem = Problem::build(loaded)?;
     let (task, net) = (&problem.task, &problem.net);
     let steps = record_steps(c.train.steps, c.output.records, &c.output.spacing);
@@ -1063,6 +1072,8 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
         timings,
         integrator_stats,
         teacher_singular_values: task.s.clone(),
+        fixed_points: Vec::new(),
+        weight_names: Vec::new(),
         whitening_error: task.whitening_error,
         record_steps: steps,
     })
@@ -1249,6 +1260,16 @@ fn summarize(records: &[Record], runs: Vec<SeedRun>, lr: f64, rank: usize) -> Su
         lr,
         seeds_in_mean: ok_seeds,
         runs,
+    }
+}
+
+/// Build the problem a config describes (data, network, first init) without running it:
+/// the input errors `learndyn check` reports.
+pub fn check_problem(loaded: &LoadedConfig) -> Result<()> {
+    if loaded.config.model.kind == "rnn" {
+        rnn::RnnProblem::build(loaded).map(|_| ())
+    } else {
+        Problem::build(loaded).map(|_| ())
     }
 }
 

@@ -245,7 +245,10 @@ pub fn validate_rnn(c: &super::config::Config, origin: &str) -> Result<()> {
     if crate::model::rnn::Activation::parse(&r.activation).is_err() {
         return err(
             "rnn.activation",
-            format!("'{}' is unknown; allowed: \"identity\", \"tanh\", \"relu\"", r.activation),
+            format!(
+                "'{}' is unknown; allowed: \"identity\", \"tanh\", \"relu\"",
+                r.activation
+            ),
         );
     }
     match r.form.as_str() {
@@ -268,7 +271,10 @@ pub fn validate_rnn(c: &super::config::Config, origin: &str) -> Result<()> {
     if r.rank > hidden {
         return err(
             "rnn.rank",
-            format!("must be <= model.hidden = {hidden} (0 = full rank), got {}", r.rank),
+            format!(
+                "must be <= model.hidden = {hidden} (0 = full rank), got {}",
+                r.rank
+            ),
         );
     }
     for (key, v) in [
@@ -296,10 +302,7 @@ pub fn validate_rnn(c: &super::config::Config, origin: &str) -> Result<()> {
         return err("rnn.learn", "train at least one block, e.g. [\"w\"]".into());
     }
     if r.learn.iter().any(|l| l == "b") && !r.bias {
-        return err(
-            "rnn.learn",
-            "\"b\" needs rnn.bias = true".into(),
-        );
+        return err("rnn.learn", "\"b\" needs rnn.bias = true".into());
     }
     match r.init.as_str() {
         "random" => {}
@@ -317,7 +320,10 @@ pub fn validate_rnn(c: &super::config::Config, origin: &str) -> Result<()> {
                 );
             }
             if r.rank != 0 {
-                return err("rnn.init", "\"aligned\" needs a full-rank W (rnn.rank = 0)".into());
+                return err(
+                    "rnn.init",
+                    "\"aligned\" needs a full-rank W (rnn.rank = 0)".into(),
+                );
             }
         }
         other => {
@@ -349,7 +355,10 @@ pub fn validate_rnn(c: &super::config::Config, origin: &str) -> Result<()> {
         );
     }
     if s.steps == 0 {
-        return err("sequence.steps", "sequences need at least 1 time step".into());
+        return err(
+            "sequence.steps",
+            "sequences need at least 1 time step".into(),
+        );
     }
     if s.sequences == 0 {
         return err("sequence.sequences", "must be >= 1".into());
@@ -395,7 +404,10 @@ pub fn validate_rnn(c: &super::config::Config, origin: &str) -> Result<()> {
             if k == 0 || k > t.d_in.min(t.d_out) {
                 return err(
                     "task.singular_values",
-                    format!("need 1 to min(d_in, d_out) = {} mode strengths", t.d_in.min(t.d_out)),
+                    format!(
+                        "need 1 to min(d_in, d_out) = {} mode strengths",
+                        t.d_in.min(t.d_out)
+                    ),
                 );
             }
             if s.lags.len() != k {
@@ -407,7 +419,10 @@ pub fn validate_rnn(c: &super::config::Config, origin: &str) -> Result<()> {
             if let Some(&l) = s.lags.iter().find(|&&l| l >= s.steps) {
                 return err(
                     "sequence.lags",
-                    format!("lag {l} does not fit in sequence.steps = {}: lags must be < steps", s.steps),
+                    format!(
+                        "lag {l} does not fit in sequence.steps = {}: lags must be < steps",
+                        s.steps
+                    ),
                 );
             }
             if t.singular_values.iter().any(|x| !x.is_finite()) {
@@ -429,17 +444,34 @@ pub fn validate_rnn(c: &super::config::Config, origin: &str) -> Result<()> {
             if crate::model::rnn::Activation::parse(&s.teacher_activation).is_err() {
                 return err(
                     "sequence.teacher_activation",
-                    format!("'{}' is unknown; allowed: \"identity\", \"tanh\", \"relu\"", s.teacher_activation),
+                    format!(
+                        "'{}' is unknown; allowed: \"identity\", \"tanh\", \"relu\"",
+                        s.teacher_activation
+                    ),
                 );
             }
-            if s.teacher_w.is_none() && s.eigenvalues.len() + 2 * s.complex_pairs.len() > s.teacher_hidden {
+            if s.teacher_w.is_none()
+                && s.eigenvalues.len() + 2 * s.complex_pairs.len() > s.teacher_hidden
+            {
                 return err(
                     "sequence.eigenvalues",
-                    format!("{} real eigenvalues and {} complex pairs need teacher_hidden >= {}", s.eigenvalues.len(), s.complex_pairs.len(), s.eigenvalues.len() + 2 * s.complex_pairs.len()),
+                    format!(
+                        "{} real eigenvalues and {} complex pairs need teacher_hidden >= {}",
+                        s.eigenvalues.len(),
+                        s.complex_pairs.len(),
+                        s.eigenvalues.len() + 2 * s.complex_pairs.len()
+                    ),
                 );
             }
-            if s.eigenvalues.iter().chain(s.complex_pairs.iter().flatten()).any(|x| !x.is_finite()) {
-                return err("sequence.eigenvalues", "eigenvalues and complex pairs must be finite".into());
+            if s.eigenvalues
+                .iter()
+                .chain(s.complex_pairs.iter().flatten())
+                .any(|x| !x.is_finite())
+            {
+                return err(
+                    "sequence.eigenvalues",
+                    "eigenvalues and complex pairs must be finite".into(),
+                );
             }
             match &s.observed {
                 Some(o) => {
@@ -477,7 +509,9 @@ pub fn validate_rnn(c: &super::config::Config, origin: &str) -> Result<()> {
         _ => {}
     }
     let tr = &c.train;
-    if tr.batch_size.is_some_and(|b| b == 0 || (t.kind != "npy" && s.input != "impulse_basis" && b > s.sequences)) {
+    if tr.batch_size.is_some_and(|b| {
+        b == 0 || (t.kind != "npy" && s.input != "impulse_basis" && b > s.sequences)
+    }) {
         return err(
             "train.batch_size",
             format!("must be between 1 and sequence.sequences ({})", s.sequences),
@@ -502,7 +536,10 @@ pub fn validate_rnn(c: &super::config::Config, origin: &str) -> Result<()> {
         if u.len() != t.d_in || u.iter().any(|x| !x.is_finite()) {
             return err(
                 "analysis.input",
-                format!("give task.d_in = {} finite numbers (the constant input)", t.d_in),
+                format!(
+                    "give task.d_in = {} finite numbers (the constant input)",
+                    t.d_in
+                ),
             );
         }
     }
@@ -520,7 +557,11 @@ pub fn validate_rnn(c: &super::config::Config, origin: &str) -> Result<()> {
 /// The observables an RNN run records: `output.observables`, or every RNN observable when
 /// it is left at the (deep-linear) default.
 pub fn rnn_observables(requested: &[String]) -> Vec<String> {
-    if requested == super::config::OutputConfig::default().observables.as_slice() {
+    if requested
+        == super::config::OutputConfig::default()
+            .observables
+            .as_slice()
+    {
         RNN_OBSERVABLES.iter().map(|s| s.to_string()).collect()
     } else {
         requested.to_vec()

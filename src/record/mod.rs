@@ -107,9 +107,23 @@ pub fn write_run(
         std::fs::create_dir_all(&wdir).map_err(|e| Error::io(&wdir, e))?;
         for (seed, layers) in &output.final_weights {
             for (l, w) in layers.iter().enumerate() {
-                let name = format!("seed{seed}_W{}.npy", l + 1);
+                let name = match output.weight_names.get(l) {
+                    Some(block) => format!("seed{seed}_{block}.npy"),
+                    None => format!("seed{seed}_W{}.npy", l + 1),
+                };
                 npy::write_matrix(&wdir.join(&name), w)?;
                 files.push(format!("weights/{name}"));
+            }
+        }
+    }
+    if !output.fixed_points.is_empty() {
+        let fdir = dir.join("fixed_points");
+        std::fs::create_dir_all(&fdir).map_err(|e| Error::io(&fdir, e))?;
+        for (seed, set) in &output.fixed_points {
+            for path in set.write(&fdir, &format!("seed{seed}"))? {
+                if let Some(name) = path.file_name() {
+                    files.push(format!("fixed_points/{}", name.to_string_lossy()));
+                }
             }
         }
     }
@@ -135,6 +149,7 @@ pub fn write_run(
         "command": ctx.command,
         "threads": ctx.threads,
         "config_origin": loaded.origin,
+        "model_kind": c.model.kind,
         "config": c,
         "seeds": c.train.seeds,
         "time_bridge": "t = lr * step (gradient-flow time, tau = 1)",

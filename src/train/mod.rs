@@ -4,6 +4,8 @@
 //! comparison "finite-lr GD vs gradient flow" is honest. The one bridge between GD steps and
 //! gradient-flow time is [`gd_time`] (C-6).
 
+pub mod seq;
+
 use crate::model::{DeepLinearNet, Moments};
 
 /// Gradient-flow time of GD step `step` at learning rate `lr` (C-6): `t = lr * step`

@@ -1,0 +1,1009 @@
+//! RNN runs (`model.kind = "rnn"`, issue 5): build the sequence task and the network from the
+//! config, train every seed with BPTT (GD, SGD or Adam), integrate the theory sources
+//! (`reduced_ode`: the outlier model IN-* or the per-mode linear-RNN ODE LR-2;
+//! `gradient_flow`: the full-parameter flow of the finite RNN), record the observables of
+//! the learned dynamics, and find the fixed points of the trained networks.
+//!
+//! Records use the same `records.csv` columns as deep-linear runs; the RNN observables are
+//! listed in [`RNN_OBSERVABLES`] and documented in docs/outputs.md.
+
+use super::config::Config;
+use super::rnn_config::{rnn_observables, RnnConfig, SequenceConfig, RNN_OBSERVABLES};
+use super::{record_steps, summarize, Progress, Record, RunOutput, SeedRun, Skipped, Source};
+use crate::analysis::fixed_points::{self, FixedPointSet, FpOptions, RnnMap};
+use crate::error::{Error, Result};
+use crate::integrate::{self, Atol, Ivp, Method, Options, Output, VectorField, Workspace};
+use crate::linalg::{self, Matrix};
+use crate::model::rnn::{Activation, SeqBatch};
+use crate::model::seq_rnn::{Form, Learn, SeqRnn, SeqRnnSpec, SeqRnnWorkspace};
+use crate::random::{self, stream};
+use crate::task::sequences::{self, InputProcess, LaggedModes, SeqData, TeacherRnn};
+use crate::theory::integrator::{DiscreteOutlier, LagWeights};
+use crate::theory::lrnn::LrnnModes;
+use crate::train::seq::{self as seqtrain, Objective, Schedule, SeqTrainSettings};
+use crate::train::{Stochastic, TrainStatus};
+use num_complex::Complex64;
+use rand_distr::{Distribution, StandardNormal};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use super::config::LoadedConfig;
+
+/// Teacher modes of a task with a known lag structure (the reduced theories' assumptions).
+#[derive(Debug, Clone)]
+pub struct TaskModes {
+    /// Input directions `V` (`d_in x K`).
+    pub v: Matrix,
+    /// Output directions `U` (`d_out x K`).
+    pub u: Matrix,
+    /// Lag profile `s_k` of every mode (`k = 0..T-1`).
+    pub profiles: Vec<Vec<f64>>,
+    /// The lag at which each mode's strength is measured (`mode_strength`).
+    pub lags: Vec<usize>,
+}
+
+/// An RNN problem: data, model and how to initialize it.
+#[derive(Debug, Clone)]
+pub struct RnnProblem {
+    /// Training data (with its time weights).
+    pub data: SeqBatch,
+    /// The network.
+    pub model: SeqRnn,
+    /// Teacher modes, for `integrate` and `lagged_modes`.
+    pub modes: Option<TaskModes>,
+    /// Whether the inputs are the impulse basis (population loss of linear models).
+    pub population: bool,
+    rnn: RnnConfig,
+}
+
+fn cfg_err(loaded: &LoadedConfig, key: &str, message: String) -> Error {
+    Error::Config {
+        file: loaded.origin.clone(),
+        key: key.into(),
+        message,
+    }
+}
+
+/// Identity matrix.
+fn eye(n: usize) -> Matrix {
+    let mut m = Matrix::zeros(n, n);
+    for i in 0..n {
+        m[(i, i)] = 1.0;
+    }
+    m
+}
+
+impl RnnProblem {
+    /// Build from a loaded config (reads the `.npy` files it names).
+    pub fn build(loaded: &LoadedConfig) -> Result<RnnProblem> {
+        let c = &loaded.config;
+        let r = c.rnn.clone().unwrap_or_default();
+        let s = c.sequence.clone().unwrap_or_default();
+        let t = &c.task;
+        let steps = s.steps;
+        let process = match s.input.as_str() {
+            "white_noise" => InputProcess::WhiteNoise { std: s.input_std },
+            "pulses" => InputProcess::Pulses {
+                prob: s.pulse_prob,
+                amplitude: s.pulse_amplitude,
+            },
+            "constant" => InputProcess::Constant {
+                value: s.input_value,
+            },
+            _ => InputProcess::ImpulseBasis,
+        };
+        let population = matches!(process, InputProcess::ImpulseBasis);
+        let inputs = || sequences::generate_inputs(&process, t.d_in, steps, s.sequences, t.seed);
+        let mut modes = None;
+        let seq: SeqData = match t.kind.as_str() {
+            "integrate" => {
+                let (x, b) = inputs()?;
+                let y = sequences::integrate_targets(&x, steps, b, s.gamma)?;
+                let d = t.d_in;
+                modes = Some(TaskModes {
+                    v: eye(d),
+                    u: eye(d),
+                    profiles: vec![(0..steps).map(|k| s.gamma.powi(k as i32)).collect(); d],
+                    lags: vec![0; d],
+                });
+                SeqData {
+                    x,
+                    y,
+                    steps,
+                    batch: b,
+                }
+            }
+            "lagged_modes" => {
+                let profiles: Vec<Vec<f64>> = t
+                    .singular_values
+                    .iter()
+                    .zip(&s.lags)
+                    .map(|(&sv, &lag)| {
+                        (0..steps)
+                            .map(|k| if k == lag { sv } else { 0.0 })
+                            .collect()
+                    })
+                    .collect();
+                let teacher = LaggedModes::random(t.d_in, t.d_out, profiles.clone(), t.seed)?;
+                let (x, b) = inputs()?;
+                let y = sequences::lag_filter(&teacher.lag_matrices(), &x, steps, b)?;
+                modes = Some(TaskModes {
+                    v: teacher.v.clone(),
+                    u: teacher.u.clone(),
+                    profiles,
+                    lags: s.lags.clone(),
+                });
+                SeqData {
+                    x,
+                    y,
+                    steps,
+                    batch: b,
+                }
+            }
+            "flip_flop" => sequences::flip_flop(t.d_in, steps, s.sequences, s.pulse_prob, t.seed)?,
+            "teacher_rnn" => {
+                let w = match &s.teacher_w {
+                    Some(p) => crate::npy::read_matrix(&loaded.resolve_path(p)).map_err(|e| {
+                        cfg_err(
+                            loaded,
+                            "sequence.teacher_w",
+                            format!("{e} (paths are relative to the config file's folder)"),
+                        )
+                    })?,
+                    None => {
+                        let pairs: Vec<(f64, f64)> =
+                            s.complex_pairs.iter().map(|p| (p[0], p[1])).collect();
+                        sequences::spectrum_matrix(
+                            s.teacher_hidden,
+                            &s.eigenvalues,
+                            &pairs,
+                            t.seed,
+                        )?
+                    }
+                };
+                if w.nrows() != s.teacher_hidden || w.ncols() != s.teacher_hidden {
+                    return Err(cfg_err(
+                        loaded,
+                        "sequence.teacher_w",
+                        format!(
+                            "is {}x{}, but sequence.teacher_hidden = {} needs a square {}x{} matrix",
+                            w.nrows(),
+                            w.ncols(),
+                            s.teacher_hidden,
+                            s.teacher_hidden,
+                            s.teacher_hidden
+                        ),
+                    ));
+                }
+                let mut rng = random::rng(t.seed, stream::TEACHER);
+                let mut u = Matrix::zeros(s.teacher_hidden, t.d_in);
+                let sc = 1.0 / (t.d_in as f64).sqrt();
+                for j in 0..t.d_in {
+                    for i in 0..s.teacher_hidden {
+                        let z: f64 = StandardNormal.sample(&mut rng);
+                        u[(i, j)] = sc * z;
+                    }
+                }
+                let teacher = TeacherRnn {
+                    w,
+                    u,
+                    c: None,
+                    activation: Activation::parse(&s.teacher_activation)?,
+                    alpha: None,
+                };
+                let (x, b) = inputs()?;
+                let states = teacher.states(&x, steps, b)?;
+                let observed: Vec<usize> =
+                    s.observed.clone().unwrap_or_else(|| (0..t.d_out).collect());
+                let y = sequences::observe(&states, Some(&observed), None, t.noise_std, t.seed)?;
+                SeqData {
+                    x,
+                    y,
+                    steps,
+                    batch: b,
+                }
+            }
+            "npy" => {
+                let (xi, yi) = (
+                    s.inputs.as_deref().unwrap_or_default(),
+                    s.targets.as_deref().unwrap_or_default(),
+                );
+                let d = sequences::load_npy_sequences(
+                    &loaded.resolve_path(xi),
+                    &loaded.resolve_path(yi),
+                )
+                .map_err(|e| cfg_err(loaded, "sequence.inputs", e.to_string()))?;
+                if d.x.nrows() != t.d_in || d.y.nrows() != t.d_out {
+                    return Err(cfg_err(
+                        loaded,
+                        "task.d_in",
+                        format!(
+                            "the .npy data have d_in = {} and d_out = {}, but the config says task.d_in = {} and task.d_out = {}; make them agree",
+                            d.x.nrows(),
+                            d.y.nrows(),
+                            t.d_in,
+                            t.d_out
+                        ),
+                    ));
+                }
+                d
+            }
+            other => {
+                return Err(cfg_err(
+                    loaded,
+                    "task.kind",
+                    format!("'{other}' is not a sequence task"),
+                ))
+            }
+        };
+        // Observation noise on the targets of the synthetic tasks (teacher_rnn adds its own).
+        let seq = if t.noise_std > 0.0 && !matches!(t.kind.as_str(), "teacher_rnn" | "npy") {
+            let y = sequences::observe(&seq.y, None, None, t.noise_std, t.seed)?;
+            SeqData { y, ..seq }
+        } else {
+            seq
+        };
+        let (steps, batch) = (seq.steps, seq.batch);
+        let mut data = SeqBatch::new(seq.x, seq.y, steps, batch)?;
+        if s.readout == "last" {
+            let mut w = vec![0.0; steps];
+            w[steps - 1] = 1.0;
+            data = data.with_time_weights(w)?;
+        }
+        let hidden = c.hidden_widths().first().copied().unwrap_or(8);
+        let learn = Learn {
+            w: r.learn.iter().any(|l| l == "w"),
+            u: r.learn.iter().any(|l| l == "u"),
+            c: r.learn.iter().any(|l| l == "c"),
+            b: r.learn.iter().any(|l| l == "b"),
+            h0: r.learn.iter().any(|l| l == "h0"),
+        };
+        let spec = SeqRnnSpec {
+            n_in: t.d_in,
+            hidden,
+            n_out: t.d_out,
+            activation: Activation::parse(&r.activation)?,
+            form: if r.form == "rate" {
+                Form::Rate { alpha: r.alpha }
+            } else {
+                Form::Discrete
+            },
+            bias: r.bias,
+            rank: (r.rank > 0).then_some(r.rank),
+            learn,
+        };
+        let bulk = (r.rank > 0).then(|| {
+            // The fixed random bulk g chi, chi_ij ~ N(0, 1/N); drawn from the task seed so every
+            // training seed shares the same network architecture.
+            let mut rng = random::rng(t.seed, stream::INIT);
+            let sc = r.g / (hidden as f64).sqrt();
+            let mut m = Matrix::zeros(hidden, hidden);
+            for j in 0..hidden {
+                for i in 0..hidden {
+                    let z: f64 = StandardNormal.sample(&mut rng);
+                    m[(i, j)] = sc * z;
+                }
+            }
+            m
+        });
+        let model = SeqRnn::new(spec, bulk)?;
+        if r.init == "aligned" {
+            let k = modes.as_ref().map_or(0, |m| m.lags.len());
+            if hidden < k {
+                return Err(cfg_err(
+                    loaded,
+                    "model.hidden",
+                    format!("an aligned init needs hidden >= the number of teacher modes ({k}), got {hidden}"),
+                ));
+            }
+        }
+        let p = RnnProblem {
+            data,
+            model,
+            modes,
+            population,
+            rnn: r,
+        };
+        // Draw the first seed's init now, so impossible inits are input errors.
+        if let Some(&seed) = c.train.seeds.first() {
+            p.initial_params(seed)
+                .map_err(|e| cfg_err(loaded, "rnn.init", e.to_string()))?;
+        }
+        Ok(p)
+    }
+
+    /// Initial parameters for `seed` (stream INIT of the seed).
+    pub fn initial_params(&self, seed: u64) -> Result<Vec<f64>> {
+        let m = &self.model;
+        let spec = m.spec();
+        let (n, n_in, n_out) = (spec.hidden, spec.n_in, spec.n_out);
+        let r = &self.rnn;
+        let mut rng = random::rng(seed, stream::INIT);
+        let mut gauss = |rows: usize, cols: usize, sd: f64| {
+            let mut a = Matrix::zeros(rows, cols);
+            for j in 0..cols {
+                for i in 0..rows {
+                    let z: f64 = StandardNormal.sample(&mut rng);
+                    a[(i, j)] = sd * z;
+                }
+            }
+            a
+        };
+        let mut theta = vec![0.0; m.n_params()];
+        if r.init == "aligned" {
+            let modes = self.modes.as_ref().ok_or_else(|| {
+                Error::invalid("rnn.init", "\"aligned\" needs a task with teacher modes")
+            })?;
+            let k = modes.lags.len();
+            let rr = linalg::orthonormal_from(&gauss(n, k, 1.0))?;
+            let (b0, a0, c0) = (r.aligned_gains[0], r.aligned_gains[1], r.aligned_gains[2]);
+            let scaled = |m: &Matrix, g: f64| {
+                let mut out = m.clone();
+                out.scale(g);
+                out
+            };
+            // W = a R R^T, U = b R V^T, C = c U_out R^T (the same gains for every mode).
+            let w = scaled(&rr.matmul_t(&rr), a0);
+            let u = scaled(&rr.matmul_t(&modes.v), b0);
+            let cm = scaled(&modes.u.matmul_t(&rr), c0);
+            m.set(&mut theta, "w", &w)?;
+            m.set(&mut theta, "u", &u)?;
+            m.set(&mut theta, "c", &cm)?;
+        } else {
+            if spec.rank.is_some() {
+                let rk = spec.rank.unwrap_or(0);
+                m.set(&mut theta, "m", &gauss(n, rk, r.mn_scale))?;
+                m.set(&mut theta, "n", &gauss(n, rk, r.mn_scale))?;
+            } else {
+                m.set(&mut theta, "w", &gauss(n, n, r.g / (n as f64).sqrt()))?;
+            }
+            m.set(
+                &mut theta,
+                "u",
+                &gauss(n, n_in, r.in_scale / (n_in as f64).sqrt()),
+            )?;
+            m.set(
+                &mut theta,
+                "c",
+                &gauss(n_out, n, r.out_scale / (n as f64).sqrt()),
+            )?;
+        }
+        let mut h0 = Matrix::zeros(n, 1);
+        for i in 0..n {
+            h0[(i, 0)] = r.h0;
+        }
+        m.set(&mut theta, "h0", &h0)?;
+        Ok(theta)
+    }
+
+    /// Why the reduced theory does not apply (None: it does).
+    fn reduced_reason(&self, c: &Config) -> Option<String> {
+        let spec = self.model.spec();
+        let s = c.sequence.clone().unwrap_or_default();
+        if self.modes.is_none() {
+            return Some(format!(
+                "task.kind = \"{}\" has no mode structure; the reduced ODEs need \"integrate\" or \"lagged_modes\"",
+                c.task.kind
+            ));
+        }
+        if self.rnn.init != "aligned" {
+            return Some(
+                "the reduced ODEs start from the aligned init (rnn.init = \"aligned\")".into(),
+            );
+        }
+        if spec.activation != Activation::Identity
+            || !matches!(spec.form, Form::Discrete)
+            || spec.bias
+        {
+            return Some("the reduced ODEs are for linear discrete RNNs without bias (rnn.activation = \"identity\", rnn.form = \"discrete\", rnn.bias = false)".into());
+        }
+        if !(spec.learn.w && spec.learn.u && spec.learn.c) || spec.learn.h0 || self.rnn.h0 != 0.0 {
+            return Some("the reduced ODEs train W, U and C from h_0 = 0 (rnn.learn = [\"w\", \"u\", \"c\"], rnn.h0 = 0)".into());
+        }
+        if c.task.noise_std > 0.0 {
+            return Some("observation noise is not part of the reduced ODEs".into());
+        }
+        match (c.task.kind.as_str(), s.readout.as_str()) {
+            ("integrate", "all") | ("lagged_modes", "last") => None,
+            ("integrate", _) => Some("the outlier model (IN-*) is for outputs at every step: sequence.readout = \"all\"".into()),
+            _ => Some("the per-mode linear-RNN ODE (LR-2) reads out at the last step: sequence.readout = \"last\"".into()),
+        }
+    }
+}
+
+/// The BPTT objective of a [`SeqRnn`] on a [`SeqBatch`] (full or truncated).
+struct RnnObjective<'a> {
+    model: &'a SeqRnn,
+    data: &'a SeqBatch,
+    truncation: Option<usize>,
+    ws: SeqRnnWorkspace,
+    // Minibatch cache: the sequences of the last sub-batch and its data.
+    sub: Option<(Vec<usize>, SeqBatch, SeqRnnWorkspace)>,
+}
+
+impl Objective for RnnObjective<'_> {
+    fn n_params(&self) -> usize {
+        self.model.n_params()
+    }
+    fn n_sequences(&self) -> usize {
+        self.data.batch()
+    }
+    fn loss_and_grad(
+        &mut self,
+        theta: &[f64],
+        batch: Option<&[usize]>,
+        grad: &mut [f64],
+    ) -> Result<f64> {
+        match batch {
+            None => self
+                .model
+                .loss_and_grad(theta, self.data, self.truncation, &mut self.ws, grad),
+            Some(idx) => {
+                let reuse = self.sub.as_ref().is_some_and(|(i, _, _)| i == idx);
+                if !reuse {
+                    let b = self.data.select(idx)?;
+                    let ws = self.model.workspace(&b);
+                    self.sub = Some((idx.to_vec(), b, ws));
+                }
+                let (_, b, ws) = self.sub.as_mut().expect("sub-batch just built");
+                self.model
+                    .loss_and_grad(theta, b, self.truncation, ws, grad)
+            }
+        }
+    }
+    fn loss(&mut self, theta: &[f64]) -> Result<f64> {
+        self.model.loss(theta, self.data, &mut self.ws)
+    }
+}
+
+/// Observables of the learned dynamics from the effective `W` (and `W0`).
+struct Observer<'a> {
+    want: Vec<String>,
+    form: Form,
+    w0: Matrix,
+    modes: Option<&'a TaskModes>,
+}
+
+/// Eigenvalues sorted by modulus, largest first (ties: larger imaginary part first).
+fn sorted_eigenvalues(w: &Matrix) -> Vec<Complex64> {
+    let mut ev = linalg::eig(w)
+        .map(|e| e.0)
+        .unwrap_or_else(|_| vec![Complex64::new(f64::NAN, f64::NAN); w.nrows()]);
+    ev.sort_by(|a, b| b.norm().total_cmp(&a.norm()).then(b.im.total_cmp(&a.im)));
+    ev
+}
+
+/// Timescale of an eigenvalue `lambda` of `W` (AN-2 in theory/rnn.md): discrete
+/// `-1 / ln|lambda|` steps; rate form `tau / (1 - Re lambda)` in units of `tau` (the
+/// linearization at the origin with `phi'(0) = 1`). `inf` for a marginal mode, negative for an
+/// unstable one.
+fn timescale(lambda: Complex64, form: Form) -> f64 {
+    match form {
+        Form::Discrete => -1.0 / lambda.norm().ln(),
+        Form::Rate { .. } => 1.0 / (1.0 - lambda.re),
+    }
+}
+
+/// Effective rank of a spectrum (AN-3): `exp(-sum p_i ln p_i)`, `p_i = sigma_i / sum sigma`;
+/// 0 for a zero matrix.
+pub fn effective_rank(sigma: &[f64]) -> f64 {
+    let total: f64 = sigma.iter().sum();
+    if !(total > 0.0) {
+        return 0.0;
+    }
+    let h: f64 = sigma
+        .iter()
+        .map(|&s| s / total)
+        .filter(|&p| p > 0.0)
+        .map(|p| -p * p.ln())
+        .sum();
+    h.exp()
+}
+
+impl Observer<'_> {
+    fn has(&self, name: &str) -> bool {
+        self.want.iter().any(|w| w == name)
+    }
+
+    /// Push the records of one network state.
+    fn push(
+        &self,
+        out: &mut Vec<Record>,
+        rec: &dyn Fn(&'static str, Option<usize>, f64) -> Record,
+        loss: f64,
+        w: &Matrix,
+        u: &Matrix,
+        c: &Matrix,
+    ) {
+        if self.has("loss") {
+            out.push(rec("loss", None, loss));
+        }
+        if self.has("mode_strength") {
+            if let Some(m) = self.modes {
+                let uv = u.matmul(&m.v);
+                for (a, &lag) in m.lags.iter().enumerate() {
+                    // u_a^T C W^lag U v_a.
+                    let mut x = Matrix::zeros(uv.nrows(), 1);
+                    for i in 0..uv.nrows() {
+                        x[(i, 0)] = uv[(i, a)];
+                    }
+                    for _ in 0..lag {
+                        x = w.matmul(&x);
+                    }
+                    let y = c.matmul(&x);
+                    let s: f64 = (0..y.nrows()).map(|i| m.u[(i, a)] * y[(i, 0)]).sum();
+                    out.push(rec("mode_strength", Some(a), s));
+                }
+            }
+        }
+        let need_eig = ["eigenvalue_re", "eigenvalue_im", "timescale"]
+            .iter()
+            .any(|n| self.has(n));
+        if need_eig {
+            let ev = sorted_eigenvalues(w);
+            self.push_spectrum(out, rec, &ev);
+        }
+        if self.has("delta_singular_value") || self.has("effective_rank") {
+            let d = w.sub(&self.w0);
+            let sv =
+                linalg::singular_values(d.as_ref()).unwrap_or_else(|_| vec![f64::NAN; d.nrows()]);
+            self.push_delta(out, rec, &sv);
+        }
+    }
+
+    fn push_spectrum(
+        &self,
+        out: &mut Vec<Record>,
+        rec: &dyn Fn(&'static str, Option<usize>, f64) -> Record,
+        ev: &[Complex64],
+    ) {
+        for (i, l) in ev.iter().enumerate() {
+            if self.has("eigenvalue_re") {
+                out.push(rec("eigenvalue_re", Some(i), l.re));
+            }
+            if self.has("eigenvalue_im") {
+                out.push(rec("eigenvalue_im", Some(i), l.im));
+            }
+            if self.has("timescale") {
+                out.push(rec("timescale", Some(i), timescale(*l, self.form)));
+            }
+        }
+    }
+
+    fn push_delta(
+        &self,
+        out: &mut Vec<Record>,
+        rec: &dyn Fn(&'static str, Option<usize>, f64) -> Record,
+        sv: &[f64],
+    ) {
+        if self.has("delta_singular_value") {
+            for (i, &s) in sv.iter().enumerate() {
+                out.push(rec("delta_singular_value", Some(i), s));
+            }
+        }
+        if self.has("effective_rank") {
+            out.push(rec("effective_rank", None, effective_rank(sv)));
+        }
+    }
+}
+
+/// Run an RNN config: every seed's training, the theory sources, fixed points.
+pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<RunOutput> {
+    let c: &Config = &loaded.config;
+    let problem = RnnProblem::build(loaded)?;
+    let model = &problem.model;
+    let spec = model.spec().clone();
+    let data = &problem.data;
+    let steps = record_steps(c.train.steps, c.output.records, &c.output.spacing);
+    let schedule = Schedule::parse(
+        &c.train.schedule,
+        c.train.decay,
+        c.train.decay_every,
+        c.train.steps,
+    )
+    .ok_or_else(|| {
+        cfg_err(
+            loaded,
+            "train.schedule",
+            format!("'{}' is unknown", c.train.schedule),
+        )
+    })?;
+    let times = seqtrain::schedule_times(&schedule, c.train.lr, &steps);
+    let t_end = *times.last().unwrap_or(&0.0);
+    let want = rnn_observables(&c.output.observables);
+    let mut records = Vec::new();
+    let mut skipped = Vec::new();
+    let mut timings = BTreeMap::new();
+    let mut integrator_stats = BTreeMap::new();
+    let opts = Options {
+        rtol: c.integrate.rtol,
+        atol: Atol::Scalar(c.integrate.atol),
+        max_steps: c.integrate.max_steps,
+        fixed_step: c.integrate.fixed_step,
+        ..Options::default()
+    };
+    let method = Method::parse(&c.integrate.method)
+        .ok_or_else(|| cfg_err(loaded, "integrate.method", "unknown method".into()))?;
+    let optimizer = match c.train.optimizer.as_str() {
+        "sgd" => Some(Stochastic::Sgd),
+        "adam" => Some(Stochastic::Adam {
+            beta1: c.train.beta1,
+            beta2: c.train.beta2,
+            eps: c.train.eps,
+        }),
+        _ => None,
+    };
+    let sim_source = match optimizer {
+        Some(Stochastic::Sgd) => Source::Sgd,
+        Some(Stochastic::Adam { .. }) => Source::Adam,
+        None => Source::Gd,
+    };
+    let settings = SeqTrainSettings {
+        lr: c.train.lr,
+        steps: c.train.steps,
+        optimizer,
+        batch_size: c.train.batch_size,
+        clip: c.train.clip,
+        schedule,
+        divergence_factor: c.train.divergence_factor,
+    };
+    let theta0_first = problem.initial_params(c.train.seeds[0])?;
+    let blocks = |theta: &[f64]| -> (Matrix, Matrix, Matrix) {
+        (
+            model.effective_w(theta),
+            model.get(theta, "u").unwrap_or_else(|| Matrix::zeros(0, 0)),
+            model.get(theta, "c").unwrap_or_else(|| Matrix::zeros(0, 0)),
+        )
+    };
+    let requested: Vec<&str> = c.theory.sources.iter().map(String::as_str).collect();
+
+    // Theory: the reduced ODEs.
+    if requested.contains(&"closed_form") {
+        skipped.push(Skipped {
+            source: "closed_form".into(),
+            reason: "RNN learning dynamics have no closed form in learndyn; see reduced_ode and gradient_flow".into(),
+        });
+    }
+    if requested.contains(&"reduced_ode") {
+        let started = Instant::now();
+        progress(Progress::Start("reduced ODE".into(), 1));
+        match problem.reduced_reason(c) {
+            Some(reason) => skipped.push(Skipped {
+                source: "reduced_ode".into(),
+                reason,
+            }),
+            None => match reduced_records(&problem, c, &times, &method, &opts, &want) {
+                Ok((recs, stats)) => {
+                    records.extend(recs);
+                    integrator_stats.insert("reduced_ode".to_string(), stats);
+                }
+                Err(e) => skipped.push(Skipped {
+                    source: "reduced_ode".into(),
+                    reason: format!("integration failed: {e}"),
+                }),
+            },
+        }
+        progress(Progress::Finish);
+        timings.insert("reduced_ode".to_string(), started.elapsed().as_secs_f64());
+    }
+    if requested.contains(&"gradient_flow") {
+        let started = Instant::now();
+        progress(Progress::Start("gradient flow".into(), 1));
+        let observer = Observer {
+            want: want.clone(),
+            form: spec.form,
+            w0: model.effective_w(&theta0_first),
+            modes: problem.modes.as_ref(),
+        };
+        let mut field = crate::dynamics::rnn_flow::SeqRnnFlow::new(model, data)?;
+        let mut ws = Workspace::new(field.dim());
+        let mut local: Vec<(f64, Vec<f64>)> = Vec::new();
+        let mut on_save = |t: f64, y: &[f64]| local.push((t, y.to_vec()));
+        let sol = integrate::solve(
+            &method,
+            &mut field,
+            &Ivp::new(0.0, &theta0_first, t_end),
+            &opts,
+            &mut ws,
+            &mut Output::at_times(&times, &mut on_save),
+        );
+        match sol {
+            Ok(sol) => {
+                let mut lws = model.workspace(data);
+                for (t, theta) in &local {
+                    let loss = model.loss(theta, data, &mut lws)?;
+                    let (w, u, cm) = blocks(theta);
+                    let rec = |observable, index, value| Record {
+                        source: Source::GradientFlow,
+                        seed: None,
+                        step: None,
+                        t: *t,
+                        observable,
+                        index,
+                        value,
+                    };
+                    observer.push(&mut records, &rec, loss, &w, &u, &cm);
+                }
+                integrator_stats.insert("gradient_flow".to_string(), sol.stats);
+            }
+            Err(e) => skipped.push(Skipped {
+                source: "gradient_flow".into(),
+                reason: format!("integration failed: {e}"),
+            }),
+        }
+        progress(Progress::Finish);
+        timings.insert("gradient_flow".to_string(), started.elapsed().as_secs_f64());
+    }
+
+    // Simulations: one BPTT training run per seed.
+    let started = Instant::now();
+    progress(Progress::Start(
+        format!("{} x {} seeds", sim_source.name(), c.train.seeds.len()),
+        c.train.seeds.len() as u64,
+    ));
+    let mut runs = Vec::new();
+    let mut final_weights = Vec::new();
+    let mut finals: Vec<(u64, Vec<f64>)> = Vec::new();
+    for &seed in &c.train.seeds {
+        let mut theta = problem.initial_params(seed)?;
+        let observer = Observer {
+            want: want.clone(),
+            form: spec.form,
+            w0: model.effective_w(&theta),
+            modes: problem.modes.as_ref(),
+        };
+        let mut obj = RnnObjective {
+            model,
+            data,
+            truncation: c.train.truncation,
+            ws: model.workspace(data),
+            sub: None,
+        };
+        let mut rng = random::rng(seed, stream::BATCHES);
+        let mut last_loss = f64::NAN;
+        let mut seed_records = Vec::new();
+        let status = seqtrain::train(
+            &mut obj,
+            &mut theta,
+            &settings,
+            &mut rng,
+            &steps,
+            &mut |stamp, th| {
+                let (w, u, cm) = blocks(th);
+                let rec = |observable, index, value| Record {
+                    source: sim_source,
+                    seed: Some(seed),
+                    step: Some(stamp.step),
+                    t: stamp.t,
+                    observable,
+                    index,
+                    value,
+                };
+                observer.push(&mut seed_records, &rec, stamp.loss, &w, &u, &cm);
+                last_loss = stamp.loss;
+            },
+        )?;
+        records.extend(seed_records);
+        runs.push(SeedRun {
+            seed,
+            status,
+            final_loss: last_loss,
+        });
+        let named: Vec<Matrix> = model
+            .blocks()
+            .iter()
+            .filter_map(|b| model.get(&theta, b.name))
+            .collect();
+        final_weights.push((seed, named));
+        if matches!(status, TrainStatus::Completed) {
+            finals.push((seed, theta));
+        }
+        progress(Progress::Advance(1));
+    }
+    progress(Progress::Finish);
+    timings.insert(
+        sim_source.name().to_string(),
+        started.elapsed().as_secs_f64(),
+    );
+
+    // Fixed points of every trained (non-diverged) seed.
+    let analysis = c.analysis.clone().unwrap_or_default();
+    let mut fixed = Vec::new();
+    if analysis.fixed_points {
+        let started = Instant::now();
+        progress(Progress::Start("fixed points".into(), finals.len() as u64));
+        for (seed, theta) in &finals {
+            let set = fixed_points_of(model, data, theta, &analysis, c.task.d_in, *seed)?;
+            fixed.push((*seed, set));
+            progress(Progress::Advance(1));
+        }
+        progress(Progress::Finish);
+        timings.insert("fixed_points".to_string(), started.elapsed().as_secs_f64());
+    }
+    let rank = problem.modes.as_ref().map_or(0, |m| m.lags.len());
+    let summary = summarize(&records, runs, c.train.lr, rank);
+    Ok(RunOutput {
+        records,
+        summary,
+        final_weights,
+        skipped,
+        timings,
+        integrator_stats,
+        teacher_singular_values: c.task.singular_values.clone(),
+        whitening_error: f64::NAN,
+        record_steps: steps,
+        fixed_points: fixed,
+        weight_names: model.blocks().iter().map(|b| b.name.to_string()).collect(),
+    })
+}
+
+/// Fixed points of the trained network under the constant input `analysis.input` (zeros by
+/// default), from states sampled along its training trajectories (theory/fixed_points.md).
+fn fixed_points_of(
+    model: &SeqRnn,
+    data: &SeqBatch,
+    theta: &[f64],
+    analysis: &super::rnn_config::AnalysisConfig,
+    d_in: usize,
+    seed: u64,
+) -> Result<FixedPointSet> {
+    let spec = model.spec();
+    let w = model.effective_w(theta);
+    let u = model
+        .get(theta, "u")
+        .unwrap_or_else(|| Matrix::zeros(spec.hidden, d_in));
+    let input = analysis.input.clone().unwrap_or_else(|| vec![0.0; d_in]);
+    let mut drive: Vec<f64> = (0..spec.hidden)
+        .map(|i| (0..d_in).map(|j| u[(i, j)] * input[j]).sum())
+        .collect();
+    if let Some(b) = model.get(theta, "b") {
+        for (d, i) in drive.iter_mut().zip(0..spec.hidden) {
+            *d += b[(i, 0)];
+        }
+    }
+    let map = RnnMap {
+        w,
+        drive,
+        activation: spec.activation,
+        continuous: matches!(spec.form, Form::Rate { .. }),
+    };
+    let mut ws = model.workspace(data);
+    model.loss(theta, data, &mut ws)?;
+    let opts = FpOptions {
+        n_inits: analysis.n_inits,
+        noise_scale: analysis.noise_scale,
+        tol_q: analysis.tol_q,
+        tol_unique: analysis.tol_unique,
+        seed,
+        ..FpOptions::default()
+    };
+    let inits = fixed_points::sample_inits(ws.states(), &opts);
+    fixed_points::find_fixed_points(&map, &inits, &opts)
+}
+
+/// The reduced-theory records: the outlier model (integrate, IN-*) or the per-mode LR-2 ODE
+/// (lagged_modes), each mode started from the aligned gains.
+fn reduced_records(
+    problem: &RnnProblem,
+    c: &Config,
+    times: &[f64],
+    method: &Method,
+    opts: &Options,
+    want: &[String],
+) -> std::result::Result<(Vec<Record>, integrate::Stats), Error> {
+    let modes = problem.modes.as_ref().expect("checked by reduced_reason");
+    let s: SequenceConfig = c.sequence.clone().unwrap_or_default();
+    let n = problem.model.spec().hidden;
+    let k = modes.lags.len();
+    let (b0, a0, c0) = (
+        problem.rnn.aligned_gains[0],
+        problem.rnn.aligned_gains[1],
+        problem.rnn.aligned_gains[2],
+    );
+    let t_end = *times.last().unwrap_or(&0.0);
+    // Per save: (t, loss, per-mode (b, a, c)).
+    let mut local: Vec<(f64, f64, Vec<[f64; 3]>)> = Vec::new();
+    let stats = if c.task.kind == "integrate" {
+        // Every mode (input dimension) follows the same outlier ODE; state [alpha, beta, lambda].
+        let mut ode = DiscreteOutlier {
+            gamma: s.gamma,
+            weights: LagWeights::Finite { steps: s.steps },
+        };
+        let y0 = [b0, c0, a0];
+        let mut ws = Workspace::new(3);
+        let loss_of = DiscreteOutlier {
+            gamma: s.gamma,
+            weights: LagWeights::Finite { steps: s.steps },
+        };
+        let mut on_save = |t: f64, y: &[f64]| {
+            let l = k as f64 * loss_of.loss(y);
+            local.push((t, l, vec![[y[0], y[2], y[1]]; k]));
+        };
+        integrate::solve(
+            method,
+            &mut ode,
+            &Ivp::new(0.0, &y0, t_end),
+            opts,
+            &mut ws,
+            &mut Output::at_times(times, &mut on_save),
+        )
+        .map_err(Error::from)?
+        .stats
+    } else {
+        // LR-2: state [c, a, b] per mode; L = 1/2 sum_a sum_k (s_k - c a^k b)^2.
+        let mut ode = LrnnModes {
+            s: modes.profiles.clone(),
+        };
+        let y0: Vec<f64> = (0..k).flat_map(|_| [c0, a0, b0]).collect();
+        let mut ws = Workspace::new(3 * k);
+        let profiles = modes.profiles.clone();
+        let mut on_save = |t: f64, y: &[f64]| {
+            let mut l = 0.0;
+            let mut gains = Vec::with_capacity(k);
+            for (m, p) in profiles.iter().enumerate() {
+                let (cc, aa, bb) = (y[3 * m], y[3 * m + 1], y[3 * m + 2]);
+                let mut ak = 1.0;
+                for &sk in p {
+                    l += 0.5 * (sk - cc * ak * bb).powi(2);
+                    ak *= aa;
+                }
+                gains.push([bb, aa, cc]);
+            }
+            local.push((t, l, gains));
+        };
+        integrate::solve(
+            method,
+            &mut ode,
+            &Ivp::new(0.0, &y0, t_end),
+            opts,
+            &mut ws,
+            &mut Output::at_times(times, &mut on_save),
+        )
+        .map_err(Error::from)?
+        .stats
+    };
+    let observer = Observer {
+        want: want.to_vec(),
+        form: Form::Discrete,
+        w0: Matrix::zeros(0, 0),
+        modes: None,
+    };
+    let mut out = Vec::new();
+    for (t, loss, gains) in local {
+        let rec = |observable, index, value| Record {
+            source: Source::ReducedOde,
+            seed: None,
+            step: None,
+            t,
+            observable,
+            index,
+            value,
+        };
+        if observer.has("loss") {
+            out.push(rec("loss", None, loss));
+        }
+        if observer.has("mode_strength") {
+            for (a, g) in gains.iter().enumerate() {
+                let [bb, aa, cc] = *g;
+                out.push(rec(
+                    "mode_strength",
+                    Some(a),
+                    cc * aa.powi(modes.lags[a] as i32) * bb,
+                ));
+            }
+        }
+        // W = R diag(a) R^T: eigenvalues a_m and n - k zeros; W - W0 = R diag(a - a0) R^T.
+        let mut ev: Vec<Complex64> = gains.iter().map(|g| Complex64::new(g[1], 0.0)).collect();
+        ev.extend(std::iter::repeat_n(Complex64::new(0.0, 0.0), n - k));
+        ev.sort_by(|x, y| y.norm().total_cmp(&x.norm()).then(y.im.total_cmp(&x.im)));
+        observer.push_spectrum(&mut out, &rec, &ev);
+        let mut sv: Vec<f64> = gains.iter().map(|g| (g[1] - a0).abs()).collect();
+        sv.extend(std::iter::repeat_n(0.0, n - k));
+        sv.sort_by(|x, y| y.total_cmp(x));
+        observer.push_delta(&mut out, &rec, &sv);
+    }
+    Ok((out, stats))
+}
+
+/// Names of the RNN observables (re-exported for the docs and the CLI).
+pub const OBSERVABLES: [&str; 7] = RNN_OBSERVABLES;
