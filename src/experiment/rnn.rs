@@ -117,10 +117,19 @@ impl RnnProblem {
                 let profiles: Vec<Vec<f64>> = t
                     .singular_values
                     .iter()
-                    .zip(&s.lags)
-                    .map(|(&sv, &lag)| {
+                    .zip(0..)
+                    .enumerate()
+                    .map(|(a, (&sv, _))| {
                         (0..steps)
-                            .map(|k| if k == lag { sv } else { 0.0 })
+                            .map(|k| {
+                                if s.profile == "geometric" {
+                                    sv * s.gamma.powi(k as i32)
+                                } else if k == s.lags[a] {
+                                    sv
+                                } else {
+                                    0.0
+                                }
+                            })
                             .collect()
                     })
                     .collect();
@@ -131,7 +140,11 @@ impl RnnProblem {
                     v: teacher.v.clone(),
                     u: teacher.u.clone(),
                     profiles,
-                    lags: s.lags.clone(),
+                    lags: if s.profile == "geometric" {
+                        vec![0; t.singular_values.len()]
+                    } else {
+                        s.lags.clone()
+                    },
                 });
                 SeqData {
                     x,
@@ -533,6 +546,25 @@ impl Observer<'_> {
                     let y = c.matmul(&x);
                     let s: f64 = (0..y.nrows()).map(|i| m.u[(i, a)] * y[(i, 0)]).sum();
                     out.push(rec("mode_strength", Some(a), s));
+                }
+            }
+        }
+        if self.has("lag_product") {
+            if let Some(m) = self.modes {
+                // u_a^T C W^k U v_a for k = 0..T-1, index a T + k.
+                let steps = m.profiles.first().map_or(0, Vec::len);
+                let uv = u.matmul(&m.v);
+                let cu = c.t_matmul(&m.u); // C^T U_out: column a is C^T u_a
+                for a in 0..m.lags.len() {
+                    let mut x = Matrix::zeros(uv.nrows(), 1);
+                    for i in 0..uv.nrows() {
+                        x[(i, 0)] = uv[(i, a)];
+                    }
+                    for k in 0..steps {
+                        let v: f64 = (0..x.nrows()).map(|i| cu[(i, a)] * x[(i, 0)]).sum();
+                        out.push(rec("lag_product", Some(a * steps + k), v));
+                        x = w.matmul(&x);
+                    }
                 }
             }
         }

@@ -91,8 +91,11 @@ pub struct SequenceConfig {
     /// `integrate`: leak `gamma` of the target `y_t = sum_{s<=t} gamma^(t-s) x_s`
     /// (1 = perfect integrator; default 1).
     pub gamma: f64,
-    /// `lagged_modes`: the lag of each mode (mode `a` is a delay by `lags[a]` steps with
-    /// strength `task.singular_values[a]`) (default `[1, 2, 3]`).
+    /// `lagged_modes`: the lag profile `s_k` of each mode: `"delay"` (mode `a` is a delay by
+    /// `lags[a]` steps with strength `task.singular_values[a]`) or `"geometric"`
+    /// (`s_k = task.singular_values[a] * gamma^k` at every lag) (default `"delay"`).
+    pub profile: String,
+    /// `lagged_modes` with `profile = "delay"`: the lag of each mode (default `[1, 2, 3]`).
     pub lags: Vec<usize>,
     /// Which outputs enter the loss: `"all"` steps (mean over `t`) or only the `"last"`
     /// (default `"all"`).
@@ -133,6 +136,7 @@ impl Default for SequenceConfig {
             pulse_amplitude: 1.0,
             input_value: 1.0,
             gamma: 1.0,
+            profile: "delay".into(),
             lags: vec![1, 2, 3],
             readout: "all".into(),
             teacher_hidden: 8,
@@ -190,9 +194,10 @@ pub const SEQUENCE_TASKS: [&str; 5] = [
 /// Input processes.
 pub const INPUT_PROCESSES: [&str; 4] = ["white_noise", "pulses", "constant", "impulse_basis"];
 /// Observables of RNN runs, in record order.
-pub const RNN_OBSERVABLES: [&str; 7] = [
+pub const RNN_OBSERVABLES: [&str; 8] = [
     "loss",
     "mode_strength",
+    "lag_product",
     "eigenvalue_re",
     "eigenvalue_im",
     "timescale",
@@ -410,13 +415,29 @@ pub fn validate_rnn(c: &super::config::Config, origin: &str) -> Result<()> {
                     ),
                 );
             }
-            if s.lags.len() != k {
+            if s.profile == "geometric" {
+                if !s.gamma.is_finite() {
+                    return err("sequence.gamma", "must be finite".into());
+                }
+            } else if s.profile != "delay" {
+                return err(
+                    "sequence.profile",
+                    format!(
+                        "'{}' is unknown; allowed: \"delay\", \"geometric\"",
+                        s.profile
+                    ),
+                );
+            } else if s.lags.len() != k {
                 return err(
                     "sequence.lags",
                     format!("give one lag per mode (task.singular_values has {k})"),
                 );
             }
-            if let Some(&l) = s.lags.iter().find(|&&l| l >= s.steps) {
+            if let Some(&l) = s
+                .lags
+                .iter()
+                .find(|&&l| s.profile == "delay" && l >= s.steps)
+            {
                 return err(
                     "sequence.lags",
                     format!(
