@@ -63,41 +63,55 @@ fn thin(t: &[f64], y: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
     )
 }
 
-/// Draw `<stem>.png` and `<stem>.svg` for a run; the GD mean and band are over `seeds`.
-pub fn draw_run_figure(
-    records: &[Record],
-    seeds: &[u64],
-    stem: &Path,
-    log_time: bool,
-) -> Result<(), PlotError> {
-    // The theory line: closed form if present, else reduced ODE, else full gradient flow.
+/// Theory source drawn as the line (closed form if present, else reduced ODE, else the full
+/// gradient flow), whether the gradient flow gets markers, and the simulated optimizer.
+fn sources(records: &[Record]) -> (Option<Source>, bool, Source) {
     let theory_source = [Source::ClosedForm, Source::ReducedOde, Source::GradientFlow]
         .into_iter()
         .find(|s| records.iter().any(|r| r.source == *s));
     let gf_markers = theory_source != Some(Source::GradientFlow)
         && records.iter().any(|r| r.source == Source::GradientFlow);
-    let mut panels = Vec::new();
-
-    // (a) mode strengths
-    // The simulated optimizer of this run (gd, sgd or adam).
     let sim = records
         .iter()
         .map(|r| r.source)
         .find(|s| s.is_simulation())
         .unwrap_or(Source::Gd);
+    (theory_source, gf_markers, sim)
+}
+
+/// One panel of `observable` over time for the indices `keep` accepts: the seed-mean
+/// simulation with its min-max band, the theory line, gradient-flow markers; plus the
+/// `|theory - mean|` series per index.
+#[allow(clippy::too_many_arguments)]
+fn time_panel(
+    records: &[Record],
+    seeds: &[u64],
+    observable: &str,
+    keep: &dyn Fn(usize) -> bool,
+    label: &dyn Fn(usize) -> String,
+    title: &str,
+    y_label: &str,
+    log_time: bool,
+) -> (Panel, Vec<Series>) {
+    let (theory_source, gf_markers, sim) = sources(records);
     let sim_label = sim.name().to_uppercase();
-    let gd_modes = collect(records, sim, "mode_strength", seeds);
+    let gd_modes = collect(records, sim, observable, seeds);
     let mut series = Vec::new();
     let mut diff_series = Vec::new();
-    let th_modes = theory_source.map(|s| collect(records, s, "mode_strength", seeds));
-    let gf_modes = collect(records, Source::GradientFlow, "mode_strength", seeds);
-    for (k, (idx, traj)) in gd_modes.iter().enumerate() {
+    let th_modes = theory_source.map(|s| collect(records, s, observable, seeds));
+    let gf_modes = collect(records, Source::GradientFlow, observable, seeds);
+    let mut first = true;
+    for (color, (idx, traj)) in gd_modes
+        .iter()
+        .filter(|(i, _)| keep(i.unwrap_or(0)))
+        .enumerate()
+    {
         let a = idx.unwrap_or(0);
         let (t, mean, lo, hi) = stats(traj);
         series.push(Series {
-            label: format!("{sim_label} mode {a} (mean, min-max over seeds)"),
+            label: format!("{sim_label} {} (mean, min-max over seeds)", label(a)),
             style: SeriesStyle::Simulation,
-            color: a,
+            color,
             x: t.clone(),
             y: mean.clone(),
             lo: Some(lo),
@@ -106,13 +120,13 @@ pub fn draw_run_figure(
         if let Some(th) = th_modes.as_ref().and_then(|m| m.get(idx)) {
             let (tt, tv, _, _) = stats(th);
             series.push(Series {
-                label: if k == 0 {
+                label: if first {
                     format!("theory ({})", theory_source.map_or("", |s| s.name()))
                 } else {
                     String::new()
                 },
                 style: SeriesStyle::Theory,
-                color: a,
+                color,
                 x: tt.clone(),
                 y: tv.clone(),
                 lo: None,
@@ -127,9 +141,9 @@ pub fn draw_run_figure(
                 .filter_map(|(t, m)| tmap.get(&t.to_bits()).map(|v| (*t, (v - m).abs())))
                 .unzip();
             diff_series.push(Series {
-                label: format!("mode {a}"),
+                label: label(a),
                 style: SeriesStyle::Simulation,
-                color: a,
+                color,
                 x: dx,
                 y: dy,
                 lo: None,
@@ -141,13 +155,13 @@ pub fn draw_run_figure(
                 let (gt, gv, _, _) = stats(gf);
                 let (x, y) = thin(&gt, &gv, 25);
                 series.push(Series {
-                    label: if k == 0 {
+                    label: if first {
                         "full gradient flow".into()
                     } else {
                         String::new()
                     },
                     style: SeriesStyle::Marker,
-                    color: a,
+                    color,
                     x,
                     y,
                     lo: None,
@@ -155,17 +169,71 @@ pub fn draw_run_figure(
                 });
             }
         }
+        first = false;
     }
-    panels.push(Panel {
-        title: "Mode strengths u_a(t) = u_a^T W_e v_a".into(),
+    let panel = Panel {
+        title: title.into(),
         x_label: "gradient-flow time t = lr x step".into(),
-        y_label: "mode strength".into(),
+        y_label: y_label.into(),
         log_x: log_time,
         log_y: false,
         series,
-    });
+    };
+    (panel, diff_series)
+}
+
+/// Draw `<stem>.png` and `<stem>.svg` for a run; the GD mean and band are over `seeds`.
+pub fn draw_run_figure(
+    records: &[Record],
+    seeds: &[u64],
+    stem: &Path,
+    log_time: bool,
+) -> Result<(), PlotError> {
+    if records
+        .iter()
+        .any(|r| r.observable.starts_with("eigenvalue") || r.observable == "lag_product")
+    {
+        return draw_rnn_figure(records, seeds, &[], stem, log_time);
+    }
+    let (theory_source, gf_markers, sim) = sources(records);
+    let sim_label = sim.name().to_uppercase();
+    let mut panels = Vec::new();
+    // (a) mode strengths
+    let (panel, diff_series) = time_panel(
+        records,
+        seeds,
+        "mode_strength",
+        &|_| true,
+        &|a| format!("mode {a}"),
+        "Mode strengths u_a(t) = u_a^T W_e v_a",
+        "mode strength",
+        log_time,
+    );
+    panels.push(panel);
 
     // (b) loss
+    if let Some(p) = loss_panel(records, seeds, log_time) {
+        panels.push(p);
+    }
+    // (c) discrepancy
+    if diff_series.iter().any(|s| s.y.iter().any(|v| *v > 0.0)) {
+        panels.push(Panel {
+            title: format!("|theory - {sim_label} mean| per mode"),
+            x_label: "gradient-flow time t = lr x step".into(),
+            y_label: "absolute discrepancy".into(),
+            log_x: log_time,
+            log_y: true,
+            series: diff_series,
+        });
+    }
+    let _ = (theory_source, gf_markers);
+    draw_panels(&panels, stem, (560, 440))
+}
+
+/// The loss panel (log y): seed-mean simulation with band, theory line, flow markers.
+fn loss_panel(records: &[Record], seeds: &[u64], log_time: bool) -> Option<Panel> {
+    let (theory_source, gf_markers, sim) = sources(records);
+    let sim_label = sim.name().to_uppercase();
     let mut series = Vec::new();
     if let Some(gd) = collect(records, sim, "loss", seeds).get(&None) {
         let (t, mean, lo, hi) = stats(gd);
@@ -208,27 +276,235 @@ pub fn draw_run_figure(
             });
         }
     }
-    if !series.is_empty() {
+    (!series.is_empty()).then(|| Panel {
+        title: "Loss".into(),
+        x_label: "gradient-flow time t = lr x step".into(),
+        y_label: "loss".into(),
+        log_x: log_time,
+        log_y: true,
+        series,
+    })
+}
+
+/// One fixed point for the figure: its position in two chosen coordinates and its number of
+/// unstable directions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FixedPointMark {
+    /// First coordinate (e.g. readout 0 of the fixed point).
+    pub x: f64,
+    /// Second coordinate.
+    pub y: f64,
+    /// Unstable directions (0 = stable).
+    pub n_unstable: usize,
+}
+
+/// The RNN run figure: (a) mode strengths or lag products, theory vs the seed-mean
+/// simulation; (b) loss; (c) the leading eigenvalues of `W` over time (real parts); (d) the
+/// eigenvalues of `W` in the complex plane at the first and last record of the first seed,
+/// with the trajectory of the leading one; (e) fixed points (if `fixed` is not empty),
+/// coloured by their number of unstable directions.
+pub fn draw_rnn_figure(
+    records: &[Record],
+    seeds: &[u64],
+    fixed: &[FixedPointMark],
+    stem: &Path,
+    log_time: bool,
+) -> Result<(), PlotError> {
+    let mut panels = Vec::new();
+    let has = |o: &str| records.iter().any(|r| r.observable == o);
+    if has("lag_product") {
+        // Index a T + k: take mode 0's lags (k = index while below the first mode's count).
+        let steps = records
+            .iter()
+            .filter(|r| r.observable == "lag_product")
+            .filter_map(|r| r.index)
+            .max()
+            .map_or(0, |m| m + 1);
+        let modes = records
+            .iter()
+            .filter(|r| r.observable == "mode_strength")
+            .filter_map(|r| r.index)
+            .max()
+            .map_or(1, |m| m + 1);
+        let per_mode = steps / modes.max(1);
+        let (p, _) = time_panel(
+            records,
+            seeds,
+            "lag_product",
+            &|i| i < per_mode,
+            &|k| format!("lag {k}"),
+            "Lag products u^T C W^k U v of mode 0",
+            "lag product",
+            log_time,
+        );
+        panels.push(p);
+    } else if has("mode_strength") {
+        let (p, _) = time_panel(
+            records,
+            seeds,
+            "mode_strength",
+            &|_| true,
+            &|a| format!("mode {a}"),
+            "Mode strengths u_a^T C W^lag_a U v_a",
+            "mode strength",
+            log_time,
+        );
+        panels.push(p);
+    }
+    if let Some(p) = loss_panel(records, seeds, log_time) {
+        panels.push(p);
+    }
+    if has("eigenvalue_re") {
+        let (p, _) = time_panel(
+            records,
+            seeds,
+            "eigenvalue_re",
+            &|i| i < 3,
+            &|i| format!("Re lambda_{i}"),
+            "Leading eigenvalues of W (by modulus)",
+            "Re lambda",
+            log_time,
+        );
+        panels.push(p);
+        if has("eigenvalue_im") {
+            panels.push(complex_plane(records, seeds));
+        }
+    }
+    if !fixed.is_empty() {
+        let mut series = Vec::new();
+        let max_u = fixed.iter().map(|f| f.n_unstable).max().unwrap_or(0);
+        for u in 0..=max_u {
+            let (x, y): (Vec<f64>, Vec<f64>) = fixed
+                .iter()
+                .filter(|f| f.n_unstable == u)
+                .map(|f| (f.x, f.y))
+                .unzip();
+            if x.is_empty() {
+                continue;
+            }
+            series.push(Series {
+                label: if u == 0 {
+                    format!("stable ({})", x.len())
+                } else {
+                    format!("{u} unstable dir. ({})", x.len())
+                },
+                style: SeriesStyle::Marker,
+                color: u,
+                x,
+                y,
+                lo: None,
+                hi: None,
+            });
+        }
         panels.push(Panel {
-            title: "Loss".into(),
-            x_label: "gradient-flow time t = lr x step".into(),
-            y_label: "loss".into(),
-            log_x: log_time,
-            log_y: true,
+            title: "Fixed points (first seed), readout space".into(),
+            x_label: "output 0 of the fixed point".into(),
+            y_label: "output 1 of the fixed point".into(),
+            log_x: false,
+            log_y: false,
             series,
         });
     }
+    draw_panels(&panels, stem, (560, 440))
+}
 
-    // (c) discrepancy
-    if diff_series.iter().any(|s| s.y.iter().any(|v| *v > 0.0)) {
-        panels.push(Panel {
-            title: format!("|theory - {sim_label} mean| per mode"),
-            x_label: "gradient-flow time t = lr x step".into(),
-            y_label: "absolute discrepancy".into(),
-            log_x: log_time,
-            log_y: true,
-            series: diff_series,
+/// Eigenvalues of `W` of the first seed in the complex plane: all of them at the first and the
+/// last record time, the path of the leading one, the theory's leading eigenvalue path, and
+/// the unit circle.
+fn complex_plane(records: &[Record], seeds: &[u64]) -> Panel {
+    let (theory_source, _, sim) = sources(records);
+    let seed = seeds.first().copied();
+    // (t bits, index) -> (re, im)
+    let mut pts: BTreeMap<(u64, usize), (f64, f64)> = BTreeMap::new();
+    let mut th: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
+    for r in records {
+        let Some(i) = r.index else { continue };
+        let slot = if r.source == sim && r.seed == seed {
+            pts.entry((r.t.to_bits(), i)).or_insert((0.0, 0.0))
+        } else if Some(r.source) == theory_source && i == 0 {
+            th.entry(r.t.to_bits()).or_insert((0.0, 0.0))
+        } else {
+            continue;
+        };
+        match r.observable {
+            "eigenvalue_re" => slot.0 = r.value,
+            "eigenvalue_im" => slot.1 = r.value,
+            _ => {}
+        }
+    }
+    let mut times: Vec<u64> = pts.keys().map(|k| k.0).collect();
+    times.sort_by(|a, b| f64::from_bits(*a).total_cmp(&f64::from_bits(*b)));
+    times.dedup();
+    let mut series = Vec::new();
+    let circle: (Vec<f64>, Vec<f64>) = (0..=120)
+        .map(|k| {
+            let a = std::f64::consts::TAU * k as f64 / 120.0;
+            (a.cos(), a.sin())
+        })
+        .unzip();
+    series.push(Series {
+        label: "unit circle".into(),
+        style: SeriesStyle::Theory,
+        color: 7,
+        x: circle.0,
+        y: circle.1,
+        lo: None,
+        hi: None,
+    });
+    for (c, (name, tb)) in [("start", times.first()), ("end", times.last())]
+        .into_iter()
+        .enumerate()
+    {
+        if let Some(&tb) = tb {
+            let (x, y): (Vec<f64>, Vec<f64>) = pts
+                .iter()
+                .filter(|((t, _), _)| *t == tb)
+                .map(|(_, v)| *v)
+                .unzip();
+            series.push(Series {
+                label: format!("{name} (t = {:.3})", f64::from_bits(tb)),
+                style: SeriesStyle::Marker,
+                color: c,
+                x,
+                y,
+                lo: None,
+                hi: None,
+            });
+        }
+    }
+    let (x, y): (Vec<f64>, Vec<f64>) = times
+        .iter()
+        .filter_map(|tb| pts.get(&(*tb, 0)).copied())
+        .unzip();
+    series.push(Series {
+        label: format!("{} leading eigenvalue", sim.name().to_uppercase()),
+        style: SeriesStyle::Simulation,
+        color: 2,
+        x,
+        y,
+        lo: None,
+        hi: None,
+    });
+    if !th.is_empty() {
+        let mut tv: Vec<(u64, (f64, f64))> = th.into_iter().collect();
+        tv.sort_by(|a, b| f64::from_bits(a.0).total_cmp(&f64::from_bits(b.0)));
+        let (x, y): (Vec<f64>, Vec<f64>) = tv.into_iter().map(|(_, v)| v).unzip();
+        series.push(Series {
+            label: format!("theory ({})", theory_source.map_or("", |s| s.name())),
+            style: SeriesStyle::Theory,
+            color: 3,
+            x,
+            y,
+            lo: None,
+            hi: None,
         });
     }
-    draw_panels(&panels, stem, (560, 440))
+    Panel {
+        title: "Eigenvalues of W (first seed)".into(),
+        x_label: "Re lambda".into(),
+        y_label: "Im lambda".into(),
+        log_x: false,
+        log_y: false,
+        series,
+    }
 }
