@@ -149,9 +149,8 @@ pub fn make(dir: &Path, id: &str, quick: bool, threads: usize) -> Result<Vec<Pat
                 0.0,
             )?;
             let stem = out.join(id);
-            crate::record::figure::draw_run_figure(
-                &output.records,
-                &output.summary.seeds_in_mean,
+            crate::record::figure::draw_output_figure(
+                &output,
                 &stem,
                 loaded.config.output.log_time,
             )

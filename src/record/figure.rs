@@ -508,3 +508,45 @@ fn complex_plane(records: &[Record], seeds: &[u64]) -> Panel {
         series,
     }
 }
+
+/// The figure of a run's output: the RNN figure (with the first seed's fixed points mapped
+/// through its readout `C` to outputs 0 and 1, or the first two state coordinates when there
+/// is a single output) for RNN runs, the deep-linear run figure otherwise.
+pub fn draw_output_figure(
+    output: &crate::experiment::RunOutput,
+    stem: &Path,
+    log_time: bool,
+) -> Result<(), PlotError> {
+    let seeds = &output.summary.seeds_in_mean;
+    if output.weight_names.is_empty() {
+        return draw_run_figure(&output.records, seeds, stem, log_time);
+    }
+    let mut marks = Vec::new();
+    if let Some((seed, set)) = output.fixed_points.first() {
+        let c = output
+            .final_weights
+            .iter()
+            .find(|(s, _)| s == seed)
+            .and_then(|(_, blocks)| {
+                output
+                    .weight_names
+                    .iter()
+                    .position(|n| n == "c")
+                    .and_then(|i| blocks.get(i))
+            });
+        for p in &set.points {
+            let coord = |row: usize| -> f64 {
+                match c {
+                    Some(c) if c.nrows() >= 2 => (0..c.ncols()).map(|j| c[(row, j)] * p.x[j]).sum(),
+                    _ => p.x.get(row).copied().unwrap_or(0.0),
+                }
+            };
+            marks.push(FixedPointMark {
+                x: coord(0),
+                y: coord(1),
+                n_unstable: p.n_unstable,
+            });
+        }
+    }
+    draw_rnn_figure(&output.records, seeds, &marks, stem, log_time)
+}

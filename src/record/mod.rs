@@ -129,12 +129,7 @@ pub fn write_run(
     }
     let mut figure_error = None;
     if c.output.figure {
-        match figure::draw_run_figure(
-            &output.records,
-            &output.summary.seeds_in_mean,
-            &dir.join("figure"),
-            c.output.log_time,
-        ) {
+        match figure::draw_output_figure(output, &dir.join("figure"), c.output.log_time) {
             Ok(()) => {
                 files.push("figure.png".into());
                 files.push("figure.svg".into());
