@@ -359,9 +359,9 @@ fn lagged_modes_structure() {
     assert_eq!(s.len(), 3);
     for (k, sk) in s.iter().enumerate() {
         let sv = sk.matmul(&lm.v);
-        for a in 0..2 {
+        for (a, pa) in prof.iter().enumerate() {
             for i in 0..3 {
-                let want = prof[a][k] * lm.u.get(i, a);
+                let want = pa[k] * lm.u.get(i, a);
                 // |s| <= 2: orthonormality error of V (<= tol per entry, K = 2 of them) and
                 // the rounding of two products of length <= 4.
                 let tol_s = 2.0 * (2.0 * tol + 8.0 * EPS);
@@ -484,8 +484,8 @@ fn tanh_teacher_matches_naive_loop() {
                         }
                     })
                     .collect();
-                for i in 0..n {
-                    worst = worst.max((h.get(i, col) - next[i]).abs());
+                for (i, v) in next.iter().enumerate() {
+                    worst = worst.max((h.get(i, col) - v).abs());
                 }
                 hv = next;
             }
