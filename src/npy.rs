@@ -84,3 +84,86 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
+
+/// A 3-D float array read from a `.npy` file, e.g. sequences `[batch, time, dim]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Array3 {
+    /// The numpy shape `[n0, n1, n2]`.
+    pub shape: [usize; 3],
+    /// Entries in C (row-major) order whatever the file's order: entry `[i, j, k]` is
+    /// `data[(i * n1 + j) * n2 + k]`.
+    pub data: Vec<f64>,
+}
+
+impl Array3 {
+    /// Entry `[i, j, k]` (0-based numpy indices; panics if out of range, a programming error).
+    pub fn get(&self, i: usize, j: usize, k: usize) -> f64 {
+        let [_, n1, n2] = self.shape;
+        self.data[(i * n1 + j) * n2 + k]
+    }
+}
+
+/// Read a 3-D float64 or float32 `.npy` array (C or Fortran order; float32 is widened to f64
+/// exactly). Errors name the file: unreadable, not a float array, not 3-D. Finiteness is not
+/// checked here (the caller knows what the axes mean and can say where a bad entry is).
+pub fn read_array3(path: &Path) -> Result<Array3> {
+    let bad = |message: String| Error::Npy {
+        path: path.display().to_string(),
+        message,
+    };
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let file =
+        npyz::NpyFile::new(&bytes[..]).map_err(|e| bad(format!("not a valid .npy file ({e})")))?;
+    let shape: Vec<u64> = file.shape().to_vec();
+    let order = file.order();
+    let dtype = file.dtype();
+    let width = match &dtype {
+        npyz::DType::Plain(ts) if ts.type_char() == npyz::TypeChar::Float => ts.size_field(),
+        _ => 0,
+    };
+    let dims: [usize; 3] = match shape.as_slice() {
+        [a, b, c] => [*a as usize, *b as usize, *c as usize],
+        other => {
+            return Err(bad(format!(
+                "expected a 3-D array [batch, time, dim], got a {}-D array of shape {other:?}; \
+                 reshape it (e.g. a[None] or a[..., None]) before np.save",
+                other.len()
+            )))
+        }
+    };
+    let raw: Vec<f64> = match width {
+        8 => file
+            .into_vec::<f64>()
+            .map_err(|e| bad(format!("could not read the float64 data ({e})")))?,
+        4 => file
+            .into_vec::<f32>()
+            .map_err(|e| bad(format!("could not read the float32 data ({e})")))?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        _ => {
+            return Err(bad(format!(
+                "expected a float64 or float32 array, found dtype {}; save it with \
+                 np.save(path, a.astype(np.float64))",
+                dtype.descr()
+            )))
+        }
+    };
+    let [n0, n1, n2] = dims;
+    let data = match order {
+        npyz::Order::C => raw,
+        // Fortran order: entry [i, j, k] is raw[i + n0 * (j + n1 * k)].
+        npyz::Order::Fortran => {
+            let mut c = vec![0.0; raw.len()];
+            for i in 0..n0 {
+                for j in 0..n1 {
+                    for k in 0..n2 {
+                        c[(i * n1 + j) * n2 + k] = raw[i + n0 * (j + n1 * k)];
+                    }
+                }
+            }
+            c
+        }
+    };
+    Ok(Array3 { shape: dims, data })
+}

@@ -244,3 +244,6 @@ impl TeacherSpec {
         })
     }
 }
+
+/// Sequence tasks and teachers for RNN training (theory/rnn.md SQ-1..SQ-10).
+pub mod sequences;
