@@ -12,7 +12,7 @@ pub struct Example {
 }
 
 /// Every shipped example; the first is the built-in demo.
-pub const EXAMPLES: [Example; 11] = [
+pub const EXAMPLES: [Example; 14] = [
     Example {
         name: "demo",
         about:
@@ -69,6 +69,21 @@ pub const EXAMPLES: [Example; 11] = [
         name: "scan_smoke",
         about: "scan spec: a tiny 4-point scan (tests, SLURM smoke test)",
         text: include_str!("../../configs/scan_smoke.toml"),
+    },
+    Example {
+        name: "rnn_integrator",
+        about: "linear RNN learning a leaky integrator: the outlier eigenvalue, theory vs BPTT",
+        text: include_str!("../../configs/rnn_integrator.toml"),
+    },
+    Example {
+        name: "rnn_temporal_precedence",
+        about: "linear RNN, geometric lag profile: lag products learned in order of lag (LR-2)",
+        text: include_str!("../../configs/rnn_temporal_precedence.toml"),
+    },
+    Example {
+        name: "rnn_flip_flop",
+        about: "tanh RNN trained on the 3-bit flip-flop with Adam, then its fixed points",
+        text: include_str!("../../configs/rnn_flip_flop.toml"),
     },
 ];
 
