@@ -77,3 +77,6 @@ pub fn input_alignment(p: &Matrix, v: &Matrix) -> f64 {
         f64::NAN
     }
 }
+
+/// Fixed points and slow points of recurrent dynamics (FP-1..FP-5).
+pub mod fixed_points;

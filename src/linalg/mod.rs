@@ -598,3 +598,91 @@ pub fn solve(a: &Matrix, b: &Matrix) -> Result<Matrix, LinalgError> {
     }
     Ok(x)
 }
+
+/// Ordering key of [`eig`]: modulus descending, then real part descending, then imaginary part
+/// descending, so a complex-conjugate pair is adjacent with `+im` first and the order is total
+/// (NaN-free input assumed; `total_cmp` keeps it deterministic anyway).
+fn eig_order(a: &num_complex::Complex64, b: &num_complex::Complex64) -> std::cmp::Ordering {
+    b.norm()
+        .total_cmp(&a.norm())
+        .then(b.re.total_cmp(&a.re))
+        .then(b.im.total_cmp(&a.im))
+}
+
+fn check_square_finite(a: &Matrix, what: &'static str) -> Result<(), LinalgError> {
+    if a.rows != a.cols {
+        return Err(LinalgError::Shape {
+            what,
+            detail: format!("{}x{} is not square", a.rows, a.cols),
+        });
+    }
+    if a.data.iter().any(|x| !x.is_finite()) {
+        return Err(LinalgError::NoConvergence { what });
+    }
+    Ok(())
+}
+
+/// Eigenvalues of a square real (generally nonsymmetric) matrix `a` (`n x n`), length `n`,
+/// sorted by **modulus descending**, then real part descending, then imaginary part descending
+/// (a complex-conjugate pair is adjacent, `+im` first). faer's real Schur (Francis QR)
+/// algorithm; no eigenvectors are formed, so this is cheaper than [`eig`]. Errors on a
+/// non-square or non-finite matrix, or if the QR iteration does not converge.
+pub fn eigenvalues(a: &Matrix) -> Result<Vec<num_complex::Complex64>, LinalgError> {
+    sequential();
+    check_square_finite(a, "eigenvalues")?;
+    if a.rows == 0 {
+        return Ok(vec![]);
+    }
+    let mut w = a
+        .view()
+        .faer()
+        .eigenvalues()
+        .map_err(|_| LinalgError::NoConvergence { what: "eigenvalues" })?;
+    w.sort_by(eig_order);
+    Ok(w)
+}
+
+/// Eigen-decomposition `a v_k = lambda_k v_k` of a square real (generally nonsymmetric) matrix
+/// `a` (`n x n`). Returns `(values, vectors)`: `values` (length `n`) in the order of
+/// [`eigenvalues`] (modulus descending, then real part, then imaginary part descending), and
+/// `vectors[k]` (length `n`) the right eigenvector of `values[k]`, scaled to unit 2-norm (its
+/// complex phase is arbitrary; for a real eigenvalue it is real). For a defective matrix the
+/// vectors of a repeated eigenvalue are (nearly) parallel: this is a diagonalization only when
+/// `a` is diagonalizable. Errors on a non-square or non-finite matrix, or if the QR iteration
+/// does not converge.
+#[allow(clippy::type_complexity)]
+pub fn eig(
+    a: &Matrix,
+) -> Result<(Vec<num_complex::Complex64>, Vec<Vec<num_complex::Complex64>>), LinalgError> {
+    sequential();
+    check_square_finite(a, "eigendecomposition")?;
+    let n = a.rows;
+    if n == 0 {
+        return Ok((vec![], vec![]));
+    }
+    let e = a
+        .view()
+        .faer()
+        .eigen()
+        .map_err(|_| LinalgError::NoConvergence {
+            what: "eigendecomposition",
+        })?;
+    let s = e.S();
+    let u = e.U();
+    let values: Vec<num_complex::Complex64> = (0..n).map(|k| s[k]).collect();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&i, &j| eig_order(&values[i], &values[j]));
+    let vectors = order
+        .iter()
+        .map(|&k| {
+            let v: Vec<num_complex::Complex64> = (0..n).map(|i| u[(i, k)]).collect();
+            let norm = v.iter().map(|z| z.norm_sqr()).sum::<f64>().sqrt();
+            if norm > 0.0 {
+                v.into_iter().map(|z| z / norm).collect()
+            } else {
+                v
+            }
+        })
+        .collect();
+    Ok((order.iter().map(|&k| values[k]).collect(), vectors))
+}
