@@ -6,3 +6,4 @@ pub mod deep_linear;
 pub mod kunin;
 pub mod lrnn;
 pub mod riccati;
+pub mod integrator;
