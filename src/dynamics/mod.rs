@@ -32,3 +32,5 @@ impl VectorField for GradientFlow<'_> {
             .scaled_gradient(y, self.moments, -1.0, dydt, &mut self.ws);
     }
 }
+
+pub mod rnn_flow;

@@ -8,3 +8,6 @@ pub mod init;
 pub mod rnn;
 
 pub use deep_linear::{DeepLinearNet, DlnWorkspace, Moments};
+pub mod seq_rnn;
+
+pub use seq_rnn::{Block, Form, Learn, SeqRnn, SeqRnnSpec, SeqRnnWorkspace};

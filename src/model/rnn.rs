@@ -108,6 +108,9 @@ impl Activation {
 
 /// A batch of `B` sequences of length `T` in the GEMM layout: column `(t - 1) B + b` holds
 /// time step `t` (`1..=T`) of sequence `b`. All entries are finite (checked on construction).
+///
+/// Per-time-step loss weights `w_t` (`t = 1..T`, RN-7) default to `1/T` each, so that the
+/// weighted loss `1/(2B) sum_t w_t sum_b ||yhat_t - y_t||^2` is the mean of RN-2.
 #[derive(Debug, Clone)]
 pub struct SeqBatch {
     /// Inputs, `n_in x T B`.
@@ -116,6 +119,8 @@ pub struct SeqBatch {
     y: Matrix,
     t: usize,
     b: usize,
+    /// Time weights `w_1..w_T` (finite, nonnegative).
+    tw: Vec<f64>,
 }
 
 impl SeqBatch {
@@ -147,7 +152,82 @@ impl SeqBatch {
         }
         check_finite("RNN inputs X", &x)?;
         check_finite("RNN targets Y", &y)?;
-        Ok(SeqBatch { x, y, t, b })
+        let tw = vec![1.0 / t as f64; t];
+        Ok(SeqBatch { x, y, t, b, tw })
+    }
+
+    /// The same batch with per-time-step loss weights `w` (`w[t - 1]` weighs step `t`, RN-7):
+    /// the loss becomes `L = 1/(2B) sum_t w_t sum_b ||yhat_t - y_t||^2` (the default `1/T` each
+    /// gives RN-2's `1/(2BT)` mean). Errors if `w.len() != T` or an entry is negative or not
+    /// finite. Only [`crate::model::seq_rnn::SeqRnn`] uses non-default weights; [`Rnn`] refuses
+    /// them.
+    pub fn with_time_weights(mut self, w: Vec<f64>) -> Result<Self> {
+        if w.len() != self.t {
+            return Err(Error::Shape {
+                what: "RNN time weights".into(),
+                expected: format!("T = {} entries (one per time step)", self.t),
+                got: format!("{} entries", w.len()),
+            });
+        }
+        if let Some(k) = w.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+            return Err(Error::invalid(
+                "RNN time weights",
+                format!(
+                    "weight of step t = {} is {}; weights must be finite and >= 0",
+                    k + 1,
+                    w[k]
+                ),
+            ));
+        }
+        self.tw = w;
+        Ok(self)
+    }
+
+    /// Time weights `w_1..w_T` (length `T`; default `1/T` each).
+    pub fn time_weights(&self) -> &[f64] {
+        &self.tw
+    }
+
+    /// True if every time weight is exactly the default `1/T` (the RN-2 mean that [`Rnn`]
+    /// assumes).
+    fn has_default_time_weights(&self) -> bool {
+        let d = (1.0 / self.t as f64).to_bits();
+        self.tw.iter().all(|w| w.to_bits() == d)
+    }
+
+    /// The sub-batch of the given sequences (indices into `0..B`, in the given order, repeats
+    /// allowed, e.g. for minibatch SGD), with the same `T` and time weights. Errors if
+    /// `sequences` is empty or an index is `>= B`.
+    pub fn select(&self, sequences: &[usize]) -> Result<SeqBatch> {
+        if sequences.is_empty() {
+            return Err(Error::invalid(
+                "RNN batch selection",
+                "no sequences selected; pass at least one index",
+            ));
+        }
+        if let Some(&bad) = sequences.iter().find(|&&s| s >= self.b) {
+            return Err(Error::invalid(
+                "RNN batch selection",
+                format!(
+                    "sequence index {bad} is out of range; the batch has B = {} sequences",
+                    self.b
+                ),
+            ));
+        }
+        let nb = sequences.len();
+        let pick = |m: &Matrix| {
+            Matrix::from_fn(m.nrows(), self.t * nb, |i, col| {
+                let (step, k) = (col / nb, col % nb);
+                m.get(i, step * self.b + sequences[k])
+            })
+        };
+        Ok(SeqBatch {
+            x: pick(&self.x),
+            y: pick(&self.y),
+            t: self.t,
+            b: nb,
+            tw: self.tw.clone(),
+        })
     }
 
     /// Inputs `X`, `n_in x T B`.
@@ -360,6 +440,16 @@ impl Rnn {
                 expected: format!("n_in = {}, n_out = {}", self.n_in(), self.n_out()),
                 got: format!("n_in = {}, n_out = {}", data.n_in(), data.n_out()),
             });
+        }
+        if !data.has_default_time_weights() {
+            return Err(Error::invalid(
+                "RNN time weights",
+                format!(
+                    "Rnn computes the uniform mean (w_t = 1/T = 1/{}); use model::seq_rnn::SeqRnn \
+                     for non-uniform time weights",
+                    data.steps()
+                ),
+            ));
         }
         let want = (self.hidden(), self.n_out(), data.steps(), data.batch());
         let got = (ws.n, ws.n_out, ws.t, ws.b);
