@@ -68,7 +68,7 @@ fn cfg_err(loaded: &LoadedConfig, key: &str, message: String) -> Error {
 fn eye(n: usize) -> Matrix {
     let mut m = Matrix::zeros(n, n);
     for i in 0..n {
-        m[(i, i)] = 1.0;
+        m.set(i, i, 1.0);
     }
     m
 }
@@ -194,7 +194,7 @@ impl RnnProblem {
                 for j in 0..t.d_in {
                     for i in 0..s.teacher_hidden {
                         let z: f64 = StandardNormal.sample(&mut rng);
-                        u[(i, j)] = sc * z;
+                        u.set(i, j, sc * z);
                     }
                 }
                 let teacher = TeacherRnn {
@@ -294,7 +294,7 @@ impl RnnProblem {
             for j in 0..hidden {
                 for i in 0..hidden {
                     let z: f64 = StandardNormal.sample(&mut rng);
-                    m[(i, j)] = sc * z;
+                    m.set(i, j, sc * z);
                 }
             }
             m
@@ -337,7 +337,7 @@ impl RnnProblem {
             for j in 0..cols {
                 for i in 0..rows {
                     let z: f64 = StandardNormal.sample(&mut rng);
-                    a[(i, j)] = sd * z;
+                    a.set(i, j, sd * z);
                 }
             }
             a
@@ -351,9 +351,7 @@ impl RnnProblem {
             let rr = linalg::orthonormal_from(&gauss(n, k, 1.0))?;
             let (b0, a0, c0) = (r.aligned_gains[0], r.aligned_gains[1], r.aligned_gains[2]);
             let scaled = |m: &Matrix, g: f64| {
-                let mut out = m.clone();
-                out.scale(g);
-                out
+                m.clone().scale(g)
             };
             // W = a R R^T, U = b R V^T, C = c U_out R^T (the same gains for every mode).
             let w = scaled(&rr.matmul_t(&rr), a0);
@@ -383,7 +381,7 @@ impl RnnProblem {
         }
         let mut h0 = Matrix::zeros(n, 1);
         for i in 0..n {
-            h0[(i, 0)] = r.h0;
+            h0.set(i, 0, r.h0);
         }
         m.set(&mut theta, "h0", &h0)?;
         Ok(theta)
@@ -538,13 +536,13 @@ impl Observer<'_> {
                     // u_a^T C W^lag U v_a.
                     let mut x = Matrix::zeros(uv.nrows(), 1);
                     for i in 0..uv.nrows() {
-                        x[(i, 0)] = uv[(i, a)];
+                        x.set(i, 0, uv.get(i, a));
                     }
                     for _ in 0..lag {
                         x = w.matmul(&x);
                     }
                     let y = c.matmul(&x);
-                    let s: f64 = (0..y.nrows()).map(|i| m.u[(i, a)] * y[(i, 0)]).sum();
+                    let s: f64 = (0..y.nrows()).map(|i| m.u.get(i, a) * y.get(i, 0)).sum();
                     out.push(rec("mode_strength", Some(a), s));
                 }
             }
@@ -558,10 +556,10 @@ impl Observer<'_> {
                 for a in 0..m.lags.len() {
                     let mut x = Matrix::zeros(uv.nrows(), 1);
                     for i in 0..uv.nrows() {
-                        x[(i, 0)] = uv[(i, a)];
+                        x.set(i, 0, uv.get(i, a));
                     }
                     for k in 0..steps {
-                        let v: f64 = (0..x.nrows()).map(|i| cu[(i, a)] * x[(i, 0)]).sum();
+                        let v: f64 = (0..x.nrows()).map(|i| cu.get(i, a) * x.get(i, 0)).sum();
                         out.push(rec("lag_product", Some(a * steps + k), v));
                         x = w.matmul(&x);
                     }
@@ -578,7 +576,7 @@ impl Observer<'_> {
         if self.has("delta_singular_value") || self.has("effective_rank") {
             let d = w.sub(&self.w0);
             let sv =
-                linalg::singular_values(d.as_ref()).unwrap_or_else(|_| vec![f64::NAN; d.nrows()]);
+                linalg::singular_values(d.view()).unwrap_or_else(|_| vec![f64::NAN; d.nrows()]);
             self.push_delta(out, rec, &sv);
         }
     }
@@ -682,7 +680,7 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
     let theta0_first = problem.initial_params(c.train.seeds[0])?;
     let blocks = |theta: &[f64]| -> (Matrix, Matrix, Matrix) {
         (
-            model.effective_w(theta),
+            model.effective_w(theta).unwrap_or_else(|_| Matrix::zeros(0, 0)),
             model.get(theta, "u").unwrap_or_else(|| Matrix::zeros(0, 0)),
             model.get(theta, "c").unwrap_or_else(|| Matrix::zeros(0, 0)),
         )
@@ -724,7 +722,7 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
         let observer = Observer {
             want: want.clone(),
             form: spec.form,
-            w0: model.effective_w(&theta0_first),
+            w0: model.effective_w(&theta0_first)?,
             modes: problem.modes.as_ref(),
         };
         let mut field = crate::dynamics::rnn_flow::SeqRnnFlow::new(model, data)?;
@@ -781,7 +779,7 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
         let observer = Observer {
             want: want.clone(),
             form: spec.form,
-            w0: model.effective_w(&theta),
+            w0: model.effective_w(&theta)?,
             modes: problem.modes.as_ref(),
         };
         let mut obj = RnnObjective {
@@ -880,17 +878,17 @@ fn fixed_points_of(
     seed: u64,
 ) -> Result<FixedPointSet> {
     let spec = model.spec();
-    let w = model.effective_w(theta);
+    let w = model.effective_w(theta)?;
     let u = model
         .get(theta, "u")
         .unwrap_or_else(|| Matrix::zeros(spec.hidden, d_in));
     let input = analysis.input.clone().unwrap_or_else(|| vec![0.0; d_in]);
     let mut drive: Vec<f64> = (0..spec.hidden)
-        .map(|i| (0..d_in).map(|j| u[(i, j)] * input[j]).sum())
+        .map(|i| (0..d_in).map(|j| u.get(i, j) * input[j]).sum())
         .collect();
     if let Some(b) = model.get(theta, "b") {
         for (d, i) in drive.iter_mut().zip(0..spec.hidden) {
-            *d += b[(i, 0)];
+            *d += b.get(i, 0);
         }
     }
     let map = RnnMap {
@@ -909,7 +907,7 @@ fn fixed_points_of(
         seed,
         ..FpOptions::default()
     };
-    let inits = fixed_points::sample_inits(ws.states(), &opts);
+    let inits = fixed_points::sample_inits(ws.states(), &opts)?;
     fixed_points::find_fixed_points(&map, &inits, &opts)
 }
 
@@ -951,16 +949,17 @@ fn reduced_records(
             let l = k as f64 * loss_of.loss(y);
             local.push((t, l, vec![[y[0], y[2], y[1]]; k]));
         };
-        integrate::solve(
+        let mut output = Output::at_times(times, &mut on_save);
+        let sol = integrate::solve(
             method,
             &mut ode,
             &Ivp::new(0.0, &y0, t_end),
             opts,
             &mut ws,
-            &mut Output::at_times(times, &mut on_save),
-        )
-        .map_err(Error::from)?
-        .stats
+            &mut output,
+        );
+        drop(output);
+        sol.map_err(Error::from)?.stats
     } else {
         // LR-2: state [c, a, b] per mode; L = 1/2 sum_a sum_k (s_k - c a^k b)^2.
         let mut ode = LrnnModes {
@@ -983,16 +982,17 @@ fn reduced_records(
             }
             local.push((t, l, gains));
         };
-        integrate::solve(
+        let mut output = Output::at_times(times, &mut on_save);
+        let sol = integrate::solve(
             method,
             &mut ode,
             &Ivp::new(0.0, &y0, t_end),
             opts,
             &mut ws,
-            &mut Output::at_times(times, &mut on_save),
-        )
-        .map_err(Error::from)?
-        .stats
+            &mut output,
+        );
+        drop(output);
+        sol.map_err(Error::from)?.stats
     };
     let observer = Observer {
         want: want.to_vec(),
@@ -1024,6 +1024,17 @@ fn reduced_records(
                 ));
             }
         }
+        if observer.has("lag_product") {
+            let steps = modes.profiles.first().map_or(0, Vec::len);
+            for (a, g) in gains.iter().enumerate() {
+                let [bb, aa, cc] = *g;
+                let mut ak = 1.0;
+                for k in 0..steps {
+                    out.push(rec("lag_product", Some(a * steps + k), cc * ak * bb));
+                    ak *= aa;
+                }
+            }
+        }
         // W = R diag(a) R^T: eigenvalues a_m and n - k zeros; W - W0 = R diag(a - a0) R^T.
         let mut ev: Vec<Complex64> = gains.iter().map(|g| Complex64::new(g[1], 0.0)).collect();
         ev.extend(std::iter::repeat_n(Complex64::new(0.0, 0.0), n - k));
@@ -1038,4 +1049,4 @@ fn reduced_records(
 }
 
 /// Names of the RNN observables (re-exported for the docs and the CLI).
-pub const OBSERVABLES: [&str; 7] = RNN_OBSERVABLES;
+pub const OBSERVABLES: [&str; 8] = RNN_OBSERVABLES;
