@@ -264,10 +264,9 @@ impl SeqRnn {
                 blk
             })
             .collect();
-        let bulk = match spec.rank {
-            Some(_) => Some(bulk.unwrap_or_else(|| Matrix::zeros(n, n))),
-            None => None,
-        };
+        let bulk = spec
+            .rank
+            .map(|_| bulk.unwrap_or_else(|| Matrix::zeros(n, n)));
         Ok(SeqRnn {
             spec,
             blocks,
