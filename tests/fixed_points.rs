@@ -546,9 +546,9 @@ impl StateMap for FlipFlop {
         }
     }
     fn jacobian(&self, x: &[f64], jac: &mut Matrix) {
-        for i in 0..3 {
+        for (i, &xi) in x.iter().enumerate() {
             for j in 0..3 {
-                jac.set(i, j, if i == j { dff(x[i]) } else { 0.0 });
+                jac.set(i, j, if i == j { dff(xi) } else { 0.0 });
             }
         }
     }
@@ -843,4 +843,32 @@ fn write_round_trips() {
         assert!(pj["speed"].is_number());
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `RnnMap::from_rnn`: the drive is `U u` and the map is the trained RNN's step
+/// `h -> phi(W h + U u)`; a wrong input length is a typed error.
+#[test]
+fn rnn_map_from_rnn_holds_the_input() {
+    use learndyn::model::rnn::Rnn;
+    let mut r = rng(12, 1);
+    let (n, n_in) = (4, 2);
+    let w = gaussian_matrix(&mut r, n, n).scale(0.5);
+    let u = gaussian_matrix(&mut r, n, n_in);
+    let c = gaussian_matrix(&mut r, 1, n);
+    let rnn = Rnn::new(w.clone(), u.clone(), c, Activation::Tanh).unwrap();
+    let input = [0.3, -1.2];
+    let map = RnnMap::from_rnn(&rnn, &input).unwrap();
+    assert!(!map.continuous && map.activation == Activation::Tanh);
+    let h = gaussian_matrix(&mut r, n, 1).into_vec();
+    let mut got = vec![0.0; n];
+    map.residual(&h, &mut got);
+    for i in 0..n {
+        let a: f64 = (0..n).map(|j| w.get(i, j) * h[j]).sum::<f64>()
+            + (0..n_in).map(|j| u.get(i, j) * input[j]).sum::<f64>();
+        assert!((got[i] - (a.tanh() - h[i])).abs() <= 16.0 * EPS);
+    }
+    assert!(matches!(
+        RnnMap::from_rnn(&rnn, &[1.0]),
+        Err(Error::Shape { .. })
+    ));
 }
