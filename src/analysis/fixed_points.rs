@@ -161,8 +161,8 @@ impl StateMap for RnnMap {
         let phi = self.activation;
         if self.continuous {
             // df/dh = -I + W diag(phi'(h)): column j of W scaled by phi'(h_j).
-            for j in 0..n {
-                let d = phi.derivative(x[j]);
+            for (j, &xj) in x.iter().enumerate().take(n) {
+                let d = phi.derivative(xj);
                 for i in 0..n {
                     let delta = if i == j { 1.0 } else { 0.0 };
                     jac.set(i, j, self.w.get(i, j) * d - delta);
@@ -407,7 +407,8 @@ impl FixedPointSet {
     /// `points`) and `<dir>/<stem>.json` (per point: `q`, `speed`, `iterations`,
     /// `eigenvalues_re`, `eigenvalues_im`, `n_unstable`, `n_marginal`, `stable`, `timescales`
     /// (infinite values as `null`), `is_fixed`, `x`; plus `kind`, `dim`, `n_inits`, the drop
-    /// counts, `index_histogram` and `options`), each atomically. Creates `dir` if needed.
+    /// counts, `index_histogram` and `options`), each atomically. An empty set writes a
+    /// `0 x 0` array. Creates `dir` if needed.
     /// Returns the two paths written (npy first).
     pub fn write(&self, dir: &Path, stem: &str) -> Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -579,8 +580,8 @@ fn levenberg_marquardt(
             }
             let mut q_new = f64::NAN;
             if solved && w.dx.iter().all(|v| v.is_finite()) {
-                for i in 0..n {
-                    w.x_new[i] = x[i] + w.dx[i];
+                for ((xn, &xi), &di) in w.x_new.iter_mut().zip(x.iter()).zip(&w.dx) {
+                    *xn = xi + di;
                 }
                 map.residual(&w.x_new, &mut w.r_new);
                 q_new = half_sq(&w.r_new);

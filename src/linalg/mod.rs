@@ -599,10 +599,13 @@ pub fn solve(a: &Matrix, b: &Matrix) -> Result<Matrix, LinalgError> {
     Ok(x)
 }
 
+// Nonsymmetric eigen-decomposition (fixed-point analysis, FP-3).
+use num_complex::Complex64;
+
 /// Ordering key of [`eig`]: modulus descending, then real part descending, then imaginary part
 /// descending, so a complex-conjugate pair is adjacent with `+im` first and the order is total
 /// (NaN-free input assumed; `total_cmp` keeps it deterministic anyway).
-fn eig_order(a: &num_complex::Complex64, b: &num_complex::Complex64) -> std::cmp::Ordering {
+fn eig_order(a: &Complex64, b: &Complex64) -> std::cmp::Ordering {
     b.norm()
         .total_cmp(&a.norm())
         .then(b.re.total_cmp(&a.re))
@@ -627,7 +630,7 @@ fn check_square_finite(a: &Matrix, what: &'static str) -> Result<(), LinalgError
 /// (a complex-conjugate pair is adjacent, `+im` first). faer's real Schur (Francis QR)
 /// algorithm; no eigenvectors are formed, so this is cheaper than [`eig`]. Errors on a
 /// non-square or non-finite matrix, or if the QR iteration does not converge.
-pub fn eigenvalues(a: &Matrix) -> Result<Vec<num_complex::Complex64>, LinalgError> {
+pub fn eigenvalues(a: &Matrix) -> Result<Vec<Complex64>, LinalgError> {
     sequential();
     check_square_finite(a, "eigenvalues")?;
     if a.rows == 0 {
@@ -637,7 +640,9 @@ pub fn eigenvalues(a: &Matrix) -> Result<Vec<num_complex::Complex64>, LinalgErro
         .view()
         .faer()
         .eigenvalues()
-        .map_err(|_| LinalgError::NoConvergence { what: "eigenvalues" })?;
+        .map_err(|_| LinalgError::NoConvergence {
+            what: "eigenvalues",
+        })?;
     w.sort_by(eig_order);
     Ok(w)
 }
@@ -650,10 +655,7 @@ pub fn eigenvalues(a: &Matrix) -> Result<Vec<num_complex::Complex64>, LinalgErro
 /// vectors of a repeated eigenvalue are (nearly) parallel: this is a diagonalization only when
 /// `a` is diagonalizable. Errors on a non-square or non-finite matrix, or if the QR iteration
 /// does not converge.
-#[allow(clippy::type_complexity)]
-pub fn eig(
-    a: &Matrix,
-) -> Result<(Vec<num_complex::Complex64>, Vec<Vec<num_complex::Complex64>>), LinalgError> {
+pub fn eig(a: &Matrix) -> Result<(Vec<Complex64>, Vec<Vec<Complex64>>), LinalgError> {
     sequential();
     check_square_finite(a, "eigendecomposition")?;
     let n = a.rows;
@@ -669,13 +671,13 @@ pub fn eig(
         })?;
     let s = e.S();
     let u = e.U();
-    let values: Vec<num_complex::Complex64> = (0..n).map(|k| s[k]).collect();
+    let values: Vec<Complex64> = (0..n).map(|k| s[k]).collect();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&i, &j| eig_order(&values[i], &values[j]));
     let vectors = order
         .iter()
         .map(|&k| {
-            let v: Vec<num_complex::Complex64> = (0..n).map(|i| u[(i, k)]).collect();
+            let v: Vec<Complex64> = (0..n).map(|i| u[(i, k)]).collect();
             let norm = v.iter().map(|z| z.norm_sqr()).sum::<f64>().sqrt();
             if norm > 0.0 {
                 v.into_iter().map(|z| z / norm).collect()
