@@ -298,10 +298,8 @@ fn norm(a: &[f64]) -> f64 {
 
 /// `out = W x[..N]` for an `N x N` matrix.
 fn matvec(w: &Matrix, x: &[f64], out: &mut [f64]) {
-    let n = w.ncols();
     out.fill(0.0);
-    for j in 0..n {
-        let xj = x[j];
+    for (j, &xj) in x.iter().take(w.ncols()).enumerate() {
         for (i, o) in out.iter_mut().enumerate() {
             *o += w.get(i, j) * xj;
         }
@@ -450,13 +448,13 @@ pub fn full_matrix_loss_grad(
     let mut tmp = vec![0.0; n];
     for mm in (0..kl.saturating_sub(1)).rev() {
         matvec_t(w, &z, &mut tmp);
-        for i in 0..n {
-            z[i] = g[mm + 1] * v[i] + tmp[i];
+        for ((zi, vi), ti) in z.iter_mut().zip(v).zip(&tmp) {
+            *zi = g[mm + 1] * vi + ti;
         }
         let q = &qs[mm * n..(mm + 1) * n];
-        for j in 0..n {
-            for i in 0..n {
-                dw.set(i, j, dw.get(i, j) + z[i] * q[j]);
+        for (j, qj) in q.iter().enumerate() {
+            for (i, zi) in z.iter().enumerate() {
+                dw.set(i, j, dw.get(i, j) + zi * qj);
             }
         }
     }
@@ -474,7 +472,7 @@ pub fn full_matrix_loss_grad(
 /// Checks that `r` is a unit vector (to `1e-12`).
 fn check_unit(r: &[f64]) -> Result<()> {
     let nr = norm(r);
-    if r.is_empty() || !((nr - 1.0).abs() <= 1e-12) {
+    if r.is_empty() || (nr - 1.0).abs() > 1e-12 || nr.is_nan() {
         return Err(Error::invalid(
             "r",
             format!("must be a nonempty unit vector, got norm {nr}; normalize it first"),
