@@ -1,6 +1,6 @@
 //! RNN runs (`model.kind = "rnn"`, issue 5): build the sequence task and the network from the
 //! config, train every seed with BPTT (GD, SGD or Adam), integrate the theory sources
-//! (`reduced_ode`: the outlier model IN-* or the per-mode linear-RNN ODE LR-2;
+//! (`reduced_ode`: the outlier model OL-* or the per-mode linear-RNN ODE LR-2;
 //! `gradient_flow`: the full-parameter flow of the finite RNN), record the observables of
 //! the learned dynamics, and find the fixed points of the trained networks.
 //!
@@ -416,7 +416,7 @@ impl RnnProblem {
         }
         match (c.task.kind.as_str(), s.readout.as_str()) {
             ("integrate", "all") | ("lagged_modes", "last") => None,
-            ("integrate", _) => Some("the outlier model (IN-*) is for outputs at every step: sequence.readout = \"all\"".into()),
+            ("integrate", _) => Some("the outlier model (OL-*) is for outputs at every step: sequence.readout = \"all\"".into()),
             _ => Some("the per-mode linear-RNN ODE (LR-2) reads out at the last step: sequence.readout = \"last\"".into()),
         }
     }
@@ -911,7 +911,7 @@ fn fixed_points_of(
     fixed_points::find_fixed_points(&map, &inits, &opts)
 }
 
-/// The reduced-theory records: the outlier model (integrate, IN-*) or the per-mode LR-2 ODE
+/// The reduced-theory records: the outlier model (integrate, OL-*) or the per-mode LR-2 ODE
 /// (lagged_modes), each mode started from the aligned gains.
 fn reduced_records(
     problem: &RnnProblem,

@@ -39,7 +39,7 @@ pub struct RnnConfig {
     pub h0: f64,
     /// `"random"` (the scales above) or `"aligned"` (decoupled modes of the task's teacher:
     /// `W = R diag(a) R^T`, `U = R diag(b) V^T`, `C = U_out diag(c) R^T` with `R` random
-    /// orthonormal; the initial condition of the reduced theories, LR-2 / IN-*)
+    /// orthonormal; the initial condition of the reduced theories, LR-2 / OL-*)
     /// (default `"random"`).
     pub init: String,
     /// `init = "aligned"`: initial `[b, a, c]` (input gain, recurrent eigenvalue, readout

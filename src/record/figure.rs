@@ -331,9 +331,10 @@ pub fn draw_rnn_figure(
             records,
             seeds,
             "lag_product",
-            &|i| i < per_mode,
+            // The first few lags: later ones repeat the pattern and would crowd the legend.
+            &|i| i < per_mode.min(6),
             &|k| format!("lag {k}"),
-            "Lag products u^T C W^k U v of mode 0",
+            "Lag products u^T C W^k U v of mode 0 (lags 0-5)",
             "lag product",
             log_time,
         );
