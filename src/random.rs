@@ -14,6 +14,10 @@ pub mod stream {
     pub const SAMPLES: u64 = 2;
     /// Label noise.
     pub const NOISE: u64 = 3;
+    /// Input weights of a teacher RNN (independent of the teacher's recurrent eigenvectors).
+    pub const TEACHER_INPUT: u64 = 4;
+    /// The fixed random bulk `g chi` of a low-rank RNN (the seed is the task seed).
+    pub const BULK: u64 = 5;
     /// Network initialization (the seed is the run seed).
     pub const INIT: u64 = 10;
     /// Minibatch draws of SGD / Adam (the seed is the run seed).

@@ -484,3 +484,14 @@ records = 4
     assert!(csv.contains("adam,0,300,"), "last record");
     assert!(csv.contains("gradient_flow,,,"), "flow rows");
 }
+
+/// AN-3: the effective rank of known spectra.
+#[test]
+fn effective_rank_of_known_spectra() {
+    use learndyn::experiment::rnn::effective_rank;
+    assert!((effective_rank(&[2.0, 2.0, 2.0, 0.0]) - 3.0).abs() < 1e-14);
+    assert!((effective_rank(&[5.0, 0.0]) - 1.0).abs() < 1e-15);
+    assert_eq!(effective_rank(&[0.0, 0.0]), 0.0);
+    let r = effective_rank(&[1.0, 1e-3]);
+    assert!(r > 1.0 && r < 1.01, "{r}");
+}

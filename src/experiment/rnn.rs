@@ -5,7 +5,7 @@
 //! the learned dynamics, and find the fixed points of the trained networks.
 //!
 //! Records use the same `records.csv` columns as deep-linear runs; the RNN observables are
-//! listed in [`RNN_OBSERVABLES`] and documented in docs/outputs.md.
+//! listed in [`RNN_OBSERVABLES`] and documented in docs/rnn.md.
 
 use super::config::Config;
 use super::rnn_config::{rnn_observables, RnnConfig, SequenceConfig, RNN_OBSERVABLES};
@@ -188,7 +188,9 @@ impl RnnProblem {
                         ),
                     ));
                 }
-                let mut rng = random::rng(t.seed, stream::TEACHER);
+                // Its own stream: spectrum_matrix draws the eigenvectors from TEACHER, and
+                // sharing it would align U with the first eigenvectors.
+                let mut rng = random::rng(t.seed, stream::TEACHER_INPUT);
                 let mut u = Matrix::zeros(s.teacher_hidden, t.d_in);
                 let sc = 1.0 / (t.d_in as f64).sqrt();
                 for j in 0..t.d_in {
@@ -288,7 +290,7 @@ impl RnnProblem {
         let bulk = (r.rank > 0).then(|| {
             // The fixed random bulk g chi, chi_ij ~ N(0, 1/N); drawn from the task seed so every
             // training seed shares the same network architecture.
-            let mut rng = random::rng(t.seed, stream::INIT);
+            let mut rng = random::rng(t.seed, stream::BULK);
             let sc = r.g / (hidden as f64).sqrt();
             let mut m = Matrix::zeros(hidden, hidden);
             for j in 0..hidden {
@@ -414,6 +416,16 @@ impl RnnProblem {
         if c.task.noise_std > 0.0 {
             return Some("observation noise is not part of the reduced ODEs".into());
         }
+        if c.train.truncation.is_some() {
+            return Some("truncated BPTT is not the gradient of the loss the reduced ODEs flow on (omit train.truncation)".into());
+        }
+        let white = s.input == "white_noise" && s.input_std.to_bits() == 1.0f64.to_bits();
+        if !(self.population || white) {
+            return Some(format!(
+                "the reduced ODEs assume unit white-noise inputs: sequence.input = \"impulse_basis\" (exact) or \"white_noise\" with input_std = 1 (sampled), not \"{}\"",
+                s.input
+            ));
+        }
         match (c.task.kind.as_str(), s.readout.as_str()) {
             ("integrate", "all") | ("lagged_modes", "last") => None,
             ("integrate", _) => Some("the outlier model (OL-*) is for outputs at every step: sequence.readout = \"all\"".into()),
@@ -453,7 +465,11 @@ impl Objective for RnnObjective<'_> {
                 let reuse = self.sub.as_ref().is_some_and(|(i, _, _)| i == idx);
                 if !reuse {
                     let b = self.data.select(idx)?;
-                    let ws = self.model.workspace(&b);
+                    // The workspace depends only on the batch size: keep it across steps.
+                    let ws = match self.sub.take() {
+                        Some((i, _, ws)) if i.len() == idx.len() => ws,
+                        _ => self.model.workspace(&b),
+                    };
                     self.sub = Some((idx.to_vec(), b, ws));
                 }
                 let (_, b, ws) = self.sub.as_mut().expect("sub-batch just built");
@@ -489,9 +505,15 @@ fn sorted_eigenvalues(w: &Matrix) -> Vec<Complex64> {
 /// linearization at the origin with `phi'(0) = 1`). `inf` for a marginal mode, negative for an
 /// unstable one.
 fn timescale(lambda: Complex64, form: Form) -> f64 {
-    match form {
-        Form::Discrete => -1.0 / lambda.norm().ln(),
-        Form::Rate { .. } => 1.0 / (1.0 - lambda.re),
+    // A marginal mode has an infinite timescale (not the -inf that -1/(+0) gives).
+    let rate = match form {
+        Form::Discrete => -lambda.norm().ln(),
+        Form::Rate { .. } => 1.0 - lambda.re,
+    };
+    if rate == 0.0 {
+        f64::INFINITY
+    } else {
+        1.0 / rate
     }
 }
 
@@ -814,10 +836,14 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
             },
         )?;
         records.extend(seed_records);
+        let final_loss = match status {
+            TrainStatus::Diverged { loss, .. } => loss,
+            TrainStatus::Completed => last_loss,
+        };
         runs.push(SeedRun {
             seed,
             status,
-            final_loss: last_loss,
+            final_loss,
         });
         let named: Vec<Matrix> = model
             .blocks()
@@ -859,7 +885,11 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
         skipped,
         timings,
         integrator_stats,
-        teacher_singular_values: c.task.singular_values.clone(),
+        teacher_singular_values: if c.task.kind == "lagged_modes" {
+            c.task.singular_values.clone()
+        } else {
+            Vec::new()
+        },
         whitening_error: f64::NAN,
         record_steps: steps,
         fixed_points: fixed,

@@ -538,6 +538,18 @@ pub fn validate_rnn(c: &super::config::Config, origin: &str) -> Result<()> {
             format!("must be between 1 and sequence.sequences ({})", s.sequences),
         );
     }
+    if tr.optimizer == "gd" && tr.batch_size.is_some() {
+        return err(
+            "train.batch_size",
+            "applies to \"sgd\" and \"adam\"; gd is full batch".into(),
+        );
+    }
+    if t.kind == "npy" && t.noise_std > 0.0 {
+        return err(
+            "task.noise_std",
+            "observation noise is for synthetic tasks; your .npy targets are used as they are (remove it)".into(),
+        );
+    }
     if tr.truncation == Some(0) {
         return err(
             "train.truncation",
@@ -546,6 +558,13 @@ pub fn validate_rnn(c: &super::config::Config, origin: &str) -> Result<()> {
     }
     if a.fixed_points && a.n_inits == 0 {
         return err("analysis.n_inits", "must be >= 1".into());
+    }
+    let fp_defaults = crate::analysis::fixed_points::FpOptions::default();
+    if a.tol_q > fp_defaults.tol_slow {
+        return err(
+            "analysis.tol_q",
+            format!("must be <= {} (points up to that q are kept as slow points)", fp_defaults.tol_slow),
+        );
     }
     if !nonneg(a.noise_scale) || !pos(a.tol_q) || !pos(a.tol_unique) {
         return err(

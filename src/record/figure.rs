@@ -420,6 +420,9 @@ fn complex_plane(records: &[Record], seeds: &[u64]) -> Panel {
     let mut th: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
     for r in records {
         let Some(i) = r.index else { continue };
+        if r.observable != "eigenvalue_re" && r.observable != "eigenvalue_im" {
+            continue;
+        }
         let slot = if r.source == sim && r.seed == seed {
             pts.entry((r.t.to_bits(), i)).or_insert((0.0, 0.0))
         } else if Some(r.source) == theory_source && i == 0 {

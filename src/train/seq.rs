@@ -128,8 +128,10 @@ pub struct Stamp {
 
 /// Train `theta` in place. `on_record(stamp, theta)` is called at each step of `record_steps`
 /// (nondecreasing, within `0..=steps`) with the parameters after `step` updates. The
-/// divergence test uses the full loss at record steps and the (minibatch) loss of every update;
-/// a diverged run stops there, records after it are not produced. Only errors of the
+/// divergence test (`divergence_factor`) uses the full loss, which full-batch GD has at every
+/// step and minibatch optimizers at record steps; every update also stops on a non-finite
+/// minibatch loss or non-finite parameters. A diverged run stops there; records after it are
+/// not produced. Only errors of the
 /// objective (bad data) are `Err`; divergence is a [`TrainStatus`].
 pub fn train(
     obj: &mut dyn Objective,
