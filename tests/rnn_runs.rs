@@ -424,12 +424,7 @@ fn stochastic_truncated_scheduled_training_is_reproducible() {
     assert_eq!(a.records, b.records);
     assert!(a.records.iter().any(|r| r.source == Source::Sgd));
     // The schedule's time column is the accumulated learning rate, below lr * step.
-    let last = a
-        .records
-        .iter()
-        .filter(|r| r.observable == "loss")
-        .last()
-        .unwrap();
+    let last = a.records.iter().rfind(|r| r.observable == "loss").unwrap();
     assert!(
         last.t < 0.01 * 300.0 && last.t > 0.1 * 0.01 * 300.0,
         "t = {}",

@@ -352,9 +352,7 @@ impl RnnProblem {
             let k = modes.lags.len();
             let rr = linalg::orthonormal_from(&gauss(n, k, 1.0))?;
             let (b0, a0, c0) = (r.aligned_gains[0], r.aligned_gains[1], r.aligned_gains[2]);
-            let scaled = |m: &Matrix, g: f64| {
-                m.clone().scale(g)
-            };
+            let scaled = |m: &Matrix, g: f64| m.clone().scale(g);
             // W = a R R^T, U = b R V^T, C = c U_out R^T (the same gains for every mode).
             let w = scaled(&rr.matmul_t(&rr), a0);
             let u = scaled(&rr.matmul_t(&modes.v), b0);
@@ -521,7 +519,7 @@ fn timescale(lambda: Complex64, form: Form) -> f64 {
 /// 0 for a zero matrix.
 pub fn effective_rank(sigma: &[f64]) -> f64 {
     let total: f64 = sigma.iter().sum();
-    if !(total > 0.0) {
+    if total.is_nan() || total <= 0.0 {
         return 0.0;
     }
     let h: f64 = sigma
@@ -644,7 +642,7 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
     let c: &Config = &loaded.config;
     let problem = RnnProblem::build(loaded)?;
     let model = &problem.model;
-    let spec = model.spec().clone();
+    let spec = *model.spec();
     let data = &problem.data;
     let steps = record_steps(c.train.steps, c.output.records, &c.output.spacing);
     let schedule = Schedule::parse(
@@ -702,7 +700,9 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
     let theta0_first = problem.initial_params(c.train.seeds[0])?;
     let blocks = |theta: &[f64]| -> (Matrix, Matrix, Matrix) {
         (
-            model.effective_w(theta).unwrap_or_else(|_| Matrix::zeros(0, 0)),
+            model
+                .effective_w(theta)
+                .unwrap_or_else(|_| Matrix::zeros(0, 0)),
             model.get(theta, "u").unwrap_or_else(|| Matrix::zeros(0, 0)),
             model.get(theta, "c").unwrap_or_else(|| Matrix::zeros(0, 0)),
         )

@@ -450,13 +450,11 @@ pub fn validate_rnn(c: &super::config::Config, origin: &str) -> Result<()> {
                 return err("task.singular_values", "must be finite".into());
             }
         }
-        "flip_flop" => {
-            if t.d_in != t.d_out {
-                return err(
-                    "task.d_out",
-                    format!("the flip-flop has one input and one output per bit: d_out must equal d_in = {}", t.d_in),
-                );
-            }
+        "flip_flop" if t.d_in != t.d_out => {
+            return err(
+                "task.d_out",
+                format!("the flip-flop has one input and one output per bit: d_out must equal d_in = {}", t.d_in),
+            );
         }
         "teacher_rnn" => {
             if s.teacher_hidden == 0 {
@@ -519,13 +517,11 @@ pub fn validate_rnn(c: &super::config::Config, origin: &str) -> Result<()> {
                 }
             }
         }
-        "npy" => {
-            if s.inputs.is_none() || s.targets.is_none() {
-                return err(
-                    "sequence.inputs",
-                    "task.kind = \"npy\" needs sequence.inputs and sequence.targets (.npy files [batch, time, dim])".into(),
-                );
-            }
+        "npy" if s.inputs.is_none() || s.targets.is_none() => {
+            return err(
+                "sequence.inputs",
+                "task.kind = \"npy\" needs sequence.inputs and sequence.targets (.npy files [batch, time, dim])".into(),
+            );
         }
         _ => {}
     }
@@ -563,7 +559,10 @@ pub fn validate_rnn(c: &super::config::Config, origin: &str) -> Result<()> {
     if a.tol_q > fp_defaults.tol_slow {
         return err(
             "analysis.tol_q",
-            format!("must be <= {} (points up to that q are kept as slow points)", fp_defaults.tol_slow),
+            format!(
+                "must be <= {} (points up to that q are kept as slow points)",
+                fp_defaults.tol_slow
+            ),
         );
     }
     if !nonneg(a.noise_scale) || !pos(a.tol_q) || !pos(a.tol_unique) {

@@ -541,7 +541,9 @@ pub fn draw_output_figure(
         for p in &set.points {
             let coord = |row: usize| -> f64 {
                 match c {
-                    Some(c) if c.nrows() >= 2 => (0..c.ncols()).map(|j| c.get(row, j) * p.x[j]).sum(),
+                    Some(c) if c.nrows() >= 2 => {
+                        (0..c.ncols()).map(|j| c.get(row, j) * p.x[j]).sum()
+                    }
                     _ => p.x.get(row).copied().unwrap_or(0.0),
                 }
             };
