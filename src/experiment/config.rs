@@ -463,7 +463,7 @@ pub fn from_table(table: toml::Table, origin: &str) -> Result<Config> {
             err
         })?;
     config.validate(origin)?;
-    Ok(config)
+    Ok(config.with_rnn_defaults())
 }
 
 /// Parse a `section.key=value` override; the value is read as TOML (numbers, booleans,
@@ -534,7 +534,18 @@ impl Config {
                 })?
         };
         config.validate(origin)?;
-        Ok(config)
+        Ok(config.with_rnn_defaults())
+    }
+
+    /// RNN runs: fill in the sections that were left out with their defaults, so the
+    /// resolved config (`learndyn check`, `manifest.json`) shows every value used.
+    fn with_rnn_defaults(mut self) -> Config {
+        if self.model.kind == "rnn" {
+            self.rnn.get_or_insert_with(Default::default);
+            self.sequence.get_or_insert_with(Default::default);
+            self.analysis.get_or_insert_with(Default::default);
+        }
+        self
     }
 
     /// Load and validate a config file.

@@ -204,7 +204,7 @@ impl RnnProblem {
                     u,
                     c: None,
                     activation: Activation::parse(&s.teacher_activation)?,
-                    alpha: None,
+                    alpha: s.teacher_alpha,
                 };
                 let (x, b) = inputs()?;
                 let states = teacher.states(&x, steps, b)?;

@@ -104,6 +104,11 @@ pub struct SequenceConfig {
     pub teacher_hidden: usize,
     /// `teacher_rnn`: activation of the teacher (default `"identity"`).
     pub teacher_activation: String,
+    /// `teacher_rnn`: `dt / tau` of a rate-form teacher
+    /// `h_t = (1 - a) h_{t-1} + a (W phi(h_{t-1}) + U x_t)`, in (0, 1] (default: a discrete
+    /// teacher `h_t = phi(W h_{t-1} + U x_t)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub teacher_alpha: Option<f64>,
     /// `teacher_rnn`: real eigenvalues of the teacher's `W` (default `[1.0, 0.5]`: a line
     /// attractor and a decaying mode); the remaining eigenvalues are 0.
     pub eigenvalues: Vec<f64>,
@@ -141,6 +146,7 @@ impl Default for SequenceConfig {
             readout: "all".into(),
             teacher_hidden: 8,
             teacher_activation: "identity".into(),
+            teacher_alpha: None,
             eigenvalues: vec![1.0, 0.5],
             complex_pairs: vec![],
             teacher_w: None,
