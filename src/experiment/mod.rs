@@ -506,22 +506,7 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
     let mut learn_times: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
     let mut timings = BTreeMap::new();
     let mut integrator_stats = BTreeMap::new();
-    let opts = Options {
-        rtol: c.integrate.rtol,
-        atol: Atol::Scalar(c.integrate.atol),
-        max_steps: c.integrate.max_steps,
-        fixed_step: c.integrate.fixed_step,
-        ..Options::default()
-    };
-    let method = Method::parse(&c.integrate.method).ok_or_else(|| Error::Config {
-        file: loaded.origin.clone(),
-        key: "integrate.method".into(),
-        message: format!(
-            "'{}' is unknown; allowed: {:?}",
-            c.integrate.method,
-            Method::NAMES
-        ),
-    })?;
+    let (method, opts) = solver(loaded)?;
     let rank = task.rank();
     let k_sv = task.d_in().min(task.d_out());
     // Loss not explained by the r modes (noise floor plus teacher variance outside the modes),
@@ -1261,6 +1246,24 @@ fn summarize(records: &[Record], runs: Vec<SeedRun>, lr: f64, rank: usize) -> Su
         seeds_in_mean: ok_seeds,
         runs,
     }
+}
+
+/// The ODE method and options of `[integrate]`, for the theory sources.
+fn solver(loaded: &LoadedConfig) -> Result<(Method, Options)> {
+    let c = &loaded.config.integrate;
+    let opts = Options {
+        rtol: c.rtol,
+        atol: Atol::Scalar(c.atol),
+        max_steps: c.max_steps,
+        fixed_step: c.fixed_step,
+        ..Options::default()
+    };
+    let method = Method::parse(&c.method).ok_or_else(|| Error::Config {
+        file: loaded.origin.clone(),
+        key: "integrate.method".into(),
+        message: format!("'{}' is unknown; allowed: {:?}", c.method, Method::NAMES),
+    })?;
+    Ok((method, opts))
 }
 
 /// Build the problem a config describes (data, network, first init) without running it:

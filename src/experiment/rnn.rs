@@ -12,7 +12,7 @@ use super::rnn_config::{rnn_observables, RnnConfig, SequenceConfig, RNN_OBSERVAB
 use super::{record_steps, summarize, Progress, Record, RunOutput, SeedRun, Skipped, Source};
 use crate::analysis::fixed_points::{self, FixedPointSet, FpOptions, RnnMap};
 use crate::error::{Error, Result};
-use crate::integrate::{self, Atol, Ivp, Method, Options, Output, VectorField, Workspace};
+use crate::integrate::{self, Ivp, Method, Options, Output, VectorField, Workspace};
 use crate::linalg::{self, Matrix};
 use crate::model::rnn::{Activation, SeqBatch};
 use crate::model::seq_rnn::{Form, Learn, SeqRnn, SeqRnnSpec, SeqRnnWorkspace};
@@ -665,15 +665,7 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
     let mut skipped = Vec::new();
     let mut timings = BTreeMap::new();
     let mut integrator_stats = BTreeMap::new();
-    let opts = Options {
-        rtol: c.integrate.rtol,
-        atol: Atol::Scalar(c.integrate.atol),
-        max_steps: c.integrate.max_steps,
-        fixed_step: c.integrate.fixed_step,
-        ..Options::default()
-    };
-    let method = Method::parse(&c.integrate.method)
-        .ok_or_else(|| cfg_err(loaded, "integrate.method", "unknown method".into()))?;
+    let (method, opts) = super::solver(loaded)?;
     let optimizer = match c.train.optimizer.as_str() {
         "sgd" => Some(Stochastic::Sgd),
         "adam" => Some(Stochastic::Adam {
@@ -941,6 +933,28 @@ fn fixed_points_of(
     fixed_points::find_fixed_points(&map, &inits, &opts)
 }
 
+/// Integrate `field` from `y0` at `t = 0` to the last of `times`, calling `on_save` at each.
+fn solve_saving(
+    method: &Method,
+    field: &mut dyn VectorField,
+    y0: &[f64],
+    times: &[f64],
+    opts: &Options,
+    on_save: &mut dyn FnMut(f64, &[f64]),
+) -> Result<integrate::Stats> {
+    let mut ws = Workspace::new(y0.len());
+    let t_end = *times.last().unwrap_or(&0.0);
+    let sol = integrate::solve(
+        method,
+        field,
+        &Ivp::new(0.0, y0, t_end),
+        opts,
+        &mut ws,
+        &mut Output::at_times(times, on_save),
+    )?;
+    Ok(sol.stats)
+}
+
 /// The reduced-theory records: the outlier model (integrate, OL-*) or the per-mode LR-2 ODE
 /// (lagged_modes), each mode started from the aligned gains.
 fn reduced_records(
@@ -960,7 +974,6 @@ fn reduced_records(
         problem.rnn.aligned_gains[1],
         problem.rnn.aligned_gains[2],
     );
-    let t_end = *times.last().unwrap_or(&0.0);
     // Per save: (t, loss, per-mode (b, a, c)).
     let mut local: Vec<(f64, f64, Vec<[f64; 3]>)> = Vec::new();
     let stats = if c.task.kind == "integrate" {
@@ -970,7 +983,6 @@ fn reduced_records(
             weights: LagWeights::Finite { steps: s.steps },
         };
         let y0 = [b0, c0, a0];
-        let mut ws = Workspace::new(3);
         let loss_of = DiscreteOutlier {
             gamma: s.gamma,
             weights: LagWeights::Finite { steps: s.steps },
@@ -979,24 +991,13 @@ fn reduced_records(
             let l = k as f64 * loss_of.loss(y);
             local.push((t, l, vec![[y[0], y[2], y[1]]; k]));
         };
-        let mut output = Output::at_times(times, &mut on_save);
-        let sol = integrate::solve(
-            method,
-            &mut ode,
-            &Ivp::new(0.0, &y0, t_end),
-            opts,
-            &mut ws,
-            &mut output,
-        );
-        drop(output);
-        sol.map_err(Error::from)?.stats
+        solve_saving(method, &mut ode, &y0, times, opts, &mut on_save)?
     } else {
         // LR-2: state [c, a, b] per mode; L = 1/2 sum_a sum_k (s_k - c a^k b)^2.
         let mut ode = LrnnModes {
             s: modes.profiles.clone(),
         };
         let y0: Vec<f64> = (0..k).flat_map(|_| [c0, a0, b0]).collect();
-        let mut ws = Workspace::new(3 * k);
         let profiles = modes.profiles.clone();
         let mut on_save = |t: f64, y: &[f64]| {
             let mut l = 0.0;
@@ -1012,17 +1013,7 @@ fn reduced_records(
             }
             local.push((t, l, gains));
         };
-        let mut output = Output::at_times(times, &mut on_save);
-        let sol = integrate::solve(
-            method,
-            &mut ode,
-            &Ivp::new(0.0, &y0, t_end),
-            opts,
-            &mut ws,
-            &mut output,
-        );
-        drop(output);
-        sol.map_err(Error::from)?.stats
+        solve_saving(method, &mut ode, &y0, times, opts, &mut on_save)?
     };
     let observer = Observer {
         want: want.to_vec(),
