@@ -490,3 +490,42 @@ fn effective_rank_of_known_spectra() {
     let r = effective_rank(&[1.0, 1e-3]);
     assert!(r > 1.0 && r < 1.01, "{r}");
 }
+
+/// Learning to integrate from a random bulk (Bordelon et al. 2025; Schuessler et al. 2020):
+/// one outlier eigenvalue leaves the disc of radius g and settles at gamma, the rest of the
+/// spectrum stays in place, and the learned change W - W0 is nearly rank one.
+#[test]
+fn integrator_from_a_random_bulk_learns_one_outlier() {
+    let out = run_example(
+        "rnn_integrator_bulk",
+        &["train.seeds=[0]", "theory.sources=[]", "output.records=11"],
+    );
+    let at = |obs: &str, i: Option<usize>, last: bool| -> f64 {
+        let s = series(&out, Source::Gd, obs, i);
+        if last {
+            *s.values().last().unwrap()
+        } else {
+            *s.values().next().unwrap()
+        }
+    };
+    let modulus = |i: usize, last: bool| {
+        at("eigenvalue_re", Some(i), last).hypot(at("eigenvalue_im", Some(i), last))
+    };
+    let bulk_edge = modulus(0, false);
+    assert!(bulk_edge < 0.6, "initial spectral radius {bulk_edge}");
+    let outlier = at("eigenvalue_re", Some(0), true);
+    eprintln!(
+        "outlier {outlier:.4}, next {:.4} (bulk edge {bulk_edge:.4}), effective rank {:.3}, sigma2/sigma1 {:.3}",
+        modulus(1, true),
+        at("effective_rank", None, true),
+        at("delta_singular_value", Some(1), true) / at("delta_singular_value", Some(0), true)
+    );
+    assert!((outlier - 0.95).abs() < 0.01, "outlier {outlier}");
+    assert!(at("eigenvalue_im", Some(0), true).abs() < 1e-12);
+    // The next eigenvalue is still a bulk eigenvalue.
+    assert!(modulus(1, true) <= bulk_edge + 0.01);
+    assert!(at("effective_rank", None, true) < 1.5);
+    assert!(
+        at("delta_singular_value", Some(1), true) < 0.1 * at("delta_singular_value", Some(0), true)
+    );
+}

@@ -12,7 +12,7 @@ pub struct Example {
 }
 
 /// Every shipped example; the first is the built-in demo.
-pub const EXAMPLES: [Example; 14] = [
+pub const EXAMPLES: [Example; 15] = [
     Example {
         name: "demo",
         about:
@@ -74,6 +74,11 @@ pub const EXAMPLES: [Example; 14] = [
         name: "rnn_integrator",
         about: "linear RNN learning a leaky integrator: the outlier eigenvalue, theory vs BPTT",
         text: include_str!("../../configs/rnn_integrator.toml"),
+    },
+    Example {
+        name: "rnn_integrator_bulk",
+        about: "linear RNN with a random bulk learning to integrate: one outlier leaves the bulk",
+        text: include_str!("../../configs/rnn_integrator_bulk.toml"),
     },
     Example {
         name: "rnn_temporal_precedence",

@@ -79,6 +79,15 @@ fn sources(records: &[Record]) -> (Option<Source>, bool, Source) {
     (theory_source, gf_markers, sim)
 }
 
+/// Legend text of the reference line: the full gradient flow is named as such, other sources
+/// are "theory (source)".
+fn theory_label(source: Option<Source>) -> String {
+    match source {
+        Some(Source::GradientFlow) => "full gradient flow".to_string(),
+        s => format!("theory ({})", s.map_or("", |s| s.name())),
+    }
+}
+
 /// One panel of `observable` over time for the indices `keep` accepts: the seed-mean
 /// simulation with its min-max band, the theory line, gradient-flow markers; plus the
 /// `|theory - mean|` series per index.
@@ -121,7 +130,7 @@ fn time_panel(
             let (tt, tv, _, _) = stats(th);
             series.push(Series {
                 label: if first {
-                    format!("theory ({})", theory_source.map_or("", |s| s.name()))
+                    theory_label(theory_source)
                 } else {
                     String::new()
                 },
@@ -251,7 +260,7 @@ fn loss_panel(records: &[Record], seeds: &[u64], log_time: bool) -> Option<Panel
         if let Some(th) = collect(records, src, "loss", seeds).get(&None) {
             let (t, v, _, _) = stats(th);
             series.push(Series {
-                label: format!("theory ({})", src.name()),
+                label: theory_label(Some(src)),
                 style: SeriesStyle::Theory,
                 color: 7,
                 x: t,
@@ -355,21 +364,37 @@ pub fn draw_rnn_figure(
     if let Some(p) = loss_panel(records, seeds, log_time) {
         panels.push(p);
     }
-    if has("eigenvalue_re") {
+    if has("eigenvalue_re") && has("eigenvalue_im") {
+        // Moduli: sorted moduli are continuous in W, unlike the real part of the i-th
+        // eigenvalue sorted by modulus (which jumps between complex pairs).
+        let mut im: BTreeMap<(Source, Option<u64>, u64, Option<usize>), f64> = BTreeMap::new();
+        for r in records.iter().filter(|r| r.observable == "eigenvalue_im") {
+            im.insert((r.source, r.seed, r.t.to_bits(), r.index), r.value);
+        }
+        let moduli: Vec<Record> = records
+            .iter()
+            .filter(|r| r.observable == "eigenvalue_re" && r.index.is_some_and(|i| i < 3))
+            .filter_map(|r| {
+                im.get(&(r.source, r.seed, r.t.to_bits(), r.index))
+                    .map(|v| Record {
+                        observable: "eigenvalue_abs",
+                        value: r.value.hypot(*v),
+                        ..r.clone()
+                    })
+            })
+            .collect();
         let (p, _) = time_panel(
-            records,
+            &moduli,
             seeds,
-            "eigenvalue_re",
+            "eigenvalue_abs",
             &|i| i < 3,
-            &|i| format!("Re lambda_{i}"),
-            "Leading eigenvalues of W (by modulus)",
-            "Re lambda",
+            &|i| format!("|lambda_{i}|"),
+            "Leading eigenvalues of W (moduli)",
+            "|lambda|",
             log_time,
         );
         panels.push(p);
-        if has("eigenvalue_im") {
-            panels.push(complex_plane(records, seeds));
-        }
+        panels.push(complex_plane(records, seeds));
     }
     if !fixed.is_empty() {
         let mut series = Vec::new();
@@ -481,8 +506,8 @@ fn complex_plane(records: &[Record], seeds: &[u64]) -> Panel {
         .filter_map(|tb| pts.get(&(*tb, 0)).copied())
         .unzip();
     series.push(Series {
-        label: format!("{} leading eigenvalue", sim.name().to_uppercase()),
-        style: SeriesStyle::Simulation,
+        label: format!("{} leading eigenvalue over time", sim.name().to_uppercase()),
+        style: SeriesStyle::Marker,
         color: 2,
         x,
         y,
@@ -494,7 +519,7 @@ fn complex_plane(records: &[Record], seeds: &[u64]) -> Panel {
         tv.sort_by(|a, b| f64::from_bits(a.0).total_cmp(&f64::from_bits(b.0)));
         let (x, y): (Vec<f64>, Vec<f64>) = tv.into_iter().map(|(_, v)| v).unzip();
         series.push(Series {
-            label: format!("theory ({})", theory_source.map_or("", |s| s.name())),
+            label: theory_label(theory_source),
             style: SeriesStyle::Theory,
             color: 3,
             x,
