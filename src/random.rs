@@ -18,6 +18,8 @@ pub mod stream {
     pub const TEACHER_INPUT: u64 = 4;
     /// The fixed random bulk `g chi` of a low-rank RNN (the seed is the task seed).
     pub const BULK: u64 = 5;
+    /// Frozen state (process) noise of RNN training data (the seed is the task seed).
+    pub const STATE_NOISE: u64 = 6;
     /// Network initialization (the seed is the run seed).
     pub const INIT: u64 = 10;
     /// Minibatch draws of SGD / Adam (the seed is the run seed).

@@ -614,3 +614,42 @@ fn bad_inputs_are_errors() {
         .unwrap()
         .is_finite());
 }
+
+/// RN-9: frozen state noise is an additive drive, so BPTT stays exact (central finite
+/// differences, tanh, both forms) and the noise changes the loss.
+#[test]
+fn state_noise_keeps_bptt_exact() {
+    for form in [Form::Discrete, Form::Rate { alpha: 0.3 }] {
+        let (model, theta, data) = problem(
+            spec(2, 5, 3, Activation::Tanh, form, true, None),
+            6,
+            4,
+            11,
+            false,
+        );
+        let mut g = rng(12, 78);
+        let xi = gaussian_matrix(&mut g, 5, 6 * 4).scale(0.3);
+        let noisy = data.clone().with_state_noise(xi).unwrap();
+        let (l0, _) = grad(&model, &theta, &data, None);
+        let (l, gr) = grad(&model, &theta, &noisy, None);
+        assert!((l - l0).abs() > 1e-6, "noise must change the loss");
+        let h = 1e-5;
+        let mut worst: f64 = 0.0;
+        for k in 0..theta.len() {
+            let mut p = theta.clone();
+            p[k] += h;
+            let lp = loss(&model, &p, &noisy);
+            p[k] -= 2.0 * h;
+            let lm = loss(&model, &p, &noisy);
+            let fd = (lp - lm) / (2.0 * h);
+            worst = worst.max((fd - gr[k]).abs() / (1.0 + gr[k].abs()));
+        }
+        // Central differences: h^2 |L'''| / 6 + eps |L| / h, with O(1) derivatives here.
+        assert!(worst < 1e-8, "{form:?}: worst FD error {worst:.2e}");
+        // Shape errors name the problem.
+        let bad = data.clone().with_state_noise(Matrix::zeros(4, 24)).unwrap();
+        let mut ws = model.workspace(&bad);
+        let err = model.loss(&theta, &bad, &mut ws).unwrap_err().to_string();
+        assert!(err.contains("state noise"), "{err}");
+    }
+}

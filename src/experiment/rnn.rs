@@ -266,6 +266,24 @@ impl RnnProblem {
             data = data.with_time_weights(w)?;
         }
         let hidden = c.hidden_widths().first().copied().unwrap_or(8);
+        if r.noise_std > 0.0 {
+            // RN-9: the drive gets sigma xi (discrete) or sigma xi / sqrt(alpha) (rate, so that
+            // the update gets sigma sqrt(alpha) xi).
+            let scale = if r.form == "rate" {
+                r.noise_std / r.alpha.sqrt()
+            } else {
+                r.noise_std
+            };
+            let mut rng = random::rng(t.seed, stream::STATE_NOISE);
+            let mut xi = Matrix::zeros(hidden, steps * batch);
+            for j in 0..steps * batch {
+                for i in 0..hidden {
+                    let z: f64 = StandardNormal.sample(&mut rng);
+                    xi.set(i, j, scale * z);
+                }
+            }
+            data = data.with_state_noise(xi)?;
+        }
         let learn = Learn {
             w: r.learn.iter().any(|l| l == "w"),
             u: r.learn.iter().any(|l| l == "u"),
@@ -411,8 +429,8 @@ impl RnnProblem {
         if !(spec.learn.w && spec.learn.u && spec.learn.c) || spec.learn.h0 || self.rnn.h0 != 0.0 {
             return Some("the reduced ODEs train W, U and C from h_0 = 0 (rnn.learn = [\"w\", \"u\", \"c\"], rnn.h0 = 0)".into());
         }
-        if c.task.noise_std > 0.0 {
-            return Some("observation noise is not part of the reduced ODEs".into());
+        if c.task.noise_std > 0.0 || self.rnn.noise_std > 0.0 {
+            return Some("observation and state noise are not part of the reduced ODEs".into());
         }
         if c.train.truncation.is_some() {
             return Some("truncated BPTT is not the gradient of the loss the reduced ODEs flow on (omit train.truncation)".into());

@@ -35,6 +35,11 @@ pub struct RnnConfig {
     /// Trained parameter blocks: a subset of `"w"` (for low rank: `M` and `N`), `"u"`,
     /// `"c"`, `"b"`, `"h0"` (default `["w", "u", "c"]`; `"b"` needs `bias = true`).
     pub learn: Vec<String>,
+    /// State (process) noise `sigma` (RN-9): a frozen realization, drawn once per data set,
+    /// added to every update: discrete `h_t = phi(W h_{t-1} + U x_t + b + sigma xi_t)`, rate
+    /// `h_t = ... + sigma sqrt(alpha) xi_t` (Euler-Maruyama of
+    /// `tau dh = (...) dt + sigma sqrt(tau) dW`), `xi_t ~ N(0, I)` (default 0).
+    pub noise_std: f64,
     /// Initial state `h_0`, every entry (default 0); trained when `learn` has `"h0"`.
     pub h0: f64,
     /// `"random"` (the scales above) or `"aligned"` (decoupled modes of the task's teacher:
@@ -60,6 +65,7 @@ impl Default for RnnConfig {
             out_scale: 1.0,
             mn_scale: 1.0,
             learn: vec!["w".into(), "u".into(), "c".into()],
+            noise_std: 0.0,
             h0: 0.0,
             init: "random".into(),
             aligned_gains: vec![0.1, 0.05, 0.1],
@@ -293,6 +299,7 @@ pub fn validate_rnn(c: &super::config::Config, origin: &str) -> Result<()> {
         ("rnn.in_scale", r.in_scale),
         ("rnn.out_scale", r.out_scale),
         ("rnn.mn_scale", r.mn_scale),
+        ("rnn.noise_std", r.noise_std),
     ] {
         if !nonneg(v) {
             return err(key, format!("must be finite and >= 0, got {v}"));

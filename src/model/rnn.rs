@@ -121,6 +121,8 @@ pub struct SeqBatch {
     b: usize,
     /// Time weights `w_1..w_T` (finite, nonnegative).
     tw: Vec<f64>,
+    /// Optional noise added to the recurrent drive, `N x T B` (RN-9).
+    noise: Option<Matrix>,
 }
 
 impl SeqBatch {
@@ -153,7 +155,14 @@ impl SeqBatch {
         check_finite("RNN inputs X", &x)?;
         check_finite("RNN targets Y", &y)?;
         let tw = vec![1.0 / t as f64; t];
-        Ok(SeqBatch { x, y, t, b, tw })
+        Ok(SeqBatch {
+            x,
+            y,
+            t,
+            b,
+            tw,
+            noise: None,
+        })
     }
 
     /// The same batch with per-time-step loss weights `w` (`w[t - 1]` weighs step `t`, RN-7):
@@ -227,7 +236,32 @@ impl SeqBatch {
             t: self.t,
             b: nb,
             tw: self.tw.clone(),
+            noise: self.noise.as_ref().map(pick),
         })
+    }
+
+    /// Attach a frozen noise realization `xi` (`N x T B`, same column layout as `x`) that
+    /// [`crate::model::seq_rnn::SeqRnn`] adds to the drive `U x_t + b` at every step (RN-9):
+    /// discrete `h_t = phi(W h_{t-1} + U x_t + b + xi_t)`, rate
+    /// `h_t = (1 - alpha) h_{t-1} + alpha (W phi(h_{t-1}) + U x_t + b + xi_t)`. Error if the
+    /// column count is not `T B` or an entry is not finite; the row count must equal the
+    /// model's hidden size (checked by the model).
+    pub fn with_state_noise(mut self, xi: Matrix) -> Result<Self> {
+        if xi.ncols() != self.t * self.b {
+            return Err(Error::Shape {
+                what: "RNN state noise".into(),
+                expected: format!("(N, T B = {})", self.t * self.b),
+                got: format!("({}, {})", xi.nrows(), xi.ncols()),
+            });
+        }
+        check_finite("RNN state noise", &xi)?;
+        self.noise = Some(xi);
+        Ok(self)
+    }
+
+    /// The state noise, if any (`N x T B`).
+    pub fn state_noise(&self) -> Option<&Matrix> {
+        self.noise.as_ref()
     }
 
     /// Inputs `X`, `n_in x T B`.
@@ -449,6 +483,12 @@ impl Rnn {
                      for non-uniform time weights",
                     data.steps()
                 ),
+            ));
+        }
+        if data.state_noise().is_some() {
+            return Err(Error::invalid(
+                "RNN state noise",
+                "Rnn has no state noise; use model::seq_rnn::SeqRnn",
             ));
         }
         let want = (self.hidden(), self.n_out(), data.steps(), data.batch());

@@ -466,6 +466,15 @@ impl SeqRnn {
                 got: format!("({}, {})", data.n_in(), data.n_out()),
             });
         }
+        if let Some(xi) = data.state_noise() {
+            if xi.nrows() != self.spec.hidden {
+                return Err(Error::Shape {
+                    what: "SeqRnn state noise".into(),
+                    expected: format!("({}, T B) = (hidden, T B)", self.spec.hidden),
+                    got: format!("({}, {})", xi.nrows(), xi.ncols()),
+                });
+            }
+        }
         let want = (
             self.spec.hidden,
             self.spec.n_out,
@@ -544,6 +553,13 @@ impl SeqRnn {
             for col in h[nb..].chunks_exact_mut(n) {
                 col.iter_mut().zip(bv).for_each(|(v, bi)| *v += bi);
             }
+        }
+        // Frozen state noise (RN-9): an additive drive, so the backward pass is unchanged.
+        if let Some(xi) = data.state_noise() {
+            h[nb..]
+                .iter_mut()
+                .zip(xi.as_slice())
+                .for_each(|(v, x)| *v += x);
         }
         match self.spec.form {
             Form::Discrete => {
