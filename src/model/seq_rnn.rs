@@ -576,7 +576,7 @@ impl SeqRnn {
                         1.0,
                         true,
                     );
-                    cur.iter_mut().for_each(|v| *v = phi.apply(*v));
+                    phi.apply_in_place(cur);
                 }
             }
             Form::Rate { alpha } => {
@@ -586,10 +586,8 @@ impl SeqRnn {
                     let prev = &prev[(step - 1) * nb..];
                     let cur = &mut cur[..nb];
                     let rprev = &mut r[(step - 1) * nb..step * nb];
-                    rprev
-                        .iter_mut()
-                        .zip(prev)
-                        .for_each(|(rv, &hv)| *rv = phi.apply(hv));
+                    rprev.copy_from_slice(prev);
+                    phi.apply_in_place(rprev);
                     gemm(
                         mat_mut(n, b, cur),
                         ws.weff.view(),
@@ -603,10 +601,8 @@ impl SeqRnn {
                         .zip(prev)
                         .for_each(|(v, &hp)| *v = alpha * *v + (1.0 - alpha) * hp);
                 }
-                r[t * nb..]
-                    .iter_mut()
-                    .zip(&h[t * nb..])
-                    .for_each(|(rv, &hv)| *rv = phi.apply(hv));
+                r[t * nb..].copy_from_slice(&h[t * nb..]);
+                phi.apply_in_place(&mut r[t * nb..]);
             }
         }
         gemm(
