@@ -46,7 +46,7 @@ fn max_diff(a: &BTreeMap<u64, f64>, b: &BTreeMap<u64, f64>) -> f64 {
     a.iter().map(|(t, x)| (x - b[t]).abs()).fold(0.0, f64::max)
 }
 
-/// OL-3/OL-6 with finite-T lag weights is exact for the aligned linear RNN on impulse-basis
+/// OL-5/OL-9 with finite-T lag weights is exact for the aligned linear RNN on impulse-basis
 /// data: the reduced ODE equals the full-parameter gradient flow of the finite RNN. Both are
 /// integrated at rtol 1e-11, so they agree to the tolerance of the full flow vs closed forms.
 #[test]
@@ -83,6 +83,43 @@ fn integrator_reduced_ode_equals_full_gradient_flow() {
     let ev = series(&out, Source::ReducedOde, "eigenvalue_re", Some(0));
     let last = *ev.values().last().unwrap();
     assert!(last > 0.5, "outlier at t = 3: {last}");
+}
+
+/// OL-9: the same for the rate (Euler) RNN, whose one-step eigenvalue is 1 - a + a lambda.
+#[test]
+fn rate_rnn_integrator_reduced_ode_equals_full_gradient_flow() {
+    let out = run_example(
+        "rnn_integrator",
+        &[
+            "rnn.form=\"rate\"",
+            "rnn.alpha=0.3",
+            "train.lr=0.02",
+            "train.steps=500",
+            "output.records=21",
+            "train.seeds=[0]",
+            "integrate.rtol=1e-11",
+            "integrate.atol=1e-13",
+        ],
+    );
+    assert!(
+        out.skipped.iter().all(|s| s.source == "closed_form"),
+        "{:?}",
+        out.skipped
+    );
+    for (obs, idx) in [
+        ("loss", None),
+        ("eigenvalue_re", Some(0)),
+        ("mode_strength", Some(0)),
+    ] {
+        let d = max_diff(
+            &series(&out, Source::ReducedOde, obs, idx),
+            &series(&out, Source::GradientFlow, obs, idx),
+        );
+        eprintln!("rate form, {obs}: reduced ODE vs full flow {d:.3e}");
+        assert!(d <= FULL_GF_VS_CLOSED, "{obs}: reduced vs flow {d:.3e}");
+    }
+    let ev = series(&out, Source::ReducedOde, "eigenvalue_re", Some(0));
+    assert!(*ev.values().last().unwrap() > 0.2, "the outlier moved");
 }
 
 /// GD with BPTT approaches the gradient flow at first order in lr (C-6): the error of the

@@ -10,7 +10,7 @@ use learndyn::linalg::{self, Matrix};
 use learndyn::random;
 use learndyn::theory::integrator::{
     aligned_params, full_matrix_loss_grad, project_aligned, ContinuousOutlier, DiscreteOutlier,
-    LagWeights,
+    LagWeights, RateOutlier,
 };
 use proptest::prelude::*;
 
@@ -634,4 +634,68 @@ fn stiff_small_c_star() {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// OL-9: the rate (Euler) RNN's outlier model.
+
+/// OL-9: the rate model's gradient equals central differences of its loss (finite and
+/// infinite lags), and with `alpha = 1`, `scale = 1` it is the discrete model exactly.
+#[test]
+fn rate_outlier_gradient_and_alpha_one() {
+    for weights in [LagWeights::Infinite, LagWeights::Finite { steps: 17 }] {
+        for (alpha, y) in [
+            (0.3, [0.4, 0.7, 0.5]),
+            (0.05, [1.3, -0.2, 0.8]),
+            (1.0, [0.2, 0.3, 0.1]),
+        ] {
+            let m = RateOutlier::new(alpha, 0.7, 0.85, weights).unwrap();
+            let mut g = [0.0; 3];
+            m.gradient(&y, &mut g);
+            check_fd(&mut |x: &[f64]| m.loss(x), &y, &g, "rate outlier");
+        }
+        let r = RateOutlier::new(1.0, 1.0, 0.85, weights).unwrap();
+        let d = DiscreteOutlier::new(0.85, weights).unwrap();
+        let y = [0.4, 0.7, 0.5];
+        let (mut gr, mut gd) = ([0.0; 3], [0.0; 3]);
+        r.gradient(&y, &mut gr);
+        d.gradient(&y, &mut gd);
+        assert_eq!(r.loss(&y).to_bits(), d.loss(&y).to_bits());
+        for i in 0..3 {
+            assert!(
+                (gr[i] - gd[i]).abs() <= 4.0 * EPS * gd[i].abs(),
+                "{i}: {gr:?} vs {gd:?}"
+            );
+        }
+    }
+}
+
+/// OL-9 -> OL-2/OL-3: the rate RNN with step `a`, target amplitude `a` and decay
+/// `gamma = e^{-c* a}` is the Euler discretization of the continuous model. Its loss over `a`
+/// tends to OL-2 and its flow, read at time `t' / a`, to the continuous flow (B1's setting:
+/// c* = 0.1, init 0.1, 0.1, 0), both at first order in `a`.
+#[test]
+fn rate_outlier_tends_to_the_continuous_model() {
+    let c_star = 0.1;
+    let cont = ContinuousOutlier::new(c_star).unwrap();
+    let y = [0.6, 0.8, 0.5];
+    let steps = [0.04, 0.02, 0.01];
+    let mut loss_err = Vec::new();
+    let mut flow_err = Vec::new();
+    let mut c = cont;
+    let reference = flow_at(&mut c, [0.1, 0.1, 0.0], &[2.0])[0];
+    for &a in &steps {
+        let mut m = RateOutlier::new(a, a, (-c_star * a).exp(), LagWeights::Infinite).unwrap();
+        loss_err.push((m.loss(&y) / a - cont.loss(&y)).abs());
+        let got = flow_at(&mut m, [0.1, 0.1, 0.0], &[2.0 / a])[0];
+        flow_err.push(
+            (0..3)
+                .map(|i| (got[i] - reference[i]).abs())
+                .fold(0.0, f64::max),
+        );
+    }
+    let (pl, pf) = (slope(&steps, &loss_err), slope(&steps, &flow_err));
+    eprintln!("rate -> continuous: loss errors {loss_err:?} (order {pl:.3}), flow errors {flow_err:?} (order {pf:.3})");
+    assert!((pl - 1.0).abs() < ORDER_SLACK, "loss order {pl}");
+    assert!((pf - 1.0).abs() < ORDER_SLACK, "flow order {pf}");
 }

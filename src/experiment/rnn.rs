@@ -18,7 +18,7 @@ use crate::model::rnn::{Activation, SeqBatch};
 use crate::model::seq_rnn::{Form, Learn, SeqRnn, SeqRnnSpec, SeqRnnWorkspace};
 use crate::random::{self, stream};
 use crate::task::sequences::{self, InputProcess, LaggedModes, SeqData, TeacherRnn};
-use crate::theory::integrator::{DiscreteOutlier, LagWeights};
+use crate::theory::integrator::{LagWeights, RateOutlier};
 use crate::theory::lrnn::LrnnModes;
 use crate::train::seq::{self as seqtrain, Objective, Schedule, SeqTrainSettings};
 use crate::train::{Stochastic, TrainStatus};
@@ -420,11 +420,13 @@ impl RnnProblem {
                 "the reduced ODEs start from the aligned init (rnn.init = \"aligned\")".into(),
             );
         }
+        // The outlier model covers both forms (OL-9); LR-2 only the discrete one.
+        let rate_ok = c.task.kind == "integrate";
         if spec.activation != Activation::Identity
-            || !matches!(spec.form, Form::Discrete)
+            || (matches!(spec.form, Form::Rate { .. }) && !rate_ok)
             || spec.bias
         {
-            return Some("the reduced ODEs are for linear discrete RNNs without bias (rnn.activation = \"identity\", rnn.form = \"discrete\", rnn.bias = false)".into());
+            return Some("the reduced ODEs are for linear RNNs without bias (rnn.activation = \"identity\", rnn.bias = false); LR-2 (lagged_modes) also needs rnn.form = \"discrete\"".into());
         }
         if !(spec.learn.w && spec.learn.u && spec.learn.c) || spec.learn.h0 || self.rnn.h0 != 0.0 {
             return Some("the reduced ODEs train W, U and C from h_0 = 0 (rnn.learn = [\"w\", \"u\", \"c\"], rnn.h0 = 0)".into());
@@ -995,16 +997,16 @@ fn reduced_records(
     // Per save: (t, loss, per-mode (b, a, c)).
     let mut local: Vec<(f64, f64, Vec<[f64; 3]>)> = Vec::new();
     let stats = if c.task.kind == "integrate" {
-        // Every mode (input dimension) follows the same outlier ODE; state [alpha, beta, lambda].
-        let mut ode = DiscreteOutlier {
-            gamma: s.gamma,
-            weights: LagWeights::Finite { steps: s.steps },
+        // Every mode (input dimension) follows the same outlier ODE; state [b, c, lambda].
+        // The rate form's one-step map has eigenvalue 1 - alpha + alpha lambda (OL-9); the
+        // discrete form is alpha = 1.
+        let alpha = match problem.model.spec().form {
+            Form::Rate { alpha } => alpha,
+            Form::Discrete => 1.0,
         };
+        let mut ode = RateOutlier::new(alpha, 1.0, s.gamma, LagWeights::Finite { steps: s.steps })?;
         let y0 = [b0, c0, a0];
-        let loss_of = DiscreteOutlier {
-            gamma: s.gamma,
-            weights: LagWeights::Finite { steps: s.steps },
-        };
+        let loss_of = ode;
         let mut on_save = |t: f64, y: &[f64]| {
             let l = k as f64 * loss_of.loss(y);
             local.push((t, l, vec![[y[0], y[2], y[1]]; k]));

@@ -268,6 +268,87 @@ fn pow(x: f64, k: usize) -> f64 {
     i32::try_from(k).map_or_else(|_| x.powf(k as f64), |k| x.powi(k))
 }
 
+/// The outlier model of the rate (Euler) RNN `h_t = (1 - a) h_{t-1} + a (W h_{t-1} + U x_t)`,
+/// `y_t = C h_t` (identity `phi`, `a = dt / tau`), on the aligned manifold `W = lambda r r^T`,
+/// `U = b r`, `C = c r^T` (OL-9): the effective one-step eigenvalue is
+/// `mu = 1 - a + a lambda` and the impulse response `a b c mu^k`, so with the target
+/// `s gamma^k` the loss is `L = 1/2 sum_k w_k (a b c mu^k - s gamma^k)^2
+/// = s^2 L_disc(a b / s, c, mu)` in terms of [`DiscreteOutlier`]. State `[b, c, lambda]`
+/// (input gain, readout gain, eigenvalue of `W`); its gradient flow is not the discrete
+/// model's (the parametrization differs by the factors `a`).
+///
+/// With `s = a` and `gamma = e^{-c_star a}` this is the Euler discretization of the
+/// continuous model [`ContinuousOutlier`]: `L / a -> ` OL-2 and, in the time `a t`, the flow
+/// tends to OL-3 as `a -> 0` (checked at first order in `a`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateOutlier {
+    /// `a = dt / tau`, in (0, 1].
+    pub alpha: f64,
+    /// Target amplitude `s` (1 for the integrate task's `y_t = sum_s gamma^(t-s) x_s`).
+    pub scale: f64,
+    /// The discrete model of the one-step map (target decay `gamma`, lag weights).
+    pub map: DiscreteOutlier,
+}
+
+impl RateOutlier {
+    /// Error unless `alpha` lies in (0, 1], `scale` is finite and nonzero, and
+    /// [`DiscreteOutlier::new`] accepts `gamma` and `weights`.
+    pub fn new(alpha: f64, scale: f64, gamma: f64, weights: LagWeights) -> Result<Self> {
+        if !(alpha > 0.0 && alpha <= 1.0) {
+            return Err(Error::invalid(
+                "alpha",
+                format!("dt / tau must lie in (0, 1], got {alpha}"),
+            ));
+        }
+        if !scale.is_finite() || scale == 0.0 {
+            return Err(Error::invalid(
+                "scale",
+                format!("target amplitude must be finite and nonzero, got {scale}"),
+            ));
+        }
+        Ok(RateOutlier {
+            alpha,
+            scale,
+            map: DiscreteOutlier::new(gamma, weights)?,
+        })
+    }
+
+    /// The discrete state `[a b / s, c, mu]` of the one-step map.
+    fn one_step(&self, y: &[f64]) -> [f64; 3] {
+        let a = self.alpha;
+        [a * y[0] / self.scale, y[1], 1.0 - a + a * y[2]]
+    }
+
+    /// Loss `s^2 L_disc(a b / s, c, mu)` (OL-9).
+    pub fn loss(&self, y: &[f64]) -> f64 {
+        self.scale * self.scale * self.map.loss(&self.one_step(y))
+    }
+
+    /// Gradient with respect to `[b, c, lambda]` by the chain rule through [`Self::one_step`].
+    pub fn gradient(&self, y: &[f64], g: &mut [f64]) {
+        let z = self.one_step(y);
+        let mut gd = [0.0; 3];
+        self.map.gradient(&z, &mut gd);
+        let (a, s2) = (self.alpha, self.scale * self.scale);
+        g[0] = s2 * gd[0] * a / self.scale;
+        g[1] = s2 * gd[1];
+        g[2] = s2 * gd[2] * a;
+    }
+}
+
+impl VectorField for RateOutlier {
+    fn dim(&self) -> usize {
+        3
+    }
+    /// Gradient flow `d[b, c, lambda]/dt = -grad L` (OL-9).
+    fn eval(&mut self, _t: f64, y: &[f64], dydt: &mut [f64]) {
+        self.gradient(y, dydt);
+        for d in dydt.iter_mut() {
+            *d = -*d;
+        }
+    }
+}
+
 /// Loss and gradients of the full-matrix discrete linear RNN (OL-6).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FullLossGrad {
