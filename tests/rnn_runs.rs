@@ -595,3 +595,32 @@ fn state_noise_is_frozen_and_reproducible() {
         l0(&clean)
     );
 }
+
+/// FP-5 in a run: the fixed point of a trained linear RNN is solved exactly (one point, at the
+/// origin for zero input), and its Jacobian's leading eigenvalue is the learned outlier.
+#[test]
+fn linear_rnn_fixed_point_is_exact() {
+    let out = run_example(
+        "rnn_integrator",
+        &[
+            "analysis.fixed_points=true",
+            "theory.sources=[]",
+            "train.seeds=[0]",
+            "output.records=2",
+        ],
+    );
+    let (_, set) = &out.fixed_points[0];
+    assert_eq!(set.points.len(), 1);
+    let p = &set.points[0];
+    assert!(p.x.iter().all(|v| v.abs() < 1e-14), "{:?}", p.x);
+    assert!(p.stable && p.is_fixed);
+    let outlier = *series(&out, Source::Gd, "eigenvalue_re", Some(0))
+        .values()
+        .last()
+        .unwrap();
+    assert!(
+        (p.eigenvalues[0].re - outlier).abs() < 1e-12,
+        "{:?} vs {outlier}",
+        p.eigenvalues[0]
+    );
+}

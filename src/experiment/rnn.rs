@@ -949,6 +949,25 @@ fn fixed_points_of(
         seed,
         ..FpOptions::default()
     };
+    // A linear RNN has one fixed point unless 1 (discrete) / 0 (rate) is an eigenvalue of its
+    // linear part: solve for it exactly (FP-5) and let the finder only classify it. A singular
+    // system (e.g. a line attractor) falls through to the sampled search, which finds points
+    // along the line, each with a marginal direction.
+    if spec.activation == Activation::Identity {
+        let (a, kind) = if map.continuous {
+            let mut a = map.w.clone();
+            for i in 0..spec.hidden {
+                a.set(i, i, a.get(i, i) - 1.0);
+            }
+            (a, fixed_points::TimeKind::Continuous)
+        } else {
+            (map.w.clone(), fixed_points::TimeKind::Discrete)
+        };
+        if let Ok(x) = fixed_points::linear_fixed_point(&a, &map.drive, kind) {
+            let inits = Matrix::from_col_major(spec.hidden, 1, x)?;
+            return fixed_points::find_fixed_points(&map, &inits, &opts);
+        }
+    }
     let inits = fixed_points::sample_inits(ws.states(), &opts)?;
     fixed_points::find_fixed_points(&map, &inits, &opts)
 }

@@ -423,7 +423,7 @@ pub fn draw_rnn_figure(
             });
         }
         panels.push(Panel {
-            title: "Fixed points (first seed), readout space".into(),
+            title: "Fixed points (first seed in the mean), readout space".into(),
             x_label: "output 0 of the fixed point".into(),
             y_label: "output 1 of the fixed point".into(),
             log_x: false,
@@ -529,7 +529,7 @@ fn complex_plane(records: &[Record], seeds: &[u64]) -> Panel {
         });
     }
     Panel {
-        title: "Eigenvalues of W (first seed)".into(),
+        title: "Eigenvalues of W (first seed in the mean)".into(),
         x_label: "Re lambda".into(),
         y_label: "Im lambda".into(),
         log_x: false,
