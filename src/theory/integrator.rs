@@ -324,7 +324,7 @@ impl RateOutlier {
         self.scale * self.scale * self.map.loss(&self.one_step(y))
     }
 
-    /// Gradient with respect to `[b, c, lambda]` by the chain rule through [`Self::one_step`].
+    /// Gradient with respect to `[b, c, lambda]` by the chain rule through the one-step map `[a b / s, c, 1 - a + a lambda]`.
     pub fn gradient(&self, y: &[f64], g: &mut [f64]) {
         let z = self.one_step(y);
         let mut gd = [0.0; 3];
