@@ -101,6 +101,27 @@ pub struct Record {
     pub value: f64,
 }
 
+impl Record {
+    /// A constructor of the records of one (source, seed, step, time): the returned closure
+    /// takes `(observable, index, value)`.
+    pub fn maker(
+        source: Source,
+        seed: Option<u64>,
+        step: Option<u64>,
+        t: f64,
+    ) -> impl Fn(&'static str, Option<usize>, f64) -> Record {
+        move |observable, index, value| Record {
+            source,
+            seed,
+            step,
+            t,
+            observable,
+            index,
+            value,
+        }
+    }
+}
+
 /// Progress events for a front end (the library never prints).
 #[derive(Debug, Clone)]
 pub enum Progress {
@@ -424,15 +445,7 @@ fn push_gram_observables(
 
 impl NetObserver<'_> {
     fn push(&self, out: &mut Vec<Record>, at: Stamp, params: &[f64], loss: f64) {
-        let rec = |observable, index, value| Record {
-            source: at.source,
-            seed: at.seed,
-            step: at.step,
-            t: at.t,
-            observable,
-            index,
-            value,
-        };
+        let rec = Record::maker(at.source, at.seed, at.step, at.t);
         if self.want[0] {
             out.push(rec("loss", None, loss));
         }
@@ -563,15 +576,7 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
                       u: &[f64],
                       drift: f64,
                       layers: &[Vec<f64>]| {
-        let rec = |observable, index, value| Record {
-            source,
-            seed: None,
-            step: None,
-            t,
-            observable,
-            index,
-            value,
-        };
+        let rec = Record::maker(source, None, None, t);
         if want[0] {
             let l = 0.5
                 * task
@@ -652,15 +657,7 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
             p = r.propagate(&p, t - t_prev)?;
             t_prev = t;
             let we = r.map_of(&p);
-            let rec = |observable, index, value| Record {
-                source: Source::ClosedForm,
-                seed: None,
-                step: None,
-                t,
-                observable,
-                index,
-                value,
-            };
+            let rec = Record::maker(Source::ClosedForm, None, None, t);
             if want[0] {
                 let l =
                     0.5 * task.moments.w_star.sub(&we).norm_fro().powi(2) + task.moments.loss_min;
@@ -780,15 +777,7 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
         match sol {
             Ok(sol) => {
                 for (t, we) in local {
-                    let rec = |observable, index, value| Record {
-                        source: Source::ReducedOde,
-                        seed: None,
-                        step: None,
-                        t,
-                        observable,
-                        index,
-                        value,
-                    };
+                    let rec = Record::maker(Source::ReducedOde, None, None, t);
                     if want[0] {
                         let l = 0.5 * task.moments.w_star.sub(&we).norm_fro().powi(2)
                             + task.moments.loss_min;

@@ -777,15 +777,7 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
                 for (t, theta) in &local {
                     let loss = model.loss(theta, data, &mut lws)?;
                     let (w, u, cm) = blocks(theta);
-                    let rec = |observable, index, value| Record {
-                        source: Source::GradientFlow,
-                        seed: None,
-                        step: None,
-                        t: *t,
-                        observable,
-                        index,
-                        value,
-                    };
+                    let rec = Record::maker(Source::GradientFlow, None, None, *t);
                     observer.push(&mut records, &rec, loss, &w, &u, &cm);
                 }
                 integrator_stats.insert("gradient_flow".to_string(), sol.stats);
@@ -834,15 +826,7 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
             &steps,
             &mut |stamp, th| {
                 let (w, u, cm) = blocks(th);
-                let rec = |observable, index, value| Record {
-                    source: sim_source,
-                    seed: Some(seed),
-                    step: Some(stamp.step),
-                    t: stamp.t,
-                    observable,
-                    index,
-                    value,
-                };
+                let rec = Record::maker(sim_source, Some(seed), Some(stamp.step), stamp.t);
                 observer.push(&mut seed_records, &rec, stamp.loss, &w, &u, &cm);
                 last_loss = stamp.loss;
             },
@@ -1062,15 +1046,7 @@ fn reduced_records(
     };
     let mut out = Vec::new();
     for (t, loss, gains) in local {
-        let rec = |observable, index, value| Record {
-            source: Source::ReducedOde,
-            seed: None,
-            step: None,
-            t,
-            observable,
-            index,
-            value,
-        };
+        let rec = Record::maker(Source::ReducedOde, None, None, t);
         if observer.has("loss") {
             out.push(rec("loss", None, loss));
         }
