@@ -46,6 +46,28 @@ fn max_diff(a: &BTreeMap<u64, f64>, b: &BTreeMap<u64, f64>) -> f64 {
     a.iter().map(|(t, x)| (x - b[t]).abs()).fold(0.0, f64::max)
 }
 
+/// The reduced ODE and the full gradient flow of a run agree on `observables` to the tolerance
+/// of the full flow vs closed forms (both integrated at rtol 1e-11), and no source but
+/// `closed_form` was skipped.
+fn assert_reduced_equals_flow(out: &RunOutput, observables: &[(&str, Option<usize>)], what: &str) {
+    assert!(
+        out.skipped.iter().all(|s| s.source == "closed_form"),
+        "{:?}",
+        out.skipped
+    );
+    for &(obs, idx) in observables {
+        let d = max_diff(
+            &series(out, Source::ReducedOde, obs, idx),
+            &series(out, Source::GradientFlow, obs, idx),
+        );
+        eprintln!("{what}, {obs}: reduced ODE vs full flow {d:.3e}");
+        assert!(
+            d <= FULL_GF_VS_CLOSED,
+            "{what}, {obs}: reduced vs flow {d:.3e}"
+        );
+    }
+}
+
 /// OL-5/OL-9 with finite-T lag weights is exact for the aligned linear RNN on impulse-basis
 /// data: the reduced ODE equals the full-parameter gradient flow of the finite RNN. Both are
 /// integrated at rtol 1e-11, so they agree to the tolerance of the full flow vs closed forms.
@@ -61,23 +83,16 @@ fn integrator_reduced_ode_equals_full_gradient_flow() {
             "integrate.atol=1e-13",
         ],
     );
-    assert!(
-        out.skipped.iter().all(|s| s.source == "closed_form"),
-        "{:?}",
-        out.skipped
+    assert_reduced_equals_flow(
+        &out,
+        &[
+            ("loss", None),
+            ("eigenvalue_re", Some(0)),
+            ("mode_strength", Some(0)),
+            ("lag_product", Some(3)),
+        ],
+        "discrete",
     );
-    for (obs, idx) in [
-        ("loss", None),
-        ("eigenvalue_re", Some(0)),
-        ("mode_strength", Some(0)),
-        ("lag_product", Some(3)),
-    ] {
-        let r = series(&out, Source::ReducedOde, obs, idx);
-        let f = series(&out, Source::GradientFlow, obs, idx);
-        let d = max_diff(&r, &f);
-        eprintln!("{obs}: reduced ODE vs full flow {d:.3e}");
-        assert!(d <= FULL_GF_VS_CLOSED, "{obs}: reduced vs flow {d:.3e}");
-    }
     // The outlier moves: from 0.05 to well above it by t = 3 (B2-like: 0.41 at t = 2 for
     // infinite lags).
     let ev = series(&out, Source::ReducedOde, "eigenvalue_re", Some(0));
@@ -101,23 +116,15 @@ fn rate_rnn_integrator_reduced_ode_equals_full_gradient_flow() {
             "integrate.atol=1e-13",
         ],
     );
-    assert!(
-        out.skipped.iter().all(|s| s.source == "closed_form"),
-        "{:?}",
-        out.skipped
+    assert_reduced_equals_flow(
+        &out,
+        &[
+            ("loss", None),
+            ("eigenvalue_re", Some(0)),
+            ("mode_strength", Some(0)),
+        ],
+        "rate form",
     );
-    for (obs, idx) in [
-        ("loss", None),
-        ("eigenvalue_re", Some(0)),
-        ("mode_strength", Some(0)),
-    ] {
-        let d = max_diff(
-            &series(&out, Source::ReducedOde, obs, idx),
-            &series(&out, Source::GradientFlow, obs, idx),
-        );
-        eprintln!("rate form, {obs}: reduced ODE vs full flow {d:.3e}");
-        assert!(d <= FULL_GF_VS_CLOSED, "{obs}: reduced vs flow {d:.3e}");
-    }
     let ev = series(&out, Source::ReducedOde, "eigenvalue_re", Some(0));
     assert!(*ev.values().last().unwrap() > 0.2, "the outlier moved");
 }

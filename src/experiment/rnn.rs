@@ -5,10 +5,10 @@
 //! the learned dynamics, and find the fixed points of the trained networks.
 //!
 //! Records use the same `records.csv` columns as deep-linear runs; the RNN observables are
-//! listed in [`RNN_OBSERVABLES`] and documented in docs/rnn.md.
+//! listed in [`super::rnn_config::RNN_OBSERVABLES`] and documented in docs/rnn.md.
 
 use super::config::Config;
-use super::rnn_config::{rnn_observables, RnnConfig, SequenceConfig, RNN_OBSERVABLES};
+use super::rnn_config::{rnn_observables, RnnConfig, SequenceConfig};
 use super::{record_steps, summarize, Progress, Record, RunOutput, SeedRun, Skipped, Source};
 use crate::analysis::fixed_points::{self, FixedPointSet, FpOptions, RnnMap};
 use crate::error::{Error, Result};
@@ -1083,6 +1083,3 @@ fn reduced_records(
     }
     Ok((out, stats))
 }
-
-/// Names of the RNN observables (re-exported for the docs and the CLI).
-pub const OBSERVABLES: [&str; 8] = RNN_OBSERVABLES;
