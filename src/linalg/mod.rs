@@ -517,9 +517,20 @@ pub fn expm(a: &Matrix) -> Result<Matrix, LinalgError> {
 /// In-place LU factorization with partial pivoting of the `n x n` column-major matrix `a`
 /// (`P a = L U`, unit-diagonal `L` below, `U` on and above the diagonal); `piv[k]` is the row
 /// swapped with row `k` at step `k`. No allocation: meant for the small dense systems of
-/// implicit ODE steps. Errors if a pivot is zero or not finite (singular matrix).
+/// implicit ODE steps. Errors if a pivot is zero or not finite (singular matrix), or if `a` does
+/// not hold `n * n` entries or `piv` fewer than `n` (a real check, not a debug assertion: the
+/// release build runs the tests too).
 pub fn lu_in_place(a: &mut [f64], n: usize, piv: &mut [usize]) -> Result<(), LinalgError> {
-    debug_assert_eq!(a.len(), n * n);
+    if a.len() != n * n || piv.len() < n {
+        return Err(LinalgError::Shape {
+            what: "LU factorization",
+            detail: format!(
+                "{} entries for a {n}x{n} matrix and {} pivots",
+                a.len(),
+                piv.len()
+            ),
+        });
+    }
     for k in 0..n {
         let (mut p, mut best) = (k, a[k + k * n].abs());
         for i in k + 1..n {
