@@ -9,7 +9,9 @@ fn main() {
         use learndyn::integrate::VectorField;
         for n in [16usize, 64, 256] {
             let (net, m, theta) = learndyn::bench::ode::matrix_problem(n, 0.1, 0);
-            let mut f = learndyn::dynamics::GradientFlow::new(&net, &m);
+            let mut f = learndyn::dynamics::GradientFlow::new(
+                learndyn::model::DeepLinearModel::new(&net, &m, None),
+            );
             let mut dy = vec![0.0; theta.len()];
             let reps = (1e9 / (6.0 * (n as f64).powi(3))) as usize + 5;
             f.eval(0.0, &theta, &mut dy);

@@ -357,7 +357,9 @@ fn matrix_workload_conserves_balancedness_at_solver_tolerance() {
         ("dop853", 1e-8),
         ("dop853", 1e-12),
     ] {
-        let mut field = learndyn::dynamics::GradientFlow::new(&net, &m);
+        let mut field = learndyn::dynamics::GradientFlow::new(
+            learndyn::model::DeepLinearModel::new(&net, &m, None),
+        );
         let mut ws = Workspace::new(theta0.len());
         let sol = solve(
             &Method::parse(name).unwrap(),

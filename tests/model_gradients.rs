@@ -125,7 +125,7 @@ proptest! {
         let d0 = net.balance_matrices(&theta0);
         let rtol = 1e-10;
         let opts = Options { rtol, atol: Atol::Scalar(1e-12), ..Options::default() };
-        let mut field = GradientFlow::new(&net, &m);
+        let mut field = GradientFlow::new(learndyn::model::DeepLinearModel::new(&net, &m, None));
         let mut ws = Workspace::new(theta0.len());
         let sol = solve_at(&DOPRI5, &mut field, 0.0, &theta0, 2.0, &[], &opts, &mut ws, &mut |_, _| {}).unwrap();
         let d1 = net.balance_matrices(&sol.y_end);

@@ -1,9 +1,10 @@
 //! SGD and Adam as simulation sources (`sgd`, `adam`): full-batch SGD is GD, Adam's first step
 //! has a closed form, minibatch runs are reproducible from the seed.
 use learndyn::experiment::{self, load_builtin, Record, Source};
+use learndyn::model::DeepLinearModel;
 use learndyn::model::DeepLinearNet;
 use learndyn::random;
-use learndyn::train::{self, GdSettings, Stochastic};
+use learndyn::train::{self, Optimizer, TrainSettings, Trainer};
 
 const BASE: &str = "[model]\nhidden = 5\n[task]\nd_in = 4\nd_out = 3\nsingular_values = [2.0, 1.0]\nsamples = 40\nnoise_std = 0.1\n\
                     [init]\nkind = \"gaussian\"\nscale = 0.3\n[train]\nsteps = 300\nlr = 0.02\nseeds = [0, 1]\n\
@@ -87,27 +88,20 @@ fn adam_first_step_has_its_closed_form() {
     net.loss_and_grad(&theta0, &p.task.moments, &mut g, &mut net.workspace());
     let (lr, eps) = (0.02, 1e-8);
     let mut theta = theta0.clone();
-    let settings = GdSettings {
-        lr,
-        steps: 1,
-        divergence_factor: 1e6,
+    let adam = Optimizer::Adam {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps,
     };
-    let status = train::stochastic(
-        net,
-        &p.task.moments,
-        None,
-        usize::MAX,
-        Stochastic::Adam {
-            beta1: 0.9,
-            beta2: 0.999,
-            eps,
-        },
-        &mut theta,
-        &settings,
-        &mut random::rng(0, 11),
-        &[],
-        &mut |_, _, _| {},
-    );
+    let status = Trainer::new(TrainSettings::new(lr, 1, adam))
+        .train(
+            &mut DeepLinearModel::new(net, &p.task.moments, None),
+            &mut theta,
+            &mut random::rng(0, 11),
+            &[],
+            &mut |_, _| {},
+        )
+        .unwrap();
     assert_eq!(status, train::TrainStatus::Completed);
     for i in 0..theta.len() {
         let want = theta0[i] - lr * g[i] / (g[i].abs() + eps);

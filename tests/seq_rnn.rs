@@ -3,11 +3,12 @@
 //! frozen blocks, the low-rank chain rule, rate(alpha = 1, identity) = discrete, GD vs
 //! gradient flow at O(lr), and bad inputs.
 
-use learndyn::dynamics::rnn_flow::SeqRnnFlow;
+use learndyn::dynamics::GradientFlow;
 use learndyn::integrate::{solve, Atol, Ivp, Method, Options, Output, Workspace};
 use learndyn::linalg::Matrix;
 use learndyn::model::rnn::{Activation, Rnn, RnnGrad, RnnWorkspace, SeqBatch};
 use learndyn::model::{Form, Learn, SeqRnn, SeqRnnSpec};
+use learndyn::model::{Model, SeqRnnModel};
 use learndyn::random::{gaussian_matrix, rng};
 use proptest::prelude::*;
 
@@ -56,7 +57,7 @@ fn problem(
     let model = SeqRnn::new(s, bulk).unwrap();
     let mut theta = vec![0.0; model.n_params()];
     for blk in model.blocks().to_vec() {
-        let scale = match blk.name {
+        let scale = match blk.name.as_str() {
             "w" => 0.8 / sq(n),
             "m" | "n" => 0.7,
             "u" => 1.0 / sq(s.n_in),
@@ -65,7 +66,7 @@ fn problem(
             _ => 0.5,
         };
         let m = gaussian_matrix(&mut g, blk.rows, blk.cols).scale(scale);
-        model.set(&mut theta, blk.name, &m).unwrap();
+        model.set(&mut theta, &blk.name, &m).unwrap();
     }
     let x = gaussian_matrix(&mut g, s.n_in, t * b);
     let y = gaussian_matrix(&mut g, s.n_out, t * b);
@@ -239,7 +240,7 @@ proptest! {
         let mut ws = model.workspace(&data);
         model.loss(&p, &data, &mut ws).unwrap();
         let states = ws.states().clone();
-        let h0_blk = *model.block("h0").unwrap();
+        let h0_blk = model.block("h0").unwrap().clone();
         let mut reference = vec![0.0; p.len()];
         let mut l_ref = 0.0;
         for seq in 0..b {
@@ -423,7 +424,7 @@ fn gd_converges_to_gradient_flow_linearly_in_lr() {
     for (form, rank) in [(Form::Rate { alpha: 0.5 }, None), (Form::Discrete, Some(2))] {
         let s = spec(2, 3, 2, Activation::Tanh, form, true, rank);
         let (model, p0, data) = problem(s, 4, 3, 3, true);
-        let mut flow = SeqRnnFlow::new(&model, &data).unwrap();
+        let mut flow = GradientFlow::new(SeqRnnModel::new(&model, &data, None).unwrap());
         let opts = Options {
             rtol: 1e-12,
             atol: Atol::Scalar(1e-14),
@@ -439,8 +440,8 @@ fn gd_converges_to_gradient_flow_linearly_in_lr() {
             &mut Output::end(),
         )
         .unwrap();
-        let lf0 = flow.loss(&p0).unwrap();
-        let lf1 = flow.loss(&sol.y_end).unwrap();
+        let lf0 = flow.model().loss(&p0).unwrap();
+        let lf1 = flow.model().loss(&sol.y_end).unwrap();
         assert!(lf1 < lf0, "the flow decreases the loss: {lf0} -> {lf1}");
         let lrs: [f64; 4] = [0.04, 0.02, 0.01, 0.005];
         let mut errs = Vec::new();
@@ -528,7 +529,7 @@ fn bad_inputs_are_errors() {
     assert!(model
         .loss_and_grad(&p, &other, None, &mut ws, &mut g)
         .is_err());
-    assert!(SeqRnnFlow::new(&model, &other).is_err());
+    assert!(SeqRnnModel::new(&model, &other, None).is_err());
     // T = 0.
     assert!(SeqBatch::new(Matrix::zeros(2, 0), Matrix::zeros(2, 0), 0, 2).is_err());
     // NaN in theta: the message names the block.

@@ -155,7 +155,7 @@ fn a1_a2_end_to_end_flow_reproduces_the_layerwise_product() {
     // Layer-wise gradient flow, and A1: balancedness conserved.
     let mut layerwise = Vec::new();
     let mut ws = Workspace::new(theta0.len());
-    let mut gf = GradientFlow::new(&net, &m);
+    let mut gf = GradientFlow::new(learndyn::model::DeepLinearModel::new(&net, &m, None));
     let sol = solve_at(
         &DOP853,
         &mut gf,

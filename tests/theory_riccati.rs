@@ -39,7 +39,7 @@ fn full_flow(net: &DeepLinearNet, m: &Moments, theta0: &[f64], times: &[f64]) ->
         ..Default::default()
     };
     let mut ws = learndyn::integrate::Workspace::new(theta0.len());
-    let mut f = GradientFlow::new(net, m);
+    let mut f = GradientFlow::new(learndyn::model::DeepLinearModel::new(net, m, None));
     solve_at(
         &learndyn::integrate::tableau::DOP853,
         &mut f,

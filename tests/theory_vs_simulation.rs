@@ -6,8 +6,9 @@ use common::*;
 use learndyn::dynamics::GradientFlow;
 use learndyn::experiment::{self, load_builtin, Problem, Source};
 use learndyn::integrate::{tableau::DOPRI5, Atol, Options, Workspace};
+use learndyn::model::DeepLinearModel;
 use learndyn::theory::deep_linear as dl;
-use learndyn::train::{gd_time, gradient_descent, GdSettings, TrainStatus};
+use learndyn::train::{gd_time, Optimizer, TrainSettings, TrainStatus, Trainer};
 
 fn problem(extra: &str) -> Problem {
     let text = format!(
@@ -20,7 +21,11 @@ fn problem(extra: &str) -> Problem {
 /// Mode strengths of the full gradient flow at `times` from seed 0's init.
 fn full_flow_modes(p: &Problem, times: &[f64]) -> Vec<Vec<f64>> {
     let theta0 = p.initial_params(0).unwrap();
-    let mut field = GradientFlow::new(&p.net, &p.task.moments);
+    let mut field = GradientFlow::new(learndyn::model::DeepLinearModel::new(
+        &p.net,
+        &p.task.moments,
+        None,
+    ));
     let opts = Options {
         rtol: TIGHT_RTOL,
         atol: Atol::Scalar(TIGHT_ATOL),
@@ -117,29 +122,32 @@ fn gd_converges_to_gradient_flow_linearly_in_lr() {
         let steps: Vec<u64> = times.iter().map(|t| (t / lr).round() as u64).collect();
         let mut err = 0.0f64;
         let mut k = 0;
-        let status = gradient_descent(
-            &p.net,
-            &p.task.moments,
-            &mut theta,
-            &GdSettings {
-                lr,
-                steps: *steps.last().unwrap(),
-                divergence_factor: 1e6,
-            },
-            &steps,
-            &mut |step, params, _| {
-                assert!((gd_time(step, lr) - times[k]).abs() < 1e-12);
-                let u = learndyn::analysis::mode_strengths(
-                    &p.net.end_to_end(params),
-                    &p.task.u,
-                    &p.task.v,
-                );
-                for (a, b) in u.iter().zip(&flow[k]) {
-                    err = err.max((a - b).abs());
-                }
-                k += 1;
-            },
-        );
+        let trainer = Trainer::new(TrainSettings::new(
+            lr,
+            *steps.last().unwrap(),
+            Optimizer::Gd,
+        ));
+        let status = trainer
+            .train(
+                &mut DeepLinearModel::new(&p.net, &p.task.moments, None),
+                &mut theta,
+                &mut learndyn::random::rng(0, 0),
+                &steps,
+                &mut |stamp, params| {
+                    assert!((stamp.t - times[k]).abs() < 1e-12);
+                    assert!((gd_time(stamp.step, lr) - times[k]).abs() < 1e-12);
+                    let u = learndyn::analysis::mode_strengths(
+                        &p.net.end_to_end(params),
+                        &p.task.u,
+                        &p.task.v,
+                    );
+                    for (a, b) in u.iter().zip(&flow[k]) {
+                        err = err.max((a - b).abs());
+                    }
+                    k += 1;
+                },
+            )
+            .unwrap();
         assert_eq!(status, TrainStatus::Completed);
         errs.push(err);
     }

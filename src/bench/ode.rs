@@ -11,7 +11,7 @@ use super::{env_info, summarize, time_it};
 use crate::dynamics::GradientFlow;
 use crate::integrate::{solve, Atol, Ivp, Method, Options, Output, VectorField, Workspace};
 use crate::linalg::{gemm, Matrix};
-use crate::model::{DeepLinearNet, Moments};
+use crate::model::{DeepLinearModel, DeepLinearNet, Moments};
 use crate::random::portable;
 use serde_json::{json, Value};
 use std::time::Instant;
@@ -248,7 +248,7 @@ pub fn matrix_line(b: &OdeBench, n: usize) -> Result<Value, String> {
     let mut ws = Workspace::new(theta0.len());
     let reference = solve(
         &method("dop853")?,
-        &mut GradientFlow::new(&net, &moments),
+        &mut GradientFlow::new(DeepLinearModel::new(&net, &moments, None)),
         &ivp,
         &opts(ref_rtol, ref_atol),
         &mut ws,
@@ -282,7 +282,7 @@ pub fn matrix_line(b: &OdeBench, n: usize) -> Result<Value, String> {
     );
     for name in &b.methods {
         let m = method(name)?;
-        let mut field = GradientFlow::new(&net, &moments);
+        let mut field = GradientFlow::new(DeepLinearModel::new(&net, &moments, None));
         let mut ws = Workspace::new(theta0.len());
         let sol = solve(&m, &mut field, &ivp, &o, &mut ws, &mut Output::end())
             .map_err(|e| e.to_string())?;

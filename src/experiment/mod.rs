@@ -20,12 +20,12 @@ use crate::error::{Error, Result};
 use crate::integrate::{self, Atol, Crossing, Event, Ivp, Method, Options, Output, Workspace};
 use crate::linalg::{self, Matrix};
 use crate::model::init::{mode_layer_scalars, Init};
-use crate::model::DeepLinearNet;
+use crate::model::{DeepLinearModel, DeepLinearNet};
 use crate::random::{self, stream};
 use crate::task::{LinearTask, TeacherMap, TeacherSpec};
 use crate::theory::deep_linear as dl;
 use crate::theory::{arora, riccati};
-use crate::train::{self, GdSettings, TrainStatus};
+use crate::train::{self, Optimizer, TrainStatus};
 use config::{Config, LoadedConfig};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -891,7 +891,8 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
             theta0: theta0.clone(),
             want,
         };
-        let mut field = crate::dynamics::GradientFlow::new(net, &task.moments);
+        let mut field =
+            crate::dynamics::GradientFlow::new(DeepLinearModel::new(net, &task.moments, None));
         let mut ws = Workspace::new(theta0.len());
         let mut lws = net.workspace();
         progress(Progress::Start("gradient flow".into(), times.len() as u64));
@@ -950,19 +951,18 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
 
     // gd, one run per seed
     let started = Instant::now();
-    let settings = GdSettings {
-        lr: c.train.lr,
-        steps: c.train.steps,
+    let (sim, optimizer) = simulation(c);
+    let trainer = train::Trainer::new(train::TrainSettings {
+        batch_size: c.train.batch_size,
         divergence_factor: c.train.divergence_factor,
-    };
+        ..train::TrainSettings::new(c.train.lr, c.train.steps, optimizer)
+    });
     let mut runs = Vec::new();
     let mut final_weights = Vec::new();
     progress(Progress::Start(
         "gradient descent".into(),
         c.train.seeds.len() as u64 * c.train.steps.max(1),
     ));
-    // The simulated optimizer (one per run); its records carry its name as source.
-    let sim = Source::parse(&c.train.optimizer).unwrap_or(Source::Gd);
     for &seed in &c.train.seeds {
         let mut theta = problem.initial_params(seed)?;
         let obs = NetObserver {
@@ -974,54 +974,22 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
         };
         let mut last_loss = f64::NAN;
         let mut last_step = 0;
-        let mut on_record = |k: u64, p: &[f64], loss: f64| {
+        let mut on_record = |st: train::Stamp, p: &[f64]| {
             let at = Stamp {
                 source: sim,
                 seed: Some(seed),
-                step: Some(k),
-                t: train::gd_time(k, c.train.lr),
+                step: Some(st.step),
+                t: st.t,
             };
-            obs.push(&mut records, at, p, loss);
-            last_loss = loss;
-            progress(Progress::Advance(k - last_step));
-            last_step = k;
+            obs.push(&mut records, at, p, st.loss);
+            last_loss = st.loss;
+            progress(Progress::Advance(st.step - last_step));
+            last_step = st.step;
         };
-        let status = match sim {
-            Source::Gd => train::gradient_descent(
-                net,
-                &task.moments,
-                &mut theta,
-                &settings,
-                &steps,
-                &mut on_record,
-            ),
-            _ => {
-                let opt = if sim == Source::Adam {
-                    train::Stochastic::Adam {
-                        beta1: c.train.beta1,
-                        beta2: c.train.beta2,
-                        eps: c.train.eps,
-                    }
-                } else {
-                    train::Stochastic::Sgd
-                };
-                let data = task.data.as_ref().map(|(x, y)| (x, y));
-                let batch = c.train.batch_size.unwrap_or(usize::MAX);
-                let mut rng = random::rng(seed, stream::BATCHES);
-                train::stochastic(
-                    net,
-                    &task.moments,
-                    data,
-                    batch,
-                    opt,
-                    &mut theta,
-                    &settings,
-                    &mut rng,
-                    &steps,
-                    &mut on_record,
-                )
-            }
-        };
+        let data = task.data.as_ref().map(|(x, y)| (x, y));
+        let mut model = DeepLinearModel::new(net, &task.moments, data);
+        let mut rng = random::rng(seed, stream::BATCHES);
+        let status = trainer.train(&mut model, &mut theta, &mut rng, &steps, &mut on_record)?;
         progress(Progress::Advance(c.train.steps.max(1) - last_step));
         runs.push(SeedRun {
             seed,
@@ -1051,6 +1019,23 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
         whitening_error: task.whitening_error,
         record_steps: steps,
     })
+}
+
+/// The simulated source (named after the optimizer, the `source` column of its records) and
+/// its update rule, from `train.optimizer` and Adam's `train.beta1/beta2/eps`.
+pub fn simulation(c: &Config) -> (Source, Optimizer) {
+    match c.train.optimizer.as_str() {
+        "sgd" => (Source::Sgd, Optimizer::Sgd),
+        "adam" => (
+            Source::Adam,
+            Optimizer::Adam {
+                beta1: c.train.beta1,
+                beta2: c.train.beta2,
+                eps: c.train.eps,
+            },
+        ),
+        _ => (Source::Gd, Optimizer::Gd),
+    }
 }
 
 /// `a_{l+1}^2 - a_l^2` for each mode and layer pair, mode-major.

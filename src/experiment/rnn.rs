@@ -11,17 +11,18 @@ use super::config::Config;
 use super::rnn_config::{rnn_observables, RnnConfig, SequenceConfig};
 use super::{record_steps, summarize, Progress, Record, RunOutput, SeedRun, Skipped, Source};
 use crate::analysis::fixed_points::{self, FixedPointSet, FpOptions, RnnMap};
+use crate::dynamics::GradientFlow;
 use crate::error::{Error, Result};
 use crate::integrate::{self, Ivp, Method, Options, Output, VectorField, Workspace};
 use crate::linalg::{self, Matrix};
 use crate::model::rnn::{Activation, SeqBatch};
-use crate::model::seq_rnn::{Form, Learn, SeqRnn, SeqRnnSpec, SeqRnnWorkspace};
+use crate::model::seq_rnn::{Form, Learn, SeqRnn, SeqRnnSpec};
+use crate::model::SeqRnnModel;
 use crate::random::{self, stream};
 use crate::task::sequences::{self, InputProcess, LaggedModes, SeqData, TeacherRnn};
 use crate::theory::integrator::{LagWeights, RateOutlier};
 use crate::theory::lrnn::LrnnModes;
-use crate::train::seq::{self as seqtrain, Objective, Schedule, SeqTrainSettings};
-use crate::train::{Stochastic, TrainStatus};
+use crate::train::{self, Schedule, TrainSettings, TrainStatus, Trainer};
 use num_complex::Complex64;
 use rand_distr::{Distribution, StandardNormal};
 use std::collections::BTreeMap;
@@ -452,55 +453,6 @@ impl RnnProblem {
     }
 }
 
-/// The BPTT objective of a [`SeqRnn`] on a [`SeqBatch`] (full or truncated).
-struct RnnObjective<'a> {
-    model: &'a SeqRnn,
-    data: &'a SeqBatch,
-    truncation: Option<usize>,
-    ws: SeqRnnWorkspace,
-    // Minibatch cache: the sequences of the last sub-batch and its data.
-    sub: Option<(Vec<usize>, SeqBatch, SeqRnnWorkspace)>,
-}
-
-impl Objective for RnnObjective<'_> {
-    fn n_params(&self) -> usize {
-        self.model.n_params()
-    }
-    fn n_sequences(&self) -> usize {
-        self.data.batch()
-    }
-    fn loss_and_grad(
-        &mut self,
-        theta: &[f64],
-        batch: Option<&[usize]>,
-        grad: &mut [f64],
-    ) -> Result<f64> {
-        match batch {
-            None => self
-                .model
-                .loss_and_grad(theta, self.data, self.truncation, &mut self.ws, grad),
-            Some(idx) => {
-                let reuse = self.sub.as_ref().is_some_and(|(i, _, _)| i == idx);
-                if !reuse {
-                    let b = self.data.select(idx)?;
-                    // The workspace depends only on the batch size: keep it across steps.
-                    let ws = match self.sub.take() {
-                        Some((i, _, ws)) if i.len() == idx.len() => ws,
-                        _ => self.model.workspace(&b),
-                    };
-                    self.sub = Some((idx.to_vec(), b, ws));
-                }
-                let (_, b, ws) = self.sub.as_mut().expect("sub-batch just built");
-                self.model
-                    .loss_and_grad(theta, b, self.truncation, ws, grad)
-            }
-        }
-    }
-    fn loss(&mut self, theta: &[f64]) -> Result<f64> {
-        self.model.loss(theta, self.data, &mut self.ws)
-    }
-}
-
 /// Observables of the learned dynamics from the effective `W` (and `W0`).
 struct Observer<'a> {
     want: Vec<String>,
@@ -678,7 +630,7 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
             format!("'{}' is unknown", c.train.schedule),
         )
     })?;
-    let times = seqtrain::schedule_times(&schedule, c.train.lr, &steps);
+    let times = train::schedule_times(&schedule, c.train.lr, &steps);
     let t_end = *times.last().unwrap_or(&0.0);
     let want = rnn_observables(&c.output.observables);
     let mut records = Vec::new();
@@ -686,21 +638,8 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
     let mut timings = BTreeMap::new();
     let mut integrator_stats = BTreeMap::new();
     let (method, opts) = super::solver(loaded)?;
-    let optimizer = match c.train.optimizer.as_str() {
-        "sgd" => Some(Stochastic::Sgd),
-        "adam" => Some(Stochastic::Adam {
-            beta1: c.train.beta1,
-            beta2: c.train.beta2,
-            eps: c.train.eps,
-        }),
-        _ => None,
-    };
-    let sim_source = match optimizer {
-        Some(Stochastic::Sgd) => Source::Sgd,
-        Some(Stochastic::Adam { .. }) => Source::Adam,
-        None => Source::Gd,
-    };
-    let settings = SeqTrainSettings {
+    let (sim_source, optimizer) = super::simulation(c);
+    let trainer = Trainer::new(TrainSettings {
         lr: c.train.lr,
         steps: c.train.steps,
         optimizer,
@@ -708,7 +647,7 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
         clip: c.train.clip,
         schedule,
         divergence_factor: c.train.divergence_factor,
-    };
+    });
     let theta0_first = problem.initial_params(c.train.seeds[0])?;
     let blocks = |theta: &[f64]| -> (Matrix, Matrix, Matrix) {
         (
@@ -759,7 +698,7 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
             w0: model.effective_w(&theta0_first)?,
             modes: problem.modes.as_ref(),
         };
-        let mut field = crate::dynamics::rnn_flow::SeqRnnFlow::new(model, data)?;
+        let mut field = GradientFlow::new(SeqRnnModel::new(model, data, None)?);
         let mut ws = Workspace::new(field.dim());
         let mut local: Vec<(f64, Vec<f64>)> = Vec::new();
         let mut on_save = |t: f64, y: &[f64]| local.push((t, y.to_vec()));
@@ -808,29 +747,16 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
             w0: model.effective_w(&theta)?,
             modes: problem.modes.as_ref(),
         };
-        let mut obj = RnnObjective {
-            model,
-            data,
-            truncation: c.train.truncation,
-            ws: model.workspace(data),
-            sub: None,
-        };
+        let mut obj = SeqRnnModel::new(model, data, c.train.truncation)?;
         let mut rng = random::rng(seed, stream::BATCHES);
         let mut last_loss = f64::NAN;
         let mut seed_records = Vec::new();
-        let status = seqtrain::train(
-            &mut obj,
-            &mut theta,
-            &settings,
-            &mut rng,
-            &steps,
-            &mut |stamp, th| {
-                let (w, u, cm) = blocks(th);
-                let rec = Record::maker(sim_source, Some(seed), Some(stamp.step), stamp.t);
-                observer.push(&mut seed_records, &rec, stamp.loss, &w, &u, &cm);
-                last_loss = stamp.loss;
-            },
-        )?;
+        let status = trainer.train(&mut obj, &mut theta, &mut rng, &steps, &mut |stamp, th| {
+            let (w, u, cm) = blocks(th);
+            let rec = Record::maker(sim_source, Some(seed), Some(stamp.step), stamp.t);
+            observer.push(&mut seed_records, &rec, stamp.loss, &w, &u, &cm);
+            last_loss = stamp.loss;
+        })?;
         records.extend(seed_records);
         let final_loss = match status {
             TrainStatus::Diverged { loss, .. } => loss,
@@ -844,7 +770,7 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
         let named: Vec<Matrix> = model
             .blocks()
             .iter()
-            .filter_map(|b| model.get(&theta, b.name))
+            .filter_map(|b| model.get(&theta, &b.name))
             .collect();
         final_weights.push((seed, named));
         if matches!(status, TrainStatus::Completed) {

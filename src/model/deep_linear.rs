@@ -406,3 +406,114 @@ impl DeepLinearNet {
             .collect()
     }
 }
+
+/// A [`DeepLinearNet`] bound to its task: the [`super::Model`] of deep linear runs.
+///
+/// The full-batch loss and gradient are the moment forms (C-1, C-2) on `moments`. With a finite
+/// training set `data = (X, Y)` (`X`: `d_in x P`, `Y`: `d_out x P`), minibatches are sets of its
+/// columns, on which the loss is `1/(2B) ||W_e X_B - Y_B||_F^2`
+/// ([`DeepLinearNet::sample_loss_and_grad`]); without data there are no minibatches.
+#[derive(Debug, Clone)]
+pub struct DeepLinearModel<'a> {
+    net: &'a DeepLinearNet,
+    moments: &'a Moments,
+    data: Option<(&'a Matrix, &'a Matrix)>,
+    ws: DlnWorkspace,
+    // Minibatch buffers (`d_in x B`, `d_out x B`), resized to the batch on first use.
+    xb: Matrix,
+    yb: Matrix,
+}
+
+impl<'a> DeepLinearModel<'a> {
+    /// `net` on the population loss given by `moments`, with the training samples `data`
+    /// (whose empirical moments `moments` should be) for minibatches, if any.
+    pub fn new(
+        net: &'a DeepLinearNet,
+        moments: &'a Moments,
+        data: Option<(&'a Matrix, &'a Matrix)>,
+    ) -> Self {
+        DeepLinearModel {
+            net,
+            moments,
+            data,
+            ws: net.workspace(),
+            xb: Matrix::zeros(0, 0),
+            yb: Matrix::zeros(0, 0),
+        }
+    }
+
+    /// The network.
+    pub fn net(&self) -> &'a DeepLinearNet {
+        self.net
+    }
+}
+
+impl super::Model for DeepLinearModel<'_> {
+    fn n_params(&self) -> usize {
+        self.net.n_params()
+    }
+
+    fn blocks(&self) -> Vec<super::Block> {
+        (1..=self.net.depth())
+            .map(|l| {
+                let (rows, cols) = self.net.layer_shape(l);
+                super::Block {
+                    name: format!("W{l}"),
+                    offset: self.net.offset(l),
+                    rows,
+                    cols,
+                    learnable: true,
+                }
+            })
+            .collect()
+    }
+
+    fn n_samples(&self) -> usize {
+        self.data.map_or(0, |(x, _)| x.ncols())
+    }
+
+    fn loss(&mut self, theta: &[f64]) -> Result<f64> {
+        Ok(self.net.loss(theta, self.moments, &mut self.ws))
+    }
+
+    fn loss_and_grad(
+        &mut self,
+        theta: &[f64],
+        batch: Option<&[usize]>,
+        grad: &mut [f64],
+    ) -> Result<f64> {
+        let (Some(idx), Some((x, y))) = (batch, self.data) else {
+            return Ok(self
+                .net
+                .loss_and_grad(theta, self.moments, grad, &mut self.ws));
+        };
+        if self.xb.ncols() != idx.len() {
+            self.xb = Matrix::zeros(x.nrows(), idx.len());
+            self.yb = Matrix::zeros(y.nrows(), idx.len());
+        }
+        for (c, &k) in idx.iter().enumerate() {
+            if k >= x.ncols() {
+                return Err(Error::invalid(
+                    "minibatch",
+                    format!("sample {k} of a training set of {}", x.ncols()),
+                ));
+            }
+            for r in 0..x.nrows() {
+                self.xb.set(r, c, x.get(r, k));
+            }
+            for r in 0..y.nrows() {
+                self.yb.set(r, c, y.get(r, k));
+            }
+        }
+        Ok(self
+            .net
+            .sample_loss_and_grad(theta, &self.xb, &self.yb, grad))
+    }
+
+    fn neg_gradient(&mut self, theta: &[f64], out: &mut [f64]) -> Result<()> {
+        // The fused form: the GEMMs write -grad straight into `out`, no loss.
+        self.net
+            .scaled_gradient(theta, self.moments, -1.0, out, &mut self.ws);
+        Ok(())
+    }
+}

@@ -30,6 +30,7 @@
 //! Nothing is allocated per call.
 
 use super::rnn::{Activation, SeqBatch};
+pub use super::Block;
 use crate::error::{Error, Result};
 use crate::linalg::{gemm, MatMut, MatRef, Matrix};
 
@@ -101,36 +102,6 @@ pub struct SeqRnnSpec {
     pub rank: Option<usize>,
     /// Learnable blocks.
     pub learn: Learn,
-}
-
-/// One named block of the flat parameter vector: entries `offset .. offset + rows * cols`,
-/// column-major `rows x cols` (vectors are `n x 1`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Block {
-    /// `"w"`, `"m"`, `"n"`, `"u"`, `"c"`, `"b"` or `"h0"`.
-    pub name: &'static str,
-    /// First index in the flat vector.
-    pub offset: usize,
-    /// Rows of the block.
-    pub rows: usize,
-    /// Columns of the block.
-    pub cols: usize,
-    /// Whether the block is trained (frozen blocks get an exactly zero gradient).
-    pub learnable: bool,
-}
-
-impl Block {
-    /// Number of entries, `rows * cols`.
-    pub fn len(&self) -> usize {
-        self.rows * self.cols
-    }
-    /// True for an empty block.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    fn range(&self) -> std::ops::Range<usize> {
-        self.offset..self.offset + self.len()
-    }
 }
 
 /// A general RNN over a flat parameter vector `theta` (see the module docs and [`SeqRnn::blocks`]
@@ -254,7 +225,7 @@ impl SeqRnn {
             .into_iter()
             .map(|(name, rows, cols, learnable)| {
                 let blk = Block {
-                    name,
+                    name: name.to_string(),
                     offset,
                     rows,
                     cols,
@@ -315,14 +286,14 @@ impl SeqRnn {
     /// wrong length, or a `value` of the wrong shape.
     pub fn set(&self, theta: &mut [f64], name: &str, value: &Matrix) -> Result<()> {
         self.check_len("theta", theta.len())?;
-        let blk = *self.block(name).ok_or_else(|| {
+        let blk = self.block(name).cloned().ok_or_else(|| {
             Error::invalid(
                 "SeqRnn block",
                 format!(
                     "no block `{name}`; this model has {}",
                     self.blocks
                         .iter()
-                        .map(|b| b.name)
+                        .map(|b| b.name.as_str())
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
@@ -725,7 +696,7 @@ impl SeqRnn {
         if l.w {
             match self.spec.rank {
                 None => {
-                    let blk = *self.block("w").expect("full rank has w");
+                    let blk = self.block("w").expect("full rank has w");
                     gemm(
                         mat_mut(n, n, &mut grad[blk.range()]),
                         ws.d.view(),
@@ -747,8 +718,8 @@ impl SeqRnn {
                         false,
                     );
                     let inv_n = 1.0 / n as f64;
-                    let bm = *self.block("m").expect("low rank has m");
-                    let bn = *self.block("n").expect("low rank has n");
+                    let bm = self.block("m").expect("low rank has m");
+                    let bn = self.block("n").expect("low rank has n");
                     // dM = dW N / hidden, dN = dW^T M / hidden (RN-5).
                     gemm(
                         mat_mut(n, r, &mut grad[bm.range()]),
@@ -772,7 +743,7 @@ impl SeqRnn {
             }
         }
         if l.u {
-            let blk = *self.block("u").expect("u always present");
+            let blk = self.block("u").expect("u always present");
             gemm(
                 mat_mut(n, self.spec.n_in, &mut grad[blk.range()]),
                 ws.d.view(),
@@ -784,7 +755,7 @@ impl SeqRnn {
             );
         }
         if l.c {
-            let blk = *self.block("c").expect("c always present");
+            let blk = self.block("c").expect("c always present");
             gemm(
                 mat_mut(self.spec.n_out, n, &mut grad[blk.range()]),
                 ws.e.view(),
@@ -795,14 +766,14 @@ impl SeqRnn {
                 false,
             );
         }
-        if let Some(blk) = self.block("b").copied().filter(|blk| blk.learnable) {
+        if let Some(blk) = self.block("b").filter(|blk| blk.learnable) {
             let gb = &mut grad[blk.range()];
             for col in ws.d.as_slice().chunks_exact(n) {
                 gb.iter_mut().zip(col).for_each(|(g, v)| *g += v);
             }
         }
         if l.h0 {
-            let blk = *self.block("h0").expect("h0 always present");
+            let blk = self.block("h0").expect("h0 always present");
             let tmp = ws.tmp.as_mut_slice();
             // W^T delta_1 for every sequence.
             gemm(
