@@ -527,7 +527,7 @@ records = 4
 /// AN-3: the effective rank of known spectra.
 #[test]
 fn effective_rank_of_known_spectra() {
-    use learndyn::experiment::rnn::effective_rank;
+    use learndyn::analysis::spectra::effective_rank;
     assert!((effective_rank(&[2.0, 2.0, 2.0, 0.0]) - 3.0).abs() < 1e-14);
     assert!((effective_rank(&[5.0, 0.0]) - 1.0).abs() < 1e-15);
     assert_eq!(effective_rank(&[0.0, 0.0]), 0.0);

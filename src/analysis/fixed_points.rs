@@ -20,6 +20,7 @@
 //! Everything is deterministic: inits come from [`crate::random::rng`] with the options' seed,
 //! the minimization has no randomness, and the output is sorted.
 
+use super::spectra;
 use crate::error::{Error, Result};
 use crate::linalg::{self, Matrix};
 use crate::model::rnn::{Activation, Rnn};
@@ -31,18 +32,7 @@ use std::path::{Path, PathBuf};
 /// Random stream of [`sample_inits`] (the seed is [`FpOptions::seed`]).
 pub const STREAM_FP_INITS: u64 = 40;
 
-/// Whether a [`StateMap`] is a discrete map or a continuous-time flow: decides the residual,
-/// the stability criterion and the unit of the timescales (FP-3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TimeKind {
-    /// `x_{t+1} = F(x_t)`; fixed point `F(x) = x`; stable iff all `|lambda| < 1`; timescales in
-    /// steps.
-    Discrete,
-    /// `dx/dt = f(x)`; fixed point `f(x) = 0`; stable iff all `Re(lambda) < 0`; timescales in
-    /// the flow's time unit.
-    Continuous,
-}
+pub use super::spectra::TimeKind;
 
 /// A map whose fixed points we want: discrete `x -> F(x)` (fixed point `F(x) = x`) or
 /// continuous `dx/dt = f(x)` (fixed point `f(x) = 0`).
@@ -635,27 +625,15 @@ fn classify(
     jac: &Matrix,
     marginal_tol: f64,
 ) -> Result<(Vec<Complex64>, usize, usize, Vec<f64>)> {
-    let mut ev = linalg::eigenvalues(jac)?;
-    let key = |z: &Complex64| match kind {
-        TimeKind::Discrete => z.norm(),
-        TimeKind::Continuous => z.re,
-    };
-    ev.sort_by(|a, b| {
-        key(b)
-            .total_cmp(&key(a))
-            .then(b.re.total_cmp(&a.re))
-            .then(b.im.total_cmp(&a.im))
-    });
-    let (center, scale_fn): (f64, fn(&Complex64) -> f64) = match kind {
-        TimeKind::Discrete => (1.0, |z| -1.0 / z.norm().ln()),
-        TimeKind::Continuous => (0.0, |z| -1.0 / z.re),
-    };
+    let ev = spectra::sorted_eigenvalues(jac, kind)?;
+    let center = kind.marginal();
+    let key = |z: &Complex64| kind.persistence(*z);
     let n_unstable = ev.iter().filter(|z| key(z) > center + marginal_tol).count();
     let n_marginal = ev
         .iter()
         .filter(|z| (key(z) - center).abs() <= marginal_tol)
         .count();
-    let timescales = ev.iter().map(scale_fn).collect();
+    let timescales = ev.iter().map(|&z| spectra::timescale(z, kind)).collect();
     Ok((ev, n_unstable, n_marginal, timescales))
 }
 

@@ -80,3 +80,4 @@ pub fn input_alignment(p: &Matrix, v: &Matrix) -> f64 {
 
 // Fixed points and slow points of recurrent dynamics (FP-1..FP-5); documented inside.
 pub mod fixed_points;
+pub mod spectra;

@@ -11,6 +11,7 @@ use super::config::Config;
 use super::rnn_config::{rnn_observables, RnnConfig, SequenceConfig};
 use super::{record_steps, summarize, Progress, Record, RunOutput, SeedRun, Skipped, Source};
 use crate::analysis::fixed_points::{self, FixedPointSet, FpOptions, RnnMap};
+use crate::analysis::spectra::{self, TimeKind};
 use crate::dynamics::GradientFlow;
 use crate::error::{Error, Result};
 use crate::integrate::{self, Ivp, Method, Options, Output, VectorField, Workspace};
@@ -453,54 +454,32 @@ impl RnnProblem {
     }
 }
 
+/// How the eigenvalues of `W` are ordered: discrete RNNs by `|lambda|` (their linearization at
+/// the origin is `W`), rate RNNs by `Re lambda` (their linearization is `-I + W`, in units of
+/// tau); see [`spectra`].
+fn time_kind(form: Form) -> TimeKind {
+    match form {
+        Form::Discrete => TimeKind::Discrete,
+        Form::Rate { .. } => TimeKind::Continuous,
+    }
+}
+
+/// Timescale of an eigenvalue `lambda` of `W` (AN-2): that of the linearization at the origin
+/// with `phi'(0) = 1`, i.e. of `lambda` itself (discrete, `-1 / ln|lambda|` steps) or of
+/// `lambda - 1` (rate form, `1 / (1 - Re lambda)` in units of tau); [`spectra::timescale`].
+fn w_timescale(lambda: Complex64, form: Form) -> f64 {
+    match form {
+        Form::Discrete => spectra::timescale(lambda, TimeKind::Discrete),
+        Form::Rate { .. } => spectra::timescale(lambda - 1.0, TimeKind::Continuous),
+    }
+}
+
 /// Observables of the learned dynamics from the effective `W` (and `W0`).
 struct Observer<'a> {
     want: Vec<String>,
     form: Form,
     w0: Matrix,
     modes: Option<&'a TaskModes>,
-}
-
-/// Eigenvalues sorted by modulus, largest first (ties: larger imaginary part first).
-fn sorted_eigenvalues(w: &Matrix) -> Vec<Complex64> {
-    let mut ev = linalg::eig(w)
-        .map(|e| e.0)
-        .unwrap_or_else(|_| vec![Complex64::new(f64::NAN, f64::NAN); w.nrows()]);
-    ev.sort_by(|a, b| b.norm().total_cmp(&a.norm()).then(b.im.total_cmp(&a.im)));
-    ev
-}
-
-/// Timescale of an eigenvalue `lambda` of `W` (AN-2 in theory/rnn.md): discrete
-/// `-1 / ln|lambda|` steps; rate form `tau / (1 - Re lambda)` in units of `tau` (the
-/// linearization at the origin with `phi'(0) = 1`). `inf` for a marginal mode, negative for an
-/// unstable one.
-fn timescale(lambda: Complex64, form: Form) -> f64 {
-    // A marginal mode has an infinite timescale (not the -inf that -1/(+0) gives).
-    let rate = match form {
-        Form::Discrete => -lambda.norm().ln(),
-        Form::Rate { .. } => 1.0 - lambda.re,
-    };
-    if rate == 0.0 {
-        f64::INFINITY
-    } else {
-        1.0 / rate
-    }
-}
-
-/// Effective rank of a spectrum (AN-3): `exp(-sum p_i ln p_i)`, `p_i = sigma_i / sum sigma`;
-/// 0 for a zero matrix.
-pub fn effective_rank(sigma: &[f64]) -> f64 {
-    let total: f64 = sigma.iter().sum();
-    if total.is_nan() || total <= 0.0 {
-        return 0.0;
-    }
-    let h: f64 = sigma
-        .iter()
-        .map(|&s| s / total)
-        .filter(|&p| p > 0.0)
-        .map(|p| -p * p.ln())
-        .sum();
-    h.exp()
 }
 
 impl Observer<'_> {
@@ -562,7 +541,8 @@ impl Observer<'_> {
             .iter()
             .any(|n| self.has(n));
         if need_eig {
-            let ev = sorted_eigenvalues(w);
+            let ev = spectra::sorted_eigenvalues(w, time_kind(self.form))
+                .unwrap_or_else(|_| vec![Complex64::new(f64::NAN, f64::NAN); w.nrows()]);
             self.push_spectrum(out, rec, &ev);
         }
         if self.has("delta_singular_value") || self.has("effective_rank") {
@@ -587,7 +567,7 @@ impl Observer<'_> {
                 out.push(rec("eigenvalue_im", Some(i), l.im));
             }
             if self.has("timescale") {
-                out.push(rec("timescale", Some(i), timescale(*l, self.form)));
+                out.push(rec("timescale", Some(i), w_timescale(*l, self.form)));
             }
         }
     }
@@ -604,7 +584,7 @@ impl Observer<'_> {
             }
         }
         if self.has("effective_rank") {
-            out.push(rec("effective_rank", None, effective_rank(sv)));
+            out.push(rec("effective_rank", None, spectra::effective_rank(sv)));
         }
     }
 }
@@ -869,9 +849,9 @@ fn fixed_points_of(
             for i in 0..spec.hidden {
                 a.set(i, i, a.get(i, i) - 1.0);
             }
-            (a, fixed_points::TimeKind::Continuous)
+            (a, TimeKind::Continuous)
         } else {
-            (map.w.clone(), fixed_points::TimeKind::Discrete)
+            (map.w.clone(), TimeKind::Discrete)
         };
         if let Ok(x) = fixed_points::linear_fixed_point(&a, &map.drive, kind) {
             let inits = Matrix::from_col_major(spec.hidden, 1, x)?;
