@@ -27,12 +27,62 @@ impl<T: Clone> OneOrMany<T> {
     }
 }
 
+/// `model.kind`: the network family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// Deep linear network `W_L ... W_1` on a linear teacher (default).
+    #[default]
+    DeepLinear,
+    /// Recurrent network trained by BPTT on sequences (`[rnn]`, `[sequence]`, `[analysis]`).
+    Rnn,
+}
+
+/// `train.optimizer`: the update rule of the simulated network; its records' source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    /// Full-batch gradient descent (default).
+    #[default]
+    Gd,
+    /// Minibatch SGD.
+    Sgd,
+    /// Adam with `train.beta1`, `beta2`, `eps`.
+    Adam,
+}
+
+/// `train.schedule`: the learning-rate schedule `lr_k` (see [`crate::train::Schedule`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleKind {
+    /// `lr_k = lr` (default).
+    #[default]
+    Constant,
+    /// `lr * decay^floor(k / decay_every)`.
+    Step,
+    /// `lr * decay^(k / decay_every)`.
+    Exponential,
+    /// From `lr` to `decay * lr` over the run.
+    Cosine,
+}
+
+/// `output.spacing`: how record steps are spaced between 0 and `train.steps`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Spacing {
+    /// Evenly spaced (default).
+    #[default]
+    Linear,
+    /// Log spaced, plus step 0.
+    Log,
+}
+
 /// `[model]`: the network architecture.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
-    /// Network family. Only `"deep_linear"` for now.
-    pub kind: String,
+    /// Network family: `"deep_linear"` (default) or `"rnn"`.
+    pub kind: ModelKind,
     /// Number of weight matrices `L >= 2` (default 2).
     pub depth: usize,
     /// Hidden widths: one number for every hidden layer, or a list of `depth - 1` widths
@@ -43,7 +93,7 @@ pub struct ModelConfig {
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
-            kind: "deep_linear".into(),
+            kind: ModelKind::DeepLinear,
             depth: 2,
             hidden: OneOrMany::One(8),
         }
@@ -137,7 +187,7 @@ impl Default for InitConfig {
 pub struct TrainConfig {
     /// Optimizer: `"gd"` (full-batch gradient descent), `"sgd"` (minibatch SGD, needs
     /// `task.samples`), `"adam"` (default `"gd"`). The records' source is this name.
-    pub optimizer: String,
+    pub optimizer: OptimizerKind,
     /// Minibatch size for `sgd` / `adam` (default: all samples, i.e. full batch).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_size: Option<usize>,
@@ -164,7 +214,7 @@ pub struct TrainConfig {
     /// `decay_every` steps), `"exponential"` (`lr decay^(k / decay_every)`), `"cosine"` (from
     /// `lr` to `decay * lr` over the run) (default `"constant"`). Gradient-flow time is then
     /// `t_k = sum_{j<k} lr_j` (C-6).
-    pub schedule: String,
+    pub schedule: ScheduleKind,
     /// Schedule factor (default 0.5).
     pub decay: f64,
     /// Schedule period in steps (default 1000).
@@ -177,7 +227,7 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
-            optimizer: "gd".into(),
+            optimizer: OptimizerKind::Gd,
             batch_size: None,
             beta1: 0.9,
             beta2: 0.999,
@@ -187,7 +237,7 @@ impl Default for TrainConfig {
             seeds: vec![0, 1, 2, 3, 4],
             divergence_factor: 1e6,
             clip: None,
-            schedule: "constant".into(),
+            schedule: ScheduleKind::Constant,
             decay: 0.5,
             decay_every: 1000,
             truncation: None,
@@ -255,7 +305,7 @@ pub struct OutputConfig {
     /// Number of record points between step 0 and `train.steps` (default 101).
     pub records: usize,
     /// `"linear"` or `"log"` spacing of record steps (default `"linear"`; log includes step 0).
-    pub spacing: String,
+    pub spacing: Spacing,
     /// Observables to record: subset of `"loss"`, `"mode_strength"`, `"singular_value"`,
     /// `"balance_drift"`, `"map"`, `"weight_change"`, `"kernel_distance"`, `"alignment"`
     /// (default: all but `"map"`).
@@ -272,7 +322,7 @@ impl Default for OutputConfig {
     fn default() -> Self {
         OutputConfig {
             records: 101,
-            spacing: "linear".into(),
+            spacing: Spacing::Linear,
             observables: OBSERVABLES
                 .iter()
                 .filter(|o| **o != "map")
@@ -299,8 +349,6 @@ pub const OBSERVABLES: [&str; 8] = [
     "kernel_distance",
     "alignment",
 ];
-/// Learning-rate schedules (`train.schedule`).
-const SCHEDULES_ALL: [&str; 4] = super::rnn_config::SCHEDULES;
 /// Theory source names.
 pub const THEORY_SOURCES: [&str; 3] = ["closed_form", "reduced_ode", "gradient_flow"];
 /// Integration methods.
@@ -540,7 +588,7 @@ impl Config {
     /// RNN runs: fill in the sections that were left out with their defaults, so the
     /// resolved config (`learndyn check`, `manifest.json`) shows every value used.
     fn with_rnn_defaults(mut self) -> Config {
-        if self.model.kind == "rnn" {
+        if self.model.kind == ModelKind::Rnn {
             self.rnn.get_or_insert_with(Default::default);
             self.sequence.get_or_insert_with(Default::default);
             self.analysis.get_or_insert_with(Default::default);
@@ -585,18 +633,9 @@ impl Config {
             })
         };
         let m = &self.model;
-        if m.kind == "rnn" {
+        if m.kind == ModelKind::Rnn {
             self.validate_common(origin)?;
             return super::rnn_config::validate_rnn(self, origin);
-        }
-        if m.kind != "deep_linear" {
-            return err(
-                "model.kind",
-                format!(
-                    "'{}' is not supported; allowed: \"deep_linear\", \"rnn\"",
-                    m.kind
-                ),
-            );
         }
         for (key, given) in [
             ("rnn", self.rnn.is_some()),
@@ -803,14 +842,14 @@ impl Config {
         }
         self.validate_common(origin)?;
         let tr = &self.train;
-        if tr.optimizer == "sgd" && t.samples.unwrap_or(0) == 0 {
+        if tr.optimizer == OptimizerKind::Sgd && t.samples.unwrap_or(0) == 0 {
             return err(
                 "train.optimizer",
                 "\"sgd\" draws minibatches from finite data: set task.samples (and train.batch_size)".into(),
             );
         }
         if let Some(b) = tr.batch_size {
-            if tr.optimizer == "gd" {
+            if tr.optimizer == OptimizerKind::Gd {
                 return err(
                     "train.batch_size",
                     "applies to \"sgd\" and \"adam\"; gd is full batch".into(),
@@ -849,15 +888,6 @@ impl Config {
             })
         };
         let tr = &self.train;
-        if !["gd", "sgd", "adam"].contains(&tr.optimizer.as_str()) {
-            return err(
-                "train.optimizer",
-                format!(
-                    "'{}' is not supported; allowed: \"gd\", \"sgd\", \"adam\"",
-                    tr.optimizer
-                ),
-            );
-        }
         if !(0.0..1.0).contains(&tr.beta1) || !(0.0..1.0).contains(&tr.beta2) {
             return err("train.beta1", "beta1 and beta2 must lie in [0, 1)".into());
         }
@@ -931,18 +961,6 @@ impl Config {
             return err(
                 "output.records",
                 format!("need at least 2 record points, got {}", o.records),
-            );
-        }
-        if o.spacing != "linear" && o.spacing != "log" {
-            return err(
-                "output.spacing",
-                format!("'{}' is unknown; allowed: \"linear\", \"log\"", o.spacing),
-            );
-        }
-        if !SCHEDULES_ALL.contains(&tr.schedule.as_str()) {
-            return err(
-                "train.schedule",
-                format!("'{}' is unknown; allowed: {SCHEDULES_ALL:?}", tr.schedule),
             );
         }
         if !(tr.decay > 0.0 && tr.decay.is_finite()) || tr.decay_every == 0 {

@@ -26,7 +26,7 @@ use crate::task::{LinearTask, TeacherMap, TeacherSpec};
 use crate::theory::deep_linear as dl;
 use crate::theory::{arora, riccati};
 use crate::train::{self, Optimizer, TrainStatus};
-use config::{Config, LoadedConfig};
+use config::{Config, LoadedConfig, ModelKind, OptimizerKind, ScheduleKind, Spacing};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -218,10 +218,10 @@ pub struct RunOutput {
 
 /// Record steps: `n` points from 0 to `steps`, linear or log spaced (log includes step 0),
 /// deduplicated and sorted.
-pub fn record_steps(steps: u64, n: usize, spacing: &str) -> Vec<u64> {
+pub fn record_steps(steps: u64, n: usize, spacing: Spacing) -> Vec<u64> {
     let mut out: Vec<u64> = if steps == 0 {
         vec![0]
-    } else if spacing == "log" {
+    } else if spacing == Spacing::Log {
         let mut v = vec![0u64];
         let m = n.saturating_sub(1).max(1);
         for k in 0..m {
@@ -489,12 +489,12 @@ impl NetObserver<'_> {
 /// Run an experiment. `progress` receives stage events (for a progress bar).
 pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<RunOutput> {
     let c: &Config = &loaded.config;
-    if c.model.kind == "rnn" {
+    if c.model.kind == ModelKind::Rnn {
         return rnn::run(loaded, progress);
     }
     let problem = Problem::build(loaded)?;
     let (task, net) = (&problem.task, &problem.net);
-    let steps = record_steps(c.train.steps, c.output.records, &c.output.spacing);
+    let steps = record_steps(c.train.steps, c.output.records, c.output.spacing);
     let times: Vec<f64> = steps
         .iter()
         .map(|&k| train::gd_time(k, c.train.lr))
@@ -1024,9 +1024,9 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
 /// The simulated source (named after the optimizer, the `source` column of its records) and
 /// its update rule, from `train.optimizer` and Adam's `train.beta1/beta2/eps`.
 pub fn simulation(c: &Config) -> (Source, Optimizer) {
-    match c.train.optimizer.as_str() {
-        "sgd" => (Source::Sgd, Optimizer::Sgd),
-        "adam" => (
+    match c.train.optimizer {
+        OptimizerKind::Sgd => (Source::Sgd, Optimizer::Sgd),
+        OptimizerKind::Adam => (
             Source::Adam,
             Optimizer::Adam {
                 beta1: c.train.beta1,
@@ -1034,7 +1034,28 @@ pub fn simulation(c: &Config) -> (Source, Optimizer) {
                 eps: c.train.eps,
             },
         ),
-        _ => (Source::Gd, Optimizer::Gd),
+        OptimizerKind::Gd => (Source::Gd, Optimizer::Gd),
+    }
+}
+
+/// The learning-rate schedule of `train.schedule` with `train.decay`, `decay_every` and the
+/// run length (cosine).
+pub fn schedule(c: &Config) -> train::Schedule {
+    let (decay, every) = (c.train.decay, c.train.decay_every.max(1));
+    match c.train.schedule {
+        ScheduleKind::Constant => train::Schedule::Constant,
+        ScheduleKind::Step => train::Schedule::Step {
+            factor: decay,
+            every,
+        },
+        ScheduleKind::Exponential => train::Schedule::Exponential {
+            factor: decay,
+            every,
+        },
+        ScheduleKind::Cosine => train::Schedule::Cosine {
+            final_fraction: decay,
+            steps: c.train.steps.max(1),
+        },
     }
 }
 
@@ -1243,7 +1264,7 @@ fn solver(loaded: &LoadedConfig) -> Result<(Method, Options)> {
 /// Build the problem a config describes (data, network, first init) without running it:
 /// the input errors `learndyn check` reports.
 pub fn check_problem(loaded: &LoadedConfig) -> Result<()> {
-    if loaded.config.model.kind == "rnn" {
+    if loaded.config.model.kind == ModelKind::Rnn {
         rnn::RnnProblem::build(loaded).map(|_| ())
     } else {
         Problem::build(loaded).map(|_| ())

@@ -23,7 +23,7 @@ use crate::random::{self, stream};
 use crate::task::sequences::{self, InputProcess, LaggedModes, SeqData, TeacherRnn};
 use crate::theory::integrator::{LagWeights, RateOutlier};
 use crate::theory::lrnn::LrnnModes;
-use crate::train::{self, Schedule, TrainSettings, TrainStatus, Trainer};
+use crate::train::{self, TrainSettings, TrainStatus, Trainer};
 use num_complex::Complex64;
 use rand_distr::{Distribution, StandardNormal};
 use std::collections::BTreeMap;
@@ -596,20 +596,8 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
     let model = &problem.model;
     let spec = *model.spec();
     let data = &problem.data;
-    let steps = record_steps(c.train.steps, c.output.records, &c.output.spacing);
-    let schedule = Schedule::parse(
-        &c.train.schedule,
-        c.train.decay,
-        c.train.decay_every,
-        c.train.steps,
-    )
-    .ok_or_else(|| {
-        cfg_err(
-            loaded,
-            "train.schedule",
-            format!("'{}' is unknown", c.train.schedule),
-        )
-    })?;
+    let steps = record_steps(c.train.steps, c.output.records, c.output.spacing);
+    let schedule = super::schedule(c);
     let times = train::schedule_times(&schedule, c.train.lr, &steps);
     let t_end = *times.last().unwrap_or(&0.0);
     let want = rnn_observables(&c.output.observables);

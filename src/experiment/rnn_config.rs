@@ -216,8 +216,6 @@ pub const RNN_OBSERVABLES: [&str; 8] = [
     "delta_singular_value",
     "effective_rank",
 ];
-/// Learning-rate schedules.
-pub const SCHEDULES: [&str; 4] = ["constant", "step", "exponential", "cosine"];
 
 /// Validate the RNN-specific parts of `c` (`model.kind = "rnn"`).
 pub fn validate_rnn(c: &super::config::Config, origin: &str) -> Result<()> {
@@ -547,7 +545,7 @@ pub fn validate_rnn(c: &super::config::Config, origin: &str) -> Result<()> {
             format!("must be between 1 and sequence.sequences ({})", s.sequences),
         );
     }
-    if tr.optimizer == "gd" && tr.batch_size.is_some() {
+    if tr.optimizer == super::config::OptimizerKind::Gd && tr.batch_size.is_some() {
         return err(
             "train.batch_size",
             "applies to \"sgd\" and \"adam\"; gd is full batch".into(),

@@ -85,27 +85,6 @@ pub enum Schedule {
 }
 
 impl Schedule {
-    /// Parse `train.schedule` with its `decay` and `decay_every` (and the run length for
-    /// `cosine`); `None` for an unknown name.
-    pub fn parse(name: &str, decay: f64, every: u64, steps: u64) -> Option<Schedule> {
-        Some(match name {
-            "constant" => Schedule::Constant,
-            "step" => Schedule::Step {
-                factor: decay,
-                every: every.max(1),
-            },
-            "exponential" => Schedule::Exponential {
-                factor: decay,
-                every: every.max(1),
-            },
-            "cosine" => Schedule::Cosine {
-                final_fraction: decay,
-                steps: steps.max(1),
-            },
-            _ => return None,
-        })
-    }
-
     /// The learning rate of step `k` for base rate `lr`.
     pub fn rate(&self, lr: f64, k: u64) -> f64 {
         match *self {
