@@ -127,7 +127,12 @@ fn every_config_and_figure_has_a_case() {
             Run(p) | Scan(p) => repo().join(p),
             Figure(id) => repo().join("figures").join(id).join("spec.toml"),
         };
-        assert!(path.is_file(), "{}: {} does not exist", c.name, path.display());
+        assert!(
+            path.is_file(),
+            "{}: {} does not exist",
+            c.name,
+            path.display()
+        );
     }
     let golden = repo().join("tests").join("golden");
     if !golden_support::blessing() {

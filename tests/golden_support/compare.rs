@@ -8,6 +8,14 @@ use super::json::{self, Json};
 /// magnitude of the quantity (see [`Rule::Tolerant`]).
 pub const RTOL: f64 = 1e-9;
 
+/// Absolute noise floor of a CSV cell under [`Rule::Tolerant`], as a fraction of the largest
+/// float magnitude `S` in the whole file: a value computed from quantities of size `S`
+/// carries rounding errors of about `n * eps * S` after `n` accumulated operations, so values
+/// at that level (a conserved balance drifting by 1e-16) differ between SIMD kernels in
+/// every digit. `n = 1e4` is a margin for rounding that accumulates over training steps:
+/// an absolute floor of about 2.2e-12 S.
+pub const NOISE_FLOOR: f64 = 1e4 * f64::EPSILON;
+
 /// How floats are compared. Strings, integers, booleans, nulls and non-finite values are
 /// always compared exactly.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -21,6 +29,7 @@ pub enum Rule {
     /// array or object, the same `.npy` array). The `scale` term keeps values that are
     /// rounding noise on a large quantity (a conserved balance, a kernel distance near 0)
     /// from failing on their last digits.
+    /// CSV files also have an absolute floor, [`NOISE_FLOOR`].
     Tolerant,
 }
 
@@ -120,12 +129,18 @@ fn read_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
 
 /// Compares two CSV files (first line the header). The float scale of a cell is taken over
 /// its column and, when the file has an `observable` column (records.csv), over the rows of
-/// the same observable.
+/// the same observable; it is at least [`NOISE_FLOOR`] / [`RTOL`] times the largest float
+/// magnitude in the file.
 pub fn csv(file: &str, want: &str, got: &str, rule: Rule, out: &mut Mismatches) {
     let (w, g) = match (read_csv(want), read_csv(got)) {
         (Ok(w), Ok(g)) => (w, g),
         (w, g) => {
-            out.push(file, "parse".into(), format!("{:?}", w.err()), format!("{:?}", g.err()));
+            out.push(
+                file,
+                "parse".into(),
+                format!("{:?}", w.err()),
+                format!("{:?}", g.err()),
+            );
             return;
         }
     };
@@ -149,12 +164,14 @@ pub fn csv(file: &str, want: &str, got: &str, rule: Rule, out: &mut Mismatches) 
     }
     let obs_col = header.iter().position(|h| h == "observable");
     let group = |row: &[String]| obs_col.and_then(|c| row.get(c).cloned());
+    let file_scale = scale_of(w.iter().flatten().map(String::as_str));
+    let floor = file_scale * NOISE_FLOOR / RTOL;
     let mut scales = std::collections::HashMap::new();
     for (c, _) in header.iter().enumerate() {
         for row in &w[1..] {
             let key = (c, group(row));
             let cell = row.get(c).map(String::as_str).unwrap_or("");
-            let s = scales.entry(key).or_insert(0.0f64);
+            let s = scales.entry(key).or_insert(floor);
             *s = s.max(scale_of(std::iter::once(cell)));
         }
     }
@@ -164,19 +181,24 @@ pub fn csv(file: &str, want: &str, got: &str, rule: Rule, out: &mut Mismatches) 
                 wr.get(c).map(String::as_str).unwrap_or("<missing>"),
                 gr.get(c).map(String::as_str).unwrap_or("<missing>"),
             );
-            let scale = scales.get(&(c, group(wr))).copied().unwrap_or(0.0);
+            let scale = scales.get(&(c, group(wr))).copied().unwrap_or(floor);
             if !agree(rule, a, b, scale) {
                 let row: String = wr.join(",").chars().take(90).collect();
                 out.push(
                     file,
-                    format!("row {r} [{row}] column `{name}`"),
+                    format!("line {} [{row}] column `{name}`", r + 1),
                     a.into(),
                     b.into(),
                 );
             }
         }
         if wr.len() != gr.len() {
-            out.push(file, format!("row {r} fields"), wr.len().to_string(), gr.len().to_string());
+            out.push(
+                file,
+                format!("line {} fields", r + 1),
+                wr.len().to_string(),
+                gr.len().to_string(),
+            );
         }
     }
 }
@@ -186,11 +208,24 @@ pub fn csv(file: &str, want: &str, got: &str, rule: Rule, out: &mut Mismatches) 
 pub fn json(file: &str, want: &str, got: &str, rule: Rule, out: &mut Mismatches) {
     match (json::parse(want), json::parse(got)) {
         (Ok(w), Ok(g)) => json_value(file, "$", &w, &g, 0.0, rule, out),
-        (w, g) => out.push(file, "parse".into(), format!("{:?}", w.err()), format!("{:?}", g.err())),
+        (w, g) => out.push(
+            file,
+            "parse".into(),
+            format!("{:?}", w.err()),
+            format!("{:?}", g.err()),
+        ),
     }
 }
 
-fn json_value(file: &str, at: &str, w: &Json, g: &Json, scale: f64, rule: Rule, out: &mut Mismatches) {
+fn json_value(
+    file: &str,
+    at: &str,
+    w: &Json,
+    g: &Json,
+    scale: f64,
+    rule: Rule,
+    out: &mut Mismatches,
+) {
     let num_scale = |items: &mut dyn Iterator<Item = &Json>| {
         scale_of(items.filter_map(|j| match j {
             Json::Num(n) => Some(n.as_str()),
@@ -205,7 +240,12 @@ fn json_value(file: &str, at: &str, w: &Json, g: &Json, scale: f64, rule: Rule, 
         }
         (Json::Arr(a), Json::Arr(b)) => {
             if a.len() != b.len() {
-                out.push(file, format!("{at} length"), a.len().to_string(), b.len().to_string());
+                out.push(
+                    file,
+                    format!("{at} length"),
+                    a.len().to_string(),
+                    b.len().to_string(),
+                );
             }
             let s = num_scale(&mut a.iter());
             for (k, (x, y)) in a.iter().zip(b).enumerate() {
@@ -217,11 +257,21 @@ fn json_value(file: &str, at: &str, w: &Json, g: &Json, scale: f64, rule: Rule, 
             for (k, x) in a {
                 match b.iter().find(|(kb, _)| kb == k) {
                     Some((_, y)) => json_value(file, &format!("{at}.{k}"), x, y, s, rule, out),
-                    None => out.push(file, format!("{at}.{k}"), "present".into(), "missing".into()),
+                    None => out.push(
+                        file,
+                        format!("{at}.{k}"),
+                        "present".into(),
+                        "missing".into(),
+                    ),
                 }
             }
             for (k, _) in b.iter().filter(|(k, _)| !a.iter().any(|(ka, _)| ka == k)) {
-                out.push(file, format!("{at}.{k}"), "missing".into(), "present".into());
+                out.push(
+                    file,
+                    format!("{at}.{k}"),
+                    "missing".into(),
+                    "present".into(),
+                );
             }
         }
         (a, b) if a == b => {}
@@ -297,7 +347,12 @@ pub fn npy(file: &str, want: &[u8], got: &[u8], rule: Rule, out: &mut Mismatches
     }
     if !w.header.contains("'<f8'") {
         if w.data != g.data {
-            out.push(file, "data".into(), "(non-float64 bytes)".into(), "differ".into());
+            out.push(
+                file,
+                "data".into(),
+                "(non-float64 bytes)".into(),
+                "differ".into(),
+            );
         }
         return;
     }
@@ -314,10 +369,20 @@ pub fn npy(file: &str, want: &[u8], got: &[u8], rule: Rule, out: &mut Mismatches
     let rows = w.shape.first().copied().unwrap_or(1).max(1);
     let cols = w.shape.get(1).copied().unwrap_or(1).max(1);
     for (k, (x, y)) in a.iter().zip(&b).enumerate() {
-        let same = x.to_bits() == y.to_bits() || (rule == Rule::Tolerant && floats_agree(*x, *y, scale));
+        let same =
+            x.to_bits() == y.to_bits() || (rule == Rule::Tolerant && floats_agree(*x, *y, scale));
         if !same {
-            let (i, j) = if w.fortran { (k % rows, k / rows) } else { (k / cols, k % cols) };
-            out.push(file, format!("element ({i}, {j})"), format!("{x:?}"), format!("{y:?}"));
+            let (i, j) = if w.fortran {
+                (k % rows, k / rows)
+            } else {
+                (k / cols, k % cols)
+            };
+            out.push(
+                file,
+                format!("element ({i}, {j})"),
+                format!("{x:?}"),
+                format!("{y:?}"),
+            );
         }
     }
 }

@@ -56,7 +56,11 @@ pub fn fingerprint() -> String {
         "{}-{}-{}",
         std::env::consts::ARCH,
         std::env::consts::OS,
-        if cfg!(target_env = "gnu") { "gnu" } else { "other" }
+        if cfg!(target_env = "gnu") {
+            "gnu"
+        } else {
+            "other"
+        }
     )];
     #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
     {
@@ -110,7 +114,10 @@ fn run(case: &Case, tmp: &Path) -> PathBuf {
     let out = match case.source {
         Source::Run(config) => {
             let out = tmp.join("out");
-            cmd.arg("run").arg(repo().join(config)).arg("--out").arg(&out);
+            cmd.arg("run")
+                .arg(repo().join(config))
+                .arg("--out")
+                .arg(&out);
             for s in case.set {
                 cmd.args(["--set", s]);
             }
@@ -119,13 +126,20 @@ fn run(case: &Case, tmp: &Path) -> PathBuf {
         Source::Scan(spec) => {
             assert!(case.set.is_empty(), "scan cases take no --set");
             let out = tmp.join("out");
-            cmd.arg("scan").arg(repo().join(spec)).arg("--out").arg(&out);
+            cmd.arg("scan")
+                .arg(repo().join(spec))
+                .arg("--out")
+                .arg(&out);
             cmd.args(["--threads", &threads()]);
             out
         }
         Source::Figure(id) => {
-            assert!(case.set.is_empty(), "figure cases take their spec's quick overrides");
-            cmd.args(["figure", id, "--quick", "--dir"]).arg(repo().join("figures"));
+            assert!(
+                case.set.is_empty(),
+                "figure cases take their spec's quick overrides"
+            );
+            cmd.args(["figure", id, "--quick", "--dir"])
+                .arg(repo().join("figures"));
             cmd.args(["--threads", &threads()]);
             tmp.join("target").join("figures-quick").join(id)
         }
@@ -159,9 +173,9 @@ fn collect(dir: &Path, tmp: &Path) -> BTreeMap<String, Vec<u8>> {
         subst.push((p.display().to_string(), name));
     }
     let replace = |s: &str| {
-        subst
-            .iter()
-            .fold(s.to_string(), |acc, (from, to)| acc.replace(from.as_str(), to))
+        subst.iter().fold(s.to_string(), |acc, (from, to)| {
+            acc.replace(from.as_str(), to)
+        })
     };
     let mut files = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
