@@ -1,6 +1,9 @@
 //! Reproducible figures: `figures/<id>/spec.toml` plus one command, `learndyn figure <id>`,
 //! regenerates the data and the plots of that folder.
 //!
+//! This is the one module for figure specs; the drawing and the layouts (the run figure, the
+//! scan-table plots) are in [`crate::plot`].
+//!
 //! ```toml
 //! [figure]
 //! title = "Saxe mode sigmoids"

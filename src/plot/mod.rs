@@ -1,4 +1,5 @@
-//! Figures: theory-vs-simulation line plots with bands, written as PNG and SVG.
+//! Drawing: theory-vs-simulation line plots with bands and heatmaps, written as PNG and SVG,
+//! and the figures of runs and scans laid out with them.
 //!
 //! A figure is a row (or, with more than three panels, a grid three columns
 //! wide) of [`Panel`]s. Each panel holds [`Series`] drawn in one of three

@@ -490,7 +490,7 @@ fn prepare_heatmap(map: &Heatmap, size: (u32, u32)) -> Result<PreparedHeatmap<'_
 }
 
 /// Draw a heatmap with a colorbar and write `<stem>.png` and `<stem>.svg`
-/// atomically, with the same conventions as [`draw_panels`].
+/// atomically, with the same conventions as [`draw_panels`](super::draw_panels).
 ///
 /// Cells are filled with a viridis colour map (perceptually uniform,
 /// colour-blind safe, 256 steps interpolated from the standard viridis
