@@ -12,7 +12,7 @@ use super::text::{text_width, FONT, LEGEND_PX};
 use super::ticks::{Axis, Ticked};
 
 /// Width in pixels of the legend's line sample.
-pub(super) const LEGEND_SAMPLE: u32 = 34;
+const LEGEND_SAMPLE: u32 = 34;
 
 /// Legend corner covering the fewest data points, preferring upper corners.
 pub(super) fn choose_legend(

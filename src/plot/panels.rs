@@ -78,7 +78,7 @@ pub(super) const PANEL_MAX: u32 = 4096;
 const FIGURE_MAX: u32 = 16384;
 
 /// One band sample: x, lower edge (`None`: down to the bottom of the axis), upper edge.
-pub(super) type BandPoint = (f64, Option<f64>, f64);
+type BandPoint = (f64, Option<f64>, f64);
 
 /// A series cut into runs of drawable points, in plotting coordinates.
 pub(super) struct Prepared<'a> {
