@@ -1,6 +1,9 @@
 //! Reproducible figures: `figures/<id>/spec.toml` plus one command, `learndyn figure <id>`,
 //! regenerates the data and the plots of that folder.
 //!
+//! This is the one module for figure specs; the drawing and the layouts (the run figure, the
+//! scan-table plots) are in [`crate::plot`].
+//!
 //! ```toml
 //! [figure]
 //! title = "Saxe mode sigmoids"
@@ -21,7 +24,8 @@
 
 use crate::error::{Error, Result};
 use crate::experiment::{self, config::Config};
-use crate::scan::{self, plot::PlotRequest, ScanSpec};
+use crate::plot::scan::PlotRequest;
+use crate::scan::{self, ScanSpec};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -149,12 +153,8 @@ pub fn make(dir: &Path, id: &str, quick: bool, threads: usize) -> Result<Vec<Pat
                 0.0,
             )?;
             let stem = out.join(id);
-            crate::record::figure::draw_output_figure(
-                &output,
-                &stem,
-                loaded.config.output.log_time,
-            )
-            .map_err(|e| Error::invalid(stem.display().to_string(), e.to_string()))?;
+            crate::plot::run::draw_output_figure(&output, &stem, loaded.config.output.log_time)
+                .map_err(|e| Error::invalid(stem.display().to_string(), e.to_string()))?;
             written.push(stem.with_extension("png"));
         }
         "scan" => {
@@ -191,7 +191,7 @@ pub fn make(dir: &Path, id: &str, quick: bool, threads: usize) -> Result<Vec<Pat
                     fit_slope: p.fit_slope,
                 };
                 let stem = out.join(&p.out);
-                scan::plot::plot_table(&table, &req, &stem)?;
+                scan::plot_table(&table, &req, &stem)?;
                 written.push(stem.with_extension("png"));
             }
         }

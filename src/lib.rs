@@ -18,7 +18,15 @@
 //! - [`train`]: discrete optimizers (GD is its own loop, not Euler on the ODE).
 //! - [`analysis`]: observables (mode strengths, singular values, balancedness).
 //! - [`experiment`]: config, running every source, records, discrepancies.
-//! - [`record`], [`plot`]: output files and figures.
+//! - [`plot`]: drawing, split by concern (panels, legends, heatmaps, ticks, text, colours,
+//!   atomic PNG/SVG output), and the figures laid out with it: [`plot::run`], the figure of a
+//!   run from its records, and [`plot::scan`], lines and heatmaps of a scan table.
+//! - [`record`]: the output files of a run (records, summary, manifest, weights, fixed points,
+//!   and the figure drawn by [`plot::run`]).
+//! - [`scan`]: parameter scans into one results table; [`scan::plot_table`] reads a table for
+//!   [`plot::scan`].
+//! - [`figure`]: figure specs (`figures/<id>/spec.toml`) and `learndyn figure`: the one module
+//!   that turns a spec into data (a run or a scan) and images (through [`plot`]).
 //!
 //! Conventions (`theory/conventions.md`): loss `L = 1/2 E||y - f(x)||^2`; gradient flow
 //! `dtheta/dt = -grad L` (tau = 1); gradient descent `theta <- theta - lr grad L`; the one bridge

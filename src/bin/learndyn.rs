@@ -826,7 +826,7 @@ fn main() -> ExitCode {
                     z.join("_")
                 ))
             });
-            let req = learndyn::scan::plot::PlotRequest {
+            let req = learndyn::plot::scan::PlotRequest {
                 x,
                 y,
                 z,
@@ -836,7 +836,7 @@ fn main() -> ExitCode {
                 log_z,
                 fit_slope,
             };
-            input(learndyn::scan::plot::plot_table(&table, &req, &stem)).map(|_| {
+            input(learndyn::scan::plot_table(&table, &req, &stem)).map(|_| {
                 eprintln!("wrote {}.png and {}.svg", stem.display(), stem.display());
             })
         }

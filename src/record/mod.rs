@@ -6,11 +6,9 @@
 //! - `manifest.json`: version, git revision, resolved config, seeds, command line, threads,
 //!   timings, skipped theory sources;
 //! - `weights/seed<S>_W<l>.npy`: final weights per seed, `l = 1..L`;
-//! - `figure.png`, `figure.svg`.
+//! - `figure.png`, `figure.svg`: the run figure, laid out by [`crate::plot::run`].
 //!
 //! Every file is written atomically (temporary file in the same folder, then rename).
-
-pub mod figure;
 
 use crate::error::{Error, Result};
 use crate::experiment::{config::LoadedConfig, Record, RunOutput};
@@ -129,7 +127,7 @@ pub fn write_run(
     }
     let mut figure_error = None;
     if c.output.figure {
-        match figure::draw_output_figure(output, &dir.join("figure"), c.output.log_time) {
+        match crate::plot::run::draw_output_figure(output, &dir.join("figure"), c.output.log_time) {
             Ok(()) => {
                 files.push("figure.png".into());
                 files.push("figure.svg".into());

@@ -17,11 +17,11 @@
 //! `diverged` or `failed` (message says why). Library code never prints; progress goes to a
 //! callback.
 
-pub mod plot;
 pub mod spec;
 
 use crate::error::{Error, Result};
 use crate::experiment::{self, config::LoadedConfig, RunOutput, Source};
+use crate::plot::scan::{PlotRequest, ScanTable};
 use crate::train::TrainStatus;
 pub use spec::{Axis, Point, ScanSpec, Spacing};
 use std::collections::{BTreeMap, BTreeSet};
@@ -395,6 +395,45 @@ pub fn read_table(path: &Path) -> Result<Table> {
         header,
         rows,
         dropped,
+    })
+}
+
+/// Draw `<stem>.png` and `<stem>.svg` from the scan table at `table` (`results.csv`) as `req`
+/// asks (see [`crate::plot::scan`]). Axes the scan spaced logarithmically (from `scan.json`
+/// next to the table) are drawn logarithmic unless `req` says otherwise.
+///
+/// # Errors
+/// The table cannot be read, a requested column is missing, or the figure cannot be drawn.
+pub fn plot_table(table: &Path, req: &PlotRequest, stem: &Path) -> Result<()> {
+    let Table { header, rows, .. } = read_table(table)?;
+    let rows: Vec<Vec<String>> = rows.into_values().collect();
+    let dir = table.parent().unwrap_or(Path::new("."));
+    let log_spacing = |key: &str| spacing_is_log(dir, key);
+    let data = ScanTable {
+        path: table,
+        header: &header,
+        rows: &rows,
+        log_spacing: &log_spacing,
+    };
+    crate::plot::scan::draw_table(&data, req, stem)
+}
+
+/// Whether `scan.json` in `dir` lists an axis with logarithmic spacing over column `key`
+/// (false if the file is missing or unreadable).
+fn spacing_is_log(dir: &Path, key: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(dir.join("scan.json")) else {
+        return false;
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return false;
+    };
+    v["axes"].as_array().is_some_and(|axes| {
+        axes.iter().any(|a| {
+            a["spacing"] == "log"
+                && a["keys"]
+                    .as_array()
+                    .is_some_and(|k| k.iter().any(|x| x == key))
+        })
     })
 }
 

@@ -1,9 +1,9 @@
-//! Figures from a scan table: lines over one axis (mean over seeds and any other axes, with a
-//! min-max band), or a heatmap over two axes. Reads the table only.
+//! Plots of a scan results table: lines over one axis (mean over seeds and any other axes, with
+//! a min-max band), or a heatmap over two axes. They read the table only; [`crate::scan`] reads
+//! the file (`learndyn plot`, scan figures) and hands it to [`draw_table`].
 
-use super::read_table;
+use super::{draw_heatmap, draw_panels, Heatmap, Panel, PlotError, Series, SeriesStyle};
 use crate::error::{Error, Result};
-use crate::plot::{draw_heatmap, draw_panels, Heatmap, Panel, Series, SeriesStyle};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -29,6 +29,19 @@ pub struct PlotRequest {
     pub fit_slope: bool,
 }
 
+/// A scan results table (`results.csv`, see `docs/scans.md`) as the plots read it.
+pub struct ScanTable<'a> {
+    /// The file the table was read from, named in errors.
+    pub path: &'a Path,
+    /// Column names: `point,replicate,seed`, the axis keys, `status,message`, the metrics.
+    pub header: &'a [String],
+    /// The rows, each as long as `header`, in (point, replicate) order.
+    pub rows: &'a [Vec<String>],
+    /// Whether the scan spaced the axis of a column logarithmically: the default of
+    /// [`PlotRequest::log_x`], and of [`PlotRequest::log_y`] for a heatmap.
+    pub log_spacing: &'a dyn Fn(&str) -> bool,
+}
+
 /// Least-squares slope of `ln y` against `ln x` over the points with `x, y > 0`.
 pub fn loglog_slope(x: &[f64], y: &[f64]) -> Option<f64> {
     let pts: Vec<(f64, f64)> = x
@@ -50,36 +63,24 @@ pub fn loglog_slope(x: &[f64], y: &[f64]) -> Option<f64> {
     (sxx > 0.0).then(|| sxy / sxx)
 }
 
-fn spacing_is_log(dir: &Path, key: &str) -> bool {
-    let Ok(text) = std::fs::read_to_string(dir.join("scan.json")) else {
-        return false;
-    };
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return false;
-    };
-    v["axes"].as_array().is_some_and(|axes| {
-        axes.iter().any(|a| {
-            a["spacing"] == "log"
-                && a["keys"]
-                    .as_array()
-                    .is_some_and(|k| k.iter().any(|x| x == key))
-        })
-    })
-}
-
 fn num(s: &str) -> f64 {
     s.parse::<f64>().unwrap_or(f64::NAN)
 }
 
-/// Draw `<stem>.png` and `<stem>.svg` from the scan table at `table`.
-pub fn plot_table(table: &Path, req: &PlotRequest, stem: &Path) -> Result<()> {
-    let super::Table { header, rows, .. } = read_table(table)?;
+/// Draw `<stem>.png` and `<stem>.svg` from the finished (`status` `ok`) rows of `table`: a
+/// heatmap if `req.y` is given, else lines.
+///
+/// # Errors
+/// [`Error::Config`] naming the table if a requested column (or `status`) is missing;
+/// [`Error::Invalid`] if no metric is named or the figure cannot be drawn.
+pub fn draw_table(table: &ScanTable<'_>, req: &PlotRequest, stem: &Path) -> Result<()> {
+    let header = table.header;
     let col = |name: &str| -> Result<usize> {
         header
             .iter()
             .position(|h| h == name)
             .ok_or_else(|| Error::Config {
-                file: table.display().to_string(),
+                file: table.path.display().to_string(),
                 key: name.to_string(),
                 message: format!("no such column; columns are {}", header.join(", ")),
             })
@@ -90,9 +91,8 @@ pub fn plot_table(table: &Path, req: &PlotRequest, stem: &Path) -> Result<()> {
         return Err(Error::invalid("--z", "name at least one metric column"));
     }
     let si = col("status")?;
-    let dir = table.parent().unwrap_or(Path::new("."));
     // Only finished runs: failed and diverged rows carry no metrics.
-    let usable: Vec<&Vec<String>> = rows.values().filter(|r| r[si] == "ok").collect();
+    let usable: Vec<&Vec<String>> = table.rows.iter().filter(|r| r[si] == "ok").collect();
     let n_axes = header
         .iter()
         .position(|h| h == "status")
@@ -104,49 +104,11 @@ pub fn plot_table(table: &Path, req: &PlotRequest, stem: &Path) -> Result<()> {
     } else {
         "mean over seeds"
     };
-    let log_x = req.log_x.unwrap_or_else(|| spacing_is_log(dir, &req.x));
-    let to_err =
-        |e: crate::plot::PlotError| Error::invalid(stem.display().to_string(), e.to_string());
+    let log_x = req.log_x.unwrap_or_else(|| (table.log_spacing)(&req.x));
+    let to_err = |e: PlotError| Error::invalid(stem.display().to_string(), e.to_string());
     if let Some(y) = &req.y {
         let yi = col(y)?;
-        let zi = zis[0];
-        let mut xs: Vec<f64> = usable
-            .iter()
-            .map(|r| num(&r[xi]))
-            .filter(|v| v.is_finite())
-            .collect();
-        let mut ys: Vec<f64> = usable
-            .iter()
-            .map(|r| num(&r[yi]))
-            .filter(|v| v.is_finite())
-            .collect();
-        for v in [&mut xs, &mut ys] {
-            v.sort_by(f64::total_cmp);
-            v.dedup_by(|a, b| a.to_bits() == b.to_bits());
-        }
-        let mut cells: BTreeMap<(u64, u64), (f64, usize)> = BTreeMap::new();
-        for r in &usable {
-            let z = num(&r[zi]);
-            if z.is_finite() {
-                let e = cells
-                    .entry((num(&r[xi]).to_bits(), num(&r[yi]).to_bits()))
-                    .or_insert((0.0, 0));
-                e.0 += z;
-                e.1 += 1;
-            }
-        }
-        let z: Vec<Vec<f64>> = ys
-            .iter()
-            .map(|yv| {
-                xs.iter()
-                    .map(|xv| {
-                        cells
-                            .get(&(xv.to_bits(), yv.to_bits()))
-                            .map_or(f64::NAN, |(s, n)| s / *n as f64)
-                    })
-                    .collect()
-            })
-            .collect();
+        let (xs, ys, z) = mean_grid(&usable, (xi, yi, zis[0]));
         let map = Heatmap {
             title: format!("{} ({over})", req.z[0]),
             x_label: req.x.clone(),
@@ -156,17 +118,100 @@ pub fn plot_table(table: &Path, req: &PlotRequest, stem: &Path) -> Result<()> {
             y: ys,
             z,
             log_x,
-            log_y: req.log_y.unwrap_or_else(|| spacing_is_log(dir, y)),
+            log_y: req.log_y.unwrap_or_else(|| (table.log_spacing)(y)),
             log_z: req.log_z,
         };
         return draw_heatmap(&map, stem, (760, 560)).map_err(to_err);
     }
     let gi = req.group.as_deref().map(col).transpose()?;
+    let (series, all_y) = line_series(&usable, xi, (&zis, gi), req);
+    let positive = all_y.iter().all(|v| *v > 0.0);
+    let (mn, mx) = all_y
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
+    let log_y = req.log_y.unwrap_or(positive && mx > 100.0 * mn);
+    let panel = Panel {
+        // The legend names the metrics; a long list would not fit in the title.
+        title: if req.z.len() == 1 {
+            format!("{} ({over}; band: min-max)", req.z[0])
+        } else {
+            format!("{over}; band: min-max")
+        },
+        x_label: req.x.clone(),
+        y_label: if req.z.len() == 1 {
+            req.z[0].clone()
+        } else {
+            "value".into()
+        },
+        log_x,
+        log_y,
+        series,
+    };
+    draw_panels(&[panel], stem, (760, 520)).map_err(to_err)
+}
+
+/// The grid of a heatmap of column `zi` over columns `xi` and `yi` of `rows`: the ascending
+/// distinct finite x and y, and the mean of the finite z at each (x, y) as `ys.len()` rows of
+/// `xs.len()` values, NaN where there is none.
+fn mean_grid(
+    rows: &[&Vec<String>],
+    (xi, yi, zi): (usize, usize, usize),
+) -> (Vec<f64>, Vec<f64>, Vec<Vec<f64>>) {
+    let mut xs: Vec<f64> = rows
+        .iter()
+        .map(|r| num(&r[xi]))
+        .filter(|v| v.is_finite())
+        .collect();
+    let mut ys: Vec<f64> = rows
+        .iter()
+        .map(|r| num(&r[yi]))
+        .filter(|v| v.is_finite())
+        .collect();
+    for v in [&mut xs, &mut ys] {
+        v.sort_by(f64::total_cmp);
+        v.dedup_by(|a, b| a.to_bits() == b.to_bits());
+    }
+    let mut cells: BTreeMap<(u64, u64), (f64, usize)> = BTreeMap::new();
+    for r in rows {
+        let z = num(&r[zi]);
+        if z.is_finite() {
+            let e = cells
+                .entry((num(&r[xi]).to_bits(), num(&r[yi]).to_bits()))
+                .or_insert((0.0, 0));
+            e.0 += z;
+            e.1 += 1;
+        }
+    }
+    let z: Vec<Vec<f64>> = ys
+        .iter()
+        .map(|yv| {
+            xs.iter()
+                .map(|xv| {
+                    cells
+                        .get(&(xv.to_bits(), yv.to_bits()))
+                        .map_or(f64::NAN, |(s, n)| s / *n as f64)
+                })
+                .collect()
+        })
+        .collect();
+    (xs, ys, z)
+}
+
+/// One line per metric column in `zis` (and per value of the group column `gi`, if any) over
+/// column `xi` of `rows`: the mean over the rows at each x with a min-max band (theory metrics,
+/// named `*theory*`, dashed and without band). Returns the series and every band edge, which
+/// decide the default log y.
+fn line_series(
+    rows: &[&Vec<String>],
+    xi: usize,
+    (zis, gi): (&[usize], Option<usize>),
+    req: &PlotRequest,
+) -> (Vec<Series>, Vec<f64>) {
     let mut series = Vec::new();
     let mut all_y = Vec::new();
     for (m, (&zi, zname)) in zis.iter().zip(&req.z).enumerate() {
         let mut groups: BTreeMap<String, BTreeMap<u64, Vec<f64>>> = BTreeMap::new();
-        for r in &usable {
+        for r in rows {
             let (x, z) = (num(&r[xi]), num(&r[zi]));
             if x.is_finite() && z.is_finite() {
                 let g = gi.map_or(String::new(), |g| r[g].clone());
@@ -218,27 +263,5 @@ pub fn plot_table(table: &Path, req: &PlotRequest, stem: &Path) -> Result<()> {
             });
         }
     }
-    let positive = all_y.iter().all(|v| *v > 0.0);
-    let (mn, mx) = all_y
-        .iter()
-        .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
-    let log_y = req.log_y.unwrap_or(positive && mx > 100.0 * mn);
-    let panel = Panel {
-        // The legend names the metrics; a long list would not fit in the title.
-        title: if req.z.len() == 1 {
-            format!("{} ({over}; band: min-max)", req.z[0])
-        } else {
-            format!("{over}; band: min-max")
-        },
-        x_label: req.x.clone(),
-        y_label: if req.z.len() == 1 {
-            req.z[0].clone()
-        } else {
-            "value".into()
-        },
-        log_x,
-        log_y,
-        series,
-    };
-    draw_panels(&[panel], stem, (760, 520)).map_err(to_err)
+    (series, all_y)
 }

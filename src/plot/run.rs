@@ -1,8 +1,10 @@
-//! The run figure, built from records only: (a) mode strengths, theory vs the seed-mean GD with
-//! a min-max band over seeds; (b) loss on a log axis; (c) |theory - GD| per mode over time.
+//! The figure of a run (`figure.png`, `figure.svg` in its output folder), laid out from its
+//! records only. Deep linear networks: (a) mode strengths, theory vs the seed-mean GD with a
+//! min-max band over seeds; (b) loss on a log axis; (c) |theory - GD| per mode over time. RNNs:
+//! see [`draw_rnn_figure`].
 
+use super::{draw_panels, Panel, PlotError, Series, SeriesStyle};
 use crate::experiment::{Record, Source};
-use crate::plot::{draw_panels, Panel, PlotError, Series, SeriesStyle};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -204,7 +206,7 @@ pub fn draw_run_figure(
     {
         return draw_rnn_figure(records, seeds, &[], stem, log_time);
     }
-    let (theory_source, gf_markers, sim) = sources(records);
+    let (_, _, sim) = sources(records);
     let sim_label = sim.name().to_uppercase();
     let mut panels = Vec::new();
     // (a) mode strengths
@@ -235,7 +237,6 @@ pub fn draw_run_figure(
             series: diff_series,
         });
     }
-    let _ = (theory_source, gf_markers);
     draw_panels(&panels, stem, (560, 440))
 }
 
@@ -321,6 +322,26 @@ pub fn draw_rnn_figure(
 ) -> Result<(), PlotError> {
     let mut panels = Vec::new();
     let has = |o: &str| records.iter().any(|r| r.observable == o);
+    if let Some(p) = strengths_panel(records, seeds, log_time) {
+        panels.push(p);
+    }
+    if let Some(p) = loss_panel(records, seeds, log_time) {
+        panels.push(p);
+    }
+    if has("eigenvalue_re") && has("eigenvalue_im") {
+        panels.push(moduli_panel(records, seeds, log_time));
+        panels.push(complex_plane(records, seeds));
+    }
+    if !fixed.is_empty() {
+        panels.push(fixed_point_panel(fixed));
+    }
+    draw_panels(&panels, stem, (560, 440))
+}
+
+/// Panel (a) of the RNN figure: the first lag products of mode 0 if recorded, else the mode
+/// strengths; `None` if neither is recorded.
+fn strengths_panel(records: &[Record], seeds: &[u64], log_time: bool) -> Option<Panel> {
+    let has = |o: &str| records.iter().any(|r| r.observable == o);
     if has("lag_product") {
         // Index a T + k: take mode 0's lags (k = index while below the first mode's count).
         let steps = records
@@ -347,7 +368,7 @@ pub fn draw_rnn_figure(
             "lag product",
             log_time,
         );
-        panels.push(p);
+        Some(p)
     } else if has("mode_strength") {
         let (p, _) = time_panel(
             records,
@@ -359,79 +380,81 @@ pub fn draw_rnn_figure(
             "mode strength",
             log_time,
         );
-        panels.push(p);
+        Some(p)
+    } else {
+        None
     }
-    if let Some(p) = loss_panel(records, seeds, log_time) {
-        panels.push(p);
+}
+
+/// Panel (c) of the RNN figure: the moduli of the three leading eigenvalues of `W` over time.
+fn moduli_panel(records: &[Record], seeds: &[u64], log_time: bool) -> Panel {
+    // Moduli: sorted moduli are continuous in W, unlike the real part of the i-th
+    // eigenvalue sorted by modulus (which jumps between complex pairs).
+    let mut im: BTreeMap<(Source, Option<u64>, u64, Option<usize>), f64> = BTreeMap::new();
+    for r in records.iter().filter(|r| r.observable == "eigenvalue_im") {
+        im.insert((r.source, r.seed, r.t.to_bits(), r.index), r.value);
     }
-    if has("eigenvalue_re") && has("eigenvalue_im") {
-        // Moduli: sorted moduli are continuous in W, unlike the real part of the i-th
-        // eigenvalue sorted by modulus (which jumps between complex pairs).
-        let mut im: BTreeMap<(Source, Option<u64>, u64, Option<usize>), f64> = BTreeMap::new();
-        for r in records.iter().filter(|r| r.observable == "eigenvalue_im") {
-            im.insert((r.source, r.seed, r.t.to_bits(), r.index), r.value);
-        }
-        let moduli: Vec<Record> = records
+    let moduli: Vec<Record> = records
+        .iter()
+        .filter(|r| r.observable == "eigenvalue_re" && r.index.is_some_and(|i| i < 3))
+        .filter_map(|r| {
+            im.get(&(r.source, r.seed, r.t.to_bits(), r.index))
+                .map(|v| Record {
+                    observable: "eigenvalue_abs",
+                    value: r.value.hypot(*v),
+                    ..r.clone()
+                })
+        })
+        .collect();
+    let (p, _) = time_panel(
+        &moduli,
+        seeds,
+        "eigenvalue_abs",
+        &|i| i < 3,
+        &|i| format!("|lambda_{i}|"),
+        "Leading eigenvalues of W (moduli)",
+        "|lambda|",
+        log_time,
+    );
+    p
+}
+
+/// Panel (e) of the RNN figure: the fixed points in readout space, one colour per number of
+/// unstable directions.
+fn fixed_point_panel(fixed: &[FixedPointMark]) -> Panel {
+    let mut series = Vec::new();
+    let max_u = fixed.iter().map(|f| f.n_unstable).max().unwrap_or(0);
+    for u in 0..=max_u {
+        let (x, y): (Vec<f64>, Vec<f64>) = fixed
             .iter()
-            .filter(|r| r.observable == "eigenvalue_re" && r.index.is_some_and(|i| i < 3))
-            .filter_map(|r| {
-                im.get(&(r.source, r.seed, r.t.to_bits(), r.index))
-                    .map(|v| Record {
-                        observable: "eigenvalue_abs",
-                        value: r.value.hypot(*v),
-                        ..r.clone()
-                    })
-            })
-            .collect();
-        let (p, _) = time_panel(
-            &moduli,
-            seeds,
-            "eigenvalue_abs",
-            &|i| i < 3,
-            &|i| format!("|lambda_{i}|"),
-            "Leading eigenvalues of W (moduli)",
-            "|lambda|",
-            log_time,
-        );
-        panels.push(p);
-        panels.push(complex_plane(records, seeds));
-    }
-    if !fixed.is_empty() {
-        let mut series = Vec::new();
-        let max_u = fixed.iter().map(|f| f.n_unstable).max().unwrap_or(0);
-        for u in 0..=max_u {
-            let (x, y): (Vec<f64>, Vec<f64>) = fixed
-                .iter()
-                .filter(|f| f.n_unstable == u)
-                .map(|f| (f.x, f.y))
-                .unzip();
-            if x.is_empty() {
-                continue;
-            }
-            series.push(Series {
-                label: if u == 0 {
-                    format!("stable ({})", x.len())
-                } else {
-                    format!("{u} unstable dir. ({})", x.len())
-                },
-                style: SeriesStyle::Marker,
-                color: u,
-                x,
-                y,
-                lo: None,
-                hi: None,
-            });
+            .filter(|f| f.n_unstable == u)
+            .map(|f| (f.x, f.y))
+            .unzip();
+        if x.is_empty() {
+            continue;
         }
-        panels.push(Panel {
-            title: "Fixed points (first seed in the mean), readout space".into(),
-            x_label: "output 0 of the fixed point".into(),
-            y_label: "output 1 of the fixed point".into(),
-            log_x: false,
-            log_y: false,
-            series,
+        series.push(Series {
+            label: if u == 0 {
+                format!("stable ({})", x.len())
+            } else {
+                format!("{u} unstable dir. ({})", x.len())
+            },
+            style: SeriesStyle::Marker,
+            color: u,
+            x,
+            y,
+            lo: None,
+            hi: None,
         });
     }
-    draw_panels(&panels, stem, (560, 440))
+    Panel {
+        title: "Fixed points (first seed in the mean), readout space".into(),
+        x_label: "output 0 of the fixed point".into(),
+        y_label: "output 1 of the fixed point".into(),
+        log_x: false,
+        log_y: false,
+        series,
+    }
 }
 
 /// Eigenvalues of `W` of the first seed in the complex plane: all of them at the first and the

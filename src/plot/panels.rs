@@ -1,0 +1,424 @@
+//! Panels: a [`Panel`] is one set of axes holding [`Series`]; a figure is a
+//! row (or a grid three columns wide) of panels. Preparing a panel cuts its
+//! series into drawable runs and bands in plotting coordinates, fixes its
+//! axes and picks its legend corner; drawing it lays the layers in a fixed
+//! order (bands, simulation lines, theory lines, markers, frame, legend).
+
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+
+use super::color::{palette, tint};
+use super::legend::{choose_legend, draw_legend};
+use super::output::{backend_err, Render, Targets};
+use super::text::{ensure_fonts, text_width, AXIS_PX, FONT, TICK_PX, TITLE_PX};
+use super::ticks::{make_axis, tick_label, to_plot, Axis, Extent, Ticked};
+use super::PlotError;
+
+/// How a series is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeriesStyle {
+    /// Thin dashed line in the series colour, no band; drawn above simulation
+    /// lines.
+    Theory,
+    /// Thicker solid line in a lighter tint of the series colour, with a
+    /// shaded band between [`Series::lo`] and [`Series::hi`] when both are
+    /// given.
+    Simulation,
+    /// Small filled circles, no line and no band.
+    Marker,
+}
+
+/// One curve on a panel.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// Legend text; an empty string gives no legend entry.
+    pub label: String,
+    /// How the curve is drawn.
+    pub style: SeriesStyle,
+    /// Index into the fixed colour-blind-friendly palette (cycles after eight
+    /// colours); series with the same index share a colour.
+    pub color: usize,
+    /// Abscissae.
+    pub x: Vec<f64>,
+    /// Ordinates (same length as `x`; if not, the shorter length is used).
+    pub y: Vec<f64>,
+    /// Lower edge of the band (same length as `x`); only drawn for
+    /// [`SeriesStyle::Simulation`] and only together with `hi`.
+    pub lo: Option<Vec<f64>>,
+    /// Upper edge of the band (same length as `x`); only drawn for
+    /// [`SeriesStyle::Simulation`] and only together with `lo`.
+    pub hi: Option<Vec<f64>>,
+}
+
+/// One set of axes.
+#[derive(Debug, Clone)]
+pub struct Panel {
+    /// Title above the axes; empty for none.
+    pub title: String,
+    /// Label of the horizontal axis.
+    pub x_label: String,
+    /// Label of the vertical axis.
+    pub y_label: String,
+    /// Logarithmic horizontal axis (decade range, non-positive x dropped).
+    pub log_x: bool,
+    /// Logarithmic vertical axis (decade range, non-positive y dropped).
+    pub log_y: bool,
+    /// The curves, in legend order.
+    pub series: Vec<Series>,
+}
+
+/// Smallest accepted panel size (width, height), in pixels.
+const PANEL_MIN: (u32, u32) = (240, 180);
+/// Largest accepted panel side, in pixels.
+pub(super) const PANEL_MAX: u32 = 4096;
+/// Largest accepted figure side, in pixels.
+const FIGURE_MAX: u32 = 16384;
+
+/// One band sample: x, lower edge (`None`: down to the bottom of the axis), upper edge.
+type BandPoint = (f64, Option<f64>, f64);
+
+/// A series cut into runs of drawable points, in plotting coordinates.
+pub(super) struct Prepared<'a> {
+    pub(super) src: &'a Series,
+    pub(super) runs: Vec<Vec<(f64, f64)>>,
+    pub(super) bands: Vec<Vec<BandPoint>>,
+}
+
+/// A panel ready to draw.
+pub(super) struct PreparedPanel<'a> {
+    pub(super) panel: &'a Panel,
+    pub(super) x: Axis,
+    pub(super) y: Axis,
+    pub(super) series: Vec<Prepared<'a>>,
+    pub(super) legend: SeriesLabelPosition,
+}
+
+/// Split a series into runs of consecutive drawable points.
+fn prepare_series(s: &Series, log_x: bool, log_y: bool) -> Prepared<'_> {
+    let mut runs = Vec::new();
+    let mut cur = Vec::new();
+    for (&x, &y) in s.x.iter().zip(&s.y) {
+        match (to_plot(x, log_x), to_plot(y, log_y)) {
+            (Some(px), Some(py)) => cur.push((px, py)),
+            _ => {
+                if !cur.is_empty() {
+                    runs.push(std::mem::take(&mut cur));
+                }
+            }
+        }
+    }
+    if !cur.is_empty() {
+        runs.push(cur);
+    }
+
+    let mut bands = Vec::new();
+    if let (SeriesStyle::Simulation, Some(lo), Some(hi)) = (s.style, &s.lo, &s.hi) {
+        let mut cur: Vec<BandPoint> = Vec::new();
+        for ((&x, &l), &h) in s.x.iter().zip(lo).zip(hi) {
+            let px = to_plot(x, log_x);
+            let ph = to_plot(h, log_y);
+            let pl = match to_plot(l, log_y) {
+                Some(v) => Some(Some(v)),
+                // A lower edge at or below zero on a log axis: down to the axis.
+                None if log_y && l.is_finite() => Some(None),
+                None => None,
+            };
+            match (px, pl, ph) {
+                (Some(px), Some(pl), Some(ph)) => cur.push((px, pl, ph)),
+                _ => {
+                    if cur.len() > 1 {
+                        bands.push(std::mem::take(&mut cur));
+                    }
+                    cur.clear();
+                }
+            }
+        }
+        if cur.len() > 1 {
+            bands.push(cur);
+        }
+    }
+    Prepared {
+        src: s,
+        runs,
+        bands,
+    }
+}
+
+/// Pixel sizes of the areas around the plot: (caption, x labels, y labels).
+pub(super) fn label_areas(p: &Panel, y: &Axis) -> (u32, u32, u32) {
+    let caption = if p.title.is_empty() { 0 } else { 34 };
+    let x_area = if p.x_label.is_empty() { 28 } else { 50 };
+    let widest = y
+        .ticks
+        .iter()
+        .map(|&t| text_width(&tick_label(y, t), TICK_PX))
+        .max()
+        .unwrap_or(0);
+    let y_area = widest + 12 + if p.y_label.is_empty() { 0 } else { 26 };
+    (caption, x_area, y_area)
+}
+
+/// Margins around each panel, in pixels.
+pub(super) const MARGIN: u32 = 8;
+/// Extra right margin so the last x tick label is not cut.
+pub(super) const MARGIN_RIGHT: u32 = 22;
+
+/// Check and prepare one panel.
+fn prepare_panel(p: &Panel, size: (u32, u32)) -> Result<PreparedPanel<'_>, PlotError> {
+    let series: Vec<Prepared<'_>> = p
+        .series
+        .iter()
+        .filter(|s| !s.x.is_empty())
+        .map(|s| prepare_series(s, p.log_x, p.log_y))
+        .collect();
+    let mut ex = Extent(None);
+    let mut ey = Extent(None);
+    for s in &series {
+        for &(a, b) in s.runs.iter().flatten() {
+            ex.add(a);
+            ey.add(b);
+        }
+        for &(a, l, h) in s.bands.iter().flatten() {
+            ex.add(a);
+            ey.add(h);
+            if let Some(l) = l {
+                ey.add(l);
+            }
+        }
+    }
+    let (Some((x0, x1)), Some((y0, y1))) = (ex.0, ey.0) else {
+        let message = if p.log_x || p.log_y {
+            "no positive finite data to draw on a logarithmic axis"
+        } else {
+            "no finite data to draw"
+        };
+        return Err(PlotError::NoData {
+            panel: p.title.clone(),
+            message: message.to_string(),
+        });
+    };
+    let x_target = ((size.0 as usize).saturating_sub(100) / 70).clamp(3, 8);
+    let y_target = ((size.1 as usize).saturating_sub(100) / 50).clamp(3, 8);
+    let x = make_axis(x0, x1, p.log_x, x_target);
+    let y = make_axis(y0, y1, p.log_y, y_target);
+    let legend = choose_legend(p, &series, &x, &y, size);
+    Ok(PreparedPanel {
+        panel: p,
+        x,
+        y,
+        series,
+        legend,
+    })
+}
+
+/// Draw one prepared panel into `area`.
+fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    pp: &PreparedPanel<'_>,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let p = pp.panel;
+    let (x, y) = (&pp.x, &pp.y);
+    let (_, x_area, y_area) = label_areas(p, y);
+
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .margin(MARGIN)
+        .margin_right(MARGIN_RIGHT)
+        .x_label_area_size(x_area)
+        .y_label_area_size(y_area);
+    if !p.title.is_empty() {
+        builder.caption(
+            &p.title,
+            // Not `.style(Bold)`: plotters keeps the regular glyphs then.
+            (FONT, TITLE_PX, FontStyle::Bold).into_font(),
+        );
+    }
+    let mut chart = builder.build_cartesian_2d(Ticked(x.clone()), Ticked(y.clone()))?;
+
+    let fx = |v: &f64| tick_label(x, *v);
+    let fy = |v: &f64| tick_label(y, *v);
+    chart
+        .configure_mesh()
+        .x_desc(p.x_label.as_str())
+        .y_desc(p.y_label.as_str())
+        .axis_desc_style((FONT, AXIS_PX))
+        .label_style((FONT, TICK_PX))
+        .x_label_formatter(&fx)
+        .y_label_formatter(&fy)
+        .bold_line_style(BLACK.mix(0.12))
+        .light_line_style(BLACK.mix(0.035))
+        .axis_style(BLACK.stroke_width(1))
+        .set_all_tick_mark_size(5)
+        .draw()?;
+
+    draw_layers(&mut chart, pp)?;
+    // Frame on all four sides.
+    chart.draw_series(std::iter::once(Rectangle::new(
+        [(x.lo, y.lo), (x.hi, y.hi)],
+        BLACK.stroke_width(1),
+    )))?;
+    draw_legend(&mut chart, pp)
+}
+
+/// Draw the series of `pp` on its `chart` in layers: bands first, under every
+/// line; then simulation lines below theory lines, and markers on top.
+fn draw_layers<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<Ticked, Ticked>>,
+    pp: &PreparedPanel<'_>,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let y = &pp.y;
+    // Bands first, under every line.
+    for s in &pp.series {
+        let fill = palette(s.src.color).mix(0.2).filled();
+        for band in &s.bands {
+            let poly: Vec<(f64, f64)> = band
+                .iter()
+                .map(|&(a, _, h)| (a, h))
+                .chain(band.iter().rev().map(|&(a, l, _)| (a, l.unwrap_or(y.lo))))
+                .collect();
+            chart.draw_series(std::iter::once(Polygon::new(poly, fill)))?;
+        }
+    }
+    // Lines: simulation below theory, then markers on top.
+    for pass in [
+        SeriesStyle::Simulation,
+        SeriesStyle::Theory,
+        SeriesStyle::Marker,
+    ] {
+        for s in pp.series.iter().filter(|s| s.src.style == pass) {
+            let c = palette(s.src.color);
+            match pass {
+                SeriesStyle::Simulation => {
+                    let st = tint(c, 0.35).stroke_width(3);
+                    chart.draw_series(
+                        s.runs
+                            .iter()
+                            .filter(|r| r.len() > 1)
+                            .map(|r| PathElement::new(r.clone(), st)),
+                    )?;
+                    chart.draw_series(
+                        s.runs
+                            .iter()
+                            .filter(|r| r.len() == 1)
+                            .map(|r| Circle::new(r[0], 2, tint(c, 0.35).filled())),
+                    )?;
+                }
+                SeriesStyle::Theory => {
+                    let st = c.stroke_width(2);
+                    chart.draw_series(
+                        s.runs
+                            .iter()
+                            .filter(|r| r.len() > 1)
+                            .map(|r| DashedPathElement::new(r.clone(), 9, 5, st)),
+                    )?;
+                    chart.draw_series(
+                        s.runs
+                            .iter()
+                            .filter(|r| r.len() == 1)
+                            .map(|r| Circle::new(r[0], 2, c.filled())),
+                    )?;
+                }
+                SeriesStyle::Marker => {
+                    chart.draw_series(
+                        s.runs
+                            .iter()
+                            .flatten()
+                            .map(|&q| Circle::new(q, 4, c.filled())),
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fill `root` white and draw every panel into its cell.
+fn draw_figure<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    prepared: &[PreparedPanel<'_>],
+    grid: (usize, usize),
+) -> Result<(), String> {
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let cells = root.split_evenly(grid);
+    for (cell, pp) in cells.iter().zip(prepared) {
+        draw_panel(cell, pp).map_err(|e| format!("panel '{}': {e}", pp.panel.title))?;
+    }
+    root.present().map_err(|e| e.to_string())
+}
+
+/// Prepared panels laid out on a grid of (rows, columns).
+struct PanelFigure<'a, 'b> {
+    prepared: &'b [PreparedPanel<'a>],
+    grid: (usize, usize),
+}
+
+impl Render for PanelFigure<'_, '_> {
+    fn render<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        _bitmap: bool,
+    ) -> Result<(), String> {
+        draw_figure(root, self.prepared, self.grid)
+    }
+}
+
+/// Draw `panels` side by side (one row; or a grid with `ncols` columns if more than 3 panels: choose rows = ceil(n/ncols) with ncols = min(n, 3)) and write `<stem>.png` and `<stem>.svg`.
+/// `panel_size` is (width, height) in pixels of one panel; PNG and SVG have the same layout.
+///
+/// Every panel is checked before anything is written, so a [`PlotError::NoData`]
+/// leaves no file behind. `panel_size` is clamped to 240×180 … 4096×4096; the
+/// parent directory of `stem` is created if missing; `stem` keeps any dots in
+/// its file name (`fig.v2` gives `fig.v2.png`). Each file is drawn to a hidden
+/// temporary file in the same directory and renamed into place.
+///
+/// # Errors
+/// [`PlotError::NoData`] if `panels` is empty or a panel has nothing drawable
+/// (no finite data, or no positive data on a logarithmic axis);
+/// [`PlotError::Backend`] if a file cannot be drawn, encoded or written.
+pub fn draw_panels(panels: &[Panel], stem: &Path, panel_size: (u32, u32)) -> Result<(), PlotError> {
+    if panels.is_empty() {
+        return Err(PlotError::NoData {
+            panel: String::new(),
+            message: "no panels to draw".to_string(),
+        });
+    }
+    let size = (
+        panel_size.0.clamp(PANEL_MIN.0, PANEL_MAX),
+        panel_size.1.clamp(PANEL_MIN.1, PANEL_MAX),
+    );
+    let targets = Targets::new(stem)?;
+
+    let ncols = panels.len().min(3);
+    let nrows = panels.len().div_ceil(ncols);
+    let too_big = || {
+        backend_err(
+            stem,
+            format!("figure of {nrows}×{ncols} panels is too large"),
+        )
+    };
+    let width = u32::try_from(ncols)
+        .ok()
+        .and_then(|c| c.checked_mul(size.0))
+        .filter(|&w| w <= FIGURE_MAX)
+        .ok_or_else(too_big)?;
+    let height = u32::try_from(nrows)
+        .ok()
+        .and_then(|r| r.checked_mul(size.1))
+        .filter(|&h| h <= FIGURE_MAX)
+        .ok_or_else(too_big)?;
+
+    // Fonts first: preparing a panel measures its tick labels.
+    ensure_fonts().map_err(|m| backend_err(stem, m))?;
+    let prepared = panels
+        .iter()
+        .map(|p| prepare_panel(p, size))
+        .collect::<Result<Vec<_>, _>>()?;
+    let figure = PanelFigure {
+        prepared: &prepared,
+        grid: (nrows, ncols),
+    };
+    targets.write(&figure, (width, height))
+}
