@@ -27,6 +27,7 @@ fn r_nu0(beta: &[f64], a0: f64, w0: &[f64]) -> (f64, f64) {
     (a0 * a0 - w2, wb / a0)
 }
 
+/// Checks KU-3 against the reference values K1-K3 (K2 on the coth branch).
 #[test]
 fn k1_k3_reference_values() {
     let beta = [1.0, 0.5];
@@ -41,6 +42,8 @@ fn k1_k3_reference_values() {
     }
 }
 
+/// Checks KU-3 against direct integration of the KU-1 flow (DOP853, rtol 1e-12) for four inits,
+/// and KU-2's conserved `delta` (check K4).
 #[test]
 fn kunin_closed_form_matches_ode_and_conserves_delta() {
     let beta = vec![1.0, 0.5];
@@ -95,6 +98,7 @@ fn kunin_closed_form_matches_ode_and_conserves_delta() {
     }
 }
 
+/// Checks KU-2 with `eta_a != eta_w` along the KU-1 flow (check K4).
 #[test]
 fn unequal_learning_rates_conserve_the_weighted_delta() {
     // K4 with eta_a != eta_w: delta = eta_w a^2 - eta_a ||w||^2.
@@ -121,6 +125,7 @@ fn unequal_learning_rates_conserve_the_weighted_delta() {
     assert!((f.delta(&sol.y_end) - d0).abs() <= 1e3 * TIGHT_RTOL * (1.0 + d0.abs()));
 }
 
+/// Checks C-4 under the layer-wise flow (A1) and AR-1 from an unaligned balanced init (A2).
 #[test]
 fn a1_a2_end_to_end_flow_reproduces_the_layerwise_product() {
     // N = 3, 3x3, T = orthogonal diag(2, 1, .5) orthogonal, balanced unaligned init.
@@ -206,6 +211,8 @@ fn a1_a2_end_to_end_flow_reproduces_the_layerwise_product() {
     }
 }
 
+/// Checks AR-1 from an aligned map (A3): the projected singular values follow DL-9, in its
+/// closed form DL-10, as AR-2 states.
 #[test]
 fn a3_aligned_end_to_end_flow_is_the_saxe_depth_equation() {
     // Aligned W_e(0) = U diag(u0) V^T: each singular value follows DL-9, closed form DL-10.
@@ -248,19 +255,19 @@ fn a3_aligned_end_to_end_flow_is_the_saxe_depth_equation() {
     }
 }
 
-/// Checks AR-2: along the layer-wise gradient flow (C-5) of a balanced depth-`N` network with
-/// singular vectors aligned to the teacher's, the singular values of the end-to-end map change
-/// at `singular_value_rate(N, sigma, s) = N (sigma^2)^{1 - 1/N} (s - sigma)`.
+/// Checks AR-2: along the layer-wise gradient flow of a balanced depth-`N` network with singular
+/// vectors aligned to the teacher's, the singular values of the end-to-end map change at
+/// `singular_value_rate(N, sigma, s) = N (sigma^2)^{1 - 1/N} (s - sigma)`.
 ///
-/// Independent reference: the flow of all weights (not the end-to-end field AR-1) integrated by
-/// DOP853, the singular values of `W_e(t)` from an SVD, and their time derivative by a central
-/// difference `D = (sigma(t + h) - sigma(t - h)) / 2h`. Its error is the truncation
-/// `h^2/6 |sigma'''|` plus `e / h`, where `e` bounds the error of each computed `sigma`: the
-/// flow's global error (`FULL_GF_VS_CLOSED`, relative, as for every full flow vs closed form)
-/// and the SVD's backward error `10 n eps ||W_e||_F`. `sigma'''` is estimated from the same
-/// trajectory by the 4-point stencil at `H = 0.05`; the tolerance takes twice that estimate.
-/// The test also checks that this tolerance rejects the two-layer rate `2 sigma (s - sigma)`,
-/// so it could fail for a wrong exponent or prefactor.
+/// Independent reference: the flow of all weights (not the end-to-end field `EndToEnd`) integrated
+/// by DOP853, the singular values of `W_e(t)` from an SVD, and their time derivative by a central
+/// difference `D = (sigma(t + h) - sigma(t - h)) / 2h`. Its error is the truncation `h^2/6
+/// |sigma'''|` plus `e / h`, where `e` bounds the error of each computed `sigma`: the flow's global
+/// error (`FULL_GF_VS_CLOSED`, relative, as for every full flow vs closed form) and the SVD's
+/// backward error `10 n eps ||W_e||_F`. `sigma'''` is estimated from the same trajectory by the
+/// 4-point stencil at `H = 0.05`; the tolerance takes twice that estimate. The test also checks
+/// that this tolerance rejects the two-layer rate `2 sigma (s - sigma)`, so it could fail for a
+/// wrong exponent or prefactor.
 #[test]
 fn ar2_singular_value_rate_matches_the_layerwise_flow() {
     use learndyn::theory::arora::singular_value_rate;
