@@ -255,9 +255,9 @@ fn lag_scale(y: [f64; 3], gm: f64, lags: usize) -> f64 {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
-    /// OL-7: at an aligned point, the full-matrix gradient equals the reduced gradient lifted
-    /// back, `(dW, du, dv) = (g_lambda r r^T, g_alpha r, g_beta r)`, and the full loss equals
-    /// the reduced loss, for infinite and finite lag weights. Tolerance `8 N K eps S`
+    /// OL-7: at an aligned point (OL-1), the full-matrix gradient equals the reduced gradient
+    /// lifted back, `(dW, du, dv) = (g_lambda r r^T, g_alpha r, g_beta r)`, and the full loss
+    /// equals the reduced loss, for infinite and finite lag weights. Tolerance `8 N K eps S`
     /// (`lag_scale`): rounding of `K` lag terms of size up to `S`, each from O(N) flops.
     #[test]
     fn reduction_is_exact(seed in 0u64..1000, n in 1usize..6, al in -1.5f64..1.5,
