@@ -153,8 +153,8 @@ fn strip_math(text: &str) -> String {
     while let Some(p) = rest.find('$') {
         out.push_str(&rest[..p]);
         let after = &rest[p..];
-        let (open, close_at) = if after.starts_with("$$") {
-            (2, after[2..].find("$$").map(|q| q + 2))
+        let (open, close_at) = if let Some(inner) = after.strip_prefix("$$") {
+            (2, inner.find("$$").map(|q| q + 2))
         } else {
             (1, after[1..].find(['$', '\n']).map(|q| q + 1))
         };
@@ -234,7 +234,7 @@ fn tests_naming(prefixes: &BTreeSet<String>) -> BTreeMap<String, BTreeSet<Id>> {
                     doc = format!("{d} {doc}");
                 } else if above.starts_with("#[") {
                     is_test |= above == "#[test]";
-                } else if !(above.starts_with("//") && !above.starts_with("//!")) {
+                } else if !above.starts_with("//") || above.starts_with("//!") {
                     break;
                 }
             }
