@@ -60,6 +60,7 @@ fn assert_eigvecs(a: &Matrix, w: &[Complex64], v: &[Vec<Complex64>]) {
     }
 }
 
+/// Checks FP-3: the eigenvalues (`linalg::eig`) and their documented order.
 /// Rotation-scaling blocks `r [[cos t, -sin t], [sin t, cos t]]` have eigenvalues
 /// `r e^{+-i t}`; a normal matrix, so every eigenvalue has condition 1 and the error is at most
 /// the backward error. Order: modulus descending, `+im` first.
@@ -92,6 +93,7 @@ fn eig_rotation_blocks_give_conjugate_pairs() {
     assert_eigvecs(&a, &w, &v);
 }
 
+/// Checks FP-3: the eigenvalues from `linalg::eig` of non-normal matrices.
 /// Triangular matrices: the eigenvalues are the diagonal. The matrix is not normal, so the
 /// tolerance is `kappa_i * backward` with the measured condition numbers.
 #[test]
@@ -138,6 +140,7 @@ fn det_lu(a: &Matrix) -> f64 {
     d
 }
 
+/// Checks FP-3: eigenvalues and eigenvectors of random matrices (`linalg::eig`).
 /// Random Gaussian matrices: `sum lambda = tr A` and `prod lambda = det A` (by LU), the
 /// imaginary parts cancel in conjugate pairs, moduli are nonincreasing, and `A v = lambda v`.
 /// First-order perturbation: `|d sum| <= sum kappa_i ||E||`, `|d prod / prod| <=
@@ -224,6 +227,7 @@ fn random_map(n: usize, act: Activation, continuous: bool, seed: u64) -> (RnnMap
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
 
+    /// Checks the Jacobians that FP-2 (the Levenberg-Marquardt step) and FP-3 (stability) use.
     /// Analytic Jacobians (`diag(phi'(a)) W`, `-I + W diag(phi'(h))`) vs central differences of
     /// the map (`F = residual + x` for discrete maps). Truncation error `h^2/6 |phi'''| |w|^3`
     /// with `|tanh'''| <= 2` (zero for identity and for ReLU away from kinks: `h = 1e-5` stays
@@ -265,6 +269,7 @@ proptest! {
     }
 }
 
+/// Checks FP-1's residual `r(x)` for both RNN forms.
 /// The residual itself against a direct evaluation of the two RNN forms.
 #[test]
 fn rnn_map_residual_is_the_documented_map() {
@@ -323,7 +328,7 @@ fn grid_states(lo: f64, hi: f64, m: usize) -> Matrix {
     Matrix::from_fn(1, m, |_, j| lo + (hi - lo) * j as f64 / (m - 1) as f64)
 }
 
-/// FP-3 on `x -> tanh(g x)`: for `g = 2` the fixed points are `-x*, x*` (stable, multiplier
+/// FP-1..FP-3 on `x -> tanh(g x)`: for `g = 2` the fixed points are `-x*, x*` (stable, multiplier
 /// `g (1 - x*^2)`) and `0` (unstable, multiplier `g`); for `g = 0.5` only `0` (stable). The
 /// roots are simple (`|g(1 - x*^2) - 1| ~ 0.8`), so the finder is accurate to rounding; we
 /// require the stated 1e-10 against bisection.
@@ -390,6 +395,7 @@ fn linear_bound(m: &Matrix, w: &Matrix, b: &[f64], x: &[f64]) -> f64 {
 
 /// FP-5: a linear RNN (identity activation) with a random stable `W` has exactly one fixed
 /// point, the exact affine solve; discrete `(I - W) x = b` and rate `(W - I) x + b = 0`.
+/// Stability and the leading Jacobian eigenvalue follow FP-3.
 #[test]
 fn linear_rnn_has_the_exact_affine_fixed_point() {
     let n = 6;
@@ -622,7 +628,8 @@ fn check_flip_flop(inits: &Matrix, opts: &FpOptions) {
     }
 }
 
-/// C3 with inits uniform in `[-0.25, 1.25]^3` plus the default `N(0, 0.5^2)` noise.
+/// C3 / FP-4, through the whole finder (FP-1..FP-3), with inits uniform in `[-0.25, 1.25]^3` plus
+/// the default `N(0, 0.5^2)` noise.
 #[test]
 fn flip_flop_skeleton_from_uniform_inits() {
     let opts = FpOptions::default();
@@ -633,8 +640,9 @@ fn flip_flop_skeleton_from_uniform_inits() {
     check_flip_flop(&inits, &opts);
 }
 
-/// C3 with inits sampled around trajectories of the flow itself (forward Euler, dt = 0.05, 40
-/// steps from uniform starts in the cube), as FixedPointFinder does with RNN hidden states.
+/// C3 / FP-4, through the whole finder (FP-1..FP-3), with inits sampled around trajectories of the
+/// flow itself (forward Euler, dt = 0.05, 40 steps from uniform starts in the cube), as
+/// FixedPointFinder does with RNN hidden states.
 #[test]
 fn flip_flop_skeleton_from_trajectories() {
     let opts = FpOptions {
@@ -658,6 +666,8 @@ fn flip_flop_skeleton_from_trajectories() {
     check_flip_flop(&inits, &opts);
 }
 
+/// Checks FP-2's initial states: observed states drawn uniformly with replacement, plus
+/// `N(0, noise_scale^2)` noise; deterministic in the seed.
 #[test]
 fn sample_inits_draws_states_plus_noise() {
     let states = Matrix::from_fn(2, 3, |i, j| (10 * j + i) as f64 * 100.0);

@@ -147,6 +147,8 @@ fn residuals(trees: &Trees, a: &[Vec<f64>], b: &[f64], c: &[f64]) -> Vec<(f64, f
         .collect()
 }
 
+/// Checks IN-1 for every tableau (order conditions up to the declared order, sharpness,
+/// embedded orders), including the Tsit5 (IN-4) and DOP853 (IN-5) coefficients.
 #[test]
 fn order_conditions_of_every_tableau() {
     // Self-check of the tree enumeration: 1, 1, 2, 4, 9, 20, 48, 115, 286 rooted trees of
@@ -453,6 +455,7 @@ fn rounding_floor(n: usize) -> f64 {
     10.0 * n as f64 * EPS * 2.0
 }
 
+/// Checks IN-1: every solver converges at its declared order (linear system, `expm` oracle).
 #[test]
 fn convergence_order_every_solver() {
     // The test matrix is as documented: O(1) norm, negative definite symmetric part.
@@ -508,6 +511,8 @@ fn dense_order(tab: &Tableau) -> u32 {
     }
 }
 
+/// Checks the dense outputs IN-3 (DOPRI5), IN-4 (Tsit5), IN-6 (DOP853) and cubic Hermite:
+/// observed global and local orders.
 #[test]
 fn dense_output_order() {
     // Global: integrate over [0, 0.74] with n = 2m + 1 equal steps, so t = 0.37 is the
@@ -744,6 +749,7 @@ fn quarter_grid() -> Vec<f64> {
     (0..=40).map(|k| 0.25 * k as f64).collect()
 }
 
+/// Checks IN-2's step control: the global error follows the tolerance.
 #[test]
 fn adaptive_accuracy_tracks_tolerance() {
     let rtols = [1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10];
@@ -787,6 +793,8 @@ fn adaptive_accuracy_tracks_tolerance() {
     );
 }
 
+/// Checks IN-2's step control (pinned work counters) and that saving through the dense
+/// output (IN-3) never shortens steps.
 #[test]
 fn stats_snapshot_reference_solve() {
     // Reference solve: the logistic on [0, 10] at rtol 1e-8, atol 1e-10, hinit first step.
@@ -1139,14 +1147,12 @@ fn typed_errors() {
     }
 }
 
-/// Suspected bug (reported, not fixed here): a field that is NaN past `t = 0.5` makes DOPRI5
-/// shrink its step through NaN rejections only, yet it reports `StepSizeUnderflow { t: 0.5 }`
-/// ("stiff or singular ... loosen rtol/atol") instead of `NonFinite`. `solve` classifies by the
-/// last attempt alone: the final tiny step from 0.5 - ulp lands exactly on 0.5 with all stage
-/// times <= 0.5 (finite), which clears `last_non_finite`, and the next `t + h == t` check then
-/// reports underflow. Run with `--ignored` to reproduce.
+/// Regression test: a field that is NaN past `t = 0.5` makes DOPRI5 shrink its step through NaN
+/// rejections only, and the solve must report `NonFinite` there. It used to report
+/// `StepSizeUnderflow { t: 0.5 }` ("stiff or singular ... loosen rtol/atol"), because `solve`
+/// classified the failure by the last attempt alone: the final tiny step from 0.5 - ulp lands
+/// exactly on 0.5 with all stage times <= 0.5 (finite).
 #[test]
-// Regression test: a NaN-driven step collapse used to be reported as StepSizeUnderflow.
 fn nan_past_a_time_is_reported_as_non_finite() {
     let e = solve_err(
         &DOPRI5,
@@ -1163,13 +1169,11 @@ fn nan_past_a_time_is_reported_as_non_finite() {
     );
 }
 
-/// Suspected bug (reported, not fixed here): `validate` accepts `atol = 0` with `rtol > 0`
-/// (pure relative control), but a component that stays exactly 0 then has error scale
-/// `atol + rtol * 0 = 0`, `error_norm` computes 0/0 = NaN, every step is rejected as
-/// "non-finite" and the solve fails with `NonFinite { t: 0 }` ("the dynamics diverge") on a
-/// perfectly finite, decaying problem. Run with `--ignored` to reproduce.
+/// Regression test: `validate` accepts `atol = 0` with `rtol > 0` (pure relative control), and a
+/// component that stays exactly 0 then has error scale `atol + rtol * 0 = 0`. The solve must
+/// succeed on this finite, decaying problem; it used to compute 0/0 = NaN in `error_norm`,
+/// reject every step as "non-finite" and fail with `NonFinite { t: 0 }`.
 #[test]
-// Regression test: atol = 0 with a component that stays 0 used to give 0/0 = NaN.
 fn pure_relative_tolerance_with_a_zero_component() {
     let mut field = Linear {
         a: Matrix::from_diag(&[-1.0, -1.0]),
@@ -1409,6 +1413,7 @@ fn check_continuous_order(
     }
 }
 
+/// Checks IN-4: the free interpolant's weights and its continuous order conditions.
 #[test]
 fn tsit5_dense_output_weights() {
     let tab = &tableau::TSIT5;
@@ -1502,6 +1507,7 @@ fn dop853_dense_weights(theta: f64) -> (Vec<f64>, Vec<f64>) {
     (w, w_abs)
 }
 
+/// Checks IN-5's third-order estimator and IN-6's dense output of DOP853.
 #[test]
 fn dop853_dense_output_and_third_order_estimator() {
     let tab = &tableau::DOP853;

@@ -57,6 +57,7 @@ fn opts(rtol: f64) -> Options {
     }
 }
 
+/// Checks IN-9: an event is located on the dense output to the solver's accuracy.
 #[test]
 fn event_located_to_solver_accuracy() {
     // y = 1/(1 + 9 e^{-t}) crosses 1/2 at t* = ln 9. The located time inherits the dense
@@ -92,6 +93,7 @@ fn event_located_to_solver_accuracy() {
     }
 }
 
+/// Checks IN-9: a terminal event ends the solve at its root; earlier saves are still emitted.
 #[test]
 fn terminal_event_stops_the_solve_there() {
     let m = Method::parse("dopri5").unwrap();
@@ -128,6 +130,7 @@ fn terminal_event_stops_the_solve_there() {
     );
 }
 
+/// Checks IN-9: rising, falling and either-direction events, with several crossings.
 #[test]
 fn directional_events_and_multiple_crossings() {
     // y = (cos t, -sin t) rotates: y0 crosses 0 falling at pi/2, rising at 3 pi/2, falling at 5 pi/2.
@@ -208,6 +211,7 @@ fn save_every_step_and_end_only() {
     assert_eq!(end, vec![(5.0, sol2.y_end[0])]);
 }
 
+/// Checks IN-7: ROS2 converges at order 2.
 #[test]
 fn ros2_is_second_order() {
     // Fixed steps (h0 = h_max = h, loose tolerances so nothing is rejected) on a mildly stiff
@@ -251,6 +255,7 @@ fn ros2_is_second_order() {
     );
 }
 
+/// Checks IN-7: ROS2 is L-stable (a stiff decaying component is damped in one large step).
 #[test]
 fn ros2_is_l_stable() {
     // y' = -1e6 y with h = 1: R(-1e6) = O(1/(gamma z)) ~ 1e-6 (L-stable: R(inf) = 0), while an
@@ -276,6 +281,7 @@ fn ros2_is_l_stable() {
     assert!(sol.y_end[0].abs() < 1e-5, "{}", sol.y_end[0]);
 }
 
+/// Checks IN-8: on a stiff problem `auto` detects stiffness, switches to ROS2 and saves work.
 #[test]
 fn auto_switches_to_the_stiff_method_and_saves_work() {
     // Eigenvalues -1 and -1e4: DOPRI5 is stability-limited to h ~ 3.3e-4 for the whole span,
@@ -323,6 +329,7 @@ fn auto_switches_to_the_stiff_method_and_saves_work() {
     }
 }
 
+/// Checks IN-8: on a non-stiff problem `auto` never switches.
 #[test]
 fn auto_stays_explicit_on_non_stiff_problems() {
     let mut ws = Workspace::new(1);
@@ -339,6 +346,7 @@ fn auto_stays_explicit_on_non_stiff_problems() {
     assert_eq!(sol.stats.jacobians, 0);
 }
 
+/// Checks C-4 under every explicit method: the conserved balance drifts only by integration error.
 #[test]
 fn matrix_workload_conserves_balancedness_at_solver_tolerance() {
     // Peers' workload 3b (N = 16): Q = W1 W1^T - W2^T W2 is exactly conserved by the flow

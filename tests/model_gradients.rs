@@ -47,6 +47,7 @@ fn dims_strategy() -> impl Strategy<Value = Vec<usize>> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
 
+    /// Checks C-2 against central differences of the C-1 loss (non-whitened moments).
     #[test]
     fn gradient_matches_central_differences(dims in dims_strategy(), seed in 0u64..1000) {
         let net = DeepLinearNet::new(dims.clone()).unwrap();
@@ -69,6 +70,8 @@ proptest! {
         }
     }
 
+    /// Checks C-1 and C-2: the moment form equals backpropagation through the samples of the
+    /// model DL-1 (an independent implementation).
     #[test]
     fn moment_loss_equals_sample_backprop(dims in dims_strategy(), seed in 0u64..1000, p in 1usize..12) {
         // Independent implementation: backprop through the P samples (no moments).
@@ -112,6 +115,7 @@ proptest! {
         }
     }
 
+    /// Checks C-4: the full gradient flow conserves the balance matrices.
     #[test]
     fn gradient_flow_conserves_balancedness(dims in dims_strategy(), seed in 0u64..1000) {
         // C-4: d/dt (W_{l+1}^T W_{l+1} - W_l W_l^T) = 0 exactly under gradient flow, so the
@@ -137,6 +141,7 @@ proptest! {
     }
 }
 
+/// Checks C-1's floor `L_min` and C-2's zero at a network map equal to `W*`.
 #[test]
 fn gradient_is_zero_at_the_teacher_map() {
     // With a two-layer net W2 W1 = W*, the gradient vanishes (loss at its floor).

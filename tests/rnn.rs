@@ -131,6 +131,7 @@ fn sizes() -> impl Strategy<Value = (usize, usize, usize, usize, usize, usize, u
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
+    /// Checks RN-3 against central differences of the loss.
     /// Central differences with step `h = 1e-5`: truncation error `~h^2 |L'''| ~ 1e-10` and
     /// rounding error `~eps |L| / h ~ 1e-11` for the O(1) losses here, so `1e-7 (1 + |g|)` has
     /// a margin of ~100x while any wrong term in BPTT (O(1e-2..1) here) fails. ReLU: a kink
@@ -158,6 +159,8 @@ proptest! {
         }
     }
 
+    /// Checks RN-1..RN-3 against an independent forward-mode implementation of the model and
+    /// loss.
     /// Forward-mode tangents (an independent, loop-based implementation) along a random
     /// direction equal `<BPTT grad, direction>`; both are exact up to rounding, so 1e-10.
     #[test]
@@ -176,6 +179,7 @@ proptest! {
     }
 }
 
+/// Checks C-6's GD step `theta - eta grad L` in `Rnn::gd_step`.
 #[test]
 fn gd_step_equals_explicit_gradient_update() {
     for phi in ACTS {
@@ -267,7 +271,8 @@ fn bad_inputs_are_errors() {
     assert!(r.loss_and_grad(&data, &mut ws, &mut g).unwrap().is_finite());
 }
 
-/// The peers' N = 64 configurations reproduce their losses (checked inside `rnn_line`).
+/// Checks RN-1..RN-3 through training: the peers' N = 64 configurations reproduce their losses
+/// (checked inside `rnn_line`).
 #[test]
 fn peers_small_configs_match() {
     for &(n, t, b, phi, s) in learndyn::bench::rnn::CONFIGS.iter().filter(|c| c.0 == 64) {

@@ -71,6 +71,7 @@ fn assert_reduced_equals_flow(out: &RunOutput, observables: &[(&str, Option<usiz
 /// OL-5/OL-9 with finite-T lag weights is exact for the aligned linear RNN on impulse-basis
 /// data: the reduced ODE equals the full-parameter gradient flow of the finite RNN. Both are
 /// integrated at rtol 1e-11, so they agree to the tolerance of the full flow vs closed forms.
+/// The outlier is read from the recorded spectrum of `W` (AN-1).
 #[test]
 fn integrator_reduced_ode_equals_full_gradient_flow() {
     let out = run_example(
@@ -101,6 +102,7 @@ fn integrator_reduced_ode_equals_full_gradient_flow() {
 }
 
 /// OL-9: the same for the rate (Euler) RNN, whose one-step eigenvalue is 1 - a + a lambda.
+/// The outlier is read from the recorded spectrum of `W` (AN-1).
 #[test]
 fn rate_rnn_integrator_reduced_ode_equals_full_gradient_flow() {
     let out = run_example(
@@ -160,7 +162,8 @@ fn integrator_gd_approaches_the_flow_at_order_one() {
 }
 
 /// Temporal precedence (LR-2, check P3): the lag-k products of a geometric mode reach half their
-/// target in order of k, in the reduced ODE and in BPTT gradient descent; reduced ODE = full flow.
+/// target in order of k, in the reduced ODE and in BPTT gradient descent; reduced ODE = full flow
+/// of the RNN, whose impulse-basis loss is LR-1.
 #[test]
 fn temporal_precedence_of_lag_products() {
     let out = run_example("rnn_temporal_precedence", &["train.seeds=[0]"]);
@@ -313,6 +316,7 @@ fn npy_data(dir: &Path, b: usize, t: usize) {
     write_npy(&dir.join("y.npy"), &[b, t, 1], &y);
 }
 
+/// Checks SQ-10 end to end: user `.npy` sequences load and train (the loss halves).
 #[test]
 fn user_npy_sequences_train_end_to_end() {
     let dir = tmp("npy-ok");
@@ -346,6 +350,8 @@ fn user_npy_sequences_train_end_to_end() {
     assert!(losses.last().unwrap() < &(0.5 * losses[0]), "{losses:?}");
 }
 
+/// Checks SQ-10's input errors through the CLI (exit 2, naming the problem): batch mismatch,
+/// NaN, zero length, wrong dimension.
 #[test]
 fn bad_user_sequences_are_clear_input_errors() {
     // Batch mismatch between inputs and targets.
@@ -536,8 +542,8 @@ fn effective_rank_of_known_spectra() {
 }
 
 /// Learning to integrate from a random bulk (Bordelon et al. 2025; Schuessler et al. 2020):
-/// one outlier eigenvalue leaves the disc of radius g and settles at gamma, the rest of the
-/// spectrum stays in place, and the learned change W - W0 is nearly rank one.
+/// one outlier eigenvalue (AN-1) leaves the disc of radius g and settles at gamma, the rest of the
+/// spectrum stays in place, and the learned change W - W0 is nearly rank one (AN-3).
 #[test]
 fn integrator_from_a_random_bulk_learns_one_outlier() {
     let out = run_example(
@@ -604,7 +610,8 @@ fn state_noise_is_frozen_and_reproducible() {
 }
 
 /// FP-5 in a run: the fixed point of a trained linear RNN is solved exactly (one point, at the
-/// origin for zero input), and its Jacobian's leading eigenvalue is the learned outlier.
+/// origin for zero input), and its Jacobian's leading eigenvalue (FP-3) is the learned outlier of
+/// the recorded spectrum (AN-1).
 #[test]
 fn linear_rnn_fixed_point_is_exact() {
     let out = run_example(

@@ -327,7 +327,7 @@ fn impulse_basis_loss_equals_white_noise_expectation() {
     );
 }
 
-/// ImpulseBasis layout: sequence `(s - 1) n_in + j` has exactly one nonzero entry,
+/// ImpulseBasis layout (SQ-2): sequence `(s - 1) n_in + j` has exactly one nonzero entry,
 /// `sqrt(n_in T)` in row `j` at time `s`.
 #[test]
 fn impulse_basis_layout() {
@@ -701,7 +701,7 @@ fn c_order(bsz: usize, t: usize, d: usize, tag: f64) -> Vec<f64> {
     v
 }
 
-/// Round trip: `[B, T, D]` arrays (float64 C order, float32 Fortran order) map entry
+/// Round trip (SQ-10): `[B, T, D]` arrays (float64 C order, float32 Fortran order) map entry
 /// `(b, t, d)` to `(d, t B + b)` exactly.
 #[test]
 fn npy_sequences_round_trip() {
@@ -742,7 +742,7 @@ fn npy_sequences_round_trip() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Bad files: each error names the file and the problem.
+/// Bad files (SQ-10): each error names the file and the problem.
 #[test]
 fn npy_sequences_bad_inputs() {
     let dir = tmp_dir("bad");

@@ -36,6 +36,7 @@ fn reduced(s: f64, a0: &[f64], times: &[f64]) -> Vec<f64> {
     out
 }
 
+/// Checks DL-6 against the reference values S1.
 #[test]
 fn s1_logistic_values() {
     let expect = [
@@ -49,6 +50,7 @@ fn s1_logistic_values() {
     }
 }
 
+/// Checks DL-6's learning times (S2, S3) through DL-10's learning-time integral at L = 2.
 #[test]
 fn s2_s3_learning_times() {
     // S2: half-way time (1/6) ln 2999; S3: time from eps to s - eps. In layer scalars a = sqrt(u).
@@ -58,6 +60,7 @@ fn s2_s3_learning_times() {
     assert_printed(t_full, "2.668678");
 }
 
+/// Checks DL-10's plateau times against S4 (L = 2, 3, 4, 6).
 #[test]
 fn s4_depth_plateau_times() {
     // a0 = 0.1, s = 2, time to reach u = s/2.
@@ -72,6 +75,7 @@ fn s4_depth_plateau_times() {
     }
 }
 
+/// Checks DL-8 against the reference values S5-S7.
 #[test]
 fn s5_s7_unbalanced_values() {
     assert_printed(unbalanced_two_layer(2.0, 1e-3, 0.5, 1.0), "1.5939810");
@@ -79,6 +83,8 @@ fn s5_s7_unbalanced_values() {
     assert_printed(unbalanced_two_layer(2.0, 0.0, 10.0, 1.0), "1.9999531");
 }
 
+/// Checks DL-7: balanced with `u0 < 0`, the mode decays monotonically to `0-`, as the reduced
+/// ODE DL-5 does.
 #[test]
 fn sign_pitfall_negative_u0_decays_to_zero() {
     // Balanced, u0 < 0: stuck at the saddle, u -> 0- (never blows up).
@@ -93,6 +99,7 @@ fn sign_pitfall_negative_u0_decays_to_zero() {
     assert!(rel(got, ode, 1e-300) < CLOSED_VS_ODE);
 }
 
+/// Checks DL-8 (and DL-6 at lambda = 0) against the reduced ODE DL-5 at rtol 1e-12.
 #[test]
 fn two_layer_closed_forms_match_reduced_ode() {
     let times = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0];
@@ -117,6 +124,8 @@ fn two_layer_closed_forms_match_reduced_ode() {
     }
 }
 
+/// Checks DL-10's inverted closed form of the DL-9 mode against the reduced ODE DL-5
+/// (L = 2, 3, 4).
 #[test]
 fn depth_closed_form_matches_reduced_ode_l2_l3_l4() {
     for depth in [2usize, 3, 4] {
@@ -136,6 +145,7 @@ fn depth_closed_form_matches_reduced_ode_l2_l3_l4() {
     }
 }
 
+/// Checks DL-5 from balanced layer scalars against the single-scalar form DL-9.
 #[test]
 fn general_mode_ode_reduces_to_balanced_scalar_form() {
     // DL-5 from balanced layer scalars == DL-9 single-scalar ODE.
@@ -186,6 +196,7 @@ fn general_mode_ode_reduces_to_balanced_scalar_form() {
     }
 }
 
+/// Checks the limits of DL-6, DL-8 and DL-10: `u(0) = u0` and `u(t) -> s`.
 #[test]
 fn limits_t0_and_infinity() {
     assert!(rel(unbalanced_two_layer(2.0, 0.1, 0.7, 0.0), 0.1, 0.0) < 1e2 * EPS);
@@ -195,6 +206,7 @@ fn limits_t0_and_infinity() {
     assert!(rel(balanced_depth(2.0, 3, 0.1, 0.0).unwrap(), 0.1, 0.0) < 1e2 * EPS);
 }
 
+/// Checks DL-3's layer scalars: their product is `u0` and their balance is `lambda`.
 #[test]
 fn layer_scalars_have_product_and_balance() {
     for depth in [2usize, 3, 4, 6] {

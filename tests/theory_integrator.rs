@@ -138,7 +138,7 @@ fn discrete_infinite_loss_matches_long_sum() {
     assert_eq!(m.loss(&[1.0, 1.0, 0.9]).to_bits(), 0.0f64.to_bits());
 }
 
-/// Domain: NaN (not a panic) outside it, and errors from the constructors.
+/// Domain of OL-2, OL-4 and OL-6: NaN (not a panic) outside it, and errors from the constructors.
 #[test]
 fn out_of_domain_is_nan_or_error() {
     assert!(ContinuousOutlier::new(0.0).is_err());
@@ -255,9 +255,9 @@ fn lag_scale(y: [f64; 3], gm: f64, lags: usize) -> f64 {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
-    /// OL-7: at an aligned point, the full-matrix gradient equals the reduced gradient lifted
-    /// back, `(dW, du, dv) = (g_lambda r r^T, g_alpha r, g_beta r)`, and the full loss equals
-    /// the reduced loss, for infinite and finite lag weights. Tolerance `8 N K eps S`
+    /// OL-7: at an aligned point (OL-1), the full-matrix gradient equals the reduced gradient
+    /// lifted back, `(dW, du, dv) = (g_lambda r r^T, g_alpha r, g_beta r)`, and the full loss
+    /// equals the reduced loss, for infinite and finite lag weights. Tolerance `8 N K eps S`
     /// (`lag_scale`): rounding of `K` lag terms of size up to `S`, each from O(N) flops.
     #[test]
     fn reduction_is_exact(seed in 0u64..1000, n in 1usize..6, al in -1.5f64..1.5,
@@ -287,8 +287,8 @@ proptest! {
 // ---------------------------------------------------------------------------------------------
 // B1: continuous-time reduced flow.
 
-/// B1 (T5.6): c* = 0.1 from alpha = beta = 0.1, lambda = 0: (A, lambda) at t = 0.5, 1, 2, 3 to
-/// the printed digits; converged to (1, 0.9) by t = 5.
+/// B1 (T5.6, the OL-3 flow): c* = 0.1 from alpha = beta = 0.1, lambda = 0: (A, lambda) at t = 0.5,
+/// 1, 2, 3 to the printed digits; converged to (1, 0.9) by t = 5.
 #[test]
 fn b1_continuous_sigmoidal_learning() {
     let mut m = ContinuousOutlier::new(0.1).unwrap();
@@ -359,7 +359,8 @@ fn full_gd(r: &[f64], y0: [f64; 3], gamma: f64, eta: f64, t_end: f64) -> GdRun {
     }
 }
 
-/// B2 (T5.7, OL-7): gamma = 0.9, init alpha = beta = 0.1, lambda = 0.05, N = 4, random unit r.
+/// B2 (T5.7): OL-4's reduced ODE and GD on OL-6's full-matrix gradient (OL-7); gamma = 0.9, init
+/// alpha = beta = 0.1, lambda = 0.05, N = 4, random unit r.
 #[test]
 fn b2_discrete_full_gd_vs_reduced_ode() {
     let r = unit_vector(2025, 4);

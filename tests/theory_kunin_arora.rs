@@ -27,6 +27,7 @@ fn r_nu0(beta: &[f64], a0: f64, w0: &[f64]) -> (f64, f64) {
     (a0 * a0 - w2, wb / a0)
 }
 
+/// Checks KU-3 against the reference values K1-K3 (K2 on the coth branch).
 #[test]
 fn k1_k3_reference_values() {
     let beta = [1.0, 0.5];
@@ -41,6 +42,8 @@ fn k1_k3_reference_values() {
     }
 }
 
+/// Checks KU-3 against direct integration of the KU-1 flow (DOP853, rtol 1e-12) for four inits,
+/// and KU-2's conserved `delta` (check K4).
 #[test]
 fn kunin_closed_form_matches_ode_and_conserves_delta() {
     let beta = vec![1.0, 0.5];
@@ -95,6 +98,7 @@ fn kunin_closed_form_matches_ode_and_conserves_delta() {
     }
 }
 
+/// Checks KU-2 with `eta_a != eta_w` along the KU-1 flow (check K4).
 #[test]
 fn unequal_learning_rates_conserve_the_weighted_delta() {
     // K4 with eta_a != eta_w: delta = eta_w a^2 - eta_a ||w||^2.
@@ -121,6 +125,7 @@ fn unequal_learning_rates_conserve_the_weighted_delta() {
     assert!((f.delta(&sol.y_end) - d0).abs() <= 1e3 * TIGHT_RTOL * (1.0 + d0.abs()));
 }
 
+/// Checks C-4 under the layer-wise flow (A1) and AR-1 from an unaligned balanced init (A2).
 #[test]
 fn a1_a2_end_to_end_flow_reproduces_the_layerwise_product() {
     // N = 3, 3x3, T = orthogonal diag(2, 1, .5) orthogonal, balanced unaligned init.
@@ -206,6 +211,8 @@ fn a1_a2_end_to_end_flow_reproduces_the_layerwise_product() {
     }
 }
 
+/// Checks AR-1 from an aligned map (A3): the projected singular values follow DL-9, in its
+/// closed form DL-10, as AR-2 states.
 #[test]
 fn a3_aligned_end_to_end_flow_is_the_saxe_depth_equation() {
     // Aligned W_e(0) = U diag(u0) V^T: each singular value follows DL-9, closed form DL-10.
@@ -245,5 +252,117 @@ fn a3_aligned_end_to_end_flow_is_the_saxe_depth_equation() {
                 proj.get(a, a)
             );
         }
+    }
+}
+
+/// Checks AR-2: along the layer-wise gradient flow of a balanced depth-`N` network with singular
+/// vectors aligned to the teacher's, the singular values of the end-to-end map change at
+/// `singular_value_rate(N, sigma, s) = N (sigma^2)^{1 - 1/N} (s - sigma)`.
+///
+/// Independent reference: the flow of all weights (not the end-to-end field `EndToEnd`) integrated
+/// by DOP853, the singular values of `W_e(t)` from an SVD, and their time derivative by a central
+/// difference `D = (sigma(t + h) - sigma(t - h)) / 2h`. Its error is the truncation `h^2/6
+/// |sigma'''|` plus `e / h`, where `e` bounds the error of each computed `sigma`: the flow's global
+/// error (`FULL_GF_VS_CLOSED`, relative, as for every full flow vs closed form) and the SVD's
+/// backward error `10 n eps ||W_e||_F`. `sigma'''` is estimated from the same trajectory by the
+/// 4-point stencil at `H = 0.05`; the tolerance takes twice that estimate. The test also checks
+/// that this tolerance rejects the two-layer rate `2 sigma (s - sigma)`, so it could fail for a
+/// wrong exponent or prefactor.
+#[test]
+fn ar2_singular_value_rate_matches_the_layerwise_flow() {
+    use learndyn::theory::arora::singular_value_rate;
+    let n = 3;
+    let s = [2.0, 1.0, 0.5];
+    let u0: f64 = 0.05;
+    let (h, big_h) = (1e-3, 0.05);
+    let centres = [0.5, 1.0, 2.0, 3.0, 5.0, 8.0];
+    for depth in [3usize, 4] {
+        let mut rng = random::rng(31, depth as u64);
+        let mut orth =
+            || linalg::orthonormal_from(&random::gaussian_matrix(&mut rng, n, n)).unwrap();
+        let (u, v) = (orth(), orth());
+        let hidden: Vec<Matrix> = (1..depth).map(|_| orth()).collect();
+        // Balanced aligned layers: W_1 = R_1 a V^T, W_l = R_l a R_{l-1}^T, W_N = U a R_{N-1}^T
+        // with the same scalar a = u0^{1/N} in every layer, so W_{l+1}^T W_{l+1} = W_l W_l^T.
+        let a = Matrix::from_diag(&[u0.powf(1.0 / depth as f64); 3]);
+        let layers: Vec<Matrix> = (0..depth)
+            .map(|l| {
+                let left = if l + 1 == depth { &u } else { &hidden[l] };
+                let right = if l == 0 { &v } else { &hidden[l - 1] };
+                left.matmul(&a).matmul_t(right)
+            })
+            .collect();
+        let net = DeepLinearNet::new(vec![n; depth + 1]).unwrap();
+        let theta0 = net.pack(&layers).unwrap();
+        let teacher = u.matmul(&Matrix::from_diag(&s)).matmul_t(&v);
+        let m = Moments {
+            sigma_xx: Matrix::identity(n),
+            sigma_yx: teacher.clone(),
+            w_star: teacher,
+            loss_min: 0.0,
+            whitened: true,
+        };
+        // Save times per centre t: t - 2H, t - H, t - h, t, t + h, t + H, t + 2H (increasing).
+        let offsets = [-2.0 * big_h, -big_h, -h, 0.0, h, big_h, 2.0 * big_h];
+        let times: Vec<f64> = centres
+            .iter()
+            .flat_map(|t| offsets.iter().map(move |o| t + o))
+            .collect();
+        let mut sigmas: Vec<(Vec<f64>, f64)> = Vec::new();
+        let mut ws = Workspace::new(theta0.len());
+        let mut gf = GradientFlow::new(&net, &m);
+        solve_at(
+            &DOP853,
+            &mut gf,
+            0.0,
+            &theta0,
+            *times.last().unwrap(),
+            &times,
+            &tight(),
+            &mut ws,
+            &mut |_, y| {
+                let we = net.end_to_end(y);
+                let sv = linalg::singular_values(we.view()).unwrap();
+                sigmas.push((sv, we.norm_fro()));
+            },
+        )
+        .unwrap();
+        let mut rejects_two_layer_rate = false;
+        let (mut worst, mut worst_tol) = (0.0f64, f64::INFINITY);
+        for (c, t) in centres.iter().enumerate() {
+            let at = |k: usize, a: usize| sigmas[7 * c + k].0[a];
+            let we_norm = sigmas[7 * c + 2].1.max(sigmas[7 * c + 4].1);
+            for (a, &s_a) in s.iter().enumerate() {
+                // Singular values are sorted nonincreasing; equal u0 and s_0 > s_1 > s_2 keep the
+                // mode order for t > 0, so index a is mode a.
+                let d = (at(4, a) - at(2, a)) / (2.0 * h);
+                let third =
+                    (at(6, a) - 2.0 * at(5, a) + 2.0 * at(1, a) - at(0, a)) / (2.0 * big_h.powi(3));
+                let sigma = at(3, a);
+                let e = FULL_GF_VS_CLOSED * sigma.max(1e-3 * s_a) + 10.0 * n as f64 * EPS * we_norm;
+                let tol = 2.0 * h * h / 6.0 * third.abs() + e / h;
+                // AR-2 at the computed sigma(t); its own error e moves the rate by
+                // |d rate / d sigma| e = O(e), far below e / h.
+                let want = singular_value_rate(depth, sigma, s_a);
+                assert!(
+                    (d - want).abs() <= tol,
+                    "N = {depth}, t = {t}, mode {a}: sigma {sigma}, FD rate {d} vs AR-2 {want} \
+                     (tolerance {tol:e})"
+                );
+                if (d - want).abs() / tol > worst / worst_tol {
+                    (worst, worst_tol) = ((d - want).abs(), tol);
+                }
+                if (d - 2.0 * sigma * (s_a - sigma)).abs() > 10.0 * tol {
+                    rejects_two_layer_rate = true;
+                }
+            }
+        }
+        eprintln!(
+            "AR-2, N = {depth}: worst |FD - AR-2| = {worst:.2e} at tolerance {worst_tol:.2e}"
+        );
+        assert!(
+            rejects_two_layer_rate,
+            "N = {depth}: the check cannot tell N from 2"
+        );
     }
 }

@@ -64,6 +64,7 @@ fn half_times(s: Vec<f64>, init: [f64; 3], t_end: f64) -> Vec<f64> {
         .collect()
 }
 
+/// Checks LR-2 against P1: lag products at t = 5, and the geometric target at late times.
 #[test]
 fn p1_geometric_mode_products() {
     let s = vec![1.0, 0.5, 0.25, 0.125];
@@ -77,6 +78,7 @@ fn p1_geometric_mode_products() {
     }
 }
 
+/// Checks LR-2 against P2: a lag-0-only target is learned as the two-layer logistic.
 #[test]
 fn p2_lag_zero_mode_is_the_two_layer_logistic() {
     for (s0, want) in [(1.0, "4.6052"), (2.0, "2.4759")] {
@@ -85,6 +87,7 @@ fn p2_lag_zero_mode_is_the_two_layer_logistic() {
     }
 }
 
+/// Checks LR-2 against P3: the half-times of the lag products increase with the lag.
 #[test]
 fn p3_temporal_precedence() {
     for (gamma, want) in [
@@ -113,6 +116,7 @@ fn gamma_pow(g: f64, k: i32) -> f64 {
     g.powi(k)
 }
 
+/// Checks LR-2 against P4: the fixed point `cb = 1`, `a = 0.5`, and conservation of `c^2 - b^2`.
 #[test]
 fn p4_geometric_target_fixed_point_and_conservation() {
     let mut f = LrnnModes {
@@ -139,6 +143,7 @@ fn p4_geometric_target_fixed_point_and_conservation() {
     assert!(((c * c - b * b) - (y0[0] * y0[0] - y0[2] * y0[2])).abs() < 1e3 * TIGHT_RTOL);
 }
 
+/// Checks LR-2 against the full matrix flow LR-3 from aligned inits (3x3, T = 4, three modes).
 #[test]
 fn reduced_modes_match_the_full_matrix_flow_from_aligned_inits() {
     // 3x3 matrices, T = 4, three modes with different lag profiles; aligned init

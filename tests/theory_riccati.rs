@@ -70,6 +70,8 @@ fn closed(syx: &Matrix, w1: &Matrix, w2: &Matrix, times: &[f64]) -> Vec<Matrix> 
         .collect()
 }
 
+/// Checks RC-3 (with the stacking RC-1) against the reference values R1 (lambda = 0) and R2
+/// (lambda = 1).
 #[test]
 fn r1_r2_reference_values() {
     let syx = Matrix::from_diag(&[2.0, 1.0]);
@@ -146,28 +148,37 @@ fn check_shape(ni: usize, nh: usize, no: usize, lambda: f64, scale: f64, seed: u
 /// (~1e3 x rtol over these horizons); the bound is 1e-8.
 const CLOSED_VS_FLOW: f64 = 1e-8;
 
+/// Checks RC-3 (stacking RC-1, stepping RC-4), the solution of RC-2, against the full flow
+/// from an RC-5 init: square, balanced.
 #[test]
 fn closed_form_matches_full_flow_square_balanced() {
     check_shape(3, 3, 3, 0.0, 0.3, 1, 10.0);
 }
 
+/// Checks RC-3 (stacking RC-1, stepping RC-4), the solution of RC-2, against the full flow
+/// from an RC-5 init: square, lambda = 1.5.
 #[test]
 fn closed_form_matches_full_flow_square_positive_lambda() {
     check_shape(3, 3, 3, 1.5, 0.3, 2, 10.0);
 }
 
+/// Checks RC-3 (stacking RC-1, stepping RC-4), the solution of RC-2, against the full flow
+/// from an RC-5 init: non-square, lambda = -0.7.
 #[test]
 fn closed_form_matches_full_flow_non_square_negative_lambda() {
     // Ni = 5, No = 2, Nh = 2, lambda = -0.7 (needs Nh <= Ni).
     check_shape(5, 2, 2, -0.7, 0.5, 3, 10.0);
 }
 
+/// Checks RC-3 (stacking RC-1, stepping RC-4), the solution of RC-2, against the full flow
+/// from an RC-5 init: wide hidden layer, lambda = 0.
 #[test]
 fn closed_form_matches_full_flow_wide_hidden() {
     // Nh = 6 > Ni = No = 3 with lambda = 0 (rank-3 init).
     check_shape(3, 6, 3, 0.0, 0.3, 4, 10.0);
 }
 
+/// Checks RC-3 at t = 0 and t -> infinity, and the composition RC-4 relies on.
 #[test]
 fn limits_and_composition() {
     let syx = Matrix::from_diag(&[2.0, 1.0]);
@@ -194,6 +205,8 @@ fn limits_and_composition() {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
 
+    /// Checks RC-5 (the construction is lambda-balanced) and RC-3 against the flow, over widths,
+    /// lambda and seeds.
     #[test]
     fn riccati_matches_flow_and_conserves_balance(ni in 1usize..5, no in 1usize..5, extra in 0usize..3,
                                                    lambda in -1.0f64..1.5, seed in 0u64..500) {
@@ -229,6 +242,7 @@ proptest! {
     }
 }
 
+/// Checks RC-6 against the stepped RC-3 (square inits, t up to 60).
 #[test]
 fn stable_braun_domine_form_matches_the_fukumizu_form() {
     // RC-6 vs RC-3 for square unaligned lambda-balanced inits, lambda in {0, 1, -0.6}, t <= 8

@@ -68,6 +68,7 @@ fn check_against(p: &Problem, times: &[f64], closed: impl Fn(f64, f64, f64) -> f
     }
 }
 
+/// Checks DL-6 against the full finite-width flow (C-5, DL-2) from the aligned init DL-3.
 #[test]
 fn full_flow_reproduces_balanced_two_layer_closed_form() {
     let p = problem("[model]\nhidden = 7\n[init]\nkind = \"aligned\"\nu0 = [1e-3, 2e-3, 1e-2]\n");
@@ -75,6 +76,7 @@ fn full_flow_reproduces_balanced_two_layer_closed_form() {
     check_against(&p, &times, dl::balanced_two_layer, &[1e-3, 2e-3, 1e-2]);
 }
 
+/// Checks DL-8 (lambda = 1.5, -0.6) against the full flow (C-5, DL-2) from the aligned init DL-3.
 #[test]
 fn full_flow_reproduces_unbalanced_two_layer_closed_form() {
     for lambda in [1.5, -0.6] {
@@ -91,6 +93,8 @@ fn full_flow_reproduces_unbalanced_two_layer_closed_form() {
     }
 }
 
+/// Checks DL-9, in its closed form DL-10 (L = 3, 4), against the full flow (C-5, DL-2) from
+/// the aligned init DL-3.
 #[test]
 fn full_flow_reproduces_deep_balanced_closed_form() {
     for depth in [3usize, 4] {
@@ -107,6 +111,7 @@ fn full_flow_reproduces_deep_balanced_closed_form() {
     }
 }
 
+/// Checks C-6: GD approaches the gradient flow at first order in lr.
 #[test]
 fn gd_converges_to_gradient_flow_linearly_in_lr() {
     // Discrepancy max_t |u_GD(t) - u_GF(t)| at shared times t = 0.5, 1.0, ..., 4.0 for
@@ -159,6 +164,9 @@ fn gd_converges_to_gradient_flow_linearly_in_lr() {
     );
 }
 
+/// Checks through `experiment::run`: the closed forms (DL-6), the reduced ODE (DL-5) and the
+/// full flow agree on every observable, among them the loss and singular values from the modes
+/// (DL-11), the kernel distance (RL-2), the alignment (RL-3) and the balance drift (C-4).
 #[test]
 fn experiment_sources_agree_on_demo_like_run() {
     // closed_form, reduced_ode and gradient_flow (no perturbation) agree to the integration
@@ -204,6 +212,8 @@ fn experiment_sources_agree_on_demo_like_run() {
     assert!(d.max_rel < 0.1 && d.max_rel > 0.0, "{d:?}");
 }
 
+/// Checks the inverted learning times of DL-6, DL-8 and DL-10 against events on the reduced
+/// ODE and the full flow.
 #[test]
 fn time_to_learn_events_match_closed_forms() {
     // time_to_learn (u_alpha = s_alpha / 2): exact inversions of DL-6/DL-8/DL-10 vs events
@@ -236,6 +246,8 @@ fn time_to_learn_events_match_closed_forms() {
     }
 }
 
+/// Checks AR-1 as the CLI's `reduced_ode` for an unaligned balanced depth-3 init, against the
+/// full flow.
 #[test]
 fn balanced_unaligned_deep_runs_use_the_end_to_end_flow() {
     // init.kind = lambda_balanced with lambda = 0, depth 3: reduced_ode is Arora's end-to-end

@@ -1,4 +1,4 @@
-//! Sequence tasks and teachers for RNN training (theory/rnn.md, "Sequence tasks", SQ-1..SQ-8).
+//! Sequence tasks and teachers for RNN training (theory/rnn.md, "Sequence tasks", SQ-1..SQ-10).
 //!
 //! Every sequence block uses the layout of [`crate::model::rnn::SeqBatch`]: time step `t`
 //! (1-based, `t = 1..steps`) of sequence `b` (`0..batch`) is column `(t - 1) * batch + b` of a
