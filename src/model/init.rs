@@ -285,12 +285,6 @@ impl Init {
         };
         net.pack(&layers)
     }
-
-    /// True for the decoupled initial condition that the mode theories (closed form, reduced
-    /// ODE) describe exactly (without perturbation).
-    pub fn is_aligned(&self) -> bool {
-        matches!(self, Init::Aligned { .. })
-    }
 }
 
 fn check_scale(key: &str, scale: f64) -> Result<()> {

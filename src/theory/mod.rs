@@ -3,7 +3,7 @@
 
 pub mod arora;
 pub mod deep_linear;
-pub mod integrator;
 pub mod kunin;
 pub mod lrnn;
+pub mod outlier;
 pub mod riccati;

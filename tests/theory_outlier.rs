@@ -1,4 +1,4 @@
-//! The outlier-eigenvalue model of learning to integrate (theory/integrator.md OL-1..OL-8;
+//! The outlier-eigenvalue model of learning to integrate (theory/outlier.md OL-1..OL-8;
 //! reference notes §5.2, T5.4-T5.7, checks B1-B2): closed-form losses against quadrature and
 //! long lag sums, gradients against central differences, the reduced flows against the
 //! reference values B1-B2 and against full-matrix gradient descent, exactness of the aligned
@@ -8,7 +8,7 @@ use common::*;
 use learndyn::integrate::{quad, solve, Atol, Ivp, Method, Options, Output, Workspace};
 use learndyn::linalg::{self, Matrix};
 use learndyn::random;
-use learndyn::theory::integrator::{
+use learndyn::theory::outlier::{
     aligned_params, full_matrix_loss_grad, project_aligned, ContinuousOutlier, DiscreteOutlier,
     LagWeights, RateOutlier,
 };

@@ -1,5 +1,5 @@
 //! The minimal model of learning to integrate: a single outlier eigenvalue of the recurrent
-//! weights (theory/integrator.md, OL-1..OL-8; Bordelon, Cotler, Pehlevan & Zavatone-Veth 2025;
+//! weights (theory/outlier.md, OL-1..OL-8; Bordelon, Cotler, Pehlevan & Zavatone-Veth 2025;
 //! reference notes §5.2, T5.4-T5.7, checks B1-B2).
 //!
 //! A linear RNN with recurrent weights `W` (N x N), read-in `u` (N) and readout `v` (N), driven
@@ -164,12 +164,6 @@ impl DiscreteOutlier {
             ));
         }
         Ok(DiscreteOutlier { gamma, weights })
-    }
-
-    /// Impulse response `alpha beta lambda^k` of the state `[alpha, beta, lambda]` at lag `k`
-    /// (the output `y_k` after a unit input at step 0).
-    pub fn impulse_response(&self, y: &[f64], k: usize) -> f64 {
-        y[0] * y[1] * pow(y[2], k)
     }
 
     /// Loss (OL-4 for `Infinite`, in the residual form
