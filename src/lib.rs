@@ -19,6 +19,10 @@
 //! - [`analysis`]: observables (mode strengths, singular values, balancedness).
 //! - [`experiment`]: config, running every source, records, discrepancies.
 //! - [`record`], [`plot`]: output files and figures.
+//! - [`scan`]: parameter scans over configs.
+//!
+//! The benchmarks beside the Python peers (`learndyn bench ...`) are not part of the library:
+//! they live in the binary (`src/bin/learndyn/bench/`) and use only the public API above.
 //!
 //! Conventions (`theory/conventions.md`): loss `L = 1/2 E||y - f(x)||^2`; gradient flow
 //! `dtheta/dt = -grad L` (tau = 1); gradient descent `theta <- theta - lr grad L`; the one bridge
@@ -28,7 +32,6 @@
 #![deny(clippy::float_cmp)]
 
 pub mod analysis;
-pub mod bench;
 pub mod dynamics;
 pub mod error;
 pub mod experiment;
