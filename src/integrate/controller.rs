@@ -5,7 +5,8 @@ use super::kernels::scaled;
 use super::{Options, Stats, VectorField, Workspace};
 
 /// The PI step-size controller of HNW I (Section II.4, eq. (4.13)) as in Hairer's `dopri5.f`,
-/// used by every adaptive method (IN-2).
+/// used by every adaptive method, DOP853 included (IN-2: `dop853.f`'s own defaults differ;
+/// learndyn keeps one controller, measured there).
 ///
 /// With `err` the error norm of a trial step of size `h` (accept when `err <= 1`), `q` the
 /// power with which the method's error estimate scales (`err ~ h^q`) and `err_old` the norm of

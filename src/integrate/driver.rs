@@ -234,8 +234,7 @@ impl<'r, 'o, F: VectorField + ?Sized> Run<'r, 'o, F> {
                 if let Some(k) = self.since_non_finite.as_mut() {
                     *k += 1;
                 }
-                if let (Some(detector), Scheme::Erk(tab)) = (self.stiffness.as_mut(), self.scheme)
-                {
+                if let (Some(detector), Scheme::Erk(tab)) = (self.stiffness.as_mut(), self.scheme) {
                     detector.observe(tab, self.h, self.ws);
                 }
                 Ok(Judged::Accept {

@@ -46,8 +46,8 @@ pub struct Solution {
     pub stop: StopReason,
     /// Every event crossing, in time order.
     pub events: Vec<EventHit>,
-    /// With [`Method::Auto`](super::Method::Auto): the time at which stiffness was detected and the solve switched
-    /// to [`Method::Ros2`](super::Method::Ros2).
+    /// With [`Method::Auto`](super::Method::Auto): the time at which stiffness was detected
+    /// and the solve switched to [`Method::Ros2`](super::Method::Ros2).
     pub switched_to_stiff_at: Option<f64>,
 }
 

@@ -544,8 +544,7 @@ fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
             points,
             repeats,
         } => {
-            let line =
-                bench::scan::scan_line(points, repeats).map_err(anyhow::Error::msg)?;
+            let line = bench::scan::scan_line(points, repeats).map_err(anyhow::Error::msg)?;
             if json {
                 println!("{}", serde_json::to_string(&line)?);
             } else {
