@@ -1,14 +1,34 @@
 //! Probe: faer GEMM rates through learndyn::linalg::gemm for the transposition patterns the
 //! gradient flow uses. `cargo run --release --example gemm_probe`
 use learndyn::linalg::{gemm, Matrix};
+use learndyn::model::{DeepLinearNet, Moments};
 use learndyn::random::portable;
 use std::time::Instant;
+
+/// A two-layer `n -> n -> n` network on a whitened random teacher (the shape of the peers'
+/// matrix workload): network, moments and flat parameters.
+fn two_layer_flow_problem(n: usize) -> (DeepLinearNet, Moments, Vec<f64>) {
+    let scale = 1.0 / (n as f64).sqrt();
+    let syx = portable::unit_matrix(0, 201, n, n).scale(scale);
+    let w1 = portable::unit_matrix(0, 202, n, n).scale(0.1 * scale);
+    let w2 = portable::unit_matrix(0, 203, n, n).scale(0.1 * scale);
+    let net = DeepLinearNet::new(vec![n, n, n]).expect("valid dims");
+    let theta = net.pack(&[w1, w2]).expect("shapes match");
+    let moments = Moments {
+        sigma_xx: Matrix::identity(n),
+        sigma_yx: syx.clone(),
+        w_star: syx,
+        loss_min: 0.0,
+        whitened: true,
+    };
+    (net, moments, theta)
+}
 
 fn main() {
     {
         use learndyn::integrate::VectorField;
         for n in [16usize, 64, 256] {
-            let (net, m, theta) = learndyn::bench::ode::matrix_problem(n, 0.1, 0);
+            let (net, m, theta) = two_layer_flow_problem(n);
             let mut f = learndyn::dynamics::GradientFlow::new(
                 learndyn::model::DeepLinearModel::new(&net, &m, None),
             );

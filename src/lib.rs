@@ -28,6 +28,9 @@
 //! - [`figure`]: figure specs (`figures/<id>/spec.toml`) and `learndyn figure`: the one module
 //!   that turns a spec into data (a run or a scan) and images (through [`plot`]).
 //!
+//! The benchmarks beside the Python peers (`learndyn bench ...`) are not part of the library:
+//! they live in the binary (`src/bin/learndyn/bench/`) and use only the public API above.
+//!
 //! Conventions (`theory/conventions.md`): loss `L = 1/2 E||y - f(x)||^2`; gradient flow
 //! `dtheta/dt = -grad L` (tau = 1); gradient descent `theta <- theta - lr grad L`; the one bridge
 //! between them is [`train::gd_time`]: `t = lr * step`.
@@ -36,7 +39,6 @@
 #![deny(clippy::float_cmp)]
 
 pub mod analysis;
-pub mod bench;
 pub mod dynamics;
 pub mod error;
 pub mod experiment;

@@ -1,5 +1,6 @@
 //! RNN BPTT: gradient vs finite differences (proptest), vs an independent forward-mode (JVP)
-//! implementation, bad inputs, and the peers' benchmark problem.
+//! implementation, and bad inputs. The peers' benchmark problem is tested with the benchmark
+//! code, in the binary (`src/bin/learndyn/bench/tests.rs`).
 
 use learndyn::linalg::Matrix;
 use learndyn::model::rnn::{Activation, Rnn, RnnGrad, RnnWorkspace, SeqBatch};
@@ -262,42 +263,8 @@ fn bad_inputs_are_errors() {
         c: Matrix::zeros(2, 3),
     };
     assert!(r.loss_and_grad(&data, &mut ws, &mut bad_g).is_err());
-    // Unknown activation names; a bad benchmark call.
+    // Unknown activation names.
     assert!(Activation::parse("sigmoid").is_err());
-    assert!(learndyn::bench::rnn::rnn_line(8, 3, 2, "sigmoid", 2, 1, 0).is_err());
-    assert!(learndyn::bench::rnn::rnn_line(8, 0, 2, "tanh", 2, 1, 0).is_err());
-    assert!(learndyn::bench::rnn::rnn_line(8, 3, 2, "tanh", 0, 1, 0).is_err());
     // The good call still works with the same workspace.
     assert!(r.loss_and_grad(&data, &mut ws, &mut g).unwrap().is_finite());
-}
-
-/// Checks RN-1..RN-3 through training: the peers' N = 64 configurations reproduce their losses
-/// (checked inside `rnn_line`).
-#[test]
-fn peers_small_configs_match() {
-    for &(n, t, b, phi, s) in learndyn::bench::rnn::CONFIGS.iter().filter(|c| c.0 == 64) {
-        let v = learndyn::bench::rnn::rnn_line(n, t, b, phi, s, 1, 0).unwrap();
-        assert_eq!(v["checks"]["loss_matches_peers"]["pass"], true, "{v}");
-        assert_eq!(v["ok"], true, "{v}");
-        assert_eq!(
-            v["config"]["eta"].as_f64(),
-            Some(if phi == "tanh" { 2.0 } else { 0.5 } / 64.0)
-        );
-    }
-}
-
-/// All six configurations as JSON lines (slow in debug): `cargo test --release --test rnn --
-/// --ignored --nocapture`.
-#[test]
-#[ignore]
-fn print_all_configs() {
-    let only_n: Option<usize> = std::env::var("RNN_N").ok().and_then(|v| v.parse().ok());
-    for &(n, t, b, phi, s) in learndyn::bench::rnn::CONFIGS.iter() {
-        if only_n.is_some_and(|m| m != n) {
-            continue;
-        }
-        let v = learndyn::bench::rnn::rnn_line(n, t, b, phi, s, 5, 0).unwrap();
-        println!("{v}");
-        assert_eq!(v["ok"], true);
-    }
 }

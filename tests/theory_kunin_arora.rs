@@ -310,7 +310,7 @@ fn ar2_singular_value_rate_matches_the_layerwise_flow() {
             .collect();
         let mut sigmas: Vec<(Vec<f64>, f64)> = Vec::new();
         let mut ws = Workspace::new(theta0.len());
-        let mut gf = GradientFlow::new(&net, &m);
+        let mut gf = GradientFlow::new(learndyn::model::DeepLinearModel::new(&net, &m, None));
         solve_at(
             &DOP853,
             &mut gf,

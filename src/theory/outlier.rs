@@ -257,11 +257,6 @@ impl VectorField for DiscreteOutlier {
     }
 }
 
-/// `x^k` by repeated multiplication (exact for the small integer powers used here).
-fn pow(x: f64, k: usize) -> f64 {
-    i32::try_from(k).map_or_else(|_| x.powf(k as f64), |k| x.powi(k))
-}
-
 /// The outlier model of the rate (Euler) RNN `h_t = (1 - a) h_{t-1} + a (W h_{t-1} + U x_t)`,
 /// `y_t = C h_t` (identity `phi`, `a = dt / tau`), on the aligned manifold `W = lambda r r^T`,
 /// `U = b r`, `C = c r^T` (OL-9): the effective one-step eigenvalue is

@@ -8,11 +8,11 @@
 //! Reference: DOP853 at `ref_rtol`, `ref_atol`.
 
 use super::{env_info, summarize, time_it};
-use crate::dynamics::GradientFlow;
-use crate::integrate::{solve, Atol, Ivp, Method, Options, Output, VectorField, Workspace};
-use crate::linalg::{gemm, Matrix};
-use crate::model::{DeepLinearModel, DeepLinearNet, Moments};
-use crate::random::portable;
+use learndyn::dynamics::GradientFlow;
+use learndyn::integrate::{solve, Atol, Ivp, Method, Options, Output, VectorField, Workspace};
+use learndyn::linalg::{gemm, Matrix};
+use learndyn::model::{DeepLinearModel, DeepLinearNet, Moments};
+use learndyn::random::portable;
 use serde_json::{json, Value};
 use std::time::Instant;
 

@@ -1,8 +1,9 @@
 //! Benchmarks beside the Python peers (`../shared/peers/`): the *identical* problems (built
 //! with the peers' portable random numbers), timed the same way (one warm-up, then `repeats`
 //! timed runs, median and min), reported as JSON lines with the peers' keys so that
-//! `make_table.py` shows learndyn as more rows or columns. Nothing here prints: the binary
-//! writes the lines.
+//! `make_table.py` shows learndyn as more rows or columns. Nothing here prints: `main.rs`
+//! writes the lines. Part of the binary, not of the library: it uses only the library's public
+//! API.
 
 pub mod gd;
 pub mod ode;
@@ -161,3 +162,6 @@ pub fn training_checks(
     checks.insert("timed_runs_reproduce_warmup".into(), json!({"pass": same}));
     (checks, ok)
 }
+
+#[cfg(test)]
+mod tests;

@@ -10,7 +10,7 @@
 //! `C = unit(seed, 113, (n_out, N)) / sqrt(N)`; loss `1/(2 B T) sum ||yhat_t - y*_t||^2`;
 //! plain GD on `(W, U, C)` with `eta = eta_c / N`, `eta_c = 0.5` (identity) or `2.0` (otherwise).
 //!
-//! Implementation: [`crate::model::rnn::Rnn::gd_step`] — the input term, the outputs, the
+//! Implementation: [`learndyn::model::rnn::Rnn::gd_step`] — the input term, the outputs, the
 //! direct backward terms and the three gradient sums are one GEMM each over `T B` columns, the
 //! two recurrences `T` GEMMs each (`N x N` by `N x B`); the GD update is fused into the
 //! gradient GEMMs. Every buffer is allocated once.
@@ -20,9 +20,9 @@
 //! evaluation, reported per step.
 
 use super::{cpu_time, env_info, summarize, Timings};
-use crate::linalg::Matrix;
-use crate::model::rnn::{Activation, Rnn, RnnWorkspace, SeqBatch};
-use crate::random::portable;
+use learndyn::linalg::Matrix;
+use learndyn::model::rnn::{Activation, Rnn, RnnWorkspace, SeqBatch};
+use learndyn::random::portable;
 use serde_json::{json, Value};
 use std::time::Instant;
 

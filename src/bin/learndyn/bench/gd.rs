@@ -23,8 +23,8 @@
 
 use super::ode::gemm_rate;
 use super::{cpu_time, env_info, summarize, Timings};
-use crate::linalg::{gemm, MatRef, Matrix};
-use crate::random::portable;
+use learndyn::linalg::{gemm, MatRef, Matrix};
+use learndyn::random::portable;
 use serde_json::{json, Value};
 use std::time::Instant;
 
@@ -122,12 +122,8 @@ impl DeepLinearGd {
         })
     }
 
-    /// Layer dims `[d_in, N, ..., N, d_out]`.
-    pub fn dims(&self) -> &[usize] {
-        &self.dims
-    }
-
     /// Current weights `W_1 .. W_L` (`W_l` is `dims[l] x dims[l-1]`).
+    #[cfg(test)]
     pub fn weights(&self) -> &[Matrix] {
         &self.w
     }

@@ -1,5 +1,9 @@
 //! The `learndyn` command line: a thin front end over the library.
-//! It owns all printing and the progress bar; the library never prints.
+//! It owns all printing and the progress bar; the library never prints. The benchmarks
+//! beside the Python peers (`learndyn bench ...`) live here too, in [`bench`], outside the
+//! library's API.
+
+mod bench;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -460,7 +464,7 @@ fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
             atol,
             repeats,
         } => {
-            use learndyn::bench::ode;
+            use bench::ode;
             let sweep = rtol.0.len() > 1;
             let mut lines = Vec::new();
             for &r in &rtol.0 {
@@ -488,7 +492,7 @@ fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
             Ok(())
         }
         BenchCommand::Rnn { json, repeats, n } => {
-            use learndyn::bench::rnn;
+            use bench::rnn;
             for &(nn, t, b, phi, steps) in rnn::CONFIGS.iter() {
                 if !n.0.contains(&nn) {
                     continue;
@@ -512,7 +516,7 @@ fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
             Ok(())
         }
         BenchCommand::Gd { json, repeats, n } => {
-            use learndyn::bench::gd;
+            use bench::gd;
             for (nn, l, p, steps) in gd::CONFIGS {
                 if !n.0.contains(&nn) {
                     continue;
@@ -540,8 +544,7 @@ fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
             points,
             repeats,
         } => {
-            let line =
-                learndyn::bench::scan::scan_line(points, repeats).map_err(anyhow::Error::msg)?;
+            let line = bench::scan::scan_line(points, repeats).map_err(anyhow::Error::msg)?;
             if json {
                 println!("{}", serde_json::to_string(&line)?);
             } else {
@@ -565,8 +568,8 @@ fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
                 .map(serde_json::from_str)
                 .collect::<Result<_, _>>()
                 .with_context(|| format!("{} is not JSON lines", results.display()))?;
-            let points = learndyn::bench::wp::collect(&lines);
-            learndyn::bench::wp::draw(&points, &out)?;
+            let points = bench::wp::collect(&lines);
+            bench::wp::draw(&points, &out)?;
             eprintln!("wrote {}.png and {}.svg", out.display(), out.display());
             Ok(())
         }

@@ -3,7 +3,7 @@
 //! median of `repeats` after a warm-up.
 
 use super::{summarize, time_it};
-use crate::scan::{self, ScanSpec};
+use learndyn::scan::{self, ScanSpec};
 use serde_json::{json, Value};
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! problem, error against wall time and against right-hand-side evaluations, one line per
 //! solver over the tolerance sweep.
 
-use crate::plot::{draw_panels, Panel, PlotError, Series, SeriesStyle};
+use learndyn::plot::{draw_panels, Panel, PlotError, Series, SeriesStyle};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
