@@ -4,6 +4,7 @@
 //! into a vector field, and [`crate::train`] runs discrete optimizers on it.
 
 pub mod deep_linear;
+pub mod gru;
 pub mod init;
 pub mod rnn;
 
