@@ -593,6 +593,25 @@ fn flip_flop_run(seed: u64, hidden: usize, lr: f64, steps: u64, batch: usize, t:
     let inits = sample_inits(obj.0.workspace().states(), &opts).unwrap();
     let map = model.state_map(&theta, &[0.0; 3]).unwrap();
     let set = find_fixed_points(&map, &inits, &opts).unwrap();
+    if std::env::var("GRU_DIAG").is_ok() {
+        let c = model.get(&theta, "c").unwrap();
+        let d = model.get(&theta, "d").unwrap();
+        for p in set.points.iter().filter(|p| p.is_fixed && p.n_unstable == 0) {
+            let y: Vec<String> = (0..3)
+                .map(|o| {
+                    let v = d.get(o, 0) + (0..hidden).map(|k| c.get(o, k) * p.x[k]).sum::<f64>();
+                    format!("{v:+.2}")
+                })
+                .collect();
+            eprintln!(
+                "  q {:.1e} |lambda|max {:.6} marginal {} y {}",
+                p.q,
+                p.eigenvalues[0].norm(),
+                p.n_marginal,
+                y.join(" ")
+            );
+        }
+    }
     let fixed = set.points.iter().filter(|p| p.is_fixed).count();
     let stable = set.points.iter().filter(|p| p.is_fixed && p.stable).count();
     eprintln!(
@@ -616,8 +635,38 @@ fn gru_flip_flop_has_eight_stable_fixed_points() {
         env("GRU_BATCH", 64.0) as usize,
         env("GRU_T", 50.0) as usize,
     );
-    for seed in 0..3 {
+    for seed in 0..env("GRU_SEEDS", 3.0) as u64 {
         let (_, stable, _, _) = flip_flop_run(seed, hidden, lr, steps, batch, t);
         assert_eq!(stable, 8, "seed {seed}");
     }
+}
+
+#[test]
+#[ignore = "timing"]
+fn zz_bench() {
+    use learndyn::model::{Form, Learn, SeqRnn, SeqRnnSpec};
+    use learndyn::model::rnn::Activation;
+    let data = flip_flop(3, 50, 64, 0.05, 1).unwrap().to_batch().unwrap();
+    let model = Gru::new(spec(3, 32, 3, true, true)).unwrap();
+    let theta = model.init(GruInit::Uniform { gain: 1.0 }, 0).unwrap();
+    let mut ws = model.workspace(&data);
+    let mut g = vec![0.0; model.n_params()];
+    let st = Instant::now();
+    for _ in 0..50 { model.loss_and_grad(&theta, &data, None, &mut ws, &mut g).unwrap(); }
+    eprintln!("gru loss_and_grad {:.2} ms", st.elapsed().as_secs_f64() * 20.0);
+    let st = Instant::now();
+    for _ in 0..50 { model.loss(&theta, &data, &mut ws).unwrap(); }
+    eprintln!("gru loss {:.2} ms", st.elapsed().as_secs_f64() * 20.0);
+    let s = SeqRnnSpec { n_in: 3, hidden: 32, n_out: 3, activation: Activation::Tanh, form: Form::Discrete, bias: true, rank: None, learn: Learn::weights() };
+    let m = SeqRnn::new(s, None).unwrap();
+    let th = vec![0.01; m.n_params()];
+    let mut ws = m.workspace(&data);
+    let mut g = vec![0.0; m.n_params()];
+    let st = Instant::now();
+    for _ in 0..50 { m.loss_and_grad(&th, &data, None, &mut ws, &mut g).unwrap(); }
+    eprintln!("rnn loss_and_grad {:.2} ms", st.elapsed().as_secs_f64() * 20.0);
+    let st = Instant::now();
+    let mut s = 0.0;
+    for i in 0..1_000_000 { s += (i as f64 * 1e-6).tanh() + (-(i as f64) * 1e-6).exp(); }
+    eprintln!("1e6 tanh+exp {:.2} ms {s}", st.elapsed().as_secs_f64() * 1e3);
 }
