@@ -83,7 +83,9 @@ impl GruMap {
                 .iter_mut()
                 .zip(col)
                 .for_each(|(v, w)| *v += w * xj);
-            hn.iter_mut().zip(&col[2 * n..]).for_each(|(v, w)| *v += w * xj);
+            hn.iter_mut()
+                .zip(&col[2 * n..])
+                .for_each(|(v, w)| *v += w * xj);
         }
         let r: Vec<f64> = a[..n].iter().map(|&v| sigmoid(v)).collect();
         let z: Vec<f64> = a[n..2 * n].iter().map(|&v| sigmoid(v)).collect();
@@ -131,8 +133,7 @@ impl StateMap for GruMap {
 
     fn check(&self) -> Result<()> {
         let n = self.wh.ncols();
-        if n == 0 || self.wh.nrows() != 3 * n || self.drive.len() != 3 * n || self.bhn.len() != n
-        {
+        if n == 0 || self.wh.nrows() != 3 * n || self.drive.len() != 3 * n || self.bhn.len() != n {
             return Err(Error::Shape {
                 what: "GruMap (wh, drive, bhn)".into(),
                 expected: "((3n, n), (3n,), (n,)) with n >= 1".into(),
@@ -145,7 +146,12 @@ impl StateMap for GruMap {
                 ),
             });
         }
-        let all = self.wh.as_slice().iter().chain(&self.drive).chain(&self.bhn);
+        let all = self
+            .wh
+            .as_slice()
+            .iter()
+            .chain(&self.drive)
+            .chain(&self.bhn);
         if all.into_iter().any(|v| !v.is_finite()) {
             return Err(Error::invalid(
                 "GruMap",
@@ -155,4 +161,3 @@ impl StateMap for GruMap {
         Ok(())
     }
 }
-

@@ -480,7 +480,10 @@ impl Gru {
                 let gc = &mut g[(c0 + col) * n3..(c0 + col + 1) * n3];
                 let ghc = &gh[col * n3..(col + 1) * n3];
                 let hnc = &mut hn[(c0 + col) * n..(c0 + col + 1) * n];
-                let (hp, hc) = (&prev[col * n..(col + 1) * n], &mut cur[col * n..(col + 1) * n]);
+                let (hp, hc) = (
+                    &prev[col * n..(col + 1) * n],
+                    &mut cur[col * n..(col + 1) * n],
+                );
                 // sigmoid(a) = (1 + tanh(a / 2)) / 2: libm's exp/tanh per element dominated
                 // the step; the block tanh vectorizes.
                 gc[..2 * n]
@@ -572,7 +575,10 @@ impl Gru {
                 let j = c0 + col;
                 let gc = &g[j * n3..(j + 1) * n3];
                 let hnc = &hn[j * n..(j + 1) * n];
-                let (dic, dhc) = (&mut di[j * n3..(j + 1) * n3], &mut dhh[j * n3..(j + 1) * n3]);
+                let (dic, dhc) = (
+                    &mut di[j * n3..(j + 1) * n3],
+                    &mut dhh[j * n3..(j + 1) * n3],
+                );
                 let (gt, hp) = (&gcur[col * n..(col + 1) * n], &prev[col * n..(col + 1) * n]);
                 let cc = &mut carry[col * n..(col + 1) * n];
                 for i in 0..n {

@@ -60,7 +60,7 @@ impl<'a> GruObjective<'a> {
                 .model
                 .loss_and_grad(theta, self.data, self.truncation, &mut self.ws, grad);
         };
-        if !self.sub.as_ref().is_some_and(|(i, _, _)| i == idx) {
+        if self.sub.as_ref().is_none_or(|(i, _, _)| i != idx) {
             let b = self.data.select(idx)?;
             // The workspace depends only on the batch size: keep it across steps.
             let ws = match self.sub.take() {
@@ -70,7 +70,8 @@ impl<'a> GruObjective<'a> {
             self.sub = Some((idx.to_vec(), b, ws));
         }
         let (_, b, ws) = self.sub.as_mut().expect("sub-batch just built");
-        self.model.loss_and_grad(theta, b, self.truncation, ws, grad)
+        self.model
+            .loss_and_grad(theta, b, self.truncation, ws, grad)
     }
 
     /// Loss on all sequences (the workspace then holds their states).
@@ -78,4 +79,3 @@ impl<'a> GruObjective<'a> {
         self.model.loss(theta, self.data, &mut self.ws)
     }
 }
-
