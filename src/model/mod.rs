@@ -5,6 +5,7 @@
 //! [`Model`] trait, so a new model family is one file that implements it.
 
 pub mod deep_linear;
+pub mod gru;
 pub mod init;
 pub mod rnn;
 pub mod seq_rnn;
