@@ -9,12 +9,12 @@
 
 use learndyn::analysis::fixed_points::{find_fixed_points, sample_inits, FpOptions, StateMap};
 use learndyn::linalg::{self, Matrix};
-use learndyn::model::gru::{Gru, GruInit, GruObjective, GruSpec};
+use learndyn::model::gru::{Gru, GruInit, GruModel, GruSpec};
 use learndyn::model::rnn::SeqBatch;
+use learndyn::model::Model;
 use learndyn::random::{gaussian_matrix, rng};
 use learndyn::task::sequences::flip_flop;
-use learndyn::train::seq::{train, Objective, Schedule, SeqTrainSettings};
-use learndyn::train::{Stochastic, TrainStatus};
+use learndyn::train::{Optimizer, TrainSettings, TrainStatus, Trainer};
 use proptest::prelude::*;
 use std::time::Instant;
 
@@ -48,13 +48,13 @@ fn problem(
     let mut theta = vec![0.0; model.n_params()];
     let sq = |k: usize| (k as f64).sqrt();
     for blk in model.blocks().to_vec() {
-        let scale = match blk.name {
+        let scale = match blk.name.as_str() {
             "wi" => 1.0 / sq(s.n_in),
             "wh" | "c" => 1.0 / sq(s.hidden),
             _ => 0.5,
         };
         let m = gaussian_matrix(&mut g, blk.rows, blk.cols).scale(scale);
-        model.set(&mut theta, blk.name, &m).unwrap();
+        model.set(&mut theta, &blk.name, &m).unwrap();
     }
     let x = gaussian_matrix(&mut g, s.n_in, t * b);
     let y = gaussian_matrix(&mut g, s.n_out, t * b);
@@ -248,7 +248,7 @@ proptest! {
         let mut ws = model.workspace(&data);
         model.loss(&p, &data, &mut ws).unwrap();
         let states = ws.states().clone();
-        let h0_blk = *model.block("h0").unwrap();
+        let h0_blk = model.block("h0").unwrap().clone();
         let mut reference = vec![0.0; p.len()];
         let mut l_ref = 0.0;
         for seq in 0..b {
@@ -462,7 +462,7 @@ fn gru7_initializations() {
     let th = model.init(GruInit::Gaussian { gain: 2.0 }, 3).unwrap();
     for blk in model.blocks() {
         let v = &th[blk.offset..blk.offset + blk.len()];
-        let fan = match blk.name {
+        let fan = match blk.name.as_str() {
             "wi" => 4.0,
             "wh" | "c" => 64.0,
             _ => {
@@ -489,7 +489,7 @@ fn gru7_initializations() {
 fn frozen_h0_and_layout() {
     let s = spec(2, 3, 2, true, true);
     let (model, p, data) = problem(s, 4, 2, 9, true, false);
-    let names: Vec<&str> = model.blocks().iter().map(|b| b.name).collect();
+    let names: Vec<&str> = model.blocks().iter().map(|b| b.name.as_str()).collect();
     assert_eq!(names, ["wi", "wh", "bi", "bhn", "c", "d", "h0"]);
     assert_eq!(model.n_params(), 9 * 2 + 9 * 3 + 9 + 3 + 2 * 3 + 2 + 3);
     let (_, g_all) = grad(&model, &p, &data, Some(2));
@@ -499,7 +499,7 @@ fn frozen_h0_and_layout() {
     })
     .unwrap();
     let (_, g) = grad(&frozen, &p, &data, Some(2));
-    let h0 = *frozen.block("h0").unwrap();
+    let h0 = frozen.block("h0").unwrap().clone();
     assert!(!h0.learnable);
     for (k, (a, c)) in g.iter().zip(&g_all).enumerate() {
         if k >= h0.offset {
@@ -509,7 +509,7 @@ fn frozen_h0_and_layout() {
         }
     }
     let bare = Gru::new(spec(2, 3, 2, false, false)).unwrap();
-    let names: Vec<&str> = bare.blocks().iter().map(|b| b.name).collect();
+    let names: Vec<&str> = bare.blocks().iter().map(|b| b.name.as_str()).collect();
     assert_eq!(names, ["wi", "wh", "c", "h0"]);
 }
 
@@ -553,34 +553,11 @@ fn bad_inputs_are_errors() {
     assert!(model.get(&p, "b").is_none());
 }
 
-/// [`GruObjective`] as a [`train::seq::Objective`] (the adapter the training pipeline adds).
-struct Obj<'a>(GruObjective<'a>);
-
-impl Objective for Obj<'_> {
-    fn n_params(&self) -> usize {
-        self.0.n_params()
-    }
-    fn n_sequences(&self) -> usize {
-        self.0.n_sequences()
-    }
-    fn loss_and_grad(
-        &mut self,
-        theta: &[f64],
-        batch: Option<&[usize]>,
-        grad: &mut [f64],
-    ) -> learndyn::error::Result<f64> {
-        self.0.loss_and_grad(theta, batch, grad)
-    }
-    fn loss(&mut self, theta: &[f64]) -> learndyn::error::Result<f64> {
-        self.0.loss(theta)
-    }
-}
-
 /// The minibatch objective equals the model on the selected sub-batch, bit for bit.
 #[test]
 fn objective_minibatch_is_the_selected_sub_batch() {
     let (model, p, data) = problem(spec(2, 3, 2, true, true), 5, 6, 4, true, true);
-    let mut obj = GruObjective::new(&model, &data, Some(2));
+    let mut obj = GruModel::new(&model, &data, Some(2)).unwrap();
     let idx = [1usize, 3, 4];
     let mut g1 = vec![0.0; model.n_params()];
     let l1 = obj.loss_and_grad(&p, Some(&idx), &mut g1).unwrap();
@@ -592,19 +569,16 @@ fn objective_minibatch_is_the_selected_sub_batch() {
 }
 
 /// Settings of the flip-flop runs: Adam (0.9, 0.999, 1e-8), clip 10, constant schedule.
-fn adam(lr: f64, steps: u64, batch: usize) -> SeqTrainSettings {
-    SeqTrainSettings {
-        lr,
-        steps,
-        optimizer: Some(Stochastic::Adam {
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-        }),
+fn adam(lr: f64, steps: u64, batch: usize) -> TrainSettings {
+    let adam = Optimizer::Adam {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+    };
+    TrainSettings {
         batch_size: Some(batch),
         clip: Some(10.0),
-        schedule: Schedule::Constant,
-        divergence_factor: 1e6,
+        ..TrainSettings::new(lr, steps, adam)
     }
 }
 
@@ -615,23 +589,18 @@ fn gd_lowers_the_flip_flop_loss() {
     let data = flip_flop(2, 20, 32, 0.1, 1).unwrap().to_batch().unwrap();
     let model = Gru::new(spec(2, 8, 2, true, true)).unwrap();
     let mut theta = model.init(GruInit::Uniform { gain: 1.0 }, 0).unwrap();
-    let mut obj = Obj(GruObjective::new(&model, &data, None));
-    let settings = SeqTrainSettings {
-        optimizer: None,
-        batch_size: None,
-        clip: None,
-        ..adam(0.5, 300, 32)
-    };
+    let mut obj = GruModel::new(&model, &data, None).unwrap();
+    let settings = TrainSettings::new(0.5, 300, Optimizer::Gd);
     let mut losses = Vec::new();
-    let status = train(
-        &mut obj,
-        &mut theta,
-        &settings,
-        &mut rng(0, 11),
-        &[0, 300],
-        &mut |s, _| losses.push(s.loss),
-    )
-    .unwrap();
+    let status = Trainer::new(settings)
+        .train(
+            &mut obj,
+            &mut theta,
+            &mut rng(0, 11),
+            &[0, 300],
+            &mut |s, _| losses.push(s.loss),
+        )
+        .unwrap();
     assert_eq!(status, TrainStatus::Completed);
     eprintln!("GD flip-flop loss {} -> {}", losses[0], losses[1]);
     assert!(losses[1] < losses[0] * 2.0 / 3.0, "{losses:?}");
@@ -658,27 +627,27 @@ fn flip_flop_run(
         .unwrap();
     let model = Gru::new(spec(3, hidden, 3, true, true)).unwrap();
     let mut theta = model.init(GruInit::Uniform { gain: 1.0 }, seed).unwrap();
-    let mut obj = Obj(GruObjective::new(&model, &data, None));
+    let mut obj = GruModel::new(&model, &data, None).unwrap();
     let mut last = f64::NAN;
     let start = Instant::now();
-    let status = train(
-        &mut obj,
-        &mut theta,
-        &adam(lr, steps, batch),
-        &mut rng(seed, 11),
-        &[steps],
-        &mut |s, _| last = s.loss,
-    )
-    .unwrap();
+    let status = Trainer::new(adam(lr, steps, batch))
+        .train(
+            &mut obj,
+            &mut theta,
+            &mut rng(seed, 11),
+            &[steps],
+            &mut |s, _| last = s.loss,
+        )
+        .unwrap();
     let secs = start.elapsed().as_secs_f64();
     assert_eq!(status, TrainStatus::Completed);
-    obj.0.loss(&theta).unwrap();
+    obj.loss(&theta).unwrap();
     let opts = FpOptions {
         seed,
         tol_q: 1e-20,
         ..FpOptions::default()
     };
-    let inits = sample_inits(obj.0.workspace().states(), &opts).unwrap();
+    let inits = sample_inits(obj.workspace().states(), &opts).unwrap();
     let map = model.state_map(&theta, &[0.0; 3]).unwrap();
     let set = find_fixed_points(&map, &inits, &opts).unwrap();
     let fixed = set.points.iter().filter(|p| p.is_fixed).count();

@@ -32,27 +32,7 @@ use std::path::{Path, PathBuf};
 /// Random stream of [`sample_inits`] (the seed is [`FpOptions::seed`]).
 pub const STREAM_FP_INITS: u64 = 40;
 
-pub use super::spectra::TimeKind;
-
-/// A map whose fixed points we want: discrete `x -> F(x)` (fixed point `F(x) = x`) or
-/// continuous `dx/dt = f(x)` (fixed point `f(x) = 0`).
-pub trait StateMap {
-    /// State dimension `n`.
-    fn dim(&self) -> usize;
-    /// Discrete map or continuous flow.
-    fn kind(&self) -> TimeKind;
-    /// Discrete: `F(x) - x`. Continuous: `f(x)`. `x` and `out` have length [`StateMap::dim`].
-    fn residual(&self, x: &[f64], out: &mut [f64]);
-    /// Jacobian `dF/dx` (discrete) or `df/dx` (continuous) at `x`, written into `jac`
-    /// (`dim x dim`, entry `(i, j) = d F_i / d x_j`). Note: for a discrete map this is the
-    /// Jacobian of `F`, not of the residual `F(x) - x`.
-    fn jacobian(&self, x: &[f64], jac: &mut Matrix);
-    /// Check that the map is consistent (shapes, finite parameters) before it is used;
-    /// [`find_fixed_points`] calls it first. The default accepts everything.
-    fn check(&self) -> Result<()> {
-        Ok(())
-    }
-}
+pub use crate::model::state_map::{StateMap, TimeKind};
 
 /// Adapter for RNNs with a constant drive `drive` (e.g. `U u` for a constant input `u`, plus a
 /// bias): discrete `F(h) = phi(W h + drive)`; rate (continuous) `f(h) = -h + W phi(h) + drive`.

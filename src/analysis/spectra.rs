@@ -15,36 +15,7 @@ use crate::error::Result;
 use crate::linalg::{self, Matrix};
 use num_complex::Complex64;
 
-/// Whether eigenvalues belong to a discrete map or a continuous-time flow: decides the
-/// residual of a fixed point, the stability criterion and the unit of the timescales (FP-3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TimeKind {
-    /// `x_{t+1} = F(x_t)`; fixed point `F(x) = x`; stable iff all `|lambda| < 1`; timescales in
-    /// steps.
-    Discrete,
-    /// `dx/dt = f(x)`; fixed point `f(x) = 0`; stable iff all `Re(lambda) < 0`; timescales in
-    /// the flow's time unit.
-    Continuous,
-}
-
-impl TimeKind {
-    /// Persistence of the mode of eigenvalue `z`: `|z|` (discrete) or `Re z` (continuous).
-    pub fn persistence(self, z: Complex64) -> f64 {
-        match self {
-            TimeKind::Discrete => z.norm(),
-            TimeKind::Continuous => z.re,
-        }
-    }
-
-    /// The persistence of a marginal mode: 1 (discrete) or 0 (continuous).
-    pub fn marginal(self) -> f64 {
-        match self {
-            TimeKind::Discrete => 1.0,
-            TimeKind::Continuous => 0.0,
-        }
-    }
-}
+pub use crate::model::state_map::TimeKind;
 
 /// Sort eigenvalues most persistent first (module docs): by [`TimeKind::persistence`]
 /// descending, then real part descending, then imaginary part descending; NaN entries last.

@@ -10,6 +10,7 @@ pub mod init;
 pub mod rnn;
 pub mod seq_rnn;
 pub mod seq_rnn_model;
+pub mod state_map;
 
 pub use deep_linear::{DeepLinearModel, DeepLinearNet, DlnWorkspace, Moments};
 pub use seq_rnn::{Form, Learn, SeqRnn, SeqRnnSpec, SeqRnnWorkspace};

@@ -3,9 +3,9 @@
 //! the origin.
 
 use super::{sigmoid, Gru};
-use crate::analysis::fixed_points::{StateMap, TimeKind};
 use crate::error::{Error, Result};
 use crate::linalg::Matrix;
+use crate::model::state_map::{StateMap, TimeKind};
 
 impl Gru {
     /// The one-step map `F(h) = GRU(h, x = input)` at a constant input (length `n_in`) as a

@@ -42,10 +42,10 @@ use rand::RngExt;
 use rand_distr::StandardNormal;
 
 mod map;
-mod objective;
+mod model;
 
 pub use map::GruMap;
-pub use objective::GruObjective;
+pub use model::GruModel;
 
 /// Architecture of a [`Gru`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,7 +169,7 @@ impl Gru {
             .into_iter()
             .map(|(name, rows, cols, learnable)| {
                 let blk = Block {
-                    name,
+                    name: name.to_string(),
                     offset,
                     rows,
                     cols,
@@ -223,8 +223,8 @@ impl Gru {
     /// wrong length, or a `value` of the wrong shape.
     pub fn set(&self, theta: &mut [f64], name: &str, value: &Matrix) -> Result<()> {
         self.check_len("theta", theta.len())?;
-        let blk = *self.block(name).ok_or_else(|| {
-            let names: Vec<&str> = self.blocks.iter().map(|b| b.name).collect();
+        let blk = self.block(name).cloned().ok_or_else(|| {
+            let names: Vec<&str> = self.blocks.iter().map(|b| b.name.as_str()).collect();
             Error::invalid(
                 "Gru block",
                 format!("no block `{name}`; this model has {}", names.join(", ")),
@@ -270,7 +270,7 @@ impl Gru {
                     }
                 }
                 GruInit::Gaussian { gain } => {
-                    let fan_in = match blk.name {
+                    let fan_in = match blk.name.as_str() {
                         "wi" => self.spec.n_in,
                         "wh" | "c" => self.spec.hidden,
                         _ => continue,
@@ -613,7 +613,7 @@ impl Gru {
         let (n, t, b) = (ws.n, ws.t, ws.b);
         let (n3, tb) = (3 * n, t * b);
         grad.fill(0.0);
-        let blk = |name: &str| *self.block(name).expect("block exists for this spec");
+        let blk = |name: &str| self.block(name).expect("block exists for this spec");
         let wi = blk("wi");
         gemm(
             mat_mut(n3, self.spec.n_in, &mut grad[range(&wi)]),
@@ -649,12 +649,12 @@ impl Gru {
                 dst.iter_mut().zip(&col[skip..]).for_each(|(g, v)| *g += v);
             }
         };
-        if let Some(bi) = self.block("bi").copied() {
+        if let Some(bi) = self.block("bi") {
             col_sum(&mut grad[range(&bi)], ws.di.as_slice(), n3, 0);
             let bhn = blk("bhn");
             col_sum(&mut grad[range(&bhn)], ws.dhh.as_slice(), n3, 2 * n);
         }
-        if let Some(d) = self.block("d").copied() {
+        if let Some(d) = self.block("d") {
             col_sum(&mut grad[range(&d)], ws.e.as_slice(), self.spec.n_out, 0);
         }
         let h0 = blk("h0");
