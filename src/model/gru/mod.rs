@@ -616,7 +616,7 @@ impl Gru {
         let blk = |name: &str| self.block(name).expect("block exists for this spec");
         let wi = blk("wi");
         gemm(
-            mat_mut(n3, self.spec.n_in, &mut grad[range(&wi)]),
+            mat_mut(n3, self.spec.n_in, &mut grad[range(wi)]),
             ws.di.view(),
             false,
             data.x().view(),
@@ -626,7 +626,7 @@ impl Gru {
         );
         let wh = blk("wh");
         gemm(
-            mat_mut(n3, n, &mut grad[range(&wh)]),
+            mat_mut(n3, n, &mut grad[range(wh)]),
             ws.dhh.view(),
             false,
             mat_ref(n, tb, ws.h.as_slice()),
@@ -636,7 +636,7 @@ impl Gru {
         );
         let c = blk("c");
         gemm(
-            mat_mut(self.spec.n_out, n, &mut grad[range(&c)]),
+            mat_mut(self.spec.n_out, n, &mut grad[range(c)]),
             ws.e.view(),
             false,
             mat_ref(n, tb, &ws.h.as_slice()[n * b..]),
@@ -650,16 +650,16 @@ impl Gru {
             }
         };
         if let Some(bi) = self.block("bi") {
-            col_sum(&mut grad[range(&bi)], ws.di.as_slice(), n3, 0);
+            col_sum(&mut grad[range(bi)], ws.di.as_slice(), n3, 0);
             let bhn = blk("bhn");
-            col_sum(&mut grad[range(&bhn)], ws.dhh.as_slice(), n3, 2 * n);
+            col_sum(&mut grad[range(bhn)], ws.dhh.as_slice(), n3, 2 * n);
         }
         if let Some(d) = self.block("d") {
-            col_sum(&mut grad[range(&d)], ws.e.as_slice(), self.spec.n_out, 0);
+            col_sum(&mut grad[range(d)], ws.e.as_slice(), self.spec.n_out, 0);
         }
         let h0 = blk("h0");
         if h0.learnable {
-            col_sum(&mut grad[range(&h0)], ws.carry.as_slice(), n, 0);
+            col_sum(&mut grad[range(h0)], ws.carry.as_slice(), n, 0);
         }
     }
 }
