@@ -9,12 +9,12 @@ pub mod gru;
 pub mod init;
 pub mod rnn;
 pub mod seq_rnn;
-pub mod seq_rnn_model;
+pub mod sequence;
 pub mod state_map;
 
 pub use deep_linear::{DeepLinearModel, DeepLinearNet, DlnWorkspace, Moments};
 pub use seq_rnn::{Form, Learn, SeqRnn, SeqRnnSpec, SeqRnnWorkspace};
-pub use seq_rnn_model::SeqRnnModel;
+pub use sequence::{GruModel, SeqRnnModel, SequenceModel, SequenceNet};
 
 use crate::error::Result;
 

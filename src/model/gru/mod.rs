@@ -42,10 +42,9 @@ use rand::RngExt;
 use rand_distr::StandardNormal;
 
 mod map;
-mod model;
 
+pub use super::sequence::GruModel;
 pub use map::GruMap;
-pub use model::GruModel;
 
 /// Architecture of a [`Gru`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
