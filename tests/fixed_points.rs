@@ -811,7 +811,7 @@ fn write_round_trips() {
     let inits = sample_inits(&grid_states(-1.5, 1.5, 31), &opts).unwrap();
     let set = find_fixed_points(&scalar_map(2.0), &inits, &opts).unwrap();
     let dir = std::env::temp_dir().join(format!("learndyn-fp-{}", std::process::id()));
-    let paths = set.write(&dir, "fps").unwrap();
+    let paths = learndyn::record::write_fixed_points(&set, &dir, "fps").unwrap();
     assert_eq!(paths, vec![dir.join("fps.npy"), dir.join("fps.json")]);
     let m = learndyn::npy::read_matrix(&paths[0]).unwrap();
     assert_eq!((m.nrows(), m.ncols()), (3, 1));

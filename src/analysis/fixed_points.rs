@@ -27,7 +27,6 @@ use crate::model::rnn::{Activation, Rnn};
 use num_complex::Complex64;
 use rand::RngExt;
 use rand_distr::StandardNormal;
-use std::path::{Path, PathBuf};
 
 /// Random stream of [`sample_inits`] (the seed is [`FpOptions::seed`]).
 pub const STREAM_FP_INITS: u64 = 40;
@@ -373,64 +372,6 @@ pub struct FixedPointSet {
 }
 
 impl FixedPointSet {
-    /// Writes `<dir>/<stem>.npy` (`k x dim` float64, one row per point, in the order of
-    /// `points`) and `<dir>/<stem>.json` (per point: `q`, `speed`, `iterations`,
-    /// `eigenvalues_re`, `eigenvalues_im`, `n_unstable`, `n_marginal`, `stable`, `timescales`
-    /// (infinite values as `null`), `is_fixed`, `x`; plus `kind`, `dim`, `n_inits`, the drop
-    /// counts, `index_histogram` and `options`), each atomically. An empty set writes a
-    /// `0 x 0` array. Creates `dir` if needed.
-    /// Returns the two paths written (npy first).
-    pub fn write(&self, dir: &Path, stem: &str) -> Result<Vec<PathBuf>> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let dim = self.points.first().map_or(0, |p| p.x.len());
-        let xs = Matrix::from_fn(self.points.len(), dim, |i, j| self.points[i].x[j]);
-        let npy = dir.join(format!("{stem}.npy"));
-        crate::npy::write_matrix(&npy, &xs)?;
-        let finite_or_null = |v: f64| {
-            if v.is_finite() {
-                serde_json::json!(v)
-            } else {
-                serde_json::Value::Null
-            }
-        };
-        let points: Vec<serde_json::Value> = self
-            .points
-            .iter()
-            .map(|p| {
-                serde_json::json!({
-                    "x": p.x,
-                    "q": p.q,
-                    "speed": finite_or_null(p.speed),
-                    "iterations": p.iterations,
-                    "eigenvalues_re": p.eigenvalues.iter().map(|z| z.re).collect::<Vec<_>>(),
-                    "eigenvalues_im": p.eigenvalues.iter().map(|z| z.im).collect::<Vec<_>>(),
-                    "n_unstable": p.n_unstable,
-                    "n_marginal": p.n_marginal,
-                    "stable": p.stable,
-                    "timescales": p.timescales.iter().map(|&t| finite_or_null(t)).collect::<Vec<_>>(),
-                    "is_fixed": p.is_fixed,
-                })
-            })
-            .collect();
-        let doc = serde_json::json!({
-            "kind": self.kind,
-            "dim": dim,
-            "n_points": self.points.len(),
-            "n_inits": self.n_inits,
-            "n_not_converged": self.n_not_converged,
-            "n_duplicates": self.n_duplicates,
-            "n_outliers": self.n_outliers,
-            "index_histogram": self.index_histogram(),
-            "options": self.options,
-            "points": points,
-        });
-        let json = dir.join(format!("{stem}.json"));
-        let text = serde_json::to_string_pretty(&doc)
-            .map_err(|e| Error::invalid("fixed-point json", e.to_string()))?;
-        crate::npy::write_atomic(&json, text.as_bytes())?;
-        Ok(vec![npy, json])
-    }
-
     /// Count of **fixed** points (`is_fixed`; slow points are not counted) by number of
     /// unstable directions: entry `k` is the number with `n_unstable == k`; length
     /// `max n_unstable + 1` (empty when there is no fixed point).

@@ -13,6 +13,9 @@
 use crate::error::{Error, Result};
 use crate::experiment::{config::LoadedConfig, Record, RunOutput};
 use crate::npy;
+
+mod fixed_points;
+pub use fixed_points::write_fixed_points;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -118,7 +121,7 @@ pub fn write_run(
         let fdir = dir.join("fixed_points");
         std::fs::create_dir_all(&fdir).map_err(|e| Error::io(&fdir, e))?;
         for (seed, set) in &output.fixed_points {
-            for path in set.write(&fdir, &format!("seed{seed}"))? {
+            for path in write_fixed_points(set, &fdir, &format!("seed{seed}"))? {
                 if let Some(name) = path.file_name() {
                     files.push(format!("fixed_points/{}", name.to_string_lossy()));
                 }
