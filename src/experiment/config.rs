@@ -77,6 +77,44 @@ pub enum Spacing {
     Log,
 }
 
+/// `init.kind`: how the deep linear network's weights start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum InitKind {
+    /// Saxe's decoupled initial condition (mode strengths `u0`) (default).
+    #[default]
+    Aligned,
+    /// Entries `N(0, scale^2 / fan_in)`.
+    Gaussian,
+    /// Orthogonal layers with singular value `scale`.
+    Orthogonal,
+    /// Random with `W_{l+1}^T W_{l+1} - W_l W_l^T = lambda I` (RC-5).
+    LambdaBalanced,
+    /// Weights from `.npy` files (`init.weights`).
+    Npy,
+}
+
+impl InitKind {
+    /// The name as written in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            InitKind::Aligned => "aligned",
+            InitKind::Gaussian => "gaussian",
+            InitKind::Orthogonal => "orthogonal",
+            InitKind::LambdaBalanced => "lambda_balanced",
+            InitKind::Npy => "npy",
+        }
+    }
+
+    /// Whether the kind reads `init.scale`.
+    fn has_scale(self) -> bool {
+        matches!(
+            self,
+            InitKind::Gaussian | InitKind::Orthogonal | InitKind::LambdaBalanced
+        )
+    }
+}
+
 /// `[model]`: the network architecture.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -151,7 +189,7 @@ pub struct InitConfig {
     /// One of `"aligned"` (Saxe's decoupled initial condition), `"gaussian"`, `"orthogonal"`,
     /// `"lambda_balanced"` (random, `W_{l+1}^T W_{l+1} - W_l W_l^T = lambda I`, RC-5), `"npy"`
     /// (default `"aligned"`).
-    pub kind: String,
+    pub kind: InitKind,
     /// `gaussian`: entries `N(0, scale^2 / fan_in)`; `orthogonal`: singular value of each layer
     /// (default 0.01).
     pub scale: f64,
@@ -171,7 +209,7 @@ pub struct InitConfig {
 impl Default for InitConfig {
     fn default() -> Self {
         InitConfig {
-            kind: "aligned".into(),
+            kind: InitKind::Aligned,
             scale: 0.01,
             u0: OneOrMany::One(1e-3),
             lambda: 0.0,
@@ -353,14 +391,6 @@ pub const OBSERVABLES: [&str; 8] = [
 pub const THEORY_SOURCES: [&str; 3] = ["closed_form", "reduced_ode", "gradient_flow"];
 /// Integration methods.
 pub const METHODS: [&str; 8] = crate::integrate::Method::NAMES;
-/// Initialization kinds.
-pub const INIT_KINDS: [&str; 5] = [
-    "aligned",
-    "gaussian",
-    "orthogonal",
-    "lambda_balanced",
-    "npy",
-];
 
 /// A whole run configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -737,26 +767,16 @@ impl Config {
             }
         }
         let i = &self.init;
-        if !INIT_KINDS.contains(&i.kind.as_str()) {
-            return err(
-                "init.kind",
-                format!("'{}' is unknown; allowed: {:?}", i.kind, INIT_KINDS),
-            );
-        }
-        if matches!(
-            i.kind.as_str(),
-            "gaussian" | "orthogonal" | "lambda_balanced"
-        ) && !(i.scale > 0.0 && i.scale.is_finite())
-        {
+        if i.kind.has_scale() && !(i.scale > 0.0 && i.scale.is_finite()) {
             return err(
                 "init.scale",
                 format!("must be finite and > 0, got {}", i.scale),
             );
         }
-        if i.kind == "lambda_balanced" && !i.lambda.is_finite() {
+        if i.kind == InitKind::LambdaBalanced && !i.lambda.is_finite() {
             return err("init.lambda", "must be finite".into());
         }
-        if i.kind == "aligned" {
+        if i.kind == InitKind::Aligned {
             if !(i.lambda.is_finite()) {
                 return err("init.lambda", "must be finite".into());
             }
@@ -802,34 +822,30 @@ impl Config {
         let only = |key: &str, kinds: &str| {
             err(
                 key,
-                format!("applies only to init.kind = {kinds}, not \"{}\"; remove it or change init.kind", i.kind),
+                format!("applies only to init.kind = {kinds}, not \"{}\"; remove it or change init.kind", i.kind.name()),
             )
         };
-        if i.kind != "aligned" {
+        if i.kind != InitKind::Aligned {
             if i.u0 != defaults.u0 {
                 return only("init.u0", "\"aligned\"");
             }
-            if changed(i.lambda, defaults.lambda) && i.kind != "lambda_balanced" {
+            if changed(i.lambda, defaults.lambda) && i.kind != InitKind::LambdaBalanced {
                 return only("init.lambda", "\"aligned\" or \"lambda_balanced\"");
             }
             if changed(i.perturb, defaults.perturb) {
                 return only("init.perturb", "\"aligned\"");
             }
         }
-        if !matches!(
-            i.kind.as_str(),
-            "gaussian" | "orthogonal" | "lambda_balanced"
-        ) && changed(i.scale, defaults.scale)
-        {
+        if !i.kind.has_scale() && changed(i.scale, defaults.scale) {
             return only(
                 "init.scale",
                 "\"gaussian\", \"orthogonal\" or \"lambda_balanced\"",
             );
         }
-        if i.kind != "npy" && !i.weights.is_empty() {
+        if i.kind != InitKind::Npy && !i.weights.is_empty() {
             return only("init.weights", "\"npy\"");
         }
-        if i.kind == "npy" && i.weights.len() != m.depth {
+        if i.kind == InitKind::Npy && i.weights.len() != m.depth {
             return err(
                 "init.weights",
                 format!(

@@ -26,7 +26,7 @@ use crate::task::{LinearTask, TeacherMap, TeacherSpec};
 use crate::theory::deep_linear as dl;
 use crate::theory::{arora, riccati};
 use crate::train::{self, Optimizer, TrainStatus};
-use config::{Config, LoadedConfig, ModelKind, OptimizerKind, ScheduleKind, Spacing};
+use config::{Config, InitKind, LoadedConfig, ModelKind, OptimizerKind, ScheduleKind, Spacing};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -285,18 +285,18 @@ impl Problem {
         dims.extend(c.hidden_widths());
         dims.push(c.task.d_out);
         let net = DeepLinearNet::new(dims)?;
-        let init = match c.init.kind.as_str() {
-            "gaussian" => Init::Gaussian {
+        let init = match c.init.kind {
+            InitKind::Gaussian => Init::Gaussian {
                 scale: c.init.scale,
             },
-            "orthogonal" => Init::Orthogonal {
+            InitKind::Orthogonal => Init::Orthogonal {
                 scale: c.init.scale,
             },
-            "lambda_balanced" => Init::LambdaBalanced {
+            InitKind::LambdaBalanced => Init::LambdaBalanced {
                 scale: c.init.scale,
                 lambda: c.init.lambda,
             },
-            "aligned" => {
+            InitKind::Aligned => {
                 let r = task.rank();
                 let u0 = c.init.u0.expand(r).ok_or_else(|| {
                     cfg_err(
@@ -310,7 +310,7 @@ impl Problem {
                     perturb: c.init.perturb,
                 }
             }
-            "npy" => {
+            InitKind::Npy => {
                 let mut layers = Vec::new();
                 for p in &c.init.weights {
                     layers.push(read("init.weights", p)?);
@@ -320,7 +320,6 @@ impl Problem {
                     .map_err(|e| cfg_err("init.weights", e.to_string()))?;
                 Init::Explicit(layers)
             }
-            other => return Err(cfg_err("init.kind", format!("'{other}' is unknown"))),
         };
         if let Init::Aligned { .. } = &init {
             let r = task.rank();
@@ -546,7 +545,7 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
     } else if aligned.is_none() {
         Some(format!(
             "init.kind = \"{}\" is not the decoupled (aligned) initial condition the mode theories assume",
-            c.init.kind
+            c.init.kind.name()
         ))
     } else {
         None
