@@ -7,12 +7,14 @@
 pub mod deep_linear;
 pub mod gru;
 pub mod init;
+pub mod layout;
 pub mod rnn;
 pub mod seq_rnn;
 pub mod sequence;
 pub mod state_map;
 
 pub use deep_linear::{DeepLinearModel, DeepLinearNet, DlnWorkspace, Moments};
+pub use layout::ParamLayout;
 pub use seq_rnn::{Form, Learn, SeqRnn, SeqRnnSpec, SeqRnnWorkspace};
 pub use sequence::{GruModel, SeqRnnModel, SequenceModel, SequenceNet};
 

@@ -31,6 +31,7 @@
 
 use super::rnn::{Activation, SeqBatch};
 pub use super::Block;
+use super::ParamLayout;
 use crate::error::{Error, Result};
 use crate::linalg::{gemm, MatMut, MatRef, Matrix};
 
@@ -109,8 +110,7 @@ pub struct SeqRnnSpec {
 #[derive(Debug, Clone)]
 pub struct SeqRnn {
     spec: SeqRnnSpec,
-    blocks: Vec<Block>,
-    n_params: usize,
+    layout: ParamLayout,
     /// Fixed part of `W` for a low-rank model (`hidden x hidden`; zeros if none was given).
     bulk: Option<Matrix>,
 }
@@ -220,30 +220,11 @@ impl SeqRnn {
             shapes.push(("b", n, 1, l.b));
         }
         shapes.push(("h0", n, 1, l.h0));
-        let mut offset = 0;
-        let blocks = shapes
-            .into_iter()
-            .map(|(name, rows, cols, learnable)| {
-                let blk = Block {
-                    name: name.to_string(),
-                    offset,
-                    rows,
-                    cols,
-                    learnable,
-                };
-                offset += rows * cols;
-                blk
-            })
-            .collect();
+        let layout = ParamLayout::new("SeqRnn", &shapes);
         let bulk = spec
             .rank
             .map(|_| bulk.unwrap_or_else(|| Matrix::zeros(n, n)));
-        Ok(SeqRnn {
-            spec,
-            blocks,
-            n_params: offset,
-            bulk,
-        })
+        Ok(SeqRnn { spec, layout, bulk })
     }
 
     /// The architecture.
@@ -253,18 +234,18 @@ impl SeqRnn {
 
     /// Length of the flat parameter vector (learnable and frozen blocks).
     pub fn n_params(&self) -> usize {
-        self.n_params
+        self.layout.n_params()
     }
 
     /// The blocks of the flat vector, in order: full rank `w, u, c, [b], h0`; low rank
     /// `m, n, u, c, [b], h0` (`h0` always present, frozen unless `learn.h0`).
     pub fn blocks(&self) -> &[Block] {
-        &self.blocks
+        self.layout.blocks()
     }
 
     /// The block called `name`, if the model has one.
     pub fn block(&self, name: &str) -> Option<&Block> {
-        self.blocks.iter().find(|b| b.name == name)
+        self.layout.block(name)
     }
 
     /// The low-rank bulk (`hidden x hidden`), `None` for a full-rank model.
@@ -275,39 +256,13 @@ impl SeqRnn {
     /// Block `name` of `theta` as a `rows x cols` matrix (vectors as `n x 1`); `None` if there
     /// is no such block or `theta.len() != n_params`.
     pub fn get(&self, theta: &[f64], name: &str) -> Option<Matrix> {
-        if theta.len() != self.n_params {
-            return None;
-        }
-        let blk = self.block(name)?;
-        Matrix::from_col_major(blk.rows, blk.cols, theta[blk.range()].to_vec()).ok()
+        self.layout.get(theta, name)
     }
 
     /// Write `value` into block `name` of `theta`. Errors on an unknown name, a `theta` of the
     /// wrong length, or a `value` of the wrong shape.
     pub fn set(&self, theta: &mut [f64], name: &str, value: &Matrix) -> Result<()> {
-        self.check_len("theta", theta.len())?;
-        let blk = self.block(name).cloned().ok_or_else(|| {
-            Error::invalid(
-                "SeqRnn block",
-                format!(
-                    "no block `{name}`; this model has {}",
-                    self.blocks
-                        .iter()
-                        .map(|b| b.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-        })?;
-        if value.nrows() != blk.rows || value.ncols() != blk.cols {
-            return Err(Error::Shape {
-                what: format!("SeqRnn block `{name}`"),
-                expected: format!("({}, {})", blk.rows, blk.cols),
-                got: format!("({}, {})", value.nrows(), value.ncols()),
-            });
-        }
-        theta[blk.range()].copy_from_slice(value.as_slice());
-        Ok(())
+        self.layout.set(theta, name, value)
     }
 
     /// The recurrent matrix (`hidden x hidden`): `W` (full rank) or `bulk + M N^T / hidden`
@@ -400,36 +355,11 @@ impl SeqRnn {
     }
 
     fn check_len(&self, what: &str, len: usize) -> Result<()> {
-        if len != self.n_params {
-            return Err(Error::Shape {
-                what: format!("SeqRnn {what}"),
-                expected: format!("({},) = n_params", self.n_params),
-                got: format!("({len},)"),
-            });
-        }
-        Ok(())
+        self.layout.check_len(what, len)
     }
 
     fn check(&self, theta: &[f64], data: &SeqBatch, ws: &SeqRnnWorkspace) -> Result<()> {
-        self.check_len("theta", theta.len())?;
-        if let Some(k) = theta.iter().position(|v| !v.is_finite()) {
-            let blk = self
-                .blocks
-                .iter()
-                .find(|b| b.range().contains(&k))
-                .expect("blocks cover 0..n_params");
-            let i = k - blk.offset;
-            return Err(Error::invalid(
-                "SeqRnn theta",
-                format!(
-                    "entry {k} (block `{}`, ({}, {})) is {}; parameters must be finite",
-                    blk.name,
-                    i % blk.rows,
-                    i / blk.rows,
-                    theta[k]
-                ),
-            ));
-        }
+        self.layout.check_theta(theta)?;
         if data.n_in() != self.spec.n_in || data.n_out() != self.spec.n_out {
             return Err(Error::Shape {
                 what: "SeqRnn data (n_in, n_out)".into(),

@@ -35,6 +35,7 @@
 
 use super::rnn::{Activation, SeqBatch};
 use super::seq_rnn::Block;
+use super::ParamLayout;
 use crate::error::{Error, Result};
 use crate::linalg::{gemm, MatMut, MatRef, Matrix};
 use crate::random;
@@ -86,8 +87,7 @@ pub enum GruInit {
 #[derive(Debug, Clone)]
 pub struct Gru {
     spec: GruSpec,
-    blocks: Vec<Block>,
-    n_params: usize,
+    layout: ParamLayout,
 }
 
 /// Preallocated buffers for [`Gru::loss`] and [`Gru::loss_and_grad`] at fixed
@@ -163,26 +163,8 @@ impl Gru {
             shapes.push(("d", n_out, 1, true));
         }
         shapes.push(("h0", n, 1, spec.learn_h0));
-        let mut offset = 0;
-        let blocks = shapes
-            .into_iter()
-            .map(|(name, rows, cols, learnable)| {
-                let blk = Block {
-                    name: name.to_string(),
-                    offset,
-                    rows,
-                    cols,
-                    learnable,
-                };
-                offset += rows * cols;
-                blk
-            })
-            .collect();
-        Ok(Gru {
-            spec,
-            blocks,
-            n_params: offset,
-        })
+        let layout = ParamLayout::new("Gru", &shapes);
+        Ok(Gru { spec, layout })
     }
 
     /// The architecture.
@@ -192,7 +174,7 @@ impl Gru {
 
     /// Length of the flat parameter vector (learnable and frozen blocks).
     pub fn n_params(&self) -> usize {
-        self.n_params
+        self.layout.n_params()
     }
 
     /// The blocks of the flat vector, in order: `wi` (`3N x n_in`, rows `[W_ir; W_iz; W_in]`),
@@ -200,44 +182,24 @@ impl Gru {
     /// `[b_r; b_z; b_in]`) and `bhn` (`N x 1`), `c` (`n_out x N`), with `readout_bias` `d`
     /// (`n_out x 1`), and `h0` (`N x 1`, frozen unless `learn_h0`). All column-major.
     pub fn blocks(&self) -> &[Block] {
-        &self.blocks
+        self.layout.blocks()
     }
 
     /// The block called `name`, if the model has one.
     pub fn block(&self, name: &str) -> Option<&Block> {
-        self.blocks.iter().find(|b| b.name == name)
+        self.layout.block(name)
     }
 
     /// Block `name` of `theta` as a `rows x cols` matrix (vectors as `n x 1`); `None` if there
     /// is no such block or `theta.len() != n_params`.
     pub fn get(&self, theta: &[f64], name: &str) -> Option<Matrix> {
-        if theta.len() != self.n_params {
-            return None;
-        }
-        let blk = self.block(name)?;
-        Matrix::from_col_major(blk.rows, blk.cols, theta[range(blk)].to_vec()).ok()
+        self.layout.get(theta, name)
     }
 
     /// Write `value` into block `name` of `theta`. Errors on an unknown name, a `theta` of the
     /// wrong length, or a `value` of the wrong shape.
     pub fn set(&self, theta: &mut [f64], name: &str, value: &Matrix) -> Result<()> {
-        self.check_len("theta", theta.len())?;
-        let blk = self.block(name).cloned().ok_or_else(|| {
-            let names: Vec<&str> = self.blocks.iter().map(|b| b.name.as_str()).collect();
-            Error::invalid(
-                "Gru block",
-                format!("no block `{name}`; this model has {}", names.join(", ")),
-            )
-        })?;
-        if value.nrows() != blk.rows || value.ncols() != blk.cols {
-            return Err(Error::Shape {
-                what: format!("Gru block `{name}`"),
-                expected: format!("({}, {})", blk.rows, blk.cols),
-                got: format!("({}, {})", value.nrows(), value.ncols()),
-            });
-        }
-        theta[range(&blk)].copy_from_slice(value.as_slice());
-        Ok(())
+        self.layout.set(theta, name, value)
     }
 
     /// Initial parameters (GRU-7) from stream [`random::stream::INIT`] of `seed`: the blocks are
@@ -254,9 +216,9 @@ impl Gru {
             ));
         }
         let mut rng = random::rng(seed, random::stream::INIT);
-        let mut theta = vec![0.0; self.n_params];
+        let mut theta = vec![0.0; self.layout.n_params()];
         let sq = |k: usize| (k as f64).sqrt();
-        for blk in &self.blocks {
+        for blk in self.layout.blocks() {
             if blk.name == "h0" {
                 continue;
             }
@@ -349,37 +311,11 @@ impl Gru {
     }
 
     fn check_len(&self, what: &str, len: usize) -> Result<()> {
-        if len != self.n_params {
-            return Err(Error::Shape {
-                what: format!("Gru {what}"),
-                expected: format!("({},) = n_params", self.n_params),
-                got: format!("({len},)"),
-            });
-        }
-        Ok(())
+        self.layout.check_len(what, len)
     }
 
     fn check_theta(&self, theta: &[f64]) -> Result<()> {
-        self.check_len("theta", theta.len())?;
-        if let Some(k) = theta.iter().position(|v| !v.is_finite()) {
-            let blk = self
-                .blocks
-                .iter()
-                .find(|b| range(b).contains(&k))
-                .expect("blocks cover 0..n_params");
-            let i = k - blk.offset;
-            return Err(Error::invalid(
-                "Gru theta",
-                format!(
-                    "entry {k} (block `{}`, ({}, {})) is {}; parameters must be finite",
-                    blk.name,
-                    i % blk.rows,
-                    i / blk.rows,
-                    theta[k]
-                ),
-            ));
-        }
-        Ok(())
+        self.layout.check_theta(theta)
     }
 
     fn check(&self, theta: &[f64], data: &SeqBatch, ws: &GruWorkspace) -> Result<()> {
