@@ -1,6 +1,7 @@
 //! SGD and Adam as simulation sources (`sgd`, `adam`): full-batch SGD is GD, Adam's first step
 //! has a closed form, minibatch runs are reproducible from the seed.
-use learndyn::experiment::{self, load_builtin, Record, Source};
+use learndyn::experiment::family::Family;
+use learndyn::experiment::{self, load_builtin, Observable, Record, Source};
 use learndyn::model::DeepLinearModel;
 use learndyn::model::DeepLinearNet;
 use learndyn::random;
@@ -45,7 +46,9 @@ fn minibatch_sgd_is_reproducible_and_learns() {
         let l: Vec<f64> = out
             .records
             .iter()
-            .filter(|r| r.source == Source::Sgd && r.observable == "loss" && r.seed == Some(0))
+            .filter(|r| {
+                r.source == Source::Sgd && r.observable == Observable::Loss && r.seed == Some(0)
+            })
             .map(|r| r.value)
             .collect();
         if first {
@@ -64,13 +67,13 @@ fn minibatch_sgd_is_reproducible_and_learns() {
     let s0: Vec<f64> = a
         .records
         .iter()
-        .filter(|r| r.seed == Some(0) && r.observable == "loss")
+        .filter(|r| r.seed == Some(0) && r.observable == Observable::Loss)
         .map(|r| r.value)
         .collect();
     let s1: Vec<f64> = a
         .records
         .iter()
-        .filter(|r| r.seed == Some(1) && r.observable == "loss")
+        .filter(|r| r.seed == Some(1) && r.observable == Observable::Loss)
         .map(|r| r.value)
         .collect();
     assert_ne!(s0, s1);
@@ -81,7 +84,7 @@ fn adam_first_step_has_its_closed_form() {
     // With bias correction, m_hat = g and v_hat = g^2 after one step:
     // delta = -lr g / (|g| + eps).
     let loaded = load_builtin("t", BASE, &[]).unwrap();
-    let p = experiment::Problem::build(&loaded).unwrap();
+    let p = experiment::DeepLinearFamily::build(&loaded).unwrap();
     let theta0 = p.initial_params(0).unwrap();
     let mut g = vec![0.0; theta0.len()];
     let net: &DeepLinearNet = &p.net;

@@ -2,7 +2,7 @@
 //! an explicitly built tangent kernel, and the lazy-to-rich ordering in lambda.
 mod common;
 use learndyn::analysis::{kernel_distance, kernel_inner};
-use learndyn::experiment::{self, load_builtin, Source};
+use learndyn::experiment::{self, load_builtin, Observable, Source};
 use learndyn::linalg::Matrix;
 use learndyn::random;
 
@@ -63,7 +63,7 @@ fn kernel_distance_decreases_from_rich_to_lazy() {
         let out = experiment::run(&load_builtin("t", &text, &[]).unwrap(), &mut |_| {}).unwrap();
         out.records
             .iter()
-            .rfind(|r| r.source == Source::ClosedForm && r.observable == "kernel_distance")
+            .rfind(|r| r.source == Source::ClosedForm && r.observable == Observable::KernelDistance)
             .unwrap()
             .value
     };

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{slope, FULL_GF_VS_CLOSED};
-use learndyn::experiment::{self, examples, Record, RunOutput, Source};
+use learndyn::experiment::{self, examples, Observable, Record, RunOutput, Source};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,7 +28,7 @@ fn series(
         .iter()
         .filter(|r: &&Record| {
             r.source == source
-                && r.observable == observable
+                && r.observable.name() == observable
                 && r.index == index
                 && r.seed.is_none_or(|s| s == 0)
         })
@@ -216,8 +216,11 @@ fn trained_flip_flop_rnn_has_the_flip_flop_fixed_points() {
     assert!(final_loss < 1e-3, "final loss {final_loss}");
     let (_, set) = &out.fixed_points[0];
     assert_eq!(set.index_histogram(), vec![8, 12, 6, 1]);
-    let c_index = out.weight_names.iter().position(|n| n == "c").unwrap();
-    let c = &out.final_weights[0].1[c_index];
+    let (_, c) = out.final_weights[0]
+        .1
+        .iter()
+        .find(|(n, _)| n == "c")
+        .unwrap();
     let mut corners = std::collections::BTreeSet::new();
     for p in set.points.iter().filter(|p| p.stable) {
         let y: Vec<f64> = (0..3)
@@ -474,7 +477,11 @@ fn stochastic_truncated_scheduled_training_is_reproducible() {
     assert_eq!(a.records, b.records);
     assert!(a.records.iter().any(|r| r.source == Source::Sgd));
     // The schedule's time column is the accumulated learning rate, below lr * step.
-    let last = a.records.iter().rfind(|r| r.observable == "loss").unwrap();
+    let last = a
+        .records
+        .iter()
+        .rfind(|r| r.observable == Observable::Loss)
+        .unwrap();
     assert!(
         last.t < 0.01 * 300.0 && last.t > 0.1 * 0.01 * 300.0,
         "t = {}",
@@ -597,7 +604,7 @@ fn state_noise_is_frozen_and_reproducible() {
     let l0 = |out: &RunOutput| {
         out.records
             .iter()
-            .find(|r| r.observable == "loss")
+            .find(|r| r.observable == Observable::Loss)
             .map(|r| r.value)
             .unwrap()
     };

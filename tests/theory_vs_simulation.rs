@@ -4,7 +4,8 @@
 mod common;
 use common::*;
 use learndyn::dynamics::GradientFlow;
-use learndyn::experiment::{self, load_builtin, Problem, Source};
+use learndyn::experiment::family::Family;
+use learndyn::experiment::{self, load_builtin, DeepLinearFamily as Problem, Observable, Source};
 use learndyn::integrate::{tableau::DOPRI5, Atol, Options, Workspace};
 use learndyn::model::DeepLinearModel;
 use learndyn::theory::deep_linear as dl;
@@ -191,11 +192,12 @@ fn experiment_sources_agree_on_demo_like_run() {
             assert!((a.t - b.t).abs() <= EPS * a.t.abs());
             // Singular values below the perturbation-free floor are exactly 0 in theory and
             // O(eps) in the flow; drift is 0 vs integration error.
-            let scale = if a.observable == "balance_drift" || a.observable == "loss" {
-                1.0
-            } else {
-                a.value.abs().max(1e-3)
-            };
+            let scale =
+                if a.observable == Observable::BalanceDrift || a.observable == Observable::Loss {
+                    1.0
+                } else {
+                    a.value.abs().max(1e-3)
+                };
             assert!(
                 (a.value - b.value).abs() <= FULL_GF_VS_CLOSED * scale,
                 "{src:?} {} {:?} t={}: {} vs {}",
@@ -266,7 +268,7 @@ fn balanced_unaligned_deep_runs_use_the_end_to_end_flow() {
     let pick = |src: Source| -> Vec<f64> {
         out.records
             .iter()
-            .filter(|r| r.source == src && r.observable == "mode_strength")
+            .filter(|r| r.source == src && r.observable == Observable::ModeStrength)
             .map(|r| r.value)
             .collect()
     };

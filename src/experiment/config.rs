@@ -2,6 +2,8 @@
 //! [output]`. Unknown keys are errors; every field has a documented default; [`Config::validate`]
 //! checks values and names the key, the allowed values and the file.
 
+use super::family::{deep_linear::DeepLinearFamily, Family};
+use super::observable::Observable;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -36,6 +38,62 @@ pub enum ModelKind {
     DeepLinear,
     /// Recurrent network trained by BPTT on sequences (`[rnn]`, `[sequence]`, `[analysis]`).
     Rnn,
+    /// Gated recurrent unit (PyTorch's convention) trained by BPTT on sequences (`[gru]`,
+    /// `[sequence]`, `[analysis]`).
+    Gru,
+}
+
+impl ModelKind {
+    /// The name as written in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::DeepLinear => "deep_linear",
+            ModelKind::Rnn => "rnn",
+            ModelKind::Gru => "gru",
+        }
+    }
+}
+
+/// `task.kind`: the task family. Deep linear networks learn the linear teacher; the
+/// recurrent families learn one of the sequence tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    /// The linear teacher `y = W* x + noise` (default; deep linear networks).
+    #[default]
+    LinearTeacher,
+    /// Leaky integration of the inputs, `y_t = sum_{s<=t} gamma^(t-s) x_s`.
+    Integrate,
+    /// Lagged-mode teacher with a delay or geometric lag profile.
+    LaggedModes,
+    /// The n-bit flip-flop.
+    FlipFlop,
+    /// A teacher RNN with a prescribed spectrum, partially observed.
+    TeacherRnn,
+    /// Sequences from `.npy` files (`sequence.inputs`, `sequence.targets`).
+    Npy,
+}
+
+impl TaskKind {
+    /// The name as written in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskKind::LinearTeacher => "linear_teacher",
+            TaskKind::Integrate => "integrate",
+            TaskKind::LaggedModes => "lagged_modes",
+            TaskKind::FlipFlop => "flip_flop",
+            TaskKind::TeacherRnn => "teacher_rnn",
+            TaskKind::Npy => "npy",
+        }
+    }
+    /// The sequence tasks (of the recurrent families).
+    pub const SEQUENCE: [TaskKind; 5] = [
+        TaskKind::Integrate,
+        TaskKind::LaggedModes,
+        TaskKind::FlipFlop,
+        TaskKind::TeacherRnn,
+        TaskKind::Npy,
+    ];
 }
 
 /// `train.optimizer`: the update rule of the simulated network; its records' source.
@@ -119,7 +177,7 @@ impl InitKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
-    /// Network family: `"deep_linear"` (default) or `"rnn"`.
+    /// Network family: `"deep_linear"` (default), `"rnn"` or `"gru"`.
     pub kind: ModelKind,
     /// Number of weight matrices `L >= 2` (default 2).
     pub depth: usize,
@@ -142,8 +200,10 @@ impl Default for ModelConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TaskConfig {
-    /// Task family. Only `"linear_teacher"` for now.
-    pub kind: String,
+    /// Task family: `"linear_teacher"` (default; deep linear networks) or a sequence task of
+    /// the recurrent families (`"integrate"`, `"lagged_modes"`, `"flip_flop"`,
+    /// `"teacher_rnn"`, `"npy"`).
+    pub kind: TaskKind,
     /// Input dimension (default 6).
     pub d_in: usize,
     /// Output dimension (default 6).
@@ -169,7 +229,7 @@ pub struct TaskConfig {
 impl Default for TaskConfig {
     fn default() -> Self {
         TaskConfig {
-            kind: "linear_teacher".into(),
+            kind: TaskKind::LinearTeacher,
             d_in: 6,
             d_out: 6,
             singular_values: vec![3.0, 2.0, 1.0],
@@ -347,7 +407,7 @@ pub struct OutputConfig {
     /// Observables to record: subset of `"loss"`, `"mode_strength"`, `"singular_value"`,
     /// `"balance_drift"`, `"map"`, `"weight_change"`, `"kernel_distance"`, `"alignment"`
     /// (default: all but `"map"`).
-    pub observables: Vec<String>,
+    pub observables: Vec<Observable>,
     /// Draw `figure.png` and `figure.svg` (default true).
     pub figure: bool,
     /// Log-scaled time axis in the figure (default false).
@@ -361,10 +421,10 @@ impl Default for OutputConfig {
         OutputConfig {
             records: 101,
             spacing: Spacing::Linear,
-            observables: OBSERVABLES
+            observables: DeepLinearFamily::OBSERVABLES
                 .iter()
-                .filter(|o| **o != "map")
-                .map(|s| s.to_string())
+                .copied()
+                .filter(|o| *o != Observable::Map)
                 .collect(),
             figure: true,
             log_time: false,
@@ -373,20 +433,6 @@ impl Default for OutputConfig {
     }
 }
 
-/// Observable names, in record order. `map` (the entries of the end-to-end map, index
-/// `i * d_in + j` for entry `(i, j)`) is opt-in: it is not in the default list. The rich/lazy
-/// diagnostics: `weight_change` (index = layer from 0: `||W_l(t) - W_l(0)||_F`),
-/// `kernel_distance` (two layers: RL-2), `alignment` (RL-3).
-pub const OBSERVABLES: [&str; 8] = [
-    "loss",
-    "mode_strength",
-    "singular_value",
-    "balance_drift",
-    "map",
-    "weight_change",
-    "kernel_distance",
-    "alignment",
-];
 /// Theory source names.
 pub const THEORY_SOURCES: [&str; 3] = ["closed_form", "reduced_ode", "gradient_flow"];
 /// Integration methods.
@@ -413,12 +459,15 @@ pub struct Config {
     /// `[rnn]` (only with `model.kind = "rnn"`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rnn: Option<super::rnn_config::RnnConfig>,
-    /// `[sequence]` (only with `model.kind = "rnn"`).
+    /// `[sequence]` (only with `model.kind = "rnn"` or `"gru"`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sequence: Option<super::rnn_config::SequenceConfig>,
-    /// `[analysis]` (only with `model.kind = "rnn"`).
+    /// `[analysis]` (only with `model.kind = "rnn"` or `"gru"`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub analysis: Option<super::rnn_config::AnalysisConfig>,
+    /// `[gru]` (only with `model.kind = "gru"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gru: Option<super::family::gru::GruConfig>,
 }
 
 /// A config together with where it came from (for messages and relative paths).
@@ -541,7 +590,7 @@ pub fn from_table(table: toml::Table, origin: &str) -> Result<Config> {
             err
         })?;
     config.validate(origin)?;
-    Ok(config.with_rnn_defaults())
+    Ok(config.with_family_defaults())
 }
 
 /// Parse a `section.key=value` override; the value is read as TOML (numbers, booleans,
@@ -612,17 +661,13 @@ impl Config {
                 })?
         };
         config.validate(origin)?;
-        Ok(config.with_rnn_defaults())
+        Ok(config.with_family_defaults())
     }
 
-    /// RNN runs: fill in the sections that were left out with their defaults, so the
+    /// Fill in the family's sections that were left out with their defaults, so the
     /// resolved config (`learndyn check`, `manifest.json`) shows every value used.
-    fn with_rnn_defaults(mut self) -> Config {
-        if self.model.kind == ModelKind::Rnn {
-            self.rnn.get_or_insert_with(Default::default);
-            self.sequence.get_or_insert_with(Default::default);
-            self.analysis.get_or_insert_with(Default::default);
-        }
+    fn with_family_defaults(mut self) -> Config {
+        super::family::fill_defaults(&mut self);
         self
     }
 
@@ -655,244 +700,260 @@ impl Config {
 
     /// Check every value; errors name the key, the allowed values and the file.
     pub fn validate(&self, origin: &str) -> Result<()> {
-        let err = |key: &str, message: String| {
-            Err(Error::Config {
-                file: origin.to_string(),
-                key: key.to_string(),
-                message,
-            })
-        };
-        let m = &self.model;
-        if m.kind == ModelKind::Rnn {
-            self.validate_common(origin)?;
-            return super::rnn_config::validate_rnn(self, origin);
-        }
-        for (key, given) in [
-            ("rnn", self.rnn.is_some()),
-            ("sequence", self.sequence.is_some()),
-            ("analysis", self.analysis.is_some()),
+        self.validate_sections(origin)?;
+        self.validate_common(origin)?;
+        super::family::validate(self, origin)
+    }
+
+    /// Sections of another family than `model.kind`'s are errors.
+    fn validate_sections(&self, origin: &str) -> Result<()> {
+        use ModelKind::{Gru, Rnn};
+        let kind = self.model.kind;
+        for (key, given, kinds) in [
+            ("rnn", self.rnn.is_some(), &[Rnn][..]),
+            ("gru", self.gru.is_some(), &[Gru][..]),
+            ("sequence", self.sequence.is_some(), &[Rnn, Gru][..]),
+            ("analysis", self.analysis.is_some(), &[Rnn, Gru][..]),
         ] {
-            if given {
-                return err(
-                    key,
-                    format!("the [{key}] section applies only to model.kind = \"rnn\"; remove it or set model.kind = \"rnn\""),
-                );
+            if given && !kinds.contains(&kind) {
+                let names: Vec<String> =
+                    kinds.iter().map(|k| format!("\"{}\"", k.name())).collect();
+                return Err(Error::Config {
+                    file: origin.to_string(),
+                    key: key.into(),
+                    message: format!(
+                        "the [{key}] section applies only to model.kind = {}; remove it or set model.kind = {}",
+                        names.join(" or "),
+                        names[0]
+                    ),
+                });
             }
         }
-        let td = TrainConfig::default();
-        if self.train.clip.is_some()
-            || self.train.truncation.is_some()
-            || self.train.schedule != td.schedule
-            || self.train.decay.to_bits() != td.decay.to_bits()
-            || self.train.decay_every != td.decay_every
-        {
-            return err(
+        Ok(())
+    }
+}
+
+/// The checks of deep-linear configs (`[model]`, `[task]`, `[init]`, and the `[train]` keys
+/// that only recurrent runs read).
+pub fn validate_deep_linear(c: &Config, origin: &str) -> Result<()> {
+    let err = |key: &str, message: String| {
+        Err(Error::Config {
+            file: origin.to_string(),
+            key: key.to_string(),
+            message,
+        })
+    };
+    let m = &c.model;
+    let td = TrainConfig::default();
+    if c.train.clip.is_some()
+        || c.train.truncation.is_some()
+        || c.train.schedule != td.schedule
+        || c.train.decay.to_bits() != td.decay.to_bits()
+        || c.train.decay_every != td.decay_every
+    {
+        return err(
                 "train",
                 "clip, schedule, decay, decay_every and truncation apply only to RNN runs (model.kind = \"rnn\") so far".into(),
             );
-        }
-        if m.depth < 2 {
+    }
+    if m.depth < 2 {
+        return err(
+            "model.depth",
+            format!("must be >= 2 (number of weight matrices), got {}", m.depth),
+        );
+    }
+    match m.hidden.expand(m.depth - 1) {
+        None => {
             return err(
-                "model.depth",
-                format!("must be >= 2 (number of weight matrices), got {}", m.depth),
-            );
+                "model.hidden",
+                format!(
+                    "give one width, or a list of depth - 1 = {} widths",
+                    m.depth - 1
+                ),
+            )
         }
-        match m.hidden.expand(m.depth - 1) {
-            None => {
-                return err(
-                    "model.hidden",
-                    format!(
-                        "give one width, or a list of depth - 1 = {} widths",
-                        m.depth - 1
-                    ),
-                )
-            }
-            Some(h) if h.contains(&0) => {
-                return err("model.hidden", "every width must be >= 1".into())
-            }
-            _ => {}
-        }
-        let t = &self.task;
-        if t.kind != "linear_teacher" {
-            return err(
+        Some(h) if h.contains(&0) => return err("model.hidden", "every width must be >= 1".into()),
+        _ => {}
+    }
+    let t = &c.task;
+    if t.kind != TaskKind::LinearTeacher {
+        return err(
                 "task.kind",
-                format!("'{}' is not supported; allowed: \"linear_teacher\"", t.kind),
+                format!("\"{}\" is a sequence task; deep linear networks learn \"linear_teacher\" (or set model.kind = \"rnn\" or \"gru\")", t.kind.name()),
             );
-        }
-        if t.d_in == 0 {
-            return err("task.d_in", "must be >= 1".into());
-        }
-        if t.d_out == 0 {
-            return err("task.d_out", "must be >= 1".into());
-        }
-        if t.sigma_yx.is_none() {
-            let k = t.d_in.min(t.d_out);
-            if t.singular_values.is_empty() || t.singular_values.len() > k {
-                return err(
-                    "task.singular_values",
-                    format!(
-                        "need 1 to min(d_in, d_out) = {k} values, got {}",
-                        t.singular_values.len()
-                    ),
-                );
-            }
-            if t.singular_values
-                .iter()
-                .any(|s| !(s.is_finite() && *s > 0.0))
-            {
-                return err(
-                    "task.singular_values",
-                    "every value must be finite and > 0".into(),
-                );
-            }
-            if t.singular_values.windows(2).any(|w| w[1] > w[0]) {
-                return err(
-                    "task.singular_values",
-                    "list them in nonincreasing order (mode 0 is the strongest)".into(),
-                );
-            }
-        }
-        if !(t.noise_std >= 0.0 && t.noise_std.is_finite()) {
+    }
+    if t.d_in == 0 {
+        return err("task.d_in", "must be >= 1".into());
+    }
+    if t.d_out == 0 {
+        return err("task.d_out", "must be >= 1".into());
+    }
+    if t.sigma_yx.is_none() {
+        let k = t.d_in.min(t.d_out);
+        if t.singular_values.is_empty() || t.singular_values.len() > k {
             return err(
-                "task.noise_std",
-                format!("must be finite and >= 0, got {}", t.noise_std),
+                "task.singular_values",
+                format!(
+                    "need 1 to min(d_in, d_out) = {k} values, got {}",
+                    t.singular_values.len()
+                ),
             );
         }
-        if let Some(p) = t.samples {
-            if p > 0 && t.whiten && p < t.d_in {
-                return err(
-                    "task.samples",
-                    format!("whitening needs samples >= d_in = {}; got {p} (or set task.whiten = false)", t.d_in),
-                );
-            }
-        }
-        let i = &self.init;
-        if i.kind.has_scale() && !(i.scale > 0.0 && i.scale.is_finite()) {
+        if t.singular_values
+            .iter()
+            .any(|s| !(s.is_finite() && *s > 0.0))
+        {
             return err(
-                "init.scale",
-                format!("must be finite and > 0, got {}", i.scale),
+                "task.singular_values",
+                "every value must be finite and > 0".into(),
             );
         }
-        if i.kind == InitKind::LambdaBalanced && !i.lambda.is_finite() {
+        if t.singular_values.windows(2).any(|w| w[1] > w[0]) {
+            return err(
+                "task.singular_values",
+                "list them in nonincreasing order (mode 0 is the strongest)".into(),
+            );
+        }
+    }
+    if !(t.noise_std >= 0.0 && t.noise_std.is_finite()) {
+        return err(
+            "task.noise_std",
+            format!("must be finite and >= 0, got {}", t.noise_std),
+        );
+    }
+    if let Some(p) = t.samples {
+        if p > 0 && t.whiten && p < t.d_in {
+            return err(
+                "task.samples",
+                format!(
+                    "whitening needs samples >= d_in = {}; got {p} (or set task.whiten = false)",
+                    t.d_in
+                ),
+            );
+        }
+    }
+    let i = &c.init;
+    if i.kind.has_scale() && !(i.scale > 0.0 && i.scale.is_finite()) {
+        return err(
+            "init.scale",
+            format!("must be finite and > 0, got {}", i.scale),
+        );
+    }
+    if i.kind == InitKind::LambdaBalanced && !i.lambda.is_finite() {
+        return err("init.lambda", "must be finite".into());
+    }
+    if i.kind == InitKind::Aligned {
+        if !(i.lambda.is_finite()) {
             return err("init.lambda", "must be finite".into());
         }
-        if i.kind == InitKind::Aligned {
-            if !(i.lambda.is_finite()) {
-                return err("init.lambda", "must be finite".into());
-            }
-            if !(i.perturb >= 0.0 && i.perturb.is_finite()) {
-                return err(
-                    "init.perturb",
-                    format!("must be finite and >= 0, got {}", i.perturb),
-                );
-            }
-            let u0_ok = match &i.u0 {
-                OneOrMany::One(x) => x.is_finite(),
-                OneOrMany::Many(v) => !v.is_empty() && v.iter().all(|x| x.is_finite()),
-            };
-            if !u0_ok {
+        if !(i.perturb >= 0.0 && i.perturb.is_finite()) {
+            return err(
+                "init.perturb",
+                format!("must be finite and >= 0, got {}", i.perturb),
+            );
+        }
+        let u0_ok = match &i.u0 {
+            OneOrMany::One(x) => x.is_finite(),
+            OneOrMany::Many(v) => !v.is_empty() && v.iter().all(|x| x.is_finite()),
+        };
+        if !u0_ok {
+            return err(
+                "init.u0",
+                "must be a finite number or a non-empty list of them".into(),
+            );
+        }
+        if t.sigma_yx.is_none() {
+            let r = t.singular_values.len();
+            if i.u0.expand(r).is_none() {
                 return err(
                     "init.u0",
-                    "must be a finite number or a non-empty list of them".into(),
+                    format!("give one number, or one per teacher mode ({r})"),
                 );
             }
-            if t.sigma_yx.is_none() {
-                let r = t.singular_values.len();
-                if i.u0.expand(r).is_none() {
-                    return err(
-                        "init.u0",
-                        format!("give one number, or one per teacher mode ({r})"),
-                    );
-                }
-                let narrowest = self.hidden_widths().into_iter().min().unwrap_or(r);
-                if narrowest < r {
-                    return err(
+            let narrowest = c.hidden_widths().into_iter().min().unwrap_or(r);
+            if narrowest < r {
+                return err(
                         "model.hidden",
                         format!(
                             "an aligned init needs every hidden width >= the teacher's rank {r}; the narrowest is {narrowest}"
                         ),
                     );
-                }
             }
         }
-        // Keys that only some init kinds read: setting them for another kind is a mistake.
-        let defaults = InitConfig::default();
-        // "Changed from its default" is an exact (bitwise) question, not a numerical one.
-        let changed = |x: f64, default: f64| x.to_bits() != default.to_bits();
-        let only = |key: &str, kinds: &str| {
-            err(
-                key,
-                format!("applies only to init.kind = {kinds}, not \"{}\"; remove it or change init.kind", i.kind.name()),
-            )
-        };
-        if i.kind != InitKind::Aligned {
-            if i.u0 != defaults.u0 {
-                return only("init.u0", "\"aligned\"");
-            }
-            if changed(i.lambda, defaults.lambda) && i.kind != InitKind::LambdaBalanced {
-                return only("init.lambda", "\"aligned\" or \"lambda_balanced\"");
-            }
-            if changed(i.perturb, defaults.perturb) {
-                return only("init.perturb", "\"aligned\"");
-            }
+    }
+    // Keys that only some init kinds read: setting them for another kind is a mistake.
+    let defaults = InitConfig::default();
+    // "Changed from its default" is an exact (bitwise) question, not a numerical one.
+    let changed = |x: f64, default: f64| x.to_bits() != default.to_bits();
+    let only = |key: &str, kinds: &str| {
+        err(
+            key,
+            format!(
+                "applies only to init.kind = {kinds}, not \"{}\"; remove it or change init.kind",
+                i.kind.name()
+            ),
+        )
+    };
+    if i.kind != InitKind::Aligned {
+        if i.u0 != defaults.u0 {
+            return only("init.u0", "\"aligned\"");
         }
-        if !i.kind.has_scale() && changed(i.scale, defaults.scale) {
-            return only(
-                "init.scale",
-                "\"gaussian\", \"orthogonal\" or \"lambda_balanced\"",
+        if changed(i.lambda, defaults.lambda) && i.kind != InitKind::LambdaBalanced {
+            return only("init.lambda", "\"aligned\" or \"lambda_balanced\"");
+        }
+        if changed(i.perturb, defaults.perturb) {
+            return only("init.perturb", "\"aligned\"");
+        }
+    }
+    if !i.kind.has_scale() && changed(i.scale, defaults.scale) {
+        return only(
+            "init.scale",
+            "\"gaussian\", \"orthogonal\" or \"lambda_balanced\"",
+        );
+    }
+    if i.kind != InitKind::Npy && !i.weights.is_empty() {
+        return only("init.weights", "\"npy\"");
+    }
+    if i.kind == InitKind::Npy && i.weights.len() != m.depth {
+        return err(
+            "init.weights",
+            format!(
+                "give one .npy path per layer ({} for depth {}), got {}",
+                m.depth,
+                m.depth,
+                i.weights.len()
+            ),
+        );
+    }
+    let tr = &c.train;
+    if tr.optimizer == OptimizerKind::Sgd && t.samples.unwrap_or(0) == 0 {
+        return err(
+            "train.optimizer",
+            "\"sgd\" draws minibatches from finite data: set task.samples (and train.batch_size)"
+                .into(),
+        );
+    }
+    if let Some(b) = tr.batch_size {
+        if tr.optimizer == OptimizerKind::Gd {
+            return err(
+                "train.batch_size",
+                "applies to \"sgd\" and \"adam\"; gd is full batch".into(),
             );
         }
-        if i.kind != InitKind::Npy && !i.weights.is_empty() {
-            return only("init.weights", "\"npy\"");
-        }
-        if i.kind == InitKind::Npy && i.weights.len() != m.depth {
+        if b == 0 || t.samples.is_some_and(|p| b > p) {
             return err(
-                "init.weights",
+                "train.batch_size",
                 format!(
-                    "give one .npy path per layer ({} for depth {}), got {}",
-                    m.depth,
-                    m.depth,
-                    i.weights.len()
+                    "must be between 1 and task.samples ({}), got {b}",
+                    t.samples.unwrap_or(0)
                 ),
             );
         }
-        self.validate_common(origin)?;
-        let tr = &self.train;
-        if tr.optimizer == OptimizerKind::Sgd && t.samples.unwrap_or(0) == 0 {
-            return err(
-                "train.optimizer",
-                "\"sgd\" draws minibatches from finite data: set task.samples (and train.batch_size)".into(),
-            );
-        }
-        if let Some(b) = tr.batch_size {
-            if tr.optimizer == OptimizerKind::Gd {
-                return err(
-                    "train.batch_size",
-                    "applies to \"sgd\" and \"adam\"; gd is full batch".into(),
-                );
-            }
-            if b == 0 || t.samples.is_some_and(|p| b > p) {
-                return err(
-                    "train.batch_size",
-                    format!(
-                        "must be between 1 and task.samples ({}), got {b}",
-                        t.samples.unwrap_or(0)
-                    ),
-                );
-            }
-        }
-        let o = &self.output;
-        for ob in &o.observables {
-            if !OBSERVABLES.contains(&ob.as_str()) {
-                return err(
-                    "output.observables",
-                    format!("'{ob}' is unknown; allowed: {OBSERVABLES:?}"),
-                );
-            }
-        }
-        Ok(())
     }
+    Ok(())
+}
 
+impl Config {
     /// Checks shared by every model kind: `[train]` optimizer settings, `[theory]`,
     /// `[integrate]`, and the record spacing of `[output]`.
     fn validate_common(&self, origin: &str) -> Result<()> {

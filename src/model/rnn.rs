@@ -26,10 +26,13 @@
 use crate::error::{Error, Result};
 use crate::linalg::{gemm, MatMut, MatRef, Matrix};
 
-/// Elementwise nonlinearity `phi` of the RNN.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Elementwise nonlinearity `phi` of the RNN (configs: `"identity"` or `"linear"`, `"tanh"`,
+/// `"relu"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Activation {
     /// `phi(a) = a` (a linear RNN).
+    #[serde(alias = "linear")]
     Identity,
     /// `phi(a) = tanh(a)`.
     Tanh,

@@ -4,7 +4,8 @@
 //! see [`draw_rnn_figure`].
 
 use super::{draw_panels, Panel, PlotError, Series, SeriesStyle};
-use crate::experiment::{Record, Source};
+use crate::experiment::config::ModelKind;
+use crate::experiment::{Observable, Record, Source};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -16,7 +17,7 @@ type Traj = BTreeMap<u64, Vec<f64>>;
 fn collect(
     records: &[Record],
     source: Source,
-    observable: &str,
+    observable: Observable,
     seeds: &[u64],
 ) -> BTreeMap<Option<usize>, Traj> {
     let mut out: BTreeMap<Option<usize>, Traj> = BTreeMap::new();
@@ -97,7 +98,7 @@ fn theory_label(source: Option<Source>) -> String {
 fn time_panel(
     records: &[Record],
     seeds: &[u64],
-    observable: &str,
+    observable: Observable,
     keep: &dyn Fn(usize) -> bool,
     label: &dyn Fn(usize) -> String,
     title: &str,
@@ -200,10 +201,12 @@ pub fn draw_run_figure(
     stem: &Path,
     log_time: bool,
 ) -> Result<(), PlotError> {
-    if records
-        .iter()
-        .any(|r| r.observable.starts_with("eigenvalue") || r.observable == "lag_product")
-    {
+    if records.iter().any(|r| {
+        matches!(
+            r.observable,
+            Observable::EigenvalueRe | Observable::EigenvalueIm
+        ) || r.observable == Observable::LagProduct
+    }) {
         return draw_rnn_figure(records, seeds, &[], stem, log_time);
     }
     let (_, _, sim) = sources(records);
@@ -213,7 +216,7 @@ pub fn draw_run_figure(
     let (panel, diff_series) = time_panel(
         records,
         seeds,
-        "mode_strength",
+        Observable::ModeStrength,
         &|_| true,
         &|a| format!("mode {a}"),
         "Mode strengths u_a(t) = u_a^T W_e v_a",
@@ -245,7 +248,7 @@ fn loss_panel(records: &[Record], seeds: &[u64], log_time: bool) -> Option<Panel
     let (theory_source, gf_markers, sim) = sources(records);
     let sim_label = sim.name().to_uppercase();
     let mut series = Vec::new();
-    if let Some(gd) = collect(records, sim, "loss", seeds).get(&None) {
+    if let Some(gd) = collect(records, sim, Observable::Loss, seeds).get(&None) {
         let (t, mean, lo, hi) = stats(gd);
         series.push(Series {
             label: format!("{sim_label} (mean, min-max over seeds)"),
@@ -258,7 +261,7 @@ fn loss_panel(records: &[Record], seeds: &[u64], log_time: bool) -> Option<Panel
         });
     }
     if let Some(src) = theory_source {
-        if let Some(th) = collect(records, src, "loss", seeds).get(&None) {
+        if let Some(th) = collect(records, src, Observable::Loss, seeds).get(&None) {
             let (t, v, _, _) = stats(th);
             series.push(Series {
                 label: theory_label(Some(src)),
@@ -272,7 +275,8 @@ fn loss_panel(records: &[Record], seeds: &[u64], log_time: bool) -> Option<Panel
         }
     }
     if gf_markers {
-        if let Some(gf) = collect(records, Source::GradientFlow, "loss", seeds).get(&None) {
+        if let Some(gf) = collect(records, Source::GradientFlow, Observable::Loss, seeds).get(&None)
+        {
             let (t, v, _, _) = stats(gf);
             let (x, y) = thin(&t, &v, 25);
             series.push(Series {
@@ -321,14 +325,14 @@ pub fn draw_rnn_figure(
     log_time: bool,
 ) -> Result<(), PlotError> {
     let mut panels = Vec::new();
-    let has = |o: &str| records.iter().any(|r| r.observable == o);
+    let has = |o: Observable| records.iter().any(|r| r.observable == o);
     if let Some(p) = strengths_panel(records, seeds, log_time) {
         panels.push(p);
     }
     if let Some(p) = loss_panel(records, seeds, log_time) {
         panels.push(p);
     }
-    if has("eigenvalue_re") && has("eigenvalue_im") {
+    if has(Observable::EigenvalueRe) && has(Observable::EigenvalueIm) {
         panels.push(moduli_panel(records, seeds, log_time));
         panels.push(complex_plane(records, seeds));
     }
@@ -341,18 +345,18 @@ pub fn draw_rnn_figure(
 /// Panel (a) of the RNN figure: the first lag products of mode 0 if recorded, else the mode
 /// strengths; `None` if neither is recorded.
 fn strengths_panel(records: &[Record], seeds: &[u64], log_time: bool) -> Option<Panel> {
-    let has = |o: &str| records.iter().any(|r| r.observable == o);
-    if has("lag_product") {
+    let has = |o: Observable| records.iter().any(|r| r.observable == o);
+    if has(Observable::LagProduct) {
         // Index a T + k: take mode 0's lags (k = index while below the first mode's count).
         let steps = records
             .iter()
-            .filter(|r| r.observable == "lag_product")
+            .filter(|r| r.observable == Observable::LagProduct)
             .filter_map(|r| r.index)
             .max()
             .map_or(0, |m| m + 1);
         let modes = records
             .iter()
-            .filter(|r| r.observable == "mode_strength")
+            .filter(|r| r.observable == Observable::ModeStrength)
             .filter_map(|r| r.index)
             .max()
             .map_or(1, |m| m + 1);
@@ -360,7 +364,7 @@ fn strengths_panel(records: &[Record], seeds: &[u64], log_time: bool) -> Option<
         let (p, _) = time_panel(
             records,
             seeds,
-            "lag_product",
+            Observable::LagProduct,
             // The first few lags: later ones repeat the pattern and would crowd the legend.
             &|i| i < per_mode.min(6),
             &|k| format!("lag {k}"),
@@ -369,11 +373,11 @@ fn strengths_panel(records: &[Record], seeds: &[u64], log_time: bool) -> Option<
             log_time,
         );
         Some(p)
-    } else if has("mode_strength") {
+    } else if has(Observable::ModeStrength) {
         let (p, _) = time_panel(
             records,
             seeds,
-            "mode_strength",
+            Observable::ModeStrength,
             &|_| true,
             &|a| format!("mode {a}"),
             "Mode strengths u_a^T C W^lag_a U v_a",
@@ -391,16 +395,19 @@ fn moduli_panel(records: &[Record], seeds: &[u64], log_time: bool) -> Panel {
     // Moduli: sorted moduli are continuous in W, unlike the real part of the i-th
     // eigenvalue sorted by modulus (which jumps between complex pairs).
     let mut im: BTreeMap<(Source, Option<u64>, u64, Option<usize>), f64> = BTreeMap::new();
-    for r in records.iter().filter(|r| r.observable == "eigenvalue_im") {
+    for r in records
+        .iter()
+        .filter(|r| r.observable == Observable::EigenvalueIm)
+    {
         im.insert((r.source, r.seed, r.t.to_bits(), r.index), r.value);
     }
     let moduli: Vec<Record> = records
         .iter()
-        .filter(|r| r.observable == "eigenvalue_re" && r.index.is_some_and(|i| i < 3))
+        .filter(|r| r.observable == Observable::EigenvalueRe && r.index.is_some_and(|i| i < 3))
         .filter_map(|r| {
             im.get(&(r.source, r.seed, r.t.to_bits(), r.index))
+                // The modulus, carried in an eigenvalue_re record for time_panel only.
                 .map(|v| Record {
-                    observable: "eigenvalue_abs",
                     value: r.value.hypot(*v),
                     ..r.clone()
                 })
@@ -409,7 +416,7 @@ fn moduli_panel(records: &[Record], seeds: &[u64], log_time: bool) -> Panel {
     let (p, _) = time_panel(
         &moduli,
         seeds,
-        "eigenvalue_abs",
+        Observable::EigenvalueRe,
         &|i| i < 3,
         &|i| format!("|lambda_{i}|"),
         "Leading eigenvalues of W (moduli)",
@@ -468,7 +475,7 @@ fn complex_plane(records: &[Record], seeds: &[u64]) -> Panel {
     let mut th: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
     for r in records {
         let Some(i) = r.index else { continue };
-        if r.observable != "eigenvalue_re" && r.observable != "eigenvalue_im" {
+        if r.observable != Observable::EigenvalueRe && r.observable != Observable::EigenvalueIm {
             continue;
         }
         let slot = if r.source == sim && r.seed == seed {
@@ -479,8 +486,8 @@ fn complex_plane(records: &[Record], seeds: &[u64]) -> Panel {
             continue;
         };
         match r.observable {
-            "eigenvalue_re" => slot.0 = r.value,
-            "eigenvalue_im" => slot.1 = r.value,
+            Observable::EigenvalueRe => slot.0 = r.value,
+            Observable::EigenvalueIm => slot.1 = r.value,
             _ => {}
         }
     }
@@ -570,7 +577,7 @@ pub fn draw_output_figure(
     log_time: bool,
 ) -> Result<(), PlotError> {
     let seeds = &output.summary.seeds_in_mean;
-    if output.weight_names.is_empty() {
+    if output.model_kind == ModelKind::DeepLinear {
         return draw_run_figure(&output.records, seeds, stem, log_time);
     }
     let mut marks = Vec::new();
@@ -579,13 +586,7 @@ pub fn draw_output_figure(
             .final_weights
             .iter()
             .find(|(s, _)| s == seed)
-            .and_then(|(_, blocks)| {
-                output
-                    .weight_names
-                    .iter()
-                    .position(|n| n == "c")
-                    .and_then(|i| blocks.get(i))
-            });
+            .and_then(|(_, blocks)| blocks.iter().find(|(n, _)| n == "c").map(|(_, c)| c));
         for p in &set.points {
             let coord = |row: usize| -> f64 {
                 match c {

@@ -63,7 +63,7 @@ pub fn records_csv(records: &[Record]) -> String {
         s.push(',');
         fmt_f64(&mut s, r.t);
         s.push(',');
-        s.push_str(r.observable);
+        s.push_str(r.observable.name());
         s.push(',');
         if let Some(i) = r.index {
             let _ = write!(s, "{i}");
@@ -107,11 +107,8 @@ pub fn write_run(
         let wdir = dir.join("weights");
         std::fs::create_dir_all(&wdir).map_err(|e| Error::io(&wdir, e))?;
         for (seed, layers) in &output.final_weights {
-            for (l, w) in layers.iter().enumerate() {
-                let name = match output.weight_names.get(l) {
-                    Some(block) => format!("seed{seed}_{block}.npy"),
-                    None => format!("seed{seed}_W{}.npy", l + 1),
-                };
+            for (block, w) in layers {
+                let name = format!("seed{seed}_{block}.npy");
                 npy::write_matrix(&wdir.join(&name), w)?;
                 files.push(format!("weights/{name}"));
             }

@@ -201,7 +201,7 @@ fn metrics_of(out: &RunOutput, columns: &[String]) -> Vec<f64> {
         out.records
             .iter()
             .rev()
-            .find(|r| r.source == src && r.observable == obs && r.index == idx)
+            .find(|r| r.source == src && r.observable.name() == obs && r.index == idx)
             .map_or(f64::NAN, |r| r.value)
     };
     let th_name = theory.map(|s| s.name().to_string());
