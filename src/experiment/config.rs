@@ -304,11 +304,11 @@ pub struct TrainConfig {
     /// A run is recorded as diverged when its loss exceeds this factor times the initial
     /// loss, or is NaN/inf (default 1e6).
     pub divergence_factor: f64,
-    /// RNN runs: clip the gradient to this global 2-norm before each update (default: no
+    /// Recurrent runs (`rnn`, `gru`): clip the gradient to this global 2-norm before each update (default: no
     /// clipping).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clip: Option<f64>,
-    /// RNN runs: learning-rate schedule `lr_k`: `"constant"`, `"step"` (times `decay` every
+    /// Recurrent runs: learning-rate schedule `lr_k`: `"constant"`, `"step"` (times `decay` every
     /// `decay_every` steps), `"exponential"` (`lr decay^(k / decay_every)`), `"cosine"` (from
     /// `lr` to `decay * lr` over the run) (default `"constant"`). Gradient-flow time is then
     /// `t_k = sum_{j<k} lr_j` (C-6).
@@ -317,7 +317,7 @@ pub struct TrainConfig {
     pub decay: f64,
     /// Schedule period in steps (default 1000).
     pub decay_every: u64,
-    /// RNN runs: truncated BPTT with chunks of this many steps (default: full BPTT).
+    /// Recurrent runs: truncated BPTT with chunks of this many steps (default: full BPTT).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncation: Option<usize>,
 }
@@ -752,9 +752,11 @@ pub fn validate_deep_linear(c: &Config, origin: &str) -> Result<()> {
         || c.train.decay_every != td.decay_every
     {
         return err(
-                "train",
-                "clip, schedule, decay, decay_every and truncation apply only to RNN runs (model.kind = \"rnn\") so far".into(),
-            );
+            "train",
+            "clip, schedule, decay, decay_every and truncation apply only to recurrent runs \
+             (model.kind = \"rnn\" or \"gru\") so far; remove them for deep linear runs"
+                .into(),
+        );
     }
     if m.depth < 2 {
         return err(

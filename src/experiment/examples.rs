@@ -12,7 +12,7 @@ pub struct Example {
 }
 
 /// Every shipped example; the first is the built-in demo.
-pub const EXAMPLES: [Example; 15] = [
+pub const EXAMPLES: [Example; 16] = [
     Example {
         name: "demo",
         about:
@@ -89,6 +89,11 @@ pub const EXAMPLES: [Example; 15] = [
         name: "rnn_flip_flop",
         about: "tanh RNN trained on the 3-bit flip-flop with Adam, then its fixed points",
         text: include_str!("../../configs/rnn_flip_flop.toml"),
+    },
+    Example {
+        name: "gru_flip_flop",
+        about: "GRU trained on the 3-bit flip-flop with Adam, then its 8 stable fixed points",
+        text: include_str!("../../configs/gru_flip_flop.toml"),
     },
 ];
 

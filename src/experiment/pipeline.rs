@@ -67,7 +67,11 @@ pub fn run<F: Family>(
     if requested.contains(&Source::GradientFlow) {
         gradient_flow(&family, &mut st, progress)?;
     }
-    let (runs, final_weights, trained) = simulate(&family, &mut st, progress)?;
+    let Simulated {
+        runs,
+        weights: final_weights,
+        trained,
+    } = simulate(&family, &mut st, progress)?;
     let started = Instant::now();
     let fixed_points = family.fixed_points(&trained, progress)?;
     if c.analysis.as_ref().is_some_and(|a| a.fixed_points) {
@@ -218,16 +222,22 @@ fn gradient_flow<F: Family>(
     Ok(())
 }
 
-/// Final weights of every seed, as named blocks.
-type SeedWeights = Vec<(u64, Vec<(String, crate::linalg::Matrix)>)>;
+/// What the training stage hands on: per seed, in `train.seeds` order.
+struct Simulated {
+    /// Status and final loss of every seed.
+    runs: Vec<SeedRun>,
+    /// Final weights of every seed, as named blocks.
+    weights: Vec<(u64, Vec<(String, crate::linalg::Matrix)>)>,
+    /// Flat parameters of the seeds that completed (not diverged), for the analysis stage.
+    trained: Vec<(u64, Vec<f64>)>,
+}
 
-/// One training run per seed; returns the runs, the final weights and the parameters of
-/// the seeds that did not diverge.
+/// One training run per seed.
 fn simulate<F: Family>(
     family: &F,
     st: &mut Stages,
     progress: &mut dyn FnMut(Progress),
-) -> Result<(Vec<SeedRun>, SeedWeights, Vec<(u64, Vec<f64>)>)> {
+) -> Result<Simulated> {
     let c = st.config;
     let started = Instant::now();
     let (sim, optimizer) = simulation(c);
@@ -285,7 +295,11 @@ fn simulate<F: Family>(
     progress(Progress::Finish);
     st.timings
         .insert(sim.name().into(), started.elapsed().as_secs_f64());
-    Ok((runs, weights, trained))
+    Ok(Simulated {
+        runs,
+        weights,
+        trained,
+    })
 }
 
 /// The simulated source (named after the optimizer, the `source` column of its records) and
