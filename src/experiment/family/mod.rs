@@ -7,7 +7,8 @@
 //! [`crate::train::Trainer`] trains and [`crate::dynamics::GradientFlow`] integrates, computes
 //! the theory sources that apply to it (or says why not, [`TheoryOutcome::Skipped`]), records
 //! its observables, and runs its extra analyses (fixed points). A new family is one file that
-//! implements [`Family`], one [`ModelKind`] variant and one arm in [`dispatch!`].
+//! implements [`Family`], one [`ModelKind`] variant and one arm in this module's `dispatch!`
+//! macro.
 
 pub mod deep_linear;
 pub mod gru;

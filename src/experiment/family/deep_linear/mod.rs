@@ -1,6 +1,6 @@
 //! Deep linear networks `W_L ... W_1` on a linear teacher (`model.kind = "deep_linear"`):
-//! sections `[task]` and `[init]`; theory sources in [`theory`] (closed forms DL-6..DL-10 and
-//! RC-3, reduced ODEs DL-5 and AR-1); observables of the end-to-end map, the balance (C-4)
+//! sections `[task]` and `[init]`; theory sources in its `theory` submodule (closed forms
+//! DL-6..DL-10 and RC-3, reduced ODEs DL-5 and AR-1); observables of the end-to-end map, the balance (C-4)
 //! and the rich/lazy diagnostics (RL-2, RL-3).
 
 mod theory;

@@ -1,8 +1,8 @@
 //! RNNs trained by BPTT (`model.kind = "rnn"`): section `[rnn]` (RN-1, RN-4, RN-5, RN-9)
-//! plus the sequence task of `[task]` and `[sequence]`; theory in [`theory`] (the outlier
-//! model OL-* and the per-mode linear-RNN ODE LR-2); observables of the learned dynamics
-//! (mode strengths, lag products, the spectrum of `W`); fixed points of the trained networks
-//! (theory/fixed_points.md). Observables are documented in docs/rnn.md.
+//! plus the sequence task of `[task]` and `[sequence]`; theory in its `theory` submodule (the
+//! outlier model OL-* and the per-mode linear-RNN ODE LR-2); observables of the learned
+//! dynamics (mode strengths, lag products, the spectrum of `W`); fixed points of the trained
+//! networks (theory/fixed_points.md). Observables are documented in docs/rnn.md.
 
 mod theory;
 
