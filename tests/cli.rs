@@ -113,6 +113,15 @@ fn demo_writes_the_documented_files() {
 fn example_list_and_check_round_trip() {
     let (code, list, _) = run(bin().args(["example", "--list"]));
     assert_eq!(code, 0);
+    // The descriptions start in one column, also after the longest name.
+    let starts: std::collections::BTreeSet<usize> = list
+        .lines()
+        .map(|l| {
+            let name = l.split_whitespace().next().unwrap();
+            name.len() + l[name.len()..].len() - l[name.len()..].trim_start().len()
+        })
+        .collect();
+    assert_eq!(starts.len(), 1, "misaligned example list:\n{list}");
     let dir = tmp("examples");
     for name in list
         .lines()

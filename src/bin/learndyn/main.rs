@@ -729,11 +729,12 @@ fn figure_cmd(
 ) -> Result<(), Failure> {
     let known = input(learndyn::figure::list(dir))?;
     if list {
+        let w = known.iter().map(|id| id.len()).max().unwrap_or(0);
         for id in &known {
             let title = learndyn::figure::load(dir, id)
                 .map(|s| s.figure.title)
                 .unwrap_or_default();
-            println!("{id:<24} {title}");
+            println!("{id:<w$}  {title}");
         }
         return Ok(());
     }
@@ -845,8 +846,14 @@ fn main() -> ExitCode {
         }
         Command::Example { name, list } => match (name, list) {
             (None, _) | (_, true) => {
+                // Align the descriptions on the longest name (issue 16).
+                let w = examples::EXAMPLES
+                    .iter()
+                    .map(|e| e.name.len())
+                    .max()
+                    .unwrap_or(0);
                 for e in &examples::EXAMPLES {
-                    println!("{:<20} {}", e.name, e.about);
+                    println!("{:<w$}  {}", e.name, e.about);
                 }
                 Ok(())
             }
