@@ -170,7 +170,7 @@ pub fn make(dir: &Path, id: &str, quick: bool, threads: usize) -> Result<Vec<Pat
                     .ok()
                     .and_then(|mut t| t.remove("v"))
                     .unwrap_or_else(|| toml::Value::String(v.trim().to_string()));
-                experiment::config::set_key(&mut s.base, sec, key, value)?;
+                experiment::load::set_key(&mut s.base, sec, key, value)?;
             }
             if quick {
                 if let Some(r) = spec.figure.quick_replicates {

@@ -15,6 +15,7 @@
 pub mod config;
 pub mod examples;
 pub mod family;
+pub mod load;
 pub mod observable;
 pub mod pipeline;
 pub mod rnn_config;
@@ -198,7 +199,7 @@ pub struct RunOutput {
 
 /// Run an experiment. `progress` receives stage events (for a progress bar).
 pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<RunOutput> {
-    family::run(loaded, progress)
+    family::dispatch!(loaded.config.model.kind, F => pipeline::run::<F>(loaded, progress))
 }
 
 /// Build the problem a config describes (data, network, first init) without running it:

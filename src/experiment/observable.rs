@@ -43,6 +43,19 @@ pub enum Observable {
     EffectiveRank,
 }
 
+/// The observables of deep linear networks, in record order (`DeepLinearFamily::OBSERVABLES`;
+/// all but [`Observable::Map`] are recorded by default).
+pub const DEEP_LINEAR: &[Observable] = &[
+    Observable::Loss,
+    Observable::ModeStrength,
+    Observable::SingularValue,
+    Observable::BalanceDrift,
+    Observable::Map,
+    Observable::WeightChange,
+    Observable::KernelDistance,
+    Observable::Alignment,
+];
+
 impl Observable {
     /// Every observable, in record order.
     pub const ALL: [Observable; 14] = [

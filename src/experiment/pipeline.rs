@@ -357,26 +357,3 @@ pub fn solver(loaded: &LoadedConfig) -> Result<(Method, Options)> {
     })?;
     Ok((method, opts))
 }
-
-/// Integrate `field` from `y0` at `t = 0` to the last of `times`, calling `on_save` at each
-/// (for the families' reduced ODEs).
-pub fn solve_saving(
-    method: &Method,
-    field: &mut dyn VectorField,
-    y0: &[f64],
-    times: &[f64],
-    opts: &Options,
-    on_save: &mut dyn FnMut(f64, &[f64]),
-) -> Result<integrate::Stats> {
-    let mut ws = Workspace::new(y0.len());
-    let t_end = *times.last().unwrap_or(&0.0);
-    let sol = integrate::solve(
-        method,
-        field,
-        &Ivp::new(0.0, y0, t_end),
-        opts,
-        &mut ws,
-        &mut Output::at_times(times, on_save),
-    )?;
-    Ok(sol.stats)
-}

@@ -1,6 +1,6 @@
-//! Config sections of RNN runs (`model.kind = "rnn"`): `[rnn]` (the trained network),
-//! `[sequence]` (the sequence task and its data) and `[analysis]` (fixed points of the trained
-//! network). Like every section they reject unknown keys and unknown choices (serde enums);
+//! Config sections of recurrent runs (`model.kind = "rnn"` or `"gru"`): `[rnn]` and `[gru]`
+//! (the trained network), `[sequence]` (the sequence task and its data) and `[analysis]`
+//! (fixed points of the trained network). Like every section they reject unknown keys and unknown choices (serde enums);
 //! the families check the values (`experiment::family::{rnn, gru, sequence}`).
 
 pub use crate::model::rnn::Activation;
@@ -266,6 +266,47 @@ impl Default for AnalysisConfig {
             tol_q: 1e-12,
             tol_unique: 1e-3,
             input: None,
+        }
+    }
+}
+
+/// `gru.init`: the distribution of the initial weights (GRU-7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum GruInitKind {
+    /// PyTorch's default: every weight and bias `U(-gain / sqrt(N), gain / sqrt(N))`
+    /// (default).
+    #[default]
+    Uniform,
+    /// Weights `N(0, gain^2 / fan_in)`, biases 0.
+    Gaussian,
+}
+
+/// `[gru]`: the gated recurrent network that is trained (theory/gru.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GruConfig {
+    /// `"uniform"` (PyTorch's `nn.GRU` + `nn.Linear` at gain 1) or `"gaussian"` (default
+    /// `"uniform"`).
+    pub init: GruInitKind,
+    /// Scale of the initial weights, finite and >= 0 (default 1).
+    pub gain: f64,
+    /// Gate biases `b_i = [b_r; b_z; b_in]` and `b_hn` (default true).
+    pub bias: bool,
+    /// Readout bias `d` in `yhat = C h + d` (default true).
+    pub readout_bias: bool,
+    /// Train the initial state `h_0` (default false: `h_0 = 0`).
+    pub learn_h0: bool,
+}
+
+impl Default for GruConfig {
+    fn default() -> Self {
+        GruConfig {
+            init: GruInitKind::Uniform,
+            gain: 1.0,
+            bias: true,
+            readout_bias: true,
+            learn_h0: false,
         }
     }
 }

@@ -14,9 +14,10 @@ pub mod sequence;
 pub mod state_map;
 
 pub use deep_linear::{DeepLinearModel, DeepLinearNet, DlnWorkspace, Moments};
+pub use gru::GruModel;
 pub use layout::ParamLayout;
 pub use seq_rnn::{Form, Learn, SeqRnn, SeqRnnSpec, SeqRnnWorkspace};
-pub use sequence::{GruModel, SeqRnnModel, SequenceModel, SequenceNet};
+pub use sequence::{SeqRnnModel, SequenceModel, SequenceNet};
 
 use crate::error::Result;
 

@@ -3,7 +3,6 @@
 //! minibatches of whole sequences). A new recurrent family implements [`SequenceNet`] and gets
 //! its [`Model`] from [`SequenceModel`].
 
-use super::gru::{Gru, GruWorkspace};
 use super::rnn::SeqBatch;
 use super::seq_rnn::{SeqRnn, SeqRnnWorkspace};
 use super::{Block, Model};
@@ -60,32 +59,6 @@ impl SequenceNet for SeqRnn {
     }
 }
 
-impl SequenceNet for Gru {
-    type Workspace = GruWorkspace;
-    fn n_params(&self) -> usize {
-        Gru::n_params(self)
-    }
-    fn blocks(&self) -> &[Block] {
-        Gru::blocks(self)
-    }
-    fn workspace(&self, data: &SeqBatch) -> GruWorkspace {
-        Gru::workspace(self, data)
-    }
-    fn loss(&self, theta: &[f64], data: &SeqBatch, ws: &mut GruWorkspace) -> Result<f64> {
-        Gru::loss(self, theta, data, ws)
-    }
-    fn loss_and_grad(
-        &self,
-        theta: &[f64],
-        data: &SeqBatch,
-        truncation: Option<usize>,
-        ws: &mut GruWorkspace,
-        grad: &mut [f64],
-    ) -> Result<f64> {
-        Gru::loss_and_grad(self, theta, data, truncation, ws, grad)
-    }
-}
-
 /// A [`SequenceNet`] with its training data and BPTT truncation; minibatches are sets of
 /// sequences, evaluated as [`SeqBatch::select`]ed sub-batches in data order (cached while the
 /// same sequences repeat).
@@ -102,8 +75,6 @@ pub struct SequenceModel<'a, N: SequenceNet> {
 
 /// The RNN of runs on its sequences.
 pub type SeqRnnModel<'a> = SequenceModel<'a, SeqRnn>;
-/// A GRU on its sequences.
-pub type GruModel<'a> = SequenceModel<'a, Gru>;
 
 impl<'a, N: SequenceNet> SequenceModel<'a, N> {
     /// `net` on `data` with BPTT truncation `truncation` (`None`: full BPTT). One forward pass

@@ -5,7 +5,7 @@
 use plotters::prelude::*;
 
 use super::color::{palette, tint};
-use super::panels::{
+use super::series::{
     label_areas, Panel, Prepared, PreparedPanel, SeriesStyle, MARGIN, MARGIN_RIGHT,
 };
 use super::text::{text_width, FONT, LEGEND_PX};

@@ -64,6 +64,7 @@ mod output;
 mod panels;
 pub mod run;
 pub mod scan;
+mod series;
 mod text;
 mod ticks;
 
@@ -71,7 +72,8 @@ mod ticks;
 mod tests;
 
 pub use heatmap::{draw_heatmap, Heatmap};
-pub use panels::{draw_panels, Panel, Series, SeriesStyle};
+pub use panels::draw_panels;
+pub use series::{Panel, Series, SeriesStyle};
 
 /// Errors from drawing.
 #[derive(Debug, thiserror::Error)]

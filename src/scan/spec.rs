@@ -25,7 +25,8 @@
 //! ```
 
 use crate::error::{Error, Result};
-use crate::experiment::config::{self, Config};
+use crate::experiment::config::Config;
+use crate::experiment::load;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -399,7 +400,7 @@ impl ScanSpec {
         };
         // Unknown keys are spec errors, found now, not per point: resolve the first point.
         let first = spec.point(0)?;
-        if let Err(e) = config::from_table(first.table.clone(), origin) {
+        if let Err(e) = load::from_table(first.table.clone(), origin) {
             if let Error::Config { ref message, .. } = e {
                 if message.contains("unknown field") || message.contains("not a section") {
                     return Err(e);
@@ -438,7 +439,7 @@ impl ScanSpec {
         for (a, &i) in self.axes.iter().zip(&idx) {
             for (k, v) in a.keys.iter().zip(&a.values[i]) {
                 let (sec, key) = split_key(&self.origin, k)?;
-                config::set_key(&mut table, sec, key, v.clone())?;
+                load::set_key(&mut table, sec, key, v.clone())?;
                 coords.push((k.clone(), v.clone()));
             }
         }
@@ -458,7 +459,7 @@ impl ScanSpec {
             } else {
                 toml::Value::Float(v)
             };
-            config::set_key(&mut table, sec, key, value)?;
+            load::set_key(&mut table, sec, key, value)?;
         }
         Ok(Point { id, coords, table })
     }
@@ -466,13 +467,13 @@ impl ScanSpec {
     /// The run config of point `p` (validated), with `train.seeds = [seed]`.
     pub fn run_config(&self, p: &Point, seed: u64) -> Result<Config> {
         let mut table = p.table.clone();
-        config::set_key(
+        load::set_key(
             &mut table,
             "train",
             "seeds",
             toml::Value::Array(vec![toml::Value::Integer(seed as i64)]),
         )?;
-        config::from_table(table, &format!("point {}", p.id))
+        load::from_table(table, &format!("point {}", p.id))
     }
 
     /// Seed of `(point, replicate)`: derived from the scan seed and the point's coordinates

@@ -13,52 +13,10 @@ use crate::analysis::spectra::{self, TimeKind};
 use crate::error::{Error, Result};
 use crate::experiment::config::{Config, LoadedConfig};
 use crate::experiment::observable::{Observable, Wanted};
-use crate::experiment::rnn_config::AnalysisConfig;
+use crate::experiment::rnn_config::{AnalysisConfig, GruInitKind};
 use crate::experiment::{Progress, Record, Source};
 use crate::linalg::Matrix;
 use crate::model::gru::{Gru, GruInit, GruModel, GruSpec};
-use serde::{Deserialize, Serialize};
-
-/// `gru.init`: the distribution of the initial weights (GRU-7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum GruInitKind {
-    /// PyTorch's default: every weight and bias `U(-gain / sqrt(N), gain / sqrt(N))`
-    /// (default).
-    #[default]
-    Uniform,
-    /// Weights `N(0, gain^2 / fan_in)`, biases 0.
-    Gaussian,
-}
-
-/// `[gru]`: the gated recurrent network that is trained (theory/gru.md).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GruConfig {
-    /// `"uniform"` (PyTorch's `nn.GRU` + `nn.Linear` at gain 1) or `"gaussian"` (default
-    /// `"uniform"`).
-    pub init: GruInitKind,
-    /// Scale of the initial weights, finite and >= 0 (default 1).
-    pub gain: f64,
-    /// Gate biases `b_i = [b_r; b_z; b_in]` and `b_hn` (default true).
-    pub bias: bool,
-    /// Readout bias `d` in `yhat = C h + d` (default true).
-    pub readout_bias: bool,
-    /// Train the initial state `h_0` (default false: `h_0 = 0`).
-    pub learn_h0: bool,
-}
-
-impl Default for GruConfig {
-    fn default() -> Self {
-        GruConfig {
-            init: GruInitKind::Uniform,
-            gain: 1.0,
-            bias: true,
-            readout_bias: true,
-            learn_h0: false,
-        }
-    }
-}
 
 /// A GRU problem: the sequence task, the network and its initialization.
 #[derive(Debug, Clone)]

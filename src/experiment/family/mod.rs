@@ -7,7 +7,7 @@
 //! [`crate::train::Trainer`] trains and [`crate::dynamics::GradientFlow`] integrates, computes
 //! the theory sources that apply to it (or says why not, [`TheoryOutcome::Skipped`]), records
 //! its observables, and runs its extra analyses (fixed points). A new family is one file that
-//! implements [`Family`], one [`ModelKind`] variant and one arm in this module's `dispatch!`
+//! implements [`Family`], one [`ModelKind`](super::config::ModelKind) variant and one arm in this module's `dispatch!`
 //! macro.
 
 pub mod deep_linear;
@@ -15,12 +15,12 @@ pub mod gru;
 pub mod rnn;
 pub mod sequence;
 
-use super::config::{Config, LoadedConfig, ModelKind};
+use super::config::{Config, LoadedConfig};
 use super::observable::{Observable, Wanted};
-use super::{Progress, Record, RunOutput, Source};
+use super::{Progress, Record, Source};
 use crate::analysis::fixed_points::FixedPointSet;
 use crate::error::Result;
-use crate::integrate::{self, Event, Method, Options};
+use crate::integrate::{self, Event, Ivp, Method, Options, Output, VectorField, Workspace};
 use crate::linalg::Matrix;
 use crate::model::Model;
 
@@ -210,30 +210,26 @@ pub fn validate_observables<F: Family>(c: &Config, origin: &str) -> Result<()> {
 }
 
 /// Call `$body` with the family type of `$kind` bound to `$f`: the one place that maps a
-/// [`ModelKind`] to its [`Family`].
+/// [`ModelKind`](super::config::ModelKind) to its [`Family`].
 macro_rules! dispatch {
     ($kind:expr, $f:ident => $body:expr) => {
         match $kind {
-            ModelKind::DeepLinear => {
-                type $f = deep_linear::DeepLinearFamily;
+            $crate::experiment::config::ModelKind::DeepLinear => {
+                type $f = $crate::experiment::family::deep_linear::DeepLinearFamily;
                 $body
             }
-            ModelKind::Rnn => {
-                type $f = rnn::RnnFamily;
+            $crate::experiment::config::ModelKind::Rnn => {
+                type $f = $crate::experiment::family::rnn::RnnFamily;
                 $body
             }
-            ModelKind::Gru => {
-                type $f = gru::GruFamily;
+            $crate::experiment::config::ModelKind::Gru => {
+                type $f = $crate::experiment::family::gru::GruFamily;
                 $body
             }
         }
     };
 }
-
-/// Run `loaded` through the pipeline of its family.
-pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<RunOutput> {
-    dispatch!(loaded.config.model.kind, F => super::pipeline::run::<F>(loaded, progress))
-}
+pub(crate) use dispatch;
 
 /// Build the problem `loaded` describes without running it (the input errors of `check`).
 pub fn check(loaded: &LoadedConfig) -> Result<()> {
@@ -251,4 +247,27 @@ pub fn validate(c: &Config, origin: &str) -> Result<()> {
 /// Fill in the left-out sections of the config's family.
 pub fn fill_defaults(c: &mut Config) {
     dispatch!(c.model.kind, F => F::fill_defaults(c))
+}
+
+/// Integrate `field` from `y0` at `t = 0` to the last of `times`, calling `on_save` at each
+/// (for the families' reduced ODEs).
+pub fn solve_saving(
+    method: &Method,
+    field: &mut dyn VectorField,
+    y0: &[f64],
+    times: &[f64],
+    opts: &Options,
+    on_save: &mut dyn FnMut(f64, &[f64]),
+) -> Result<integrate::Stats> {
+    let mut ws = Workspace::new(y0.len());
+    let t_end = *times.last().unwrap_or(&0.0);
+    let sol = integrate::solve(
+        method,
+        field,
+        &Ivp::new(0.0, y0, t_end),
+        opts,
+        &mut ws,
+        &mut Output::at_times(times, on_save),
+    )?;
+    Ok(sol.stats)
 }

@@ -44,7 +44,8 @@ use rand_distr::StandardNormal;
 
 mod map;
 
-pub use super::sequence::GruModel;
+use super::sequence::{SequenceModel, SequenceNet};
+
 pub use map::GruMap;
 
 /// Architecture of a [`Gru`].
@@ -611,4 +612,33 @@ fn mat_ref(rows: usize, cols: usize, data: &[f64]) -> MatRef<'_> {
 #[inline]
 fn mat_mut(rows: usize, cols: usize, data: &mut [f64]) -> MatMut<'_> {
     MatMut::new(rows, cols, &mut data[..rows * cols]).expect("Gru buffer views have exact lengths")
+}
+
+/// A GRU on its sequences.
+pub type GruModel<'a> = SequenceModel<'a, Gru>;
+
+impl SequenceNet for Gru {
+    type Workspace = GruWorkspace;
+    fn n_params(&self) -> usize {
+        Gru::n_params(self)
+    }
+    fn blocks(&self) -> &[Block] {
+        Gru::blocks(self)
+    }
+    fn workspace(&self, data: &SeqBatch) -> GruWorkspace {
+        Gru::workspace(self, data)
+    }
+    fn loss(&self, theta: &[f64], data: &SeqBatch, ws: &mut GruWorkspace) -> Result<f64> {
+        Gru::loss(self, theta, data, ws)
+    }
+    fn loss_and_grad(
+        &self,
+        theta: &[f64],
+        data: &SeqBatch,
+        truncation: Option<usize>,
+        ws: &mut GruWorkspace,
+        grad: &mut [f64],
+    ) -> Result<f64> {
+        Gru::loss_and_grad(self, theta, data, truncation, ws, grad)
+    }
 }

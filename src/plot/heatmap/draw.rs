@@ -9,7 +9,7 @@ use super::{PreparedHeatmap, CBAR_W, HATCH_STEP, KEY_SIDE, MISSING_FILL, MISSING
 use super::{MISSING_TEXT, TICK_GAP, TICK_LEN};
 use crate::plot::color::{text_on, viridis};
 use crate::plot::output::Render;
-use crate::plot::panels::MARGIN;
+use crate::plot::series::MARGIN;
 use crate::plot::text::{line_height, Place, TextMetrics, AXIS_PX, FONT, TICK_PX, TITLE_PX};
 use crate::plot::ticks::{fraction, to_px, value_label};
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use plotters::style::RGBColor;
 
 use super::output::{backend_err, Targets};
-use super::panels::{MARGIN, PANEL_MAX};
+use super::series::{MARGIN, PANEL_MAX};
 use super::text::{ensure_fonts, line_height, text_width, AXIS_PX, TICK_PX, TITLE_PX};
 use super::ticks::{centre_labels, label_stride, scale_ticks, thin_labels};
 use super::ticks::{to_plot, to_px, value_label, Extent, Tick};

@@ -3,6 +3,7 @@
 //! DL-6..DL-10 and RC-3, reduced ODEs DL-5 and AR-1); observables of the end-to-end map, the balance (C-4)
 //! and the rich/lazy diagnostics (RL-2, RL-3).
 
+mod checks;
 mod theory;
 
 use super::{Facts, Family, ModelUse, Stamp, TheoryContext, TheoryOutcome, TrajectoryObserver};
@@ -33,19 +34,10 @@ impl Family for DeepLinearFamily {
     type Model<'a> = DeepLinearModel<'a>;
     type Observer<'a> = NetObserver<'a>;
     const NAME: &'static str = "deep linear";
-    const OBSERVABLES: &'static [Observable] = &[
-        Observable::Loss,
-        Observable::ModeStrength,
-        Observable::SingularValue,
-        Observable::BalanceDrift,
-        Observable::Map,
-        Observable::WeightChange,
-        Observable::KernelDistance,
-        Observable::Alignment,
-    ];
+    const OBSERVABLES: &'static [Observable] = crate::experiment::observable::DEEP_LINEAR;
 
     fn validate(c: &Config, origin: &str) -> Result<()> {
-        crate::experiment::config::validate_deep_linear(c, origin)
+        checks::validate(c, origin)
     }
 
     fn build(loaded: &LoadedConfig) -> Result<Self> {

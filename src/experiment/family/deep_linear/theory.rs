@@ -345,7 +345,7 @@ impl DeepLinearFamily {
         let mut on_save = |t: f64, y: &[f64]| {
             local.push((t, Matrix::from_col_major(m, n, y.to_vec()).expect("map")));
         };
-        let sol = crate::experiment::pipeline::solve_saving(
+        let sol = crate::experiment::family::solve_saving(
             ctx.method,
             &mut field,
             we0.as_slice(),
