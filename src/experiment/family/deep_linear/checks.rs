@@ -7,16 +7,28 @@ use crate::experiment::config::{
 };
 
 /// The checks of deep-linear configs (`[model]`, `[task]`, `[init]`, and the `[train]` keys
-/// that only recurrent runs read).
+/// that only recurrent runs read), in this order; the first failure is the error.
 pub(super) fn validate(c: &Config, origin: &str) -> Result<()> {
-    let err = |key: &str, message: String| {
-        Err(Error::Config {
-            file: origin.to_string(),
-            key: key.to_string(),
-            message,
-        })
-    };
-    let m = &c.model;
+    recurrent_only_keys(c, origin)?;
+    model(c, origin)?;
+    task(c, origin)?;
+    init_values(c, origin)?;
+    init_keys(c, origin)?;
+    batches(c, origin)?;
+    Ok(())
+}
+
+fn fail(origin: &str, key: &str, message: String) -> Result<()> {
+    Err(Error::Config {
+        file: origin.to_string(),
+        key: key.to_string(),
+        message,
+    })
+}
+
+/// The `[train]` keys only recurrent runs read are not set.
+fn recurrent_only_keys(c: &Config, origin: &str) -> Result<()> {
+    let err = |key: &str, message: String| fail(origin, key, message);
     let td = TrainConfig::default();
     if c.train.clip.is_some()
         || c.train.truncation.is_some()
@@ -31,6 +43,13 @@ pub(super) fn validate(c: &Config, origin: &str) -> Result<()> {
                 .into(),
         );
     }
+    Ok(())
+}
+
+/// `model.depth` and `model.hidden`.
+fn model(c: &Config, origin: &str) -> Result<()> {
+    let err = |key: &str, message: String| fail(origin, key, message);
+    let m = &c.model;
     if m.depth < 2 {
         return err(
             "model.depth",
@@ -50,6 +69,12 @@ pub(super) fn validate(c: &Config, origin: &str) -> Result<()> {
         Some(h) if h.contains(&0) => return err("model.hidden", "every width must be >= 1".into()),
         _ => {}
     }
+    Ok(())
+}
+
+/// `[task]`: a linear teacher with valid singular values, noise and samples.
+fn task(c: &Config, origin: &str) -> Result<()> {
+    let err = |key: &str, message: String| fail(origin, key, message);
     let t = &c.task;
     if t.kind != TaskKind::LinearTeacher {
         return err(
@@ -107,6 +132,13 @@ pub(super) fn validate(c: &Config, origin: &str) -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// `[init]` values of the chosen kind.
+fn init_values(c: &Config, origin: &str) -> Result<()> {
+    let err = |key: &str, message: String| fail(origin, key, message);
+    let t = &c.task;
     let i = &c.init;
     if i.kind.has_scale() && !(i.scale > 0.0 && i.scale.is_finite()) {
         return err(
@@ -156,6 +188,13 @@ pub(super) fn validate(c: &Config, origin: &str) -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// `[init]` keys that only other init kinds read are not set.
+fn init_keys(c: &Config, origin: &str) -> Result<()> {
+    let err = |key: &str, message: String| fail(origin, key, message);
+    let (m, i) = (&c.model, &c.init);
     // Keys that only some init kinds read: setting them for another kind is a mistake.
     let defaults = InitConfig::default();
     // "Changed from its default" is an exact (bitwise) question, not a numerical one.
@@ -200,6 +239,13 @@ pub(super) fn validate(c: &Config, origin: &str) -> Result<()> {
             ),
         );
     }
+    Ok(())
+}
+
+/// Optimizer and batch size fit the data.
+fn batches(c: &Config, origin: &str) -> Result<()> {
+    let err = |key: &str, message: String| fail(origin, key, message);
+    let t = &c.task;
     let tr = &c.train;
     if tr.optimizer == OptimizerKind::Sgd && t.samples.unwrap_or(0) == 0 {
         return err(

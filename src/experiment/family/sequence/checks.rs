@@ -9,18 +9,33 @@ use crate::experiment::rnn_config::{InputKind, Profile};
 /// and its `[sequence]` keys, the `[train]` keys of sequence data, `[analysis]`. `family` is
 /// the family's name in messages and `inits` the section that sets its initialization.
 pub fn validate_sequence(c: &Config, origin: &str, family: &str, inits: &str) -> Result<()> {
-    let err = |key: &str, message: String| {
-        Err(Error::Config {
-            file: origin.to_string(),
-            key: key.to_string(),
-            message,
-        })
-    };
-    let pos = |x: f64| x > 0.0 && x.is_finite();
-    let nonneg = |x: f64| x >= 0.0 && x.is_finite();
-    let s = c.sequence.clone().unwrap_or_default();
-    let a = c.analysis.clone().unwrap_or_default();
-    let t = &c.task;
+    network(c, origin, family, inits)?;
+    sequence_keys(c, origin, family)?;
+    task_kind(c, origin)?;
+    train_keys(c, origin)?;
+    analysis(c, origin)?;
+    Ok(())
+}
+
+fn fail(origin: &str, key: &str, message: String) -> Result<()> {
+    Err(Error::Config {
+        file: origin.to_string(),
+        key: key.to_string(),
+        message,
+    })
+}
+
+fn pos(x: f64) -> bool {
+    x > 0.0 && x.is_finite()
+}
+
+fn nonneg(x: f64) -> bool {
+    x >= 0.0 && x.is_finite()
+}
+
+/// One hidden size and no `[init]` (the family's init is in its own section).
+fn network(c: &Config, origin: &str, family: &str, inits: &str) -> Result<()> {
+    let err = |key: &str, message: String| fail(origin, key, message);
     if c.model.depth != 2 {
         return err(
             "model.depth",
@@ -49,6 +64,14 @@ pub fn validate_sequence(c: &Config, origin: &str, family: &str, inits: &str) ->
             ),
         );
     }
+    Ok(())
+}
+
+/// A sequence task and the `[sequence]` keys every task reads.
+fn sequence_keys(c: &Config, origin: &str, family: &str) -> Result<()> {
+    let err = |key: &str, message: String| fail(origin, key, message);
+    let s = c.sequence.clone().unwrap_or_default();
+    let t = &c.task;
     if !TaskKind::SEQUENCE.contains(&t.kind) {
         let allowed: Vec<&str> = TaskKind::SEQUENCE.iter().map(|k| k.name()).collect();
         return err(
@@ -97,6 +120,14 @@ pub fn validate_sequence(c: &Config, origin: &str, family: &str, inits: &str) ->
             format!("must lie in [0, 1], got {}", s.pulse_prob),
         );
     }
+    Ok(())
+}
+
+/// The keys of the chosen sequence task.
+fn task_kind(c: &Config, origin: &str) -> Result<()> {
+    let err = |key: &str, message: String| fail(origin, key, message);
+    let s = c.sequence.clone().unwrap_or_default();
+    let t = &c.task;
     match t.kind {
         TaskKind::Integrate => {
             if t.d_in != t.d_out {
@@ -213,6 +244,14 @@ pub fn validate_sequence(c: &Config, origin: &str, family: &str, inits: &str) ->
         }
         _ => {}
     }
+    Ok(())
+}
+
+/// The `[train]` keys of sequence data.
+fn train_keys(c: &Config, origin: &str) -> Result<()> {
+    let err = |key: &str, message: String| fail(origin, key, message);
+    let s = c.sequence.clone().unwrap_or_default();
+    let t = &c.task;
     let tr = &c.train;
     if tr.batch_size.is_some_and(|b| {
         b == 0 || (t.kind != TaskKind::Npy && s.input != InputKind::ImpulseBasis && b > s.sequences)
@@ -240,6 +279,14 @@ pub fn validate_sequence(c: &Config, origin: &str, family: &str, inits: &str) ->
             "must be >= 1 steps (omit it for full BPTT)".into(),
         );
     }
+    Ok(())
+}
+
+/// `[analysis]` (fixed points).
+fn analysis(c: &Config, origin: &str) -> Result<()> {
+    let err = |key: &str, message: String| fail(origin, key, message);
+    let a = c.analysis.clone().unwrap_or_default();
+    let t = &c.task;
     if a.fixed_points && a.n_inits == 0 {
         return err("analysis.n_inits", "must be >= 1".into());
     }

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::experiment::config::{LoadedConfig, TaskKind};
 use crate::experiment::family::Stamp;
 use crate::experiment::observable::{Observable, Wanted};
-use crate::experiment::rnn_config::{AnalysisConfig, InputKind, Profile, Readout};
+use crate::experiment::rnn_config::{AnalysisConfig, InputKind, Profile, Readout, SequenceConfig};
 use crate::experiment::Record;
 use crate::linalg::Matrix;
 use crate::model::rnn::SeqBatch;
@@ -215,81 +215,8 @@ pub fn build_task(loaded: &LoadedConfig) -> Result<SequenceTask> {
         TaskKind::FlipFlop => {
             sequences::flip_flop(t.d_in, steps, s.sequences, s.pulse_prob, t.seed)?
         }
-        TaskKind::TeacherRnn => {
-            let w = match &s.teacher_w {
-                Some(p) => crate::npy::read_matrix(&loaded.resolve_path(p)).map_err(|e| {
-                    cfg_err(
-                        loaded,
-                        "sequence.teacher_w",
-                        format!("{e} (paths are relative to the config file's folder)"),
-                    )
-                })?,
-                None => {
-                    let pairs: Vec<(f64, f64)> =
-                        s.complex_pairs.iter().map(|p| (p[0], p[1])).collect();
-                    sequences::spectrum_matrix(s.teacher_hidden, &s.eigenvalues, &pairs, t.seed)?
-                }
-            };
-            if w.nrows() != s.teacher_hidden || w.ncols() != s.teacher_hidden {
-                return Err(cfg_err(
-                    loaded,
-                    "sequence.teacher_w",
-                    format!(
-                        "is {}x{}, but sequence.teacher_hidden = {} needs a square {}x{} matrix",
-                        w.nrows(),
-                        w.ncols(),
-                        s.teacher_hidden,
-                        s.teacher_hidden,
-                        s.teacher_hidden
-                    ),
-                ));
-            }
-            // Its own stream: spectrum_matrix draws the eigenvectors from TEACHER, and
-            // sharing it would align U with the first eigenvectors.
-            let mut rng = random::rng(t.seed, stream::TEACHER_INPUT);
-            let sc = 1.0 / (t.d_in as f64).sqrt();
-            let u = gaussian(&mut rng, s.teacher_hidden, t.d_in, sc);
-            let teacher = TeacherRnn {
-                w,
-                u,
-                c: None,
-                activation: s.teacher_activation,
-                alpha: s.teacher_alpha,
-            };
-            let (x, b) = inputs()?;
-            let states = teacher.states(&x, steps, b)?;
-            let observed: Vec<usize> = s.observed.clone().unwrap_or_else(|| (0..t.d_out).collect());
-            let y = sequences::observe(&states, Some(&observed), None, t.noise_std, t.seed)?;
-            SeqData {
-                x,
-                y,
-                steps,
-                batch: b,
-            }
-        }
-        TaskKind::Npy => {
-            let (xi, yi) = (
-                s.inputs.as_deref().unwrap_or_default(),
-                s.targets.as_deref().unwrap_or_default(),
-            );
-            let d =
-                sequences::load_npy_sequences(&loaded.resolve_path(xi), &loaded.resolve_path(yi))
-                    .map_err(|e| cfg_err(loaded, "sequence.inputs", e.to_string()))?;
-            if d.x.nrows() != t.d_in || d.y.nrows() != t.d_out {
-                return Err(cfg_err(
-                    loaded,
-                    "task.d_in",
-                    format!(
-                        "the .npy data have d_in = {} and d_out = {}, but the config says task.d_in = {} and task.d_out = {}; make them agree",
-                        d.x.nrows(),
-                        d.y.nrows(),
-                        t.d_in,
-                        t.d_out
-                    ),
-                ));
-            }
-            d
-        }
+        TaskKind::TeacherRnn => teacher_rnn_data(loaded, &s, &inputs)?,
+        TaskKind::Npy => npy_data(loaded, &s)?,
         TaskKind::LinearTeacher => {
             return Err(cfg_err(
                 loaded,
@@ -317,4 +244,89 @@ pub fn build_task(loaded: &LoadedConfig) -> Result<SequenceTask> {
         modes,
         population,
     })
+}
+
+/// The `teacher_rnn` task: a teacher RNN (from `sequence.teacher_w` or a drawn spectrum)
+/// driven by the inputs, observed at `sequence.observed` with `task.noise_std`.
+fn teacher_rnn_data(
+    loaded: &LoadedConfig,
+    s: &SequenceConfig,
+    inputs: &dyn Fn() -> Result<(Matrix, usize)>,
+) -> Result<SeqData> {
+    let t = &loaded.config.task;
+    let steps = s.steps;
+    let w = match &s.teacher_w {
+        Some(p) => crate::npy::read_matrix(&loaded.resolve_path(p)).map_err(|e| {
+            cfg_err(
+                loaded,
+                "sequence.teacher_w",
+                format!("{e} (paths are relative to the config file's folder)"),
+            )
+        })?,
+        None => {
+            let pairs: Vec<(f64, f64)> = s.complex_pairs.iter().map(|p| (p[0], p[1])).collect();
+            sequences::spectrum_matrix(s.teacher_hidden, &s.eigenvalues, &pairs, t.seed)?
+        }
+    };
+    if w.nrows() != s.teacher_hidden || w.ncols() != s.teacher_hidden {
+        return Err(cfg_err(
+            loaded,
+            "sequence.teacher_w",
+            format!(
+                "is {}x{}, but sequence.teacher_hidden = {} needs a square {}x{} matrix",
+                w.nrows(),
+                w.ncols(),
+                s.teacher_hidden,
+                s.teacher_hidden,
+                s.teacher_hidden
+            ),
+        ));
+    }
+    // Its own stream: spectrum_matrix draws the eigenvectors from TEACHER, and
+    // sharing it would align U with the first eigenvectors.
+    let mut rng = random::rng(t.seed, stream::TEACHER_INPUT);
+    let sc = 1.0 / (t.d_in as f64).sqrt();
+    let u = gaussian(&mut rng, s.teacher_hidden, t.d_in, sc);
+    let teacher = TeacherRnn {
+        w,
+        u,
+        c: None,
+        activation: s.teacher_activation,
+        alpha: s.teacher_alpha,
+    };
+    let (x, b) = inputs()?;
+    let states = teacher.states(&x, steps, b)?;
+    let observed: Vec<usize> = s.observed.clone().unwrap_or_else(|| (0..t.d_out).collect());
+    let y = sequences::observe(&states, Some(&observed), None, t.noise_std, t.seed)?;
+    Ok(SeqData {
+        x,
+        y,
+        steps,
+        batch: b,
+    })
+}
+
+/// The `npy` task: the user's `[batch, time, dim]` inputs and targets.
+fn npy_data(loaded: &LoadedConfig, s: &SequenceConfig) -> Result<SeqData> {
+    let t = &loaded.config.task;
+    let (xi, yi) = (
+        s.inputs.as_deref().unwrap_or_default(),
+        s.targets.as_deref().unwrap_or_default(),
+    );
+    let d = sequences::load_npy_sequences(&loaded.resolve_path(xi), &loaded.resolve_path(yi))
+        .map_err(|e| cfg_err(loaded, "sequence.inputs", e.to_string()))?;
+    if d.x.nrows() != t.d_in || d.y.nrows() != t.d_out {
+        return Err(cfg_err(
+            loaded,
+            "task.d_in",
+            format!(
+                "the .npy data have d_in = {} and d_out = {}, but the config says task.d_in = {} and task.d_out = {}; make them agree",
+                d.x.nrows(),
+                d.y.nrows(),
+                t.d_in,
+                t.d_out
+            ),
+        ));
+    }
+    Ok(d)
 }
