@@ -91,8 +91,59 @@ impl TeacherSpec {
                 format!("must be finite and >= 0, got {}", self.noise_std),
             ));
         }
+        let teacher = self.teacher_map()?;
+        let mut whitening_error = 0.0;
+        let mut data = None;
+        let moments = match self.samples {
+            None => {
+                let tr_yy = teacher.norm_fro().powi(2) + self.noise_std.powi(2) * d_out as f64;
+                let loss_min = 0.5 * (tr_yy - teacher.norm_fro().powi(2));
+                Moments {
+                    sigma_xx: Matrix::identity(d_in),
+                    sigma_yx: teacher.clone(),
+                    w_star: teacher.clone(),
+                    loss_min,
+                    whitened: true,
+                }
+            }
+            Some(p) => {
+                let (m, err, xy) = self.sample_moments(&teacher, p)?;
+                whitening_error = err;
+                data = Some(xy);
+                m
+            }
+        };
+        // Modes: SVD of the Sigma_yx that training sees.
+        let svd = linalg::svd(moments.sigma_yx.view())?;
+        let r = match &self.map {
+            TeacherMap::SingularValues(s) => s.len(),
+            TeacherMap::Explicit(_) => rank_of(&svd.s, d_in.max(d_out)),
+        };
+        if r == 0 {
+            return Err(Error::invalid(
+                "task.sigma_yx",
+                "the teacher map is zero: nothing to learn",
+            ));
+        }
+        let mut u = svd.u.first_cols(r);
+        let mut v = svd.v.first_cols(r);
+        sign_fix(&mut u, &mut v);
+        Ok(LinearTask {
+            moments,
+            u,
+            s: svd.s[..r].to_vec(),
+            v,
+            whitening_error,
+            data,
+        })
+    }
+
+    /// The teacher map `Sigma_yx` of the population: `U diag(s) V^T` with `U`, `V` drawn
+    /// from stream TEACHER, or the explicit matrix (`d_out x d_in`).
+    fn teacher_map(&self) -> Result<Matrix> {
+        let (d_in, d_out) = (self.d_in, self.d_out);
         let mut rng = random::rng(self.seed, stream::TEACHER);
-        let teacher = match &self.map {
+        match &self.map {
             TeacherMap::SingularValues(s) => {
                 let k = d_in.min(d_out);
                 if s.is_empty() || s.len() > k {
@@ -118,7 +169,7 @@ impl TeacherSpec {
                 let v = linalg::orthonormal_from(&random::gaussian_matrix(&mut rng, d_in, d_in))?
                     .first_cols(s.len());
                 let us = Matrix::from_fn(d_out, s.len(), |i, j| u.get(i, j) * s[j]);
-                us.matmul_t(&v)
+                Ok(us.matmul_t(&v))
             }
             TeacherMap::Explicit(m) => {
                 if (m.nrows(), m.ncols()) != (d_out, d_in) {
@@ -128,120 +179,93 @@ impl TeacherSpec {
                         got: format!("({}, {})", m.nrows(), m.ncols()),
                     });
                 }
-                m.clone()
+                Ok(m.clone())
             }
-        };
-        let mut whitening_error = 0.0;
-        let mut data = None;
-        let moments = match self.samples {
-            None => {
-                let tr_yy = teacher.norm_fro().powi(2) + self.noise_std.powi(2) * d_out as f64;
-                let loss_min = 0.5 * (tr_yy - teacher.norm_fro().powi(2));
-                Moments {
-                    sigma_xx: Matrix::identity(d_in),
-                    sigma_yx: teacher.clone(),
-                    w_star: teacher.clone(),
-                    loss_min,
-                    whitened: true,
-                }
-            }
-            Some(p) => {
-                if p == 0 {
-                    return Err(Error::invalid(
-                        "task.samples",
-                        "must be >= 1 (omit it for population moments)",
-                    ));
-                }
-                let mut srng = random::rng(self.seed, stream::SAMPLES);
-                let mut x = random::gaussian_matrix(&mut srng, d_in, p);
-                let pf = p as f64;
-                if self.whiten {
-                    if p < d_in {
-                        return Err(Error::invalid(
-                            "task.whiten",
-                            format!(
-                                "whitening needs samples >= d_in ({p} < {d_in}); add samples or set whiten = false"
-                            ),
-                        ));
-                    }
-                    let cov = x.matmul_t(&x).scale(1.0 / pf);
-                    let w = linalg::sym_fn(cov.view(), |l| 1.0 / l.sqrt())?;
-                    x = w.matmul(&x);
-                }
-                let mut y = teacher.matmul(&x);
-                if self.noise_std > 0.0 {
-                    let mut nrng = random::rng(self.seed, stream::NOISE);
-                    let noise = random::gaussian_matrix(&mut nrng, d_out, p);
-                    for (a, b) in y.as_mut_slice().iter_mut().zip(noise.as_slice()) {
-                        *a += self.noise_std * b;
-                    }
-                }
-                let mut sigma_xx = x.matmul_t(&x).scale(1.0 / pf);
-                if self.whiten {
-                    // Exactly I up to rounding; snap to I so the whitened fast path is exact.
-                    whitening_error = sigma_xx.sub(&Matrix::identity(d_in)).norm_fro();
-                    sigma_xx = Matrix::identity(d_in);
-                } else {
-                    whitening_error = sigma_xx.sub(&Matrix::identity(d_in)).norm_fro();
-                }
-                let sigma_yx = y.matmul_t(&x).scale(1.0 / pf);
-                let tr_yy = y.norm_fro().powi(2) / pf;
-                let pinv = linalg::psd_pinv(sigma_xx.view(), 1e-12)?;
-                let w_star = sigma_yx.matmul(&pinv);
-                let loss_min = (0.5 * (tr_yy - (w_star.t_matmul(&sigma_yx)).trace())).max(0.0);
-                let whitened = self.whiten;
-                data = Some((x, y));
-                Moments {
-                    sigma_xx,
-                    sigma_yx,
-                    w_star,
-                    loss_min,
-                    whitened,
-                }
-            }
-        };
-        // Modes: SVD of the Sigma_yx that training sees.
-        let svd = linalg::svd(moments.sigma_yx.view())?;
-        let r = match &self.map {
-            TeacherMap::SingularValues(s) => s.len(),
-            TeacherMap::Explicit(_) => rank_of(&svd.s, d_in.max(d_out)),
-        };
-        if r == 0 {
+        }
+    }
+
+    /// The moments of `p` samples `x ~ N(0, I)` (whitened if asked) with `y = teacher x +
+    /// noise`: (moments, `||Sigma_xx - I||_F` before snapping, the samples `(x, y)`).
+    fn sample_moments(
+        &self,
+        teacher: &Matrix,
+        p: usize,
+    ) -> Result<(Moments, f64, (Matrix, Matrix))> {
+        let (d_in, d_out) = (self.d_in, self.d_out);
+        if p == 0 {
             return Err(Error::invalid(
-                "task.sigma_yx",
-                "the teacher map is zero: nothing to learn",
+                "task.samples",
+                "must be >= 1 (omit it for population moments)",
             ));
         }
-        let mut u = svd.u.first_cols(r);
-        let mut v = svd.v.first_cols(r);
-        // Sign convention (C-3): the largest-|entry| of each v_alpha is positive, so mode
-        // directions do not depend on the SVD routine's sign choices.
-        for a in 0..r {
-            let (imax, _) = (0..d_in).fold((0, 0.0), |(bi, bv), i| {
-                let x = v.get(i, a).abs();
-                if x > bv {
-                    (i, x)
-                } else {
-                    (bi, bv)
-                }
-            });
-            if v.get(imax, a) < 0.0 {
-                for i in 0..d_in {
-                    v.set(i, a, -v.get(i, a));
-                }
-                for i in 0..d_out {
-                    u.set(i, a, -u.get(i, a));
-                }
+        let mut srng = random::rng(self.seed, stream::SAMPLES);
+        let mut x = random::gaussian_matrix(&mut srng, d_in, p);
+        let pf = p as f64;
+        if self.whiten {
+            if p < d_in {
+                return Err(Error::invalid(
+                    "task.whiten",
+                    format!(
+                        "whitening needs samples >= d_in ({p} < {d_in}); add samples or set whiten = false"
+                    ),
+                ));
+            }
+            let cov = x.matmul_t(&x).scale(1.0 / pf);
+            let w = linalg::sym_fn(cov.view(), |l| 1.0 / l.sqrt())?;
+            x = w.matmul(&x);
+        }
+        let mut y = teacher.matmul(&x);
+        if self.noise_std > 0.0 {
+            let mut nrng = random::rng(self.seed, stream::NOISE);
+            let noise = random::gaussian_matrix(&mut nrng, d_out, p);
+            for (a, b) in y.as_mut_slice().iter_mut().zip(noise.as_slice()) {
+                *a += self.noise_std * b;
             }
         }
-        Ok(LinearTask {
-            moments,
-            u,
-            s: svd.s[..r].to_vec(),
-            v,
-            whitening_error,
-            data,
-        })
+        let mut sigma_xx = x.matmul_t(&x).scale(1.0 / pf);
+        let whitening_error = sigma_xx.sub(&Matrix::identity(d_in)).norm_fro();
+        if self.whiten {
+            // Exactly I up to rounding; snap to I so the whitened fast path is exact.
+            sigma_xx = Matrix::identity(d_in);
+        }
+        let sigma_yx = y.matmul_t(&x).scale(1.0 / pf);
+        let tr_yy = y.norm_fro().powi(2) / pf;
+        let pinv = linalg::psd_pinv(sigma_xx.view(), 1e-12)?;
+        let w_star = sigma_yx.matmul(&pinv);
+        let loss_min = (0.5 * (tr_yy - (w_star.t_matmul(&sigma_yx)).trace())).max(0.0);
+        let whitened = self.whiten;
+        let moments = Moments {
+            sigma_xx,
+            sigma_yx,
+            w_star,
+            loss_min,
+            whitened,
+        };
+        Ok((moments, whitening_error, (x, y)))
+    }
+}
+
+/// Sign convention (C-3) of the modes `u` (`d_out x r`) and `v` (`d_in x r`): flips each
+/// pair so that the largest-|entry| of `v_alpha` is positive.
+fn sign_fix(u: &mut Matrix, v: &mut Matrix) {
+    let (d_in, d_out, r) = (v.nrows(), u.nrows(), v.ncols());
+    for a in 0..r {
+        let (imax, _) = (0..d_in).fold((0, 0.0), |(bi, bv), i| {
+            let x = v.get(i, a).abs();
+            if x > bv {
+                (i, x)
+            } else {
+                (bi, bv)
+            }
+        });
+        if v.get(imax, a) < 0.0 {
+            for i in 0..d_in {
+                v.set(i, a, -v.get(i, a));
+            }
+            for i in 0..d_out {
+                u.set(i, a, -u.get(i, a));
+            }
+        }
     }
 }
 
