@@ -9,6 +9,7 @@ pub mod gru;
 pub mod init;
 pub mod layout;
 pub mod rnn;
+pub mod seq_batch;
 pub mod seq_rnn;
 pub mod sequence;
 pub mod state_map;

@@ -257,30 +257,7 @@ impl ScanSpec {
             let key = msg.split('`').nth(1).unwrap_or("<toml>").to_string();
             spec_err(origin, &key, msg)
         })?;
-        let base = match (&file.scan.base, &file.base) {
-            (Some(_), Some(_)) => {
-                return Err(spec_err(
-                    origin,
-                    "scan.base",
-                    "give scan.base or an inline [base], not both",
-                ))
-            }
-            (Some(p), None) => {
-                let path = base_dir.join(p);
-                let t = std::fs::read_to_string(&path).map_err(|e| {
-                    spec_err(
-                        origin,
-                        "scan.base",
-                        format!("cannot read {}: {e}", path.display()),
-                    )
-                })?;
-                toml::from_str::<toml::Table>(&t).map_err(|e| {
-                    spec_err(&path.display().to_string(), "<toml>", e.message().trim())
-                })?
-            }
-            (None, Some(t)) => t.clone(),
-            (None, None) => toml::Table::new(),
-        };
+        let base = read_base(&file, origin, base_dir)?;
         if file.scan.replicates == 0 {
             return Err(spec_err(origin, "scan.replicates", "must be >= 1"));
         }
@@ -295,90 +272,7 @@ impl ScanSpec {
         }
         let mut axes = Vec::new();
         for a in &file.axis {
-            let keys: Vec<String> =
-                match (&a.key, &a.keys) {
-                    (Some(k), None) => vec![k.clone()],
-                    (None, Some(ks)) if !ks.is_empty() => ks.clone(),
-                    _ => return Err(spec_err(
-                        origin,
-                        "axis",
-                        "every [[axis]] needs `key = \"section.key\"` or `keys = [...]` (zipped)",
-                    )),
-                };
-            let name = keys.join("+");
-            let sources = [
-                a.values.is_some(),
-                a.linspace.is_some(),
-                a.logspace.is_some(),
-            ];
-            if sources.iter().filter(|x| **x).count() != 1 {
-                return Err(spec_err(
-                    origin,
-                    &name,
-                    "give exactly one of values, linspace, logspace",
-                ));
-            }
-            let (values, spacing) = if let Some(v) = &a.values {
-                if v.is_empty() {
-                    return Err(spec_err(
-                        origin,
-                        &name,
-                        "the axis is empty; give at least one value",
-                    ));
-                }
-                let tuples: Vec<Vec<toml::Value>> = if keys.len() == 1 {
-                    v.iter().map(|x| vec![x.clone()]).collect()
-                } else {
-                    let mut out = Vec::new();
-                    for x in v {
-                        match x {
-                            toml::Value::Array(items) if items.len() == keys.len() => {
-                                out.push(items.clone())
-                            }
-                            _ => {
-                                return Err(spec_err(
-                                    origin,
-                                    &name,
-                                    format!(
-                                        "a zipped axis needs one list of {} values per point",
-                                        keys.len()
-                                    ),
-                                ))
-                            }
-                        }
-                    }
-                    out
-                };
-                (tuples, Spacing::List)
-            } else if keys.len() > 1 {
-                return Err(spec_err(
-                    origin,
-                    &name,
-                    "zipped axes take explicit `values`",
-                ));
-            } else if let Some(l) = a.linspace {
-                (
-                    space(origin, &name, l, false)?
-                        .into_iter()
-                        .map(|x| vec![x])
-                        .collect(),
-                    Spacing::Linear,
-                )
-            } else {
-                let l = a.logspace.expect("one source");
-                (
-                    space(origin, &name, l, true)?
-                        .into_iter()
-                        .map(|x| vec![x])
-                        .collect(),
-                    Spacing::Log,
-                )
-            };
-            axes.push(Axis {
-                keys,
-                values,
-                spacing,
-            });
+            axes.push(parse_axis(a, origin)?);
         }
         let mut seen = std::collections::BTreeSet::new();
         for k in axes.iter().flat_map(|a| &a.keys).chain(file.derived.keys()) {
@@ -492,6 +386,123 @@ impl ScanSpec {
         );
         m >> 11
     }
+}
+
+/// The base config table of a spec: the file `scan.base` (relative to `base_dir`), the inline
+/// `[base]`, or empty.
+fn read_base(file: &ScanSpecFile, origin: &str, base_dir: &Path) -> Result<toml::Table> {
+    Ok(match (&file.scan.base, &file.base) {
+        (Some(_), Some(_)) => {
+            return Err(spec_err(
+                origin,
+                "scan.base",
+                "give scan.base or an inline [base], not both",
+            ))
+        }
+        (Some(p), None) => {
+            let path = base_dir.join(p);
+            let t = std::fs::read_to_string(&path).map_err(|e| {
+                spec_err(
+                    origin,
+                    "scan.base",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            toml::from_str::<toml::Table>(&t)
+                .map_err(|e| spec_err(&path.display().to_string(), "<toml>", e.message().trim()))?
+        }
+        (None, Some(t)) => t.clone(),
+        (None, None) => toml::Table::new(),
+    })
+}
+
+/// One `[[axis]]`: its keys (one, or several zipped) and its values per point.
+fn parse_axis(a: &AxisSpec, origin: &str) -> Result<Axis> {
+    let keys: Vec<String> = match (&a.key, &a.keys) {
+        (Some(k), None) => vec![k.clone()],
+        (None, Some(ks)) if !ks.is_empty() => ks.clone(),
+        _ => {
+            return Err(spec_err(
+                origin,
+                "axis",
+                "every [[axis]] needs `key = \"section.key\"` or `keys = [...]` (zipped)",
+            ))
+        }
+    };
+    let name = keys.join("+");
+    let sources = [
+        a.values.is_some(),
+        a.linspace.is_some(),
+        a.logspace.is_some(),
+    ];
+    if sources.iter().filter(|x| **x).count() != 1 {
+        return Err(spec_err(
+            origin,
+            &name,
+            "give exactly one of values, linspace, logspace",
+        ));
+    }
+    let (values, spacing) = if let Some(v) = &a.values {
+        if v.is_empty() {
+            return Err(spec_err(
+                origin,
+                &name,
+                "the axis is empty; give at least one value",
+            ));
+        }
+        let tuples: Vec<Vec<toml::Value>> = if keys.len() == 1 {
+            v.iter().map(|x| vec![x.clone()]).collect()
+        } else {
+            let mut out = Vec::new();
+            for x in v {
+                match x {
+                    toml::Value::Array(items) if items.len() == keys.len() => {
+                        out.push(items.clone())
+                    }
+                    _ => {
+                        return Err(spec_err(
+                            origin,
+                            &name,
+                            format!(
+                                "a zipped axis needs one list of {} values per point",
+                                keys.len()
+                            ),
+                        ))
+                    }
+                }
+            }
+            out
+        };
+        (tuples, Spacing::List)
+    } else if keys.len() > 1 {
+        return Err(spec_err(
+            origin,
+            &name,
+            "zipped axes take explicit `values`",
+        ));
+    } else if let Some(l) = a.linspace {
+        (
+            space(origin, &name, l, false)?
+                .into_iter()
+                .map(|x| vec![x])
+                .collect(),
+            Spacing::Linear,
+        )
+    } else {
+        let l = a.logspace.expect("one source");
+        (
+            space(origin, &name, l, true)?
+                .into_iter()
+                .map(|x| vec![x])
+                .collect(),
+            Spacing::Log,
+        )
+    };
+    Ok(Axis {
+        keys,
+        values,
+        spacing,
+    })
 }
 
 /// Integer-typed config keys keep integer values when derived.

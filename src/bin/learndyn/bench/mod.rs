@@ -5,6 +5,7 @@
 //! writes the lines. Part of the binary, not of the library: it uses only the library's public
 //! API.
 
+pub mod cli;
 pub mod gd;
 pub mod ode;
 pub mod rnn;
