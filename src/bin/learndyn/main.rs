@@ -192,7 +192,7 @@ fn absolute(p: &Path) -> PathBuf {
 }
 
 fn scan(args: ScanArgs) -> Result<(), Failure> {
-    use learndyn::scan::{self, ScanSpec, Shard};
+    use learndyn::scan::{self, ScanSpec};
     match args.command {
         Some(ScanCommand::Merge { dir }) => {
             let n = input(scan::merge(&dir))?;
@@ -242,110 +242,135 @@ fn scan(args: ScanArgs) -> Result<(), Failure> {
             };
             let spec = input(ScanSpec::load(&spec_path))?;
             if args.dry_run {
-                println!(
-                    "scan '{}': {} points x {} replicates = {} runs",
-                    spec.file.scan.name,
-                    spec.n_points(),
-                    spec.file.scan.replicates,
-                    spec.n_jobs()
-                );
-                for a in &spec.axes {
-                    let vals: Vec<String> = a
-                        .values
-                        .iter()
-                        .map(|v| {
-                            v.iter()
-                                .map(|x| x.to_string())
-                                .collect::<Vec<_>>()
-                                .join("/")
-                        })
-                        .collect();
-                    println!(
-                        "  axis {} ({:?}): {}",
-                        a.keys.join("+"),
-                        a.spacing,
-                        vals.join(", ")
-                    );
-                }
-                let cols = input(scan::metric_columns(&spec))?;
-                println!("  columns: {}", scan::header(&spec, &cols).join(","));
-                for id in 0..spec.n_points().min(3) {
-                    let p = input(spec.point(id))?;
-                    let seed = spec.seed_of(&p, 0);
-                    let c = input(spec.run_config(&p, seed))?;
-                    println!("\n# point {id} (replicate 0, seed {seed}):");
-                    print!("{}", c.to_toml());
-                }
-                return Ok(());
+                return print_dry_run(&spec);
             }
-            let shard = match args.shard.as_deref() {
-                Some("slurm") => match Shard::from_slurm_env() {
-                    Some(s) => Some(input(s)?),
-                    None => {
-                        return Err(Failure::Input(anyhow::anyhow!(
-                            "--shard slurm: SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT are not set (run it inside a SLURM job array, or give --shard K/N)"
-                        )))
-                    }
-                },
-                Some(s) => Some(input(Shard::parse(s))?),
-                None => None,
-            };
-            let dir = args
-                .out
-                .unwrap_or_else(|| record::default_out_dir(&spec_path));
-            if args.restart {
-                let _ = std::fs::remove_file(dir.join(scan::results_name(shard)));
-                if shard.is_none() {
-                    let _ = std::fs::remove_file(dir.join("scan.json"));
-                }
-            }
-            let threads = args
-                .threads
-                .unwrap_or_else(|| {
-                    std::thread::available_parallelism()
-                        .map(|n| n.get())
-                        .unwrap_or(1)
-                })
-                .max(1);
-            let bar = ProgressBar::with_draw_target(
-                Some(spec.n_jobs()),
-                if std::io::stderr().is_terminal() {
-                    ProgressDrawTarget::stderr()
-                } else {
-                    ProgressDrawTarget::hidden()
-                },
-            );
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{msg} [{bar:30}] {pos}/{len} runs ({per_sec}, eta {eta})",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
-            );
-            bar.set_message(format!("scan {}", spec.file.scan.name));
-            let started = Instant::now();
-            let report = scan::run(&spec, &dir, threads, shard, &|done, total| {
-                bar.set_length(total);
-                bar.set_position(done);
-            })
-            .map_err(|e| match e {
-                learndyn::Error::Config { .. } => Failure::Input(e.into()),
-                _ => Failure::Run(e.into()),
-            })?;
-            bar.finish_and_clear();
-            eprintln!(
-                "{}: {} runs ({} resumed, {} run now in {:.2} s on {threads} threads); status {:?}{}",
-                report.results.display(),
-                report.jobs,
-                report.resumed,
-                report.ran,
-                started.elapsed().as_secs_f64(),
-                report.status_counts,
-                if report.dropped_rows > 0 { format!("; dropped {} partial rows", report.dropped_rows) } else { String::new() }
-            );
-            Ok(())
+            run_scan(
+                &spec,
+                &spec_path,
+                args.shard.as_deref(),
+                args.out,
+                args.restart,
+                args.threads,
+            )
         }
     }
+}
+
+/// `learndyn scan --dry-run`: the grid, the columns and the first points' configs.
+fn print_dry_run(spec: &learndyn::scan::ScanSpec) -> Result<(), Failure> {
+    use learndyn::scan;
+    println!(
+        "scan '{}': {} points x {} replicates = {} runs",
+        spec.file.scan.name,
+        spec.n_points(),
+        spec.file.scan.replicates,
+        spec.n_jobs()
+    );
+    for a in &spec.axes {
+        let vals: Vec<String> = a
+            .values
+            .iter()
+            .map(|v| {
+                v.iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            })
+            .collect();
+        println!(
+            "  axis {} ({:?}): {}",
+            a.keys.join("+"),
+            a.spacing,
+            vals.join(", ")
+        );
+    }
+    let cols = input(scan::metric_columns(spec))?;
+    println!("  columns: {}", scan::header(spec, &cols).join(","));
+    for id in 0..spec.n_points().min(3) {
+        let p = input(spec.point(id))?;
+        let seed = spec.seed_of(&p, 0);
+        let c = input(spec.run_config(&p, seed))?;
+        println!("\n# point {id} (replicate 0, seed {seed}):");
+        print!("{}", c.to_toml());
+    }
+    Ok(())
+}
+
+/// `learndyn scan SPEC`: run (or resume) the scan, or one shard of it, with a progress bar.
+fn run_scan(
+    spec: &learndyn::scan::ScanSpec,
+    spec_path: &Path,
+    shard_arg: Option<&str>,
+    out: Option<PathBuf>,
+    restart: bool,
+    threads: Option<usize>,
+) -> Result<(), Failure> {
+    use learndyn::scan::{self, Shard};
+    let shard = match shard_arg {
+        Some("slurm") => match Shard::from_slurm_env() {
+            Some(s) => Some(input(s)?),
+            None => {
+                return Err(Failure::Input(anyhow::anyhow!(
+                    "--shard slurm: SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT are not set (run it inside a SLURM job array, or give --shard K/N)"
+                )))
+            }
+        },
+        Some(s) => Some(input(Shard::parse(s))?),
+        None => None,
+    };
+    let dir = out.unwrap_or_else(|| record::default_out_dir(spec_path));
+    if restart {
+        let _ = std::fs::remove_file(dir.join(scan::results_name(shard)));
+        if shard.is_none() {
+            let _ = std::fs::remove_file(dir.join("scan.json"));
+        }
+    }
+    let threads = threads
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .max(1);
+    let bar = ProgressBar::with_draw_target(
+        Some(spec.n_jobs()),
+        if std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} runs ({per_sec}, eta {eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(format!("scan {}", spec.file.scan.name));
+    let started = Instant::now();
+    let report = scan::run(spec, &dir, threads, shard, &|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .map_err(|e| match e {
+        learndyn::Error::Config { .. } => Failure::Input(e.into()),
+        _ => Failure::Run(e.into()),
+    })?;
+    bar.finish_and_clear();
+    eprintln!(
+        "{}: {} runs ({} resumed, {} run now in {:.2} s on {threads} threads); status {:?}{}",
+        report.results.display(),
+        report.jobs,
+        report.resumed,
+        report.ran,
+        started.elapsed().as_secs_f64(),
+        report.status_counts,
+        if report.dropped_rows > 0 {
+            format!("; dropped {} partial rows", report.dropped_rows)
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
 }
 
 fn git_revision() -> Option<String> {
