@@ -10,14 +10,18 @@
 //! Module map, lower layers first (a module never imports one below it in this list... above):
 //! - [`linalg`]: the only module touching faer/nalgebra; column-major [`linalg::Matrix`].
 //! - [`random`], [`npy`], [`error`]: seeded streams, `.npy` I/O, the error type.
-//! - [`model`]: deep linear network, loss and exact gradient; initializations.
+//! - [`model`]: the [`model::Model`] trait (named parameter blocks, loss and exact gradient)
+//!   and its networks: deep linear, RNN, GRU; initializations; sequence batches.
 //! - [`task`]: linear teacher (population or finite samples).
 //! - [`integrate`]: generic ODE solvers (know nothing about networks).
 //! - [`dynamics`]: the gradient-flow vector field `dtheta/dt = -grad L`.
 //! - [`theory`]: closed forms and reduced mode ODEs.
 //! - [`train`]: discrete optimizers (GD is its own loop, not Euler on the ODE).
 //! - [`analysis`]: observables (mode strengths, singular values, balancedness).
-//! - [`experiment`]: config, running every source, records, discrepancies.
+//! - [`experiment`]: config types ([`experiment::config`]) and their loading
+//!   ([`experiment::load`]); the model families ([`experiment::family`], one module each) and
+//!   the one pipeline over them ([`experiment::pipeline`]): seeds, sources, records,
+//!   discrepancies.
 //! - [`plot`]: drawing, split by concern (panels, legends, heatmaps, ticks, text, colours,
 //!   atomic PNG/SVG output), and the figures laid out with it: [`plot::run`], the figure of a
 //!   run from its records, and [`plot::scan`], lines and heatmaps of a scan table.
