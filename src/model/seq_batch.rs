@@ -66,8 +66,8 @@ impl SeqBatch {
     /// The same batch with per-time-step loss weights `w` (`w[t - 1]` weighs step `t`, RN-7):
     /// the loss becomes `L = 1/(2B) sum_t w_t sum_b ||yhat_t - y_t||^2` (the default `1/T` each
     /// gives RN-2's `1/(2BT)` mean). Errors if `w.len() != T` or an entry is negative or not
-    /// finite. Only [`crate::model::seq_rnn::SeqRnn`] uses non-default weights; [`crate::model::rnn::Rnn`] refuses
-    /// them.
+    /// finite. Only [`crate::model::seq_rnn::SeqRnn`] and the GRU use non-default weights;
+    /// the benchmark [`crate::model::rnn::Rnn`] refuses them.
     pub fn with_time_weights(mut self, w: Vec<f64>) -> Result<Self> {
         if w.len() != self.t {
             return Err(Error::Shape {
