@@ -445,3 +445,42 @@ fn figure_list_and_quick_run() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--list"), "{err}");
 }
+
+/// The subcommands `learndyn --help` lists (and those of `scan` and `bench`) each have a
+/// section `learndyn <cmd>` in docs/cli.md and a mention in docs/README.md's index (issue 16).
+#[test]
+fn every_subcommand_is_documented() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let cli = std::fs::read_to_string(root.join("docs/cli.md")).unwrap();
+    let index = std::fs::read_to_string(root.join("docs/README.md")).unwrap();
+    let subcommands = |args: &[&str]| -> Vec<String> {
+        let (code, help, _) = run(bin().args(args).arg("--help"));
+        assert_eq!(code, 0);
+        help.lines()
+            .skip_while(|l| !l.starts_with("Commands:"))
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+            .filter(|c| c != "help")
+            .collect()
+    };
+    let top = subcommands(&[]);
+    assert!(top.len() >= 8, "{top:?}");
+    let mut missing = Vec::new();
+    for c in &top {
+        if !cli.contains(&format!("## learndyn {c}\n")) {
+            missing.push(format!("docs/cli.md: ## learndyn {c}"));
+        }
+        if !index.contains(&format!("`{c}`")) {
+            missing.push(format!("docs/README.md: `{c}`"));
+        }
+    }
+    for parent in ["scan", "bench"] {
+        for c in subcommands(&[parent]) {
+            if !cli.contains(&format!("### learndyn {parent} {c}\n")) {
+                missing.push(format!("docs/cli.md: ### learndyn {parent} {c}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "undocumented subcommands: {missing:?}");
+}

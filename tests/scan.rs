@@ -434,3 +434,32 @@ values = [0.5, 0.8, 0.95]
         assert!((gd - th).abs() < 0.05, "gd {gd} vs theory {th}");
     }
 }
+
+/// Grid values are the decimals a user means (issue 16): a log axis hits every decade exactly
+/// (`1e-4, 1e-3, ..., 1` as the doubles those literals parse to) and a linear axis hits
+/// `0.1, 0.2, ...` exactly, so `d["init.u0"] == 0.01` selects rows in pandas.
+#[test]
+fn grid_values_are_exact_decimals() {
+    use learndyn::scan::ScanSpec;
+    let spec = ScanSpec::parse(
+        "[scan]\n[[axis]]\nkey = \"init.u0\"\nlogspace = [1e-4, 1.0, 5]\n\
+         [[axis]]\nkey = \"train.lr\"\nlinspace = [0.0, 1.0, 11]\n",
+        "test",
+        Path::new("."),
+    )
+    .unwrap();
+    let values = |a: usize| -> Vec<f64> {
+        spec.axes[a]
+            .values
+            .iter()
+            .map(|v| v[0].as_float().unwrap())
+            .collect()
+    };
+    assert_eq!(values(0), vec![1e-4, 1e-3, 1e-2, 1e-1, 1.0]);
+    let tenths: Vec<f64> = (0..=10)
+        .map(|k| format!("0.{k}").parse().unwrap())
+        .collect();
+    let mut want = tenths[..10].to_vec();
+    want.push(1.0);
+    assert_eq!(values(1), want);
+}

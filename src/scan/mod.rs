@@ -474,10 +474,16 @@ pub fn write_scan_manifest(spec: &ScanSpec, dir: &Path, header: &[String]) -> Re
     let m = serde_json::json!({
         "name": spec.file.scan.name,
         "spec_origin": spec.origin,
-        // The spec text and the resolved base config (a base file can change under a spec).
+        // The spec text, the resolved base config (a base file can change under a spec) and
+        // the grid values (their computation can change between versions).
         "spec_fingerprint": format!(
             "{:016x}",
-            fingerprint(&format!("{}\n{}", spec.text, toml::Value::Table(spec.base.clone())))
+            fingerprint(&format!(
+                "{}\n{}\n{}",
+                spec.text,
+                toml::Value::Table(spec.base.clone()),
+                serde_json::to_string(&spec.axes).unwrap_or_default()
+            ))
         ),
         "points": spec.n_points(),
         "replicates": spec.file.scan.replicates,

@@ -226,17 +226,26 @@ fn space(
             } else {
                 a + f * (b - a)
             };
-            // Land exactly on the end points.
+            // Land exactly on the end points; interior points are rounded to 15 significant
+            // digits, which removes the rounding noise of the interpolation (ln/exp spreads
+            // it to ~1e-15 relative), so that decades are exactly the doubles `1e-2`, `0.1`,
+            // ... a user types and linear steps such as 0.3 compare equal in pandas.
             let v = if i == 0 {
                 a
             } else if i == n - 1 {
                 b
             } else {
-                v
+                round_significant(v)
             };
             toml::Value::Float(v)
         })
         .collect())
+}
+
+/// `v` rounded to 15 significant decimal digits (f64 holds 15.95): the double nearest to the
+/// decimal a grid point is meant to be.
+fn round_significant(v: f64) -> f64 {
+    format!("{v:.14e}").parse().unwrap_or(v)
 }
 
 impl ScanSpec {

@@ -19,6 +19,11 @@ use std::time::Instant;
 
 /// Learning-dynamics theory beside finite networks trained the real way.
 ///
+/// Model families (model.kind): deep linear networks (closed forms, reduced mode ODEs, the full
+/// gradient flow, GD/SGD/Adam), RNNs (discrete, rate, low rank; BPTT; learning-to-integrate
+/// and linear-RNN theory; fixed points) and GRUs (BPTT, gradient flow, fixed points). Start
+/// from `learndyn example --list`.
+///
 /// Every run writes records.csv (long form: source,seed,step,t,observable,index,value),
 /// summary.json (theory-vs-simulation discrepancies), manifest.json, final weights (.npy) and
 /// figure.png/svg into its output folder. See docs/ for the config reference.
