@@ -57,14 +57,19 @@ fn demo_writes_the_documented_files() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("source,seed,step,t,observable,index,value")
+        Some("source,seed,step,t,observable,index,value,kind")
     );
     let mut sources = std::collections::BTreeSet::new();
     for l in lines {
         let f: Vec<&str> = l.split(',').collect();
-        assert_eq!(f.len(), 7, "{l}");
+        assert_eq!(f.len(), 8, "{l}");
         sources.insert(f[0].to_string());
         let theory = f[0] != "gd";
+        let kind = if theory { "theory" } else { "simulation" };
+        assert_eq!(
+            f[7], kind,
+            "the kind column says which rows are the trained network: {l}"
+        );
         assert_eq!(theory, f[1].is_empty(), "theory rows leave seed empty: {l}");
         assert_eq!(theory, f[2].is_empty(), "theory rows leave step empty: {l}");
         let scalar = matches!(
@@ -336,8 +341,8 @@ fn explicit_weights_round_trip_through_npy() {
         csv.lines()
             .rfind(|l| l.starts_with("gd,") && l.contains(",loss,"))
             .unwrap()
-            .rsplit(',')
-            .next()
+            .split(',')
+            .nth(6)
             .unwrap()
             .parse()
             .unwrap()

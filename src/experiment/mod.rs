@@ -84,7 +84,8 @@ impl Source {
     }
 }
 
-/// One row of `records.csv`: `source,seed,step,t,observable,index,value`.
+/// One row of `records.csv`: `source,seed,step,t,observable,index,value` (and `kind`, from
+/// [`Source::is_theory`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     /// Source of the value.

@@ -1,6 +1,6 @@
 //! Output files of a run (the contract documented in `docs/outputs.md`):
 //!
-//! - `records.csv`: long form, header exactly `source,seed,step,t,observable,index,value`;
+//! - `records.csv`: long form, header exactly `source,seed,step,t,observable,index,value,kind`;
 //! - `summary.json`: discrepancies of each theory source to the seed-mean simulation and the
 //!   time each mode reaches half its final strength;
 //! - `manifest.json`: version, git revision, resolved config, seeds, command line, threads,
@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Header of `records.csv`.
-pub const RECORDS_HEADER: &str = "source,seed,step,t,observable,index,value";
+pub const RECORDS_HEADER: &str = "source,seed,step,t,observable,index,value,kind";
 
 /// Where the run came from, for the manifest.
 #[derive(Debug, Clone, Default)]
@@ -70,7 +70,12 @@ pub fn records_csv(records: &[Record]) -> String {
         }
         s.push(',');
         fmt_f64(&mut s, r.value);
-        s.push('\n');
+        // Which rows are the trained network, whatever the optimizer's source name.
+        s.push_str(if r.source.is_theory() {
+            ",theory\n"
+        } else {
+            ",simulation\n"
+        });
     }
     s
 }

@@ -24,7 +24,7 @@ use std::time::Instant;
 /// and linear-RNN theory; fixed points) and GRUs (BPTT, gradient flow, fixed points). Start
 /// from `learndyn example --list`.
 ///
-/// Every run writes records.csv (long form: source,seed,step,t,observable,index,value),
+/// Every run writes records.csv (long form: source,seed,step,t,observable,index,value,kind),
 /// summary.json (theory-vs-simulation discrepancies), manifest.json, final weights (.npy) and
 /// figure.png/svg into its output folder. See docs/ for the config reference.
 #[derive(Parser)]
