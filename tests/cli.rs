@@ -489,3 +489,32 @@ fn every_subcommand_is_documented() {
     }
     assert!(missing.is_empty(), "undocumented subcommands: {missing:?}");
 }
+
+/// The resolved config that `check` prints parses back to the same config, for every shipped
+/// run config, and prints floats in shortest form and short arrays on one line (issue 16).
+#[test]
+fn resolved_config_text_round_trips() {
+    use learndyn::experiment::{self, config::Config, examples};
+    for ex in examples::EXAMPLES
+        .iter()
+        .filter(|e| !e.name.starts_with("scan_"))
+    {
+        let loaded = experiment::load_builtin(ex.name, ex.text, &[]).unwrap();
+        let text = loaded.config.to_toml();
+        let back = Config::from_toml(&text, ex.name, &[]).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(back, loaded.config, "{}:\n{text}", ex.name);
+        assert!(
+            !text.contains("0.0000"),
+            "{}: long float in\n{text}",
+            ex.name
+        );
+    }
+    let demo = experiment::load_builtin("demo", examples::find("demo").unwrap().text, &[])
+        .unwrap()
+        .config
+        .to_toml();
+    assert!(
+        demo.contains("eps = 1e-8\n") && demo.contains("seeds = [0, 1, 2, 3, 4]\n"),
+        "{demo}"
+    );
+}

@@ -494,7 +494,10 @@ impl LoadedConfig {
 impl Config {
     /// The resolved config as TOML (every default filled in).
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# could not serialize: {e}"))
+        match toml::Table::try_from(self) {
+            Ok(t) => super::toml_text::to_text(&t),
+            Err(e) => format!("# could not serialize: {e}"),
+        }
     }
 
     /// Hidden widths as a list of `depth - 1` numbers.

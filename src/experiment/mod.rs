@@ -20,6 +20,7 @@ pub mod observable;
 pub mod pipeline;
 pub mod rnn_config;
 pub mod summary;
+pub mod toml_text;
 
 use crate::error::Result;
 use crate::linalg::Matrix;
