@@ -645,3 +645,40 @@ fn linear_rnn_fixed_point_is_exact() {
         p.eigenvalues[0]
     );
 }
+
+/// `manifest.json` says how to decode the indices (issue 16): `sequence_steps` is the `T` of
+/// `lag_product`'s index `a * T + k`, and `index_layout` describes every indexed observable.
+/// Decoding the rows with it gives lags `k = 0..T-1` for every mode.
+#[test]
+fn manifest_gives_the_index_layout() {
+    let d = tmp("layout");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let (code, _, err) = run(bin()
+        .arg("run")
+        .arg(root.join("configs/rnn_temporal_precedence.toml"))
+        .args(["--out"])
+        .arg(d.join("o"))
+        .args(["--set", "train.steps=20", "--set", "output.records=3"]));
+    assert_eq!(code, 0, "{err}");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("o/manifest.json")).unwrap()).unwrap();
+    let t = m["sequence_steps"].as_u64().unwrap() as usize;
+    assert_eq!(t, 4, "the config's sequence.steps");
+    assert!(m["index_layout"]["lag_product"]
+        .as_str()
+        .unwrap()
+        .contains("a * T + k"));
+    assert!(m["index_layout"]["eigenvalue_re"].is_string());
+    assert!(
+        m["index_layout"].get("loss").is_none(),
+        "scalars have no index"
+    );
+    let csv = std::fs::read_to_string(d.join("o/records.csv")).unwrap();
+    let mut lags = std::collections::BTreeSet::new();
+    for l in csv.lines().filter(|l| l.contains(",lag_product,")) {
+        let index: usize = l.split(',').nth(5).unwrap().parse().unwrap();
+        lags.insert((index / t, index % t));
+    }
+    let modes = lags.iter().map(|(a, _)| *a).max().unwrap() + 1;
+    assert_eq!(lags.len(), modes * t, "every (mode, lag) pair: {lags:?}");
+}

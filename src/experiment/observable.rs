@@ -57,6 +57,23 @@ pub const DEEP_LINEAR: &[Observable] = &[
 ];
 
 impl Observable {
+    /// What the `index` column of this observable's rows means (`manifest.json` →
+    /// `index_layout`); `None` for scalars (empty `index`). `T` is `sequence_steps`.
+    pub fn index_layout(self) -> Option<&'static str> {
+        use Observable::*;
+        Some(match self {
+            Loss | BalanceDrift | KernelDistance | Alignment | EffectiveRank => return None,
+            ModeStrength => "a: the teacher mode, from 0 (strongest first)",
+            SingularValue | DeltaSingularValue => "i: singular value i, nonincreasing, from 0",
+            Map => "i * d_in + j: entry (i, j) of the end-to-end map, row-major",
+            WeightChange => "l: layer W_(l+1), from 0",
+            LagProduct => "a * T + k: mode a, lag k = 0..T-1 (a, k = divmod(index, T))",
+            EigenvalueRe | EigenvalueIm | Timescale => {
+                "i: eigenvalue i, most persistent first (same i in eigenvalue_re, eigenvalue_im, timescale)"
+            }
+        })
+    }
+
     /// Every observable, in record order.
     pub const ALL: [Observable; 14] = [
         Observable::Loss,

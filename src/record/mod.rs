@@ -152,6 +152,8 @@ pub fn write_run(
         "seeds": c.train.seeds,
         "time_bridge": "t = lr * step (gradient-flow time, tau = 1)",
         "records_columns": RECORDS_HEADER,
+        "index_layout": index_layout(output),
+        "sequence_steps": sequence_steps(c),
         "record_steps": output.record_steps,
         "theory_sources_requested": c.theory.sources,
         "theory_sources_skipped": output.skipped,
@@ -184,4 +186,27 @@ pub fn default_out_dir(config_path: &Path) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "run".into());
     PathBuf::from("out").join(stem)
+}
+
+/// `manifest.json` → `index_layout`: for each observable with an index in the records, what
+/// the index means (`Observable::index_layout`), in record order.
+fn index_layout(output: &RunOutput) -> serde_json::Map<String, serde_json::Value> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut m = serde_json::Map::new();
+    for r in &output.records {
+        if seen.insert(r.observable) {
+            if let Some(layout) = r.observable.index_layout() {
+                m.insert(r.observable.name().into(), layout.into());
+            }
+        }
+    }
+    m
+}
+
+/// `manifest.json` → `sequence_steps`: the sequence length `T` of a recurrent run on a
+/// synthetic task (the `T` of `lag_product`'s index); `null` otherwise (deep linear runs, and
+/// `.npy` data, whose `T` is that of the file).
+fn sequence_steps(c: &crate::experiment::config::Config) -> Option<usize> {
+    let synthetic = c.task.kind != crate::experiment::config::TaskKind::Npy;
+    c.sequence.as_ref().filter(|_| synthetic).map(|s| s.steps)
 }
