@@ -518,3 +518,59 @@ fn resolved_config_text_round_trips() {
         "{demo}"
     );
 }
+
+/// `output.format = "wide"` writes `records_wide.csv` beside `records.csv`: one column per
+/// source and seed, one row per (t, observable, index), and every long-form value in its cell
+/// (issue 16).
+#[test]
+fn wide_records_hold_every_long_value() {
+    let dir = tmp("wide");
+    let (code, _, err) = run(bin()
+        .args(["demo", "--out"])
+        .arg(&dir)
+        .args(["--set", "train.steps=40", "--set", "output.records=5"])
+        .args([
+            "--set",
+            "output.format=\"wide\"",
+            "--set",
+            "output.figure=false",
+        ]));
+    assert_eq!(code, 0, "{err}");
+    let wide = std::fs::read_to_string(dir.join("records_wide.csv")).unwrap();
+    let mut lines = wide.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(&header[..4], &["t", "step", "observable", "index"]);
+    let mut cells = std::collections::BTreeMap::new();
+    for l in lines {
+        let f: Vec<&str> = l.split(',').collect();
+        assert_eq!(f.len(), header.len(), "{l}");
+        for (c, v) in f.iter().enumerate().skip(4).filter(|(_, v)| !v.is_empty()) {
+            let key = (
+                f[0].to_string(),
+                f[2].to_string(),
+                f[3].to_string(),
+                header[c].to_string(),
+            );
+            assert!(
+                cells.insert(key, v.to_string()).is_none(),
+                "duplicate cell in {l}"
+            );
+        }
+    }
+    let long = std::fs::read_to_string(dir.join("records.csv")).unwrap();
+    let mut n = 0;
+    for l in long.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        let column = if f[1].is_empty() {
+            f[0].to_string()
+        } else {
+            format!("{}_seed{}", f[0], f[1])
+        };
+        let key = (f[3].to_string(), f[4].to_string(), f[5].to_string(), column);
+        assert_eq!(cells.get(&key).map(String::as_str), Some(f[6]), "{l}");
+        n += 1;
+    }
+    assert_eq!(n, cells.len(), "no cell without a long-form row");
+    let manifest = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"records_wide.csv\""));
+}

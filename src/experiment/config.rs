@@ -412,6 +412,20 @@ pub struct OutputConfig {
     pub log_time: bool,
     /// Write final weights per seed as `.npy` (default true).
     pub weights: bool,
+    /// `"long"`: `records.csv` only (default); `"wide"`: also `records_wide.csv`, one column
+    /// per source and seed.
+    pub format: RecordsFormat,
+}
+
+/// `output.format`: the tables of records written beside the long-form `records.csv`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordsFormat {
+    /// `records.csv` only.
+    #[default]
+    Long,
+    /// `records.csv` and `records_wide.csv` (docs/outputs.md).
+    Wide,
 }
 
 impl Default for OutputConfig {
@@ -427,6 +441,7 @@ impl Default for OutputConfig {
             figure: true,
             log_time: false,
             weights: true,
+            format: RecordsFormat::Long,
         }
     }
 }

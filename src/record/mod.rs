@@ -10,6 +10,9 @@
 //!
 //! Every file is written atomically (temporary file in the same folder, then rename).
 
+mod wide;
+pub use wide::records_wide_csv;
+
 use crate::error::{Error, Result};
 use crate::experiment::{config::LoadedConfig, Record, RunOutput};
 use crate::npy;
@@ -102,6 +105,13 @@ pub fn write_run(
         records_csv(&output.records).as_bytes(),
     )?;
     files.push("records.csv".to_string());
+    if loaded.config.output.format == crate::experiment::config::RecordsFormat::Wide {
+        npy::write_atomic(
+            &dir.join("records_wide.csv"),
+            wide::records_wide_csv(&output.records).as_bytes(),
+        )?;
+        files.push("records_wide.csv".to_string());
+    }
     npy::write_atomic(
         &dir.join("summary.json"),
         to_json(&output.summary)?.as_bytes(),
