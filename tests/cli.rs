@@ -574,3 +574,60 @@ fn wide_records_hold_every_long_value() {
     let manifest = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
     assert!(manifest.contains("\"records_wide.csv\""));
 }
+
+/// Splits one CSV line with double-quoted fields (`""` inside quotes is a quote).
+fn csv_fields(line: &str) -> Vec<String> {
+    let (mut out, mut cur, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+/// Every figure writes its plotted table beside the images (`figure.csv` of a run, issue 16):
+/// the loss panel's theory curve is the `closed_form` loss of `records.csv`, point for point.
+#[test]
+fn run_figure_table_holds_the_plotted_values() {
+    let dir = tmp("figtable");
+    let (code, _, err) = run(bin().args(["demo", "--out"]).arg(&dir).args([
+        "--set",
+        "train.steps=40",
+        "--set",
+        "output.records=5",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let table = std::fs::read_to_string(dir.join("figure.csv")).unwrap();
+    let mut lines = table.lines();
+    assert_eq!(
+        lines.next(),
+        Some("panel,panel_title,series_id,series,style,x,y,lo,hi")
+    );
+    let plotted: Vec<(String, String)> = lines
+        .map(csv_fields)
+        .filter(|f| f[1] == "Loss" && f[3] == "theory (closed_form)")
+        .map(|f| (f[5].clone(), f[6].clone()))
+        .collect();
+    let records = std::fs::read_to_string(dir.join("records.csv")).unwrap();
+    let want: Vec<(String, String)> = records
+        .lines()
+        .filter(|l| l.starts_with("closed_form,") && l.contains(",loss,"))
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[3].to_string(), f[6].to_string())
+        })
+        .collect();
+    assert_eq!(want.len(), 5);
+    assert_eq!(plotted, want);
+    let manifest = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"figure.csv\""));
+}

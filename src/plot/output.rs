@@ -47,6 +47,7 @@ pub(super) struct Targets {
     svg: PathBuf,
     png_tmp: PathBuf,
     svg_tmp: PathBuf,
+    csv: PathBuf,
 }
 
 impl Targets {
@@ -72,6 +73,7 @@ impl Targets {
             svg: with_suffix(&dir, "", name, ".svg"),
             png_tmp: with_suffix(&dir, ".", name, &format!(".{tag}.tmp.png")),
             svg_tmp: with_suffix(&dir, ".", name, &format!(".{tag}.tmp.svg")),
+            csv: with_suffix(&dir, "", name, ".csv"),
             dir,
         })
     }
@@ -108,4 +110,25 @@ impl Targets {
         };
         finish(&self.png_tmp, &self.png, r)
     }
+
+    /// `<stem>.csv`: the figure-ready table of what was drawn, written atomically.
+    pub(super) fn write_table(&self, text: &str) -> Result<(), PlotError> {
+        crate::npy::write_atomic(&self.csv, text.as_bytes())
+            .map_err(|e| backend_err(&self.csv, e.to_string()))
+    }
+}
+
+/// A CSV cell: the number in shortest round-trip form, empty for NaN (no value).
+pub(super) fn cell(out: &mut String, x: f64) {
+    use std::fmt::Write;
+    if !x.is_nan() {
+        let _ = write!(out, "{x:?}");
+    }
+}
+
+/// A CSV text cell, quoted (labels may hold commas).
+pub(super) fn text_cell(out: &mut String, s: &str) {
+    out.push('"');
+    out.push_str(&s.replace('"', "\"\""));
+    out.push('"');
 }

@@ -274,5 +274,6 @@ pub fn draw_panels(panels: &[Panel], stem: &Path, panel_size: (u32, u32)) -> Res
         prepared: &prepared,
         grid: (nrows, ncols),
     };
-    targets.write(&figure, (width, height))
+    targets.write(&figure, (width, height))?;
+    targets.write_table(&super::series::panels_csv(panels))
 }

@@ -155,3 +155,41 @@ pub(super) fn label_areas(p: &Panel, y: &Axis) -> (u32, u32, u32) {
 pub(super) const MARGIN: u32 = 8;
 /// Extra right margin so the last x tick label is not cut.
 pub(super) const MARGIN_RIGHT: u32 = 22;
+
+/// The figure-ready table of `panels` (`<stem>.csv` beside the images): header
+/// `panel,panel_title,series_id,series,style,x,y,lo,hi`, one row per drawn point, panels and
+/// series from 0 in drawing order, `series` the legend label (empty for a curve that shares
+/// the entry of another); `lo`, `hi` empty without a band.
+pub fn panels_csv(panels: &[Panel]) -> String {
+    use super::output::{cell, text_cell};
+    let mut s = String::from("panel,panel_title,series_id,series,style,x,y,lo,hi\n");
+    for (i, p) in panels.iter().enumerate() {
+        for (sid, ser) in p.series.iter().enumerate() {
+            let style = match ser.style {
+                SeriesStyle::Theory => "theory",
+                SeriesStyle::Simulation => "simulation",
+                SeriesStyle::Marker => "marker",
+            };
+            for (k, (&x, &y)) in ser.x.iter().zip(&ser.y).enumerate() {
+                s.push_str(&format!("{i},"));
+                text_cell(&mut s, &p.title);
+                s.push_str(&format!(",{sid},"));
+                text_cell(&mut s, &ser.label);
+                s.push_str(&format!(",{style},"));
+                cell(&mut s, x);
+                s.push(',');
+                cell(&mut s, y);
+                s.push(',');
+                if let (Some(lo), Some(hi)) = (&ser.lo, &ser.hi) {
+                    cell(&mut s, lo.get(k).copied().unwrap_or(f64::NAN));
+                    s.push(',');
+                    cell(&mut s, hi.get(k).copied().unwrap_or(f64::NAN));
+                } else {
+                    s.push(',');
+                }
+                s.push('\n');
+            }
+        }
+    }
+    s
+}

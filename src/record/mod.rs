@@ -146,6 +146,7 @@ pub fn write_run(
             Ok(()) => {
                 files.push("figure.png".into());
                 files.push("figure.svg".into());
+                files.push("figure.csv".into());
             }
             Err(e) => figure_error = Some(e.to_string()),
         }

@@ -608,7 +608,10 @@ fn main() -> ExitCode {
                 fit_slope,
             };
             input(learndyn::scan::plot_table(&table, &req, &stem)).map(|_| {
-                eprintln!("wrote {}.png and {}.svg", stem.display(), stem.display());
+                eprintln!(
+                    "wrote {0}.png, {0}.svg and {0}.csv (the plotted table)",
+                    stem.display()
+                );
             })
         }
         Command::Example { name, list } => match (name, list) {

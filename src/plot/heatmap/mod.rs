@@ -524,5 +524,31 @@ pub fn draw_heatmap(map: &Heatmap, stem: &Path, size: (u32, u32)) -> Result<(), 
     let targets = Targets::new(stem)?;
     ensure_fonts().map_err(|m| backend_err(stem, m))?;
     let prepared = prepare_heatmap(map, size)?;
-    targets.write(&prepared, size)
+    targets.write(&prepared, size)?;
+    targets.write_table(&heatmap_csv(map))
+}
+
+/// The figure-ready table of `map` (`<stem>.csv`): header `x,y,z`, one row per cell, rows of
+/// the grid in order; `z` empty for a missing cell.
+fn heatmap_csv(map: &Heatmap) -> String {
+    use crate::plot::output::cell;
+    let mut s = String::from("x,y,z\n");
+    for (j, &y) in map.y.iter().enumerate() {
+        for (i, &x) in map.x.iter().enumerate() {
+            cell(&mut s, x);
+            s.push(',');
+            cell(&mut s, y);
+            s.push(',');
+            cell(
+                &mut s,
+                map.z
+                    .get(j)
+                    .and_then(|r| r.get(i))
+                    .copied()
+                    .unwrap_or(f64::NAN),
+            );
+            s.push('\n');
+        }
+    }
+    s
 }
