@@ -361,14 +361,19 @@ fn strengths_panel(records: &[Record], seeds: &[u64], log_time: bool) -> Option<
             .max()
             .map_or(1, |m| m + 1);
         let per_mode = steps / modes.max(1);
+        let shown = per_mode.min(6);
+        let title = format!(
+            "Lag products u^T C W^k U v of mode 0 (lags 0-{})",
+            shown.saturating_sub(1)
+        );
         let (p, _) = time_panel(
             records,
             seeds,
             Observable::LagProduct,
             // The first few lags: later ones repeat the pattern and would crowd the legend.
-            &|i| i < per_mode.min(6),
+            &|i| i < shown,
             &|k| format!("lag {k}"),
-            "Lag products u^T C W^k U v of mode 0 (lags 0-5)",
+            &title,
             "lag product",
             log_time,
         );
