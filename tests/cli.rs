@@ -434,16 +434,41 @@ fn figure_list_and_quick_run() {
         .args(["figure", "--list", "--dir"])
         .arg(format!("{}/figures", env!("CARGO_MANIFEST_DIR"))));
     assert_eq!(code, 0, "{err}");
-    for id in [
-        "saxe_modes",
-        "depth_plateau",
-        "lazy_rich",
-        "riccati_unaligned",
-        "kunin_single_neuron",
-        "lr_scaling",
-    ] {
-        assert!(list.contains(id), "{id} missing from {list}");
+    // Every figure folder (one with a spec.toml) is listed, the rnn_* ones included.
+    let figures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("figures");
+    let mut ids = Vec::new();
+    for e in std::fs::read_dir(&figures).unwrap() {
+        let p = e.unwrap().path();
+        if p.join("spec.toml").is_file() {
+            ids.push(p.file_name().unwrap().to_string_lossy().into_owned());
+        }
     }
+    assert!(
+        ids.len() >= 10 && ids.iter().any(|i| i.starts_with("rnn_")),
+        "{ids:?}"
+    );
+    let listed: Vec<&str> = list
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    for id in &ids {
+        assert!(listed.contains(&id.as_str()), "{id} missing from {list}");
+    }
+    // --quick runs a figure into target/figures-quick/<id>/ and writes its plotted table; the
+    // temporal-precedence figure (T = 4) titles its lag panel with the lags it shows.
+    let (code, _, err) = run(bin()
+        .args(["figure", "rnn_temporal_precedence", "--quick", "--dir"])
+        .arg(&figures)
+        .current_dir(env!("CARGO_MANIFEST_DIR")));
+    assert_eq!(code, 0, "{err}");
+    let quick = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/figures-quick/rnn_temporal_precedence");
+    assert!(quick.join("rnn_temporal_precedence.png").is_file());
+    let table = std::fs::read_to_string(quick.join("rnn_temporal_precedence.csv")).unwrap();
+    assert!(
+        table.contains("(lags 0-3)") && !table.contains("(lags 0-5)"),
+        "{table}"
+    );
     let (code, _, err) = run(bin()
         .args(["figure", "nope", "--dir"])
         .arg(format!("{}/figures", env!("CARGO_MANIFEST_DIR"))));
