@@ -84,27 +84,31 @@ pub fn set_key(
 pub fn from_table(table: toml::Table, origin: &str) -> Result<Config> {
     let config: Config = toml::Value::Table(table)
         .try_into()
-        .map_err(|e: toml::de::Error| {
-            let shown = e.to_string();
-            let section = shown
-                .rsplit("in `")
-                .next()
-                .filter(|_| shown.contains("in `"))
-                .map(|s| s.trim_end().trim_end_matches('`').to_string());
-            let mut err = toml_error(origin, None, &e);
-            if let (Some(sec), Error::Config { key, .. }) = (section, &mut err) {
-                *key = if sec.contains('.') || key.starts_with('<') {
-                    sec
-                } else if *key != sec {
-                    format!("{sec}.{key}")
-                } else {
-                    sec
-                };
-            }
-            err
-        })?;
+        .map_err(|e: toml::de::Error| value_error(origin, &e))?;
     config.validate(origin)?;
     Ok(config.with_family_defaults())
+}
+
+/// A deserialization error of a config table (no text positions): toml appends
+/// "in `section`", from which the key becomes `section.key`.
+fn value_error(origin: &str, e: &toml::de::Error) -> Error {
+    let shown = e.to_string();
+    let section = shown
+        .rsplit("in `")
+        .next()
+        .filter(|_| shown.contains("in `"))
+        .map(|s| s.trim_end().trim_end_matches('`').to_string());
+    let mut err = toml_error(origin, None, e);
+    if let (Some(sec), Error::Config { key, .. }) = (section, &mut err) {
+        *key = if sec.contains('.') || key.starts_with('<') {
+            sec
+        } else if *key != sec {
+            format!("{sec}.{key}")
+        } else {
+            sec
+        };
+    }
+    err
 }
 
 /// Parse a `section.key=value` override; the value is read as TOML (numbers, booleans,
@@ -153,26 +157,7 @@ impl Config {
             }
             toml::Value::Table(table)
                 .try_into()
-                .map_err(|e: toml::de::Error| {
-                    // Deserializing a value has no text positions; toml appends "in `section`".
-                    let shown = e.to_string();
-                    let section = shown
-                        .rsplit("in `")
-                        .next()
-                        .filter(|_| shown.contains("in `"));
-                    let section = section.map(|s| s.trim_end().trim_end_matches('`').to_string());
-                    let mut err = toml_error(&format!("{origin} (with --set)"), None, &e);
-                    if let (Some(sec), Error::Config { key, .. }) = (section, &mut err) {
-                        *key = if sec.contains('.') || key.starts_with('<') {
-                            sec
-                        } else if *key != sec {
-                            format!("{sec}.{key}")
-                        } else {
-                            sec
-                        };
-                    }
-                    err
-                })?
+                .map_err(|e: toml::de::Error| value_error(&format!("{origin} (with --set)"), &e))?
         };
         config.validate(origin)?;
         Ok(config.with_family_defaults())

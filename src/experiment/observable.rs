@@ -45,16 +45,8 @@ pub enum Observable {
 
 /// The observables of deep linear networks, in record order (`DeepLinearFamily::OBSERVABLES`;
 /// all but [`Observable::Map`] are recorded by default).
-pub const DEEP_LINEAR: &[Observable] = &[
-    Observable::Loss,
-    Observable::ModeStrength,
-    Observable::SingularValue,
-    Observable::BalanceDrift,
-    Observable::Map,
-    Observable::WeightChange,
-    Observable::KernelDistance,
-    Observable::Alignment,
-];
+/// They are the first eight of [`Observable::ALL`] (through [`Observable::Alignment`]).
+pub const DEEP_LINEAR: &[Observable] = Observable::ALL.as_slice().split_at(8).0;
 
 impl Observable {
     /// What the `index` column of this observable's rows means (`manifest.json` →

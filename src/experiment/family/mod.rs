@@ -271,3 +271,12 @@ pub fn solve_saving(
     )?;
     Ok(sol.stats)
 }
+
+/// The config error at `key` of `origin` (the checks of the families' sections).
+pub(crate) fn fail(origin: &str, key: &str, message: String) -> Result<()> {
+    Err(crate::error::Error::Config {
+        file: origin.to_string(),
+        key: key.to_string(),
+        message,
+    })
+}

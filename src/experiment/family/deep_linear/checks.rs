@@ -1,10 +1,11 @@
 //! The checks of deep-linear configs (`[model]`, `[task]`, `[init]` and the `[train]` keys of
 //! deep linear runs); the checks every family shares are in `experiment::load`.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::experiment::config::{
     Config, InitConfig, InitKind, OneOrMany, OptimizerKind, TaskKind, TrainConfig,
 };
+use crate::experiment::family::fail;
 
 /// The checks of deep-linear configs (`[model]`, `[task]`, `[init]`, and the `[train]` keys
 /// that only recurrent runs read), in this order; the first failure is the error.
@@ -16,14 +17,6 @@ pub(super) fn validate(c: &Config, origin: &str) -> Result<()> {
     init_keys(c, origin)?;
     batches(c, origin)?;
     Ok(())
-}
-
-fn fail(origin: &str, key: &str, message: String) -> Result<()> {
-    Err(Error::Config {
-        file: origin.to_string(),
-        key: key.to_string(),
-        message,
-    })
 }
 
 /// The `[train]` keys only recurrent runs read are not set.

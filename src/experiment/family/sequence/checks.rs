@@ -1,8 +1,9 @@
 //! Checks of the sections every recurrent family reads: `[task]` (a sequence task),
 //! `[sequence]`, the `[train]` keys of sequence data and `[analysis]`.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::experiment::config::{Config, InitConfig, OneOrMany, OptimizerKind, TaskKind};
+use crate::experiment::family::fail;
 use crate::experiment::rnn_config::{InputKind, Profile};
 
 /// The checks every recurrent family shares: one hidden size, no `[init]`, a sequence task
@@ -15,14 +16,6 @@ pub fn validate_sequence(c: &Config, origin: &str, family: &str, inits: &str) ->
     train_keys(c, origin)?;
     analysis(c, origin)?;
     Ok(())
-}
-
-fn fail(origin: &str, key: &str, message: String) -> Result<()> {
-    Err(Error::Config {
-        file: origin.to_string(),
-        key: key.to_string(),
-        message,
-    })
 }
 
 fn pos(x: f64) -> bool {
