@@ -656,3 +656,36 @@ fn run_figure_table_holds_the_plotted_values() {
     let manifest = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
     assert!(manifest.contains("\"figure.csv\""));
 }
+
+/// `learndyn theory partial-observation --json`: the documented keys, QO1 (`w = 2`: B_hat = 2/3,
+/// timescale 3, teacher timescales 1), and clear input errors (exit 2).
+#[test]
+fn theory_partial_observation_json_contract() {
+    let dir = tmp("partial-observation");
+    let b =
+        learndyn::linalg::Matrix::from_fn(2, 2, |i, j| if (i, j) == (0, 1) { 2.0 } else { 0.0 });
+    let path = dir.join("B.npy");
+    learndyn::npy::write_matrix(&path, &b).unwrap();
+    let (code, out, err) = run(bin()
+        .args(["theory", "partial-observation", "--teacher"])
+        .arg(&path)
+        .args(["--observed", "0", "--json"]));
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!((v["B_hat"][0][0].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-15);
+    assert_eq!(v["eigenvalues"][0][1].as_f64(), Some(0.0));
+    assert!((v["timescales"][0].as_f64().unwrap() - 3.0).abs() < 1e-12);
+    assert_eq!(v["teacher_timescales"], serde_json::json!([1.0, 1.0]));
+    for bad in [
+        vec!["--observed", "2"],
+        vec!["--observed", "0,x"],
+        vec!["--observed", "0,0"],
+    ] {
+        let (code, _, err) = run(bin()
+            .args(["theory", "partial-observation", "--teacher"])
+            .arg(&path)
+            .args(&bad));
+        assert_eq!(code, 2, "{bad:?}: {err}");
+        assert!(err.contains("observed"), "{bad:?}: {err}");
+    }
+}

@@ -16,6 +16,8 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, Par, Side};
 use std::sync::Once;
 
+pub mod lyapunov;
+
 /// Errors of decompositions.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LinalgError {
@@ -24,6 +26,16 @@ pub enum LinalgError {
     NoConvergence {
         /// Which decomposition.
         what: &'static str,
+    },
+    /// The equation has no unique solution (e.g. a Lyapunov equation whose matrix has a pair
+    /// of eigenvalues with `lambda_i + conj(lambda_j) = 0`, continuous, or
+    /// `lambda_i conj(lambda_j) = 1`, discrete): the process it describes is not stable.
+    #[error("{what} has no unique solution: {detail}")]
+    Singular {
+        /// Which equation.
+        what: &'static str,
+        /// Why.
+        detail: String,
     },
     /// Shapes do not fit.
     #[error("shape mismatch in {what}: {detail}")]

@@ -6,4 +6,5 @@ pub mod deep_linear;
 pub mod kunin;
 pub mod lrnn;
 pub mod outlier;
+pub mod partial_obs;
 pub mod riccati;

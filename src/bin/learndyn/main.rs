@@ -4,8 +4,10 @@
 //! library's API.
 
 mod bench;
+mod theory_cmd;
 
 use bench::cli::{bench, BenchCommand};
+use theory_cmd::{theory, TheoryCommand};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -121,6 +123,11 @@ enum Command {
     /// Benchmarks beside the Python peers (../shared/peers): identical problems, same JSON keys.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Closed-form calculators for theorists (no config, no output folder)
+    ///
+    /// e.g. `learndyn theory partial-observation --teacher B.npy --observed 0,3 --json`.
+    #[command(subcommand)]
+    Theory(TheoryCommand),
     /// Print a shipped example config (also in configs/), or list them.
     Example {
         /// Example name.
@@ -569,6 +576,7 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Command::Bench(cmd) => bench(cmd).map_err(Failure::Run),
+        Command::Theory(cmd) => theory(cmd),
         Command::Scan(args) => scan(args),
         Command::Figure {
             ids,
