@@ -14,30 +14,41 @@ use super::ticks::{Axis, Ticked};
 /// Width in pixels of the legend's line sample.
 const LEGEND_SAMPLE: u32 = 34;
 
-/// Legend corner covering the fewest data points, preferring upper corners.
-pub(super) fn choose_legend(
-    p: &Panel,
-    series: &[Prepared<'_>],
-    x: &Axis,
-    y: &Axis,
-    size: (u32, u32),
-) -> SeriesLabelPosition {
+/// Size in pixels `(width, height)` of the legend box of `series`, `None` without labels.
+pub(super) fn legend_box(series: &[Prepared<'_>]) -> Option<(u32, u32)> {
     let labels: Vec<&str> = series
         .iter()
         .map(|s| s.src.label.as_str())
         .filter(|l| !l.is_empty())
         .collect();
-    let (caption, x_area, y_area) = label_areas(p, y);
-    let plot_w = f64::from(size.0.saturating_sub(y_area + MARGIN + MARGIN_RIGHT).max(1));
-    let plot_h = f64::from(size.1.saturating_sub(caption + x_area + 2 * MARGIN).max(1));
-    let box_w = labels
+    if labels.is_empty() {
+        return None;
+    }
+    let w = labels
         .iter()
         .map(|l| text_width(l, LEGEND_PX))
         .max()
         .unwrap_or(0)
         + LEGEND_SAMPLE
         + 26;
-    let box_h = labels.len() as u32 * 19 + 22;
+    Some((w, labels.len() as u32 * 19 + 22))
+}
+
+/// Legend corner covering the fewest data points, preferring upper corners, and how many
+/// (sampled) data points it still covers: `0` means the legend hides nothing.
+pub(super) fn choose_legend(
+    p: &Panel,
+    series: &[Prepared<'_>],
+    x: &Axis,
+    y: &Axis,
+    size: (u32, u32),
+) -> (SeriesLabelPosition, usize) {
+    let (caption, x_area, y_area) = label_areas(p, y);
+    let plot_w = f64::from(size.0.saturating_sub(y_area + MARGIN + MARGIN_RIGHT).max(1));
+    let plot_h = f64::from(size.1.saturating_sub(caption + x_area + 2 * MARGIN).max(1));
+    let Some((box_w, box_h)) = legend_box(series) else {
+        return (SeriesLabelPosition::UpperRight, 0);
+    };
     let bw = (f64::from(box_w) / plot_w).min(1.0);
     let bh = (f64::from(box_h) / plot_h).min(1.0);
 
@@ -73,27 +84,32 @@ pub(super) fn choose_legend(
         (SeriesLabelPosition::LowerRight, 1.0 - bw, 0.0, 1),
         (SeriesLabelPosition::LowerLeft, 0.0, 0.0, 1),
     ];
-    let mut best = (SeriesLabelPosition::UpperRight, usize::MAX);
+    // A small gap around the box: a line grazing its border is covered too.
+    let (gx, gy) = (0.02, 0.03);
+    let mut best = (SeriesLabelPosition::UpperRight, usize::MAX, usize::MAX);
     for (pos, x0, y0, penalty) in corners {
         let inside = pts
             .iter()
-            .filter(|&&(a, b)| a >= x0 && a <= x0 + bw && b >= y0 && b <= y0 + bh)
+            .filter(|&&(a, b)| {
+                a >= x0 - gx && a <= x0 + bw + gx && b >= y0 - gy && b <= y0 + bh + gy
+            })
             .count();
         // Lower corners only when they are clearly emptier.
         let score = inside + penalty * (pts.len() / 50 + 1);
         if score < best.1 {
-            best = (pos, score);
+            best = (pos, score, inside);
         }
     }
-    best.0
+    (best.0, best.2)
 }
 
 /// Draw the legend of `pp` on its `chart`: one entry per labelled series, in
-/// the caller's order, in the corner chosen by [`choose_legend`]; nothing if
+/// the caller's order, at `position` of the chart's plotting area; nothing if
 /// no series is labelled.
 pub(super) fn draw_legend<'a, DB: DrawingBackend + 'a>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<Ticked, Ticked>>,
     pp: &PreparedPanel<'_>,
+    position: SeriesLabelPosition,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let mut any_label = false;
     for s in pp.series.iter().filter(|s| !s.src.label.is_empty()) {
@@ -132,7 +148,7 @@ pub(super) fn draw_legend<'a, DB: DrawingBackend + 'a>(
     if any_label {
         chart
             .configure_series_labels()
-            .position(pp.legend.clone())
+            .position(position)
             .legend_area_size(LEGEND_SAMPLE)
             .margin(8)
             .label_font((FONT, LEGEND_PX))

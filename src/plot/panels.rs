@@ -10,7 +10,7 @@ use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 use super::color::{palette, tint};
-use super::legend::{choose_legend, draw_legend};
+use super::legend::{choose_legend, draw_legend, legend_box};
 use super::output::{backend_err, Render, Targets};
 use super::series::{
     label_areas, prepare_series, Panel, Prepared, PreparedPanel, SeriesStyle, FIGURE_MAX, MARGIN,
@@ -21,7 +21,7 @@ use super::ticks::{make_axis, tick_label, Extent, Ticked};
 use super::PlotError;
 
 /// Check and prepare one panel.
-fn prepare_panel(p: &Panel, size: (u32, u32)) -> Result<PreparedPanel<'_>, PlotError> {
+pub(super) fn prepare_panel(p: &Panel, size: (u32, u32)) -> Result<PreparedPanel<'_>, PlotError> {
     let series: Vec<Prepared<'_>> = p
         .series
         .iter()
@@ -57,15 +57,59 @@ fn prepare_panel(p: &Panel, size: (u32, u32)) -> Result<PreparedPanel<'_>, PlotE
     let x_target = ((size.0 as usize).saturating_sub(100) / 70).clamp(3, 8);
     let y_target = ((size.1 as usize).saturating_sub(100) / 50).clamp(3, 8);
     let x = make_axis(x0, x1, p.log_x, x_target);
-    let y = make_axis(y0, y1, p.log_y, y_target);
-    let legend = choose_legend(p, &series, &x, &y, size);
+    let mut y = make_axis(y0, y1, p.log_y, y_target);
+    let (mut legend, covered) = choose_legend(p, &series, &x, &y, size);
+    let mut legend_outside = 0;
+    if covered > 0 {
+        (y, legend, legend_outside) = place_legend(p, &series, &x, y, (y0, y1), y_target, size);
+    }
     Ok(PreparedPanel {
         panel: p,
         x,
         y,
         series,
         legend,
+        legend_outside,
     })
+}
+
+/// Where a legend goes when every inside corner hides data (issue 16): headroom above the data
+/// (or below it, for the lower corners) of up to 0.8 times the data's span; else outside, right
+/// of the plotting area, if the plot keeps 3/5 of the panel's width; else headroom of up to
+/// 1.8 spans (the data keeps over a third of the height); else the corner that hides the least.
+/// Returns the y axis, the corner and the extra right margin (0: inside).
+fn place_legend(
+    p: &Panel,
+    series: &[Prepared<'_>],
+    x: &super::ticks::Axis,
+    y: super::ticks::Axis,
+    (y0, y1): (f64, f64),
+    y_target: usize,
+    size: (u32, u32),
+) -> (super::ticks::Axis, SeriesLabelPosition, u32) {
+    let span = if y1 > y0 { y1 - y0 } else { 1.0 };
+    let headroom = |fs: &[f64]| {
+        fs.iter()
+            .map(|f| (y0, y1 + f * span))
+            .chain(fs.iter().map(|f| (y0 - f * span, y1)))
+            .find_map(|(lo, hi)| {
+                let axis = make_axis(lo, hi, p.log_y, y_target);
+                let (pos, c) = choose_legend(p, series, x, &axis, size);
+                (c == 0).then_some((axis, pos, 0))
+            })
+    };
+    if let Some(found) = headroom(&[0.15, 0.3, 0.5, 0.8]) {
+        return found;
+    }
+    let (w, _) = legend_box(series).unwrap_or((0, 0));
+    if w + 8 <= size.0 * 2 / 5 {
+        return (y, SeriesLabelPosition::UpperRight, w + 8);
+    }
+    if let Some(found) = headroom(&[1.2, 1.8]) {
+        return found;
+    }
+    let (pos, _) = choose_legend(p, series, x, &y, size);
+    (y, pos, 0)
 }
 
 /// Draw one prepared panel into `area`.
@@ -75,9 +119,17 @@ fn draw_panel<DB: DrawingBackend>(
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let p = pp.panel;
     let (x, y) = (&pp.x, &pp.y);
-    let (_, x_area, y_area) = label_areas(p, y);
+    let (caption, x_area, y_area) = label_areas(p, y);
+    // A legend outside gets its own strip right of the plot (the plotting area clips).
+    let (plot_area, legend_area) = if pp.legend_outside > 0 {
+        let (w, _) = area.dim_in_pixel();
+        let (l, r) = area.split_horizontally(w.saturating_sub(pp.legend_outside + MARGIN));
+        (l, Some(r))
+    } else {
+        (area.clone(), None)
+    };
 
-    let mut builder = ChartBuilder::on(area);
+    let mut builder = ChartBuilder::on(&plot_area);
     builder
         .margin(MARGIN)
         .margin_right(MARGIN_RIGHT)
@@ -114,7 +166,16 @@ fn draw_panel<DB: DrawingBackend>(
         [(x.lo, y.lo), (x.hi, y.hi)],
         BLACK.stroke_width(1),
     )))?;
-    draw_legend(&mut chart, pp)
+    match legend_area {
+        None => draw_legend(&mut chart, pp, pp.legend.clone()),
+        Some(r) => {
+            let mut strip = ChartBuilder::on(&r)
+                .margin_top(caption + MARGIN)
+                .margin_right(MARGIN)
+                .build_cartesian_2d(Ticked(x.clone()), Ticked(y.clone()))?;
+            draw_legend(&mut strip, pp, SeriesLabelPosition::UpperLeft)
+        }
+    }
 }
 
 /// Draw the series of `pp` on its `chart` in layers: bands first, under every

@@ -84,6 +84,9 @@ pub(super) struct PreparedPanel<'a> {
     pub(super) y: Axis,
     pub(super) series: Vec<Prepared<'a>>,
     pub(super) legend: SeriesLabelPosition,
+    /// Extra right margin in pixels for a legend drawn outside the plotting area (when every
+    /// corner inside would hide data); 0 for a legend inside, at `legend`.
+    pub(super) legend_outside: u32,
 }
 
 /// Split a series into runs of consecutive drawable points.

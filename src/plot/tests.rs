@@ -273,3 +273,61 @@ fn tick_labels_are_tidy() {
         .iter()
         .any(|&t| tick_label(&n, t).starts_with('\u{2212}')));
 }
+
+/// The legend hides no data (issue 16 item 9): a legend whose every inside corner covers a
+/// line gets headroom above the data, or (when headroom would squash the data) goes outside
+/// the plotting area; the chosen placement then covers no sampled point.
+#[test]
+fn legends_never_hide_data() {
+    use super::legend::choose_legend;
+    use super::panels::prepare_panel;
+    let size = (560, 440);
+    let t: Vec<f64> = (0..400).map(|i| f64::from(i) * 0.025).collect();
+    let curve = |f: &dyn Fn(f64) -> f64| -> Vec<f64> { t.iter().map(|&x| f(x)).collect() };
+    // Lines through all four corners.
+    let panel = |n: usize, long: bool| Panel {
+        title: "crowded".into(),
+        x_label: "t".into(),
+        y_label: "y".into(),
+        log_x: false,
+        log_y: false,
+        series: (0..n)
+            .map(|k| {
+                let a = k as f64 * 0.1;
+                let label = if long {
+                    format!("series {k} with a long label (mean, min-max over seeds)")
+                } else {
+                    format!("s{k}")
+                };
+                let y = curve(&|x: f64| {
+                    if k % 2 == 0 {
+                        a + x / 10.0
+                    } else {
+                        1.0 + a - x / 10.0
+                    }
+                });
+                series(&label, SeriesStyle::Theory, k, &t, &y)
+            })
+            .collect(),
+    };
+    for (n, long) in [(2, true), (4, true), (8, true), (16, false)] {
+        let p = panel(n, long);
+        let pp = prepare_panel(&p, size).unwrap();
+        if pp.legend_outside == 0 {
+            let (_, covered) = choose_legend(&p, &pp.series, &pp.x, &pp.y, size);
+            assert_eq!(covered, 0, "{n} series: the legend inside hides data");
+        } else {
+            assert!(pp.legend_outside <= size.0 / 2);
+        }
+    }
+    // It draws, both ways.
+    let dir = scratch_dir("legend");
+    let short = panel(16, false);
+    assert!(prepare_panel(&short, size).unwrap().legend_outside > 0);
+    draw_panels(
+        &[panel(2, true), panel(8, true), short],
+        &dir.join("crowded"),
+        size,
+    )
+    .unwrap();
+}
