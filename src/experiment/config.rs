@@ -413,7 +413,7 @@ pub struct OutputConfig {
     /// Write final weights per seed as `.npy` (default true).
     pub weights: bool,
     /// `"long"`: `records.csv` only (default); `"wide"`: also `records_wide.csv`, one column
-    /// per source and seed.
+    /// per source and seed; `"parquet"`: also `records.parquet` (typed columns).
     pub format: RecordsFormat,
 }
 
@@ -426,6 +426,9 @@ pub enum RecordsFormat {
     Long,
     /// `records.csv` and `records_wide.csv` (docs/outputs.md).
     Wide,
+    /// `records.csv` and `records.parquet`, the same table with typed columns
+    /// (docs/outputs.md).
+    Parquet,
 }
 
 impl Default for OutputConfig {

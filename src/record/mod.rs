@@ -10,7 +10,9 @@
 //!
 //! Every file is written atomically (temporary file in the same folder, then rename).
 
+mod parquet;
 mod wide;
+pub use parquet::records_parquet;
 pub use wide::records_wide_csv;
 
 use crate::error::{Error, Result};
@@ -111,6 +113,13 @@ pub fn write_run(
             wide::records_wide_csv(&output.records).as_bytes(),
         )?;
         files.push("records_wide.csv".to_string());
+    }
+    if loaded.config.output.format == crate::experiment::config::RecordsFormat::Parquet {
+        npy::write_atomic(
+            &dir.join("records.parquet"),
+            &parquet::records_parquet(&output.records)?,
+        )?;
+        files.push("records.parquet".to_string());
     }
     npy::write_atomic(
         &dir.join("summary.json"),
