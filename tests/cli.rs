@@ -469,6 +469,20 @@ fn figure_list_and_quick_run() {
         table.contains("(lags 0-3)") && !table.contains("(lags 0-5)"),
         "{table}"
     );
+    // A theory figure (kind = "theory") computes its tables from closed forms: the quick
+    // chain table holds C1's lambda_1 at D = 45 (0.7385, attractors.md §3.6).
+    let (code, _, err) = run(bin()
+        .args(["figure", "partial_observation", "--quick", "--dir"])
+        .arg(&figures)
+        .current_dir(env!("CARGO_MANIFEST_DIR")));
+    assert_eq!(code, 0, "{err}");
+    let quick = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/figures-quick/partial_observation");
+    assert!(quick.join("chain_timescales_vs_D.png").is_file());
+    let chain = std::fs::read_to_string(quick.join("data/chain.csv")).unwrap();
+    let row = chain.lines().find(|l| l.contains(",ok,45,25,")).unwrap();
+    let lambda: f64 = row.split(',').nth(5).unwrap().parse().unwrap();
+    assert!((lambda - 0.7385).abs() < 5e-5, "{row}");
     let (code, _, err) = run(bin()
         .args(["figure", "nope", "--dir"])
         .arg(format!("{}/figures", env!("CARGO_MANIFEST_DIR"))));

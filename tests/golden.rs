@@ -85,6 +85,7 @@ golden_cases! {
     figure_kunin_single_neuron: Figure("kunin_single_neuron");
     figure_lazy_rich: Figure("lazy_rich");
     figure_lr_scaling: Figure("lr_scaling");
+    figure_partial_observation: Figure("partial_observation");
     figure_riccati_unaligned: Figure("riccati_unaligned");
     figure_rnn_flip_flop: Figure("rnn_flip_flop");
     figure_rnn_integrator: Figure("rnn_integrator");

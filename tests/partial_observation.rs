@@ -317,3 +317,46 @@ fn po4_observation_noise_attenuates_the_fit() {
     assert!(sem < 0.005, "sem {sem}");
     assert!((m - exact).abs() < 4.0 * sem, "fit {m} +- {sem} vs {exact}");
 }
+
+/// PO-2/PO-3: the fallback iterations (sign function, Smith doubling) agree with Bartels-Stewart
+/// on random stable matrices, non-normal ones included: two independent solvers of one
+/// equation, to `sqrt(eps)` relative (the fallback's acceptance level).
+#[test]
+fn po2_po3_fallback_iterations_agree_with_bartels_stewart() {
+    let n = 40;
+    let mut r = rng(23, 0);
+    for (k, spread) in [0.5, 3.0].into_iter().enumerate() {
+        // A Gaussian similarity of a stable diagonal: non-normal, cond(S) grows with spread.
+        let s = gaussian_matrix(&mut r, n, n).add_scaled(&Matrix::identity(n), 1.0 / spread);
+        let d = Matrix::from_diag(
+            &(0..n)
+                .map(|i| 0.9 * (i as f64 / n as f64) - 0.4)
+                .collect::<Vec<_>>(),
+        );
+        let b = learndyn::linalg::solve(&s.transpose(), &s.matmul(&d).transpose())
+            .unwrap()
+            .transpose();
+        let h = gaussian_matrix(&mut r, n, n);
+        let q = h.matmul_t(&h);
+        let a = b.sub(&Matrix::identity(n));
+        let x = lyapunov::continuous(&a, &q).unwrap();
+        let y = lyapunov::continuous_by_sign_function(&a, &q).unwrap();
+        let rel = y.sub(&x).norm_fro() / x.norm_fro();
+        assert!(
+            rel < EPS.sqrt(),
+            "case {k}: continuous relative difference {rel:e}"
+        );
+        let x = lyapunov::discrete(&b, &q).unwrap();
+        let y = lyapunov::discrete_by_doubling(&b, &q).unwrap();
+        let rel = y.sub(&x).norm_fro() / x.norm_fro();
+        assert!(
+            rel < EPS.sqrt(),
+            "case {k}: discrete relative difference {rel:e}"
+        );
+    }
+    // An unstable A is refused by both.
+    let a = Matrix::from_diag(&[0.5, -1.0]);
+    assert!(lyapunov::continuous_by_sign_function(&a, &Matrix::identity(2)).is_err());
+    let b = Matrix::from_diag(&[1.5, 0.1]);
+    assert!(lyapunov::discrete_by_doubling(&b, &Matrix::identity(2)).is_err());
+}

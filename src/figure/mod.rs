@@ -7,13 +7,15 @@
 //! ```toml
 //! [figure]
 //! title = "Saxe mode sigmoids"
-//! kind = "run"               # "run": a run config; "scan": a scan spec
+//! kind = "run"               # "run": a run config; "scan": a scan spec; "theory": closed
+//!                            # forms only (see [`theory`])
 //! source = "config.toml"     # relative to the figure folder
 //! quick = ["train.steps=200"]  # overrides for --quick (CI): section.key=value
 //! quick_replicates = 1       # scans: replicates under --quick
 //!
-//! [[plot]]                   # scans: the plots to draw from the table
+//! [[plot]]                   # scans and theory: the plots to draw from a table
 //! out = "t_learn_vs_depth"
+//! table = "results.csv"      # in data/ (theory figures write several)
 //! x = "model.depth"
 //! z = ["t_learn_gd_m0", "t_learn_theory_m0"]
 //! fit_slope = false
@@ -29,14 +31,28 @@ use crate::scan::{self, ScanSpec};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
+pub mod theory;
+
+/// `figure.kind`: what the source file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FigureKind {
+    /// A run config: one run, its figure.
+    Run,
+    /// A scan spec: a table and its `[[plot]]`s.
+    Scan,
+    /// A theory calculation ([`theory::TheoryFigure`]): tables and their `[[plot]]`s.
+    Theory,
+}
+
 /// `[figure]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FigureSection {
     /// Title (for listings).
     pub title: String,
-    /// `"run"` or `"scan"`.
-    pub kind: String,
+    /// What `source` is.
+    pub kind: FigureKind,
     /// The run config or scan spec, relative to the figure folder.
     pub source: String,
     /// `section.key=value` overrides applied with `--quick`.
@@ -53,6 +69,9 @@ pub struct FigureSection {
 pub struct PlotSpec {
     /// Output stem inside the figure folder.
     pub out: String,
+    /// The table in `data/` to plot [default: `results.csv`].
+    #[serde(default)]
+    pub table: Option<String>,
     /// Column on x.
     pub x: String,
     /// Column on y (heatmap).
@@ -141,8 +160,8 @@ pub fn make(dir: &Path, id: &str, quick: bool, threads: usize) -> Result<Vec<Pat
         vec![]
     };
     let mut written = Vec::new();
-    match spec.figure.kind.as_str() {
-        "run" => {
+    match spec.figure.kind {
+        FigureKind::Run => {
             let loaded = Config::load(&source, &overrides)?;
             let output = experiment::run(&loaded, &mut |_| {})?;
             crate::record::write_run(
@@ -157,19 +176,10 @@ pub fn make(dir: &Path, id: &str, quick: bool, threads: usize) -> Result<Vec<Pat
                 .map_err(|e| Error::invalid(stem.display().to_string(), e.to_string()))?;
             written.push(stem.with_extension("png"));
         }
-        "scan" => {
+        FigureKind::Scan => {
             let mut s = ScanSpec::load(&source)?;
             for o in &overrides {
-                let (k, v) = o.split_once('=').ok_or_else(|| {
-                    Error::invalid("figure.quick", format!("'{o}' is not section.key=value"))
-                })?;
-                let (sec, key) = k.trim().split_once('.').ok_or_else(|| {
-                    Error::invalid("figure.quick", format!("'{k}' is not section.key"))
-                })?;
-                let value = toml::from_str::<toml::Table>(&format!("v = {}", v.trim()))
-                    .ok()
-                    .and_then(|mut t| t.remove("v"))
-                    .unwrap_or_else(|| toml::Value::String(v.trim().to_string()));
+                let ((sec, key), value) = split_override(o)?;
                 experiment::load::set_key(&mut s.base, sec, key, value)?;
             }
             if quick {
@@ -178,30 +188,76 @@ pub fn make(dir: &Path, id: &str, quick: bool, threads: usize) -> Result<Vec<Pat
                 }
             }
             scan::run(&s, &data, threads, None, &|_, _| {})?;
-            let table = data.join("results.csv");
-            for p in &spec.plot {
-                let req = PlotRequest {
-                    x: p.x.clone(),
-                    y: p.y.clone(),
-                    z: p.z.clone(),
-                    group: p.group.clone(),
-                    log_x: p.log_x,
-                    log_y: p.log_y,
-                    log_z: p.log_z,
-                    fit_slope: p.fit_slope,
-                };
-                let stem = out.join(&p.out);
-                scan::plot_table(&table, &req, &stem)?;
-                written.push(stem.with_extension("png"));
+            written.extend(draw_plots(&spec, &data, &out)?);
+        }
+        FigureKind::Theory => {
+            let text = std::fs::read_to_string(&source).map_err(|e| Error::io(&source, e))?;
+            let mut table: toml::Table = toml::from_str(&text).map_err(|e| Error::Config {
+                file: source.display().to_string(),
+                key: "<toml>".into(),
+                message: e.message().trim().to_string(),
+            })?;
+            for o in &overrides {
+                let (k, v) = split_override(o)?;
+                let (sec, key) = k;
+                let section = table
+                    .get_mut(sec)
+                    .and_then(toml::Value::as_table_mut)
+                    .ok_or_else(|| {
+                        Error::invalid("figure.quick", format!("no section [{sec}] in the source"))
+                    })?;
+                section.insert(key.to_string(), v);
             }
+            let fig: theory::TheoryFigure =
+                toml::Value::Table(table)
+                    .try_into()
+                    .map_err(|e: toml::de::Error| Error::Config {
+                        file: source.display().to_string(),
+                        key: "<toml>".into(),
+                        message: e.message().trim().to_string(),
+                    })?;
+            theory::make(&fig, &data)?;
+            written.extend(draw_plots(&spec, &data, &out)?);
         }
-        other => {
-            return Err(Error::Config {
-                file: here.join("spec.toml").display().to_string(),
-                key: "figure.kind".into(),
-                message: format!("'{other}' is unknown; allowed: \"run\", \"scan\""),
-            })
-        }
+    }
+    Ok(written)
+}
+
+/// `section.key=value` of a `quick` override, the value parsed as TOML (a bare word is a
+/// string).
+fn split_override(o: &str) -> Result<((&str, &str), toml::Value)> {
+    let (k, v) = o
+        .split_once('=')
+        .ok_or_else(|| Error::invalid("figure.quick", format!("'{o}' is not section.key=value")))?;
+    let sk = k
+        .trim()
+        .split_once('.')
+        .ok_or_else(|| Error::invalid("figure.quick", format!("'{k}' is not section.key")))?;
+    let value = toml::from_str::<toml::Table>(&format!("v = {}", v.trim()))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(v.trim().to_string()));
+    Ok((sk, value))
+}
+
+/// Draw the `[[plot]]`s of `spec` from the tables in `data` into `out`.
+fn draw_plots(spec: &FigureSpec, data: &Path, out: &Path) -> Result<Vec<PathBuf>> {
+    let mut written = vec![];
+    for p in &spec.plot {
+        let table = data.join(p.table.as_deref().unwrap_or("results.csv"));
+        let req = PlotRequest {
+            x: p.x.clone(),
+            y: p.y.clone(),
+            z: p.z.clone(),
+            group: p.group.clone(),
+            log_x: p.log_x,
+            log_y: p.log_y,
+            log_z: p.log_z,
+            fit_slope: p.fit_slope,
+        };
+        let stem = out.join(&p.out);
+        scan::plot_table(&table, &req, &stem)?;
+        written.push(stem.with_extension("png"));
     }
     Ok(written)
 }
