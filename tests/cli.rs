@@ -768,3 +768,48 @@ fn parquet_records_are_the_csv_rows() {
     let manifest = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
     assert!(manifest.contains("\"records.parquet\""));
 }
+
+/// Sizes that cannot fit are refused before anything is allocated: exit 2 with the estimate,
+/// the memory available and the key to lower (issue 15). The child runs under a 4 GB
+/// address-space limit, so a regression that allocates fails fast (abort or panic, not 2)
+/// instead of exhausting the machine.
+#[test]
+fn huge_sizes_are_refused_before_allocation() {
+    use std::os::unix::process::CommandExt;
+    let dir = tmp("huge");
+    let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+    let cases = [
+        ("check", "demo.toml", "model.hidden=1000000000", "model.hidden"),
+        ("run", "demo.toml", "model.hidden=1000000000", "model.hidden"),
+        ("run", "demo.toml", "model.hidden=100000000", "model.hidden"),
+        ("check", "demo.toml", "task.d_in=1000000000", "task.d_in"),
+        ("run", "rnn_flip_flop.toml", "model.hidden=1000000", "model.hidden"),
+        ("check", "gru_flip_flop.toml", "model.hidden=1000000", "model.hidden"),
+        ("run", "rnn_flip_flop.toml", "sequence.steps=100000000", "sequence.steps"),
+    ];
+    for (cmd, config, set, key) in cases {
+        let mut c = bin();
+        c.arg(cmd).arg(configs.join(config)).args(["--set", set]);
+        if cmd == "run" {
+            c.arg("--out").arg(dir.join("out"));
+        }
+        // SAFETY: setrlimit is async-signal-safe; the closure touches no shared state.
+        unsafe {
+            c.pre_exec(|| {
+                let lim = libc::rlimit {
+                    rlim_cur: 4 << 30,
+                    rlim_max: 4 << 30,
+                };
+                libc::setrlimit(libc::RLIMIT_AS, &lim);
+                Ok(())
+            });
+        }
+        let (code, _, err) = run(&mut c);
+        assert_eq!(code, 2, "{cmd} {config} {set}: {err}");
+        assert!(
+            err.contains("needs about") && err.contains("available") && err.contains(key),
+            "{cmd} {config} {set}: {err}"
+        );
+        assert!(!dir.join("out").join("records.csv").exists());
+    }
+}

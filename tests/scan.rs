@@ -186,7 +186,7 @@ fn partial_last_row_is_dropped_on_resume() {
     std::fs::write(&path, &full[..cut]).unwrap();
     let err = run_ok(bin().args(["scan"]).arg(smoke()).arg("--out").arg(&d));
     assert!(
-        err.contains("dropped 1 partial rows") && err.contains("1 run now"),
+        err.contains("dropped 1 partial or invalid rows") && err.contains("1 run now"),
         "{err}"
     );
     assert_eq!(full, std::fs::read_to_string(&path).unwrap());
@@ -462,4 +462,80 @@ fn grid_values_are_exact_decimals() {
     let mut want = tenths[..10].to_vec();
     want.push(1.0);
     assert_eq!(values(1), want);
+}
+
+/// Resume verifies every kept row (issue 15): a corrupted middle row (a metric that is not a
+/// number), a row with another seed than its job's, and two different copies of one key are
+/// all rerun, and the table ends identical to the clean one.
+#[test]
+fn corrupted_middle_rows_are_rerun_on_resume() {
+    let d = tmp("corrupt");
+    run_ok(bin().args(["scan"]).arg(smoke()).arg("--out").arg(&d));
+    let path = d.join("results.csv");
+    let full = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = full.lines().map(str::to_string).collect();
+    assert!(lines.len() >= 5, "the smoke scan has at least 4 rows");
+    // Row 1: last metric garbled. Row 2: wrong seed. Row 3: a second, different copy.
+    let mut f: Vec<String> = lines[1].split(',').map(str::to_string).collect();
+    *f.last_mut().unwrap() = "0.3x".into();
+    lines[1] = f.join(",");
+    let mut f: Vec<String> = lines[2].split(',').map(str::to_string).collect();
+    f[2] = "12345".into();
+    lines[2] = f.join(",");
+    let mut f: Vec<String> = lines[3].split(',').map(str::to_string).collect();
+    *f.last_mut().unwrap() = "0.5".into();
+    lines.push(f.join(","));
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let err = run_ok(bin().args(["scan"]).arg(smoke()).arg("--out").arg(&d));
+    assert!(err.contains("3 run now"), "{err}");
+    assert_eq!(full, std::fs::read_to_string(&path).unwrap());
+}
+
+/// `scan merge` refuses a key held twice, in one shard file (identical or not) or in two,
+/// naming the point, the replicate and the files (issue 15).
+#[test]
+fn merge_refuses_duplicated_rows() {
+    let d = tmp("merge-dup");
+    for k in 1..=2 {
+        run_ok(
+            bin()
+                .args(["scan"])
+                .arg(smoke())
+                .arg("--out")
+                .arg(&d)
+                .args(["--shard", &format!("{k}/2")]),
+        );
+    }
+    let shard = d.join("results.shard-1-of-2.csv");
+    let clean = std::fs::read_to_string(&shard).unwrap();
+    let first_row = clean.lines().nth(1).unwrap().to_string();
+    for (what, extra) in [
+        ("identical copies", first_row.clone()),
+        ("with different values", {
+            let mut f: Vec<&str> = first_row.split(',').collect();
+            *f.last_mut().unwrap() = "0.5";
+            f.join(",")
+        }),
+    ] {
+        std::fs::write(&shard, format!("{clean}{extra}\n")).unwrap();
+        let o = bin().args(["scan", "merge"]).arg(&d).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        let key: Vec<&str> = first_row.split(',').take(2).collect();
+        assert!(
+            err.contains(&format!("({}, {})", key[0], key[1]))
+                && err.contains("results.shard-1-of-2.csv")
+                && err.contains(what),
+            "{err}"
+        );
+    }
+    // The same row in the other shard's file.
+    std::fs::write(&shard, &clean).unwrap();
+    let other = d.join("results.shard-2-of-2.csv");
+    let text = std::fs::read_to_string(&other).unwrap();
+    std::fs::write(&other, format!("{text}{first_row}\n")).unwrap();
+    let o = bin().args(["scan", "merge"]).arg(&d).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("results.shard-2-of-2.csv"), "{err}");
 }

@@ -16,6 +16,7 @@ pub mod config;
 pub mod examples;
 pub mod family;
 pub mod load;
+pub mod memory;
 pub mod observable;
 pub mod pipeline;
 pub mod rnn_config;
@@ -208,6 +209,13 @@ pub fn run(loaded: &LoadedConfig, progress: &mut dyn FnMut(Progress)) -> Result<
 /// the input errors `learndyn check` reports.
 pub fn check_problem(loaded: &LoadedConfig) -> Result<()> {
     family::check(loaded)
+}
+
+/// The memory estimate of a config's problem ([`memory`]), largest term first.
+pub fn memory_estimate(c: &Config) -> Vec<memory::Item> {
+    let mut items = family::memory(c);
+    items.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    items
 }
 
 /// Parse a config given inline (for built-in examples): origin is used in messages.

@@ -41,6 +41,7 @@ pub fn run<F: Family>(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RunOutput> {
     let c = &loaded.config;
+    super::family::check_memory(c)?;
     let family = F::build(loaded)?;
     let steps = record_steps(c.train.steps, c.output.records, c.output.spacing);
     let times = train::schedule_times(&schedule(c), c.train.lr, &steps);

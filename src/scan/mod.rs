@@ -277,6 +277,29 @@ fn csv_row(fields: &[String]) -> Vec<u8> {
 }
 
 /// Run one job and return its row.
+/// Whether a kept row of a results table is what this scan writes for `(point, replicate)`:
+/// the key in range, the seed and coordinates of that job, a known status and a number (or
+/// `nan`) in every metric cell.
+fn row_is_valid(spec: &ScanSpec, point: u64, rep: u64, row: &[String], header: &[String]) -> bool {
+    if point >= spec.n_points() || rep >= spec.file.scan.replicates || row.len() != header.len() {
+        return false;
+    }
+    let Ok(p) = spec.point(point) else {
+        return false;
+    };
+    let mut want = vec![p.id.to_string(), rep.to_string(), spec.seed_of(&p, rep).to_string()];
+    want.extend(p.coords.iter().map(|(_, v)| fmt_value(v)));
+    if row[..want.len()] != want[..] {
+        return false;
+    }
+    let status = &row[want.len()];
+    if !matches!(status.as_str(), "ok" | "diverged" | "failed") {
+        return false;
+    }
+    // After status and message: the metrics.
+    row[want.len() + 2..].iter().all(|v| v.parse::<f64>().is_ok())
+}
+
 fn run_job(
     spec: &ScanSpec,
     p: &Point,
@@ -357,6 +380,9 @@ pub struct Table {
     pub rows: BTreeMap<(u64, u64), Vec<String>>,
     /// Partial or malformed rows that were dropped while reading.
     pub dropped: usize,
+    /// Keys that occur more than once, with whether every copy was identical (the last copy
+    /// is in `rows`).
+    pub duplicates: Vec<((u64, u64), bool)>,
 }
 
 /// Read a results table: header and rows keyed by (point, replicate). Rows that are
@@ -375,7 +401,8 @@ pub fn read_table(path: &Path) -> Result<Table> {
         .iter()
         .map(str::to_string)
         .collect();
-    let mut rows = BTreeMap::new();
+    let mut rows: BTreeMap<(u64, u64), Vec<String>> = BTreeMap::new();
+    let mut duplicates = Vec::new();
     let mut dropped = usize::from(end < text.len());
     for rec in rdr.records() {
         match rec {
@@ -383,7 +410,10 @@ pub fn read_table(path: &Path) -> Result<Table> {
                 let f: Vec<String> = r.iter().map(str::to_string).collect();
                 match (f[0].parse::<u64>(), f[1].parse::<u64>()) {
                     (Ok(p), Ok(k)) => {
-                        rows.insert((p, k), f);
+                        if let Some(old) = rows.insert((p, k), f) {
+                            let same = old == rows[&(p, k)];
+                            duplicates.push(((p, k), same));
+                        }
                     }
                     _ => dropped += 1,
                 }
@@ -395,6 +425,7 @@ pub fn read_table(path: &Path) -> Result<Table> {
         header,
         rows,
         dropped,
+        duplicates,
     })
 }
 
@@ -463,7 +494,8 @@ pub struct ScanReport {
     pub ran: u64,
     /// Rows by status over the whole table.
     pub status_counts: BTreeMap<String, u64>,
-    /// Partial or malformed rows dropped on resume.
+    /// Rows dropped on resume and rerun: partial, malformed, duplicated with other values, or
+    /// not what this scan writes for their key (seed, coordinates, status, metrics).
     pub dropped_rows: usize,
 }
 
@@ -531,8 +563,9 @@ pub fn run(
     let (mut done, dropped) = if path.exists() {
         let Table {
             header: h,
-            rows,
+            mut rows,
             dropped,
+            duplicates,
         } = read_table(&path)?;
         if h != header {
             return Err(Error::invalid(
@@ -540,7 +573,18 @@ pub fn run(
                 "has other columns than this scan; use another --out folder",
             ));
         }
-        (rows, dropped)
+        // Keep only rows this scan would write: conflicting copies of one key, and rows whose
+        // key, seed, coordinates, status or metrics do not check, are rerun (issue 15).
+        let mut bad = 0;
+        for (key, same) in duplicates {
+            if !same && rows.remove(&key).is_some() {
+                bad += 1;
+            }
+        }
+        let before = rows.len();
+        rows.retain(|&(p, r), row| row_is_valid(spec, p, r, row, &header));
+        let invalid = before - rows.len();
+        (rows, dropped + bad + invalid)
     } else {
         (BTreeMap::new(), 0)
     };
@@ -667,11 +711,15 @@ pub fn merge(dir: &Path) -> Result<u64> {
         ));
     }
     let mut rows: BTreeMap<(u64, u64), Vec<String>> = BTreeMap::new();
-    let mut dups = Vec::new();
+    let mut dups: Vec<((u64, u64), PathBuf, Option<PathBuf>)> = Vec::new();
+    let mut origin: BTreeMap<(u64, u64), PathBuf> = BTreeMap::new();
     let ks: BTreeSet<u64> = shards.iter().map(|(s, _)| s.k).collect();
     for (s, path) in &shards {
         let Table {
-            header: h, rows: r, ..
+            header: h,
+            rows: r,
+            duplicates,
+            ..
         } = read_table(path)?;
         if h != header {
             return Err(Error::invalid(
@@ -679,21 +727,50 @@ pub fn merge(dir: &Path) -> Result<u64> {
                 "has other columns than scan.json says",
             ));
         }
+        if let Some(&((p, r), same)) = duplicates.first() {
+            return Err(Error::invalid(
+                path.display().to_string(),
+                format!(
+                    "holds (point, replicate) = ({p}, {r}) more than once ({}{}); a shard \
+                     file has one row per job: delete the wrong copy, or rerun that shard with \
+                     --restart",
+                    if same { "identical copies" } else { "with different values" },
+                    if duplicates.len() > 1 {
+                        format!(", and {} more duplicated keys", duplicates.len() - 1)
+                    } else {
+                        String::new()
+                    }
+                ),
+            ));
+        }
         for (key, row) in r {
             if key.0 % n != s.k - 1 {
-                dups.push(key);
+                dups.push((key, path.clone(), None));
             }
             if rows.insert(key, row).is_some() {
-                dups.push(key);
+                let first = origin.get(&key).cloned();
+                dups.push((key, path.clone(), first));
             }
+            origin.entry(key).or_insert_with(|| path.clone());
         }
     }
-    if !dups.is_empty() {
+    if let Some(((p, r), file, first)) = dups.first() {
+        let place = match first {
+            Some(f) => format!("in both {} and {}", f.display(), file.display()),
+            None => format!(
+                "in {}, which is not the shard that owns point {p}",
+                file.display()
+            ),
+        };
         return Err(Error::invalid(
             dir.display().to_string(),
             format!(
-                "duplicated or misplaced rows (point, replicate): {:?}",
-                &dups[..dups.len().min(10)]
+                "(point, replicate) = ({p}, {r}) is {place}{}; remove the stray shard file",
+                if dups.len() > 1 {
+                    format!(" ({} such rows in all)", dups.len())
+                } else {
+                    String::new()
+                }
             ),
         ));
     }

@@ -377,7 +377,7 @@ fn run_scan(
         started.elapsed().as_secs_f64(),
         report.status_counts,
         if report.dropped_rows > 0 {
-            format!("; dropped {} partial rows", report.dropped_rows)
+            format!("; dropped {} partial or invalid rows (rerun)", report.dropped_rows)
         } else {
             String::new()
         }
@@ -572,7 +572,14 @@ fn main() -> ExitCode {
         Command::Check { config, set } => input(Config::load(&config, &set)).and_then(|loaded| {
             input(experiment::check_problem(&loaded))?;
             print!("{}", loaded.config.to_toml());
-            eprintln!("{}: ok", loaded.origin);
+            let need = experiment::memory::total(&experiment::memory_estimate(&loaded.config));
+            let avail = experiment::memory::available()
+                .map_or_else(|| "unknown".to_string(), experiment::memory::human);
+            eprintln!(
+                "{}: ok (memory estimate {}, available {avail})",
+                loaded.origin,
+                experiment::memory::human(need)
+            );
             Ok(())
         }),
         Command::Bench(cmd) => bench(cmd).map_err(Failure::Run),

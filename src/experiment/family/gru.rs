@@ -43,6 +43,16 @@ impl Family for GruFamily {
         Observable::EffectiveRank,
     ];
 
+    fn memory(c: &Config) -> Vec<crate::experiment::memory::Item> {
+        let n = c.hidden_widths().first().copied().unwrap_or(8);
+        let (i, o) = (c.task.d_in, c.task.d_out);
+        // Three gates' input and recurrent weights and biases, the readout and h0.
+        let params = n.saturating_mul(
+            n.saturating_add(i).saturating_mul(3).saturating_add(o).saturating_add(5),
+        );
+        super::sequence::recurrent_memory(c, params, 10, Self::OBSERVABLES.len())
+    }
+
     fn validate(c: &Config, origin: &str) -> Result<()> {
         sequence::validate_sequence(c, origin, "GRU", "[gru] (init, gain)")?;
         let g = c.gru.clone().unwrap_or_default();

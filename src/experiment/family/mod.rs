@@ -136,6 +136,10 @@ pub trait Family: Sized {
 
     /// Human name of the family (progress, messages).
     const NAME: &'static str;
+
+    /// The large arrays the problem of `c` allocates (weights, data, workspaces, records),
+    /// computed from the config alone, before anything is built (issue 15).
+    fn memory(c: &Config) -> Vec<super::memory::Item>;
     /// The observables the family can record, in record order.
     const OBSERVABLES: &'static [Observable];
 
@@ -233,7 +237,29 @@ pub(crate) use dispatch;
 
 /// Build the problem `loaded` describes without running it (the input errors of `check`).
 pub fn check(loaded: &LoadedConfig) -> Result<()> {
+    check_memory(&loaded.config)?;
     dispatch!(loaded.config.model.kind, F => F::build(loaded).map(|_| ()))
+}
+
+/// The memory estimate of `c`'s family.
+pub fn memory(c: &Config) -> Vec<super::memory::Item> {
+    dispatch!(c.model.kind, F => F::memory(c))
+}
+
+/// Refuse a problem that would not fit in the memory this process may use (before building).
+pub fn check_memory(c: &Config) -> Result<()> {
+    super::memory::check(&memory(c), super::memory::available())
+}
+
+/// The records of a run: `output.records` times per source and seed, `width` values per
+/// observable (64 bytes each in memory).
+pub fn records_memory(c: &Config, observables: usize, width: usize) -> super::memory::Item {
+    let sources = c.train.seeds.len() + 3;
+    super::memory::Item {
+        what: "records",
+        key: "output.records",
+        bytes: super::memory::f64s(&[c.output.records, sources, observables.max(1), width.max(1), 8]),
+    }
 }
 
 /// The family checks of a parsed config (after the checks every family shares).

@@ -36,6 +36,46 @@ impl Family for DeepLinearFamily {
     const NAME: &'static str = "deep linear";
     const OBSERVABLES: &'static [Observable] = crate::experiment::observable::DEEP_LINEAR;
 
+    fn memory(c: &Config) -> Vec<crate::experiment::memory::Item> {
+        use crate::experiment::memory::{f64s, Item};
+        let mut dims = vec![c.task.d_in];
+        dims.extend(c.hidden_widths());
+        dims.push(c.task.d_out);
+        let params = dims
+            .windows(2)
+            .fold(0usize, |a, w| a.saturating_add(w[0].saturating_mul(w[1])));
+        let width_sum = dims.iter().fold(0usize, |a, &d| a.saturating_add(d));
+        let samples = c.task.samples.filter(|&p| p > 0).unwrap_or(c.task.d_in);
+        let seeds = c.train.seeds.len().max(1);
+        let io = c.task.d_in.saturating_add(c.task.d_out);
+        vec![
+            // Per seed: the weights and the optimizer's moments; the gradient flow's solver
+            // keeps about 20 copies of the parameters (stages, dense output, error).
+            Item {
+                what: "weights, optimizer and ODE states",
+                key: "model.hidden",
+                bytes: f64s(&[params, seeds.saturating_add(3).saturating_add(20)]),
+            },
+            Item {
+                what: "training data",
+                key: "task.samples",
+                bytes: f64s(&[samples, io]),
+            },
+            Item {
+                what: "activations and their gradients",
+                key: "task.samples",
+                bytes: f64s(&[samples, width_sum, 2, seeds]),
+            },
+            Item {
+                what: "teacher map and closed forms",
+                key: "task.d_in",
+                bytes: f64s(&[io, io, 10]),
+            },
+            // Per-mode observables have one value per singular value of the end-to-end map.
+            super::records_memory(c, Self::OBSERVABLES.len(), c.task.d_in.max(c.task.d_out)),
+        ]
+    }
+
     fn validate(c: &Config, origin: &str) -> Result<()> {
         checks::validate(c, origin)
     }

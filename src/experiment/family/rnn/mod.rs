@@ -52,6 +52,15 @@ impl Family for RnnFamily {
         Observable::EffectiveRank,
     ];
 
+    fn memory(c: &Config) -> Vec<crate::experiment::memory::Item> {
+        let n = c.hidden_widths().first().copied().unwrap_or(8);
+        let (i, o) = (c.task.d_in, c.task.d_out);
+        // W, U, C, bias and h0.
+        let params = n
+            .saturating_mul(n.saturating_add(i).saturating_add(o).saturating_add(2));
+        super::sequence::recurrent_memory(c, params, 4, Self::OBSERVABLES.len())
+    }
+
     fn validate(c: &Config, origin: &str) -> Result<()> {
         sequence::validate_sequence(
             c,

@@ -330,3 +330,54 @@ fn npy_data(loaded: &LoadedConfig, s: &SequenceConfig) -> Result<SeqData> {
     }
     Ok(d)
 }
+
+/// The memory of a recurrent problem (RNN, GRU): `params` parameters, `state_copies` arrays of
+/// `steps x sequences x hidden` kept by BPTT (states, pre-activations, gates, deltas), the
+/// sequences and the teacher's states, Jacobians of the analyses, and the records.
+pub(crate) fn recurrent_memory(
+    c: &crate::experiment::config::Config,
+    params: usize,
+    state_copies: usize,
+    observables: usize,
+) -> Vec<crate::experiment::memory::Item> {
+    use crate::experiment::memory::{f64s, Item};
+    let default = crate::experiment::rnn_config::SequenceConfig::default();
+    let s = c.sequence.as_ref().unwrap_or(&default);
+    let hidden = c.hidden_widths().first().copied().unwrap_or(8);
+    let seeds = c.train.seeds.len().max(1);
+    let io = c.task.d_in.saturating_add(c.task.d_out);
+    let n_inits = c.analysis.as_ref().map_or(0, |a| a.n_inits);
+    vec![
+        Item {
+            what: "weights, optimizer and ODE states",
+            key: "model.hidden",
+            bytes: f64s(&[params, seeds.saturating_add(3).saturating_add(20)]),
+        },
+        Item {
+            what: "BPTT states",
+            key: "sequence.steps, sequence.sequences or model.hidden",
+            bytes: f64s(&[s.steps, s.sequences, hidden, state_copies, seeds]),
+        },
+        Item {
+            what: "sequences",
+            key: "sequence.sequences",
+            bytes: f64s(&[s.steps, s.sequences, io]),
+        },
+        Item {
+            what: "teacher states",
+            key: "sequence.teacher_hidden",
+            bytes: if c.task.kind == crate::experiment::config::TaskKind::TeacherRnn {
+                f64s(&[s.steps, s.sequences, s.teacher_hidden])
+                    .saturating_add(f64s(&[s.teacher_hidden, s.teacher_hidden]))
+            } else {
+                0
+            },
+        },
+        Item {
+            what: "Jacobians and eigenvectors",
+            key: "model.hidden",
+            bytes: f64s(&[hidden, hidden, 6]).saturating_add(f64s(&[n_inits, hidden])),
+        },
+        super::records_memory(c, observables, hidden.max(c.task.d_in).max(c.task.d_out)),
+    ]
+}
