@@ -779,13 +779,38 @@ fn huge_sizes_are_refused_before_allocation() {
     let dir = tmp("huge");
     let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
     let cases = [
-        ("check", "demo.toml", "model.hidden=1000000000", "model.hidden"),
-        ("run", "demo.toml", "model.hidden=1000000000", "model.hidden"),
+        (
+            "check",
+            "demo.toml",
+            "model.hidden=1000000000",
+            "model.hidden",
+        ),
+        (
+            "run",
+            "demo.toml",
+            "model.hidden=1000000000",
+            "model.hidden",
+        ),
         ("run", "demo.toml", "model.hidden=100000000", "model.hidden"),
         ("check", "demo.toml", "task.d_in=1000000000", "task.d_in"),
-        ("run", "rnn_flip_flop.toml", "model.hidden=1000000", "model.hidden"),
-        ("check", "gru_flip_flop.toml", "model.hidden=1000000", "model.hidden"),
-        ("run", "rnn_flip_flop.toml", "sequence.steps=100000000", "sequence.steps"),
+        (
+            "run",
+            "rnn_flip_flop.toml",
+            "model.hidden=1000000",
+            "model.hidden",
+        ),
+        (
+            "check",
+            "gru_flip_flop.toml",
+            "model.hidden=1000000",
+            "model.hidden",
+        ),
+        (
+            "run",
+            "rnn_flip_flop.toml",
+            "sequence.steps=100000000",
+            "sequence.steps",
+        ),
     ];
     for (cmd, config, set, key) in cases {
         let mut c = bin();
@@ -812,4 +837,71 @@ fn huge_sizes_are_refused_before_allocation() {
         );
         assert!(!dir.join("out").join("records.csv").exists());
     }
+}
+
+/// A run folder never looks complete while inconsistent (issue 15): a rerun removes the old
+/// manifest before computing, so a rerun killed with SIGKILL leaves no manifest (incomplete);
+/// a finished run's manifest lists each file's SHA-256, which matches; the next run takes over
+/// the dead writer's lock and removes its temporary files.
+#[test]
+fn killed_rerun_leaves_an_incomplete_folder_not_a_lying_one() {
+    let dir = tmp("killed-rerun");
+    let out = dir.join("out");
+    let (code, _, err) = run(bin().args(["demo", "--out"]).arg(&out).args([
+        "--set",
+        "train.steps=200",
+        "--set",
+        "output.figure=false",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let hashes_match = |out: &Path| {
+        let m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap())
+                .unwrap();
+        let files = m["files_sha256"].as_object().unwrap().clone();
+        assert!(files.contains_key("records.csv"));
+        files.iter().all(|(f, h)| {
+            let bytes = std::fs::read(out.join(f)).unwrap();
+            use sha2::Digest;
+            let got: String = sha2::Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            got == h.as_str().unwrap()
+        })
+    };
+    assert!(hashes_match(&out));
+    // A long rerun with another learning rate, killed mid-run.
+    let mut child = bin()
+        .args(["demo", "--out"])
+        .arg(&out)
+        .args(["--set", "train.steps=50000000", "--set", "train.lr=0.001"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = out.join(".run.lock");
+    let t0 = std::time::Instant::now();
+    while !lock.exists() && t0.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !out.join("manifest.json").exists() || hashes_match(&out),
+        "an interrupted rerun left a manifest that does not describe the files"
+    );
+    // A dead writer's temporary file (PID beyond pid_max never runs) is cleaned up.
+    let stale = out.join(".records.csv.4294967-0.tmp");
+    std::fs::write(&stale, b"partial").unwrap();
+    let (code, _, err) = run(bin().args(["demo", "--out"]).arg(&out).args([
+        "--set",
+        "train.steps=200",
+        "--set",
+        "output.figure=false",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(!stale.exists(), "stale temporary file left behind");
+    assert!(!lock.exists());
+    assert!(hashes_match(&out));
 }

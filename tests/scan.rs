@@ -539,3 +539,51 @@ fn merge_refuses_duplicated_rows() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("results.shard-2-of-2.csv"), "{err}");
 }
+
+/// Two scans into one folder cannot both succeed (issue 15): while one writes, the other is
+/// refused with the writer's PID, and the first finishes a complete table.
+#[test]
+fn concurrent_scans_into_one_folder_are_refused() {
+    let d = tmp("concurrent");
+    let spec = d.join("spec.toml");
+    std::fs::write(
+        &spec,
+        "[scan]\nname = \"conc\"\nreplicates = 2\n[base.task]\nd_in = 8\nd_out = 8\nsingular_values = [3.0, 2.0, 1.0]\n\
+         [base.model]\nhidden = 16\n[base.train]\nsteps = 4000\nlr = 0.005\n[base.output]\nrecords = 201\n\
+         [[axis]]\nkey = \"init.u0\"\nlogspace = [1e-4, 1e-1, 6]\n",
+    )
+    .unwrap();
+    let out = d.join("out");
+    let mut first = bin()
+        .args(["scan"])
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .args(["--threads", "1"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = out.join(".results.csv.lock");
+    let t0 = Instant::now();
+    while !lock.exists() && t0.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let o = bin()
+        .args(["scan"])
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    let first_status = first.wait().unwrap();
+    assert!(first_status.success());
+    assert!(
+        !o.status.success(),
+        "the second scan must not succeed: {err}"
+    );
+    assert!(err.contains(&format!("PID {}", first.id())), "{err}");
+    let table = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert_eq!(table.lines().count(), 1 + 12, "{table}");
+    assert!(!lock.exists(), "the lock is released");
+}

@@ -55,7 +55,11 @@ pub fn available() -> Option<u128> {
         }
     };
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok();
-    take(meminfo.as_deref().and_then(|m| kib_field(m, "MemAvailable:")));
+    take(
+        meminfo
+            .as_deref()
+            .and_then(|m| kib_field(m, "MemAvailable:")),
+    );
     let read_u128 = |p: &str| {
         std::fs::read_to_string(p)
             .ok()
@@ -102,7 +106,7 @@ pub fn check(items: &[Item], available: Option<u128>) -> Result<()> {
         return Ok(());
     }
     let mut sorted: Vec<&Item> = items.iter().collect();
-    sorted.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    sorted.sort_by_key(|i| std::cmp::Reverse(i.bytes));
     let terms: Vec<String> = sorted
         .iter()
         .take(3)

@@ -214,7 +214,7 @@ pub fn check_problem(loaded: &LoadedConfig) -> Result<()> {
 /// The memory estimate of a config's problem ([`memory`]), largest term first.
 pub fn memory_estimate(c: &Config) -> Vec<memory::Item> {
     let mut items = family::memory(c);
-    items.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    items.sort_by_key(|i| std::cmp::Reverse(i.bytes));
     items
 }
 

@@ -10,6 +10,7 @@
 //!
 //! Every file is written atomically (temporary file in the same folder, then rename).
 
+pub mod folder;
 mod parquet;
 mod wide;
 pub use parquet::records_parquet;
@@ -194,6 +195,7 @@ pub fn write_run(
         },
         "figure_error": figure_error,
         "files": files,
+        "files_sha256": files_sha256(dir, &files)?,
     });
     npy::write_atomic(&dir.join("manifest.json"), to_json(&manifest)?.as_bytes())?;
     Ok((files, figure_error))
@@ -206,6 +208,15 @@ pub fn default_out_dir(config_path: &Path) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "run".into());
     PathBuf::from("out").join(stem)
+}
+
+/// `manifest.json` → `files_sha256`: each written file (except the manifest) and its SHA-256.
+fn files_sha256(dir: &Path, files: &[String]) -> Result<serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    for f in files.iter().filter(|f| f.as_str() != "manifest.json") {
+        m.insert(f.clone(), folder::sha256_file(&dir.join(f))?.into());
+    }
+    Ok(m.into())
 }
 
 /// `manifest.json` → `index_layout`: for each observable with an index in the records, what

@@ -287,7 +287,11 @@ fn row_is_valid(spec: &ScanSpec, point: u64, rep: u64, row: &[String], header: &
     let Ok(p) = spec.point(point) else {
         return false;
     };
-    let mut want = vec![p.id.to_string(), rep.to_string(), spec.seed_of(&p, rep).to_string()];
+    let mut want = vec![
+        p.id.to_string(),
+        rep.to_string(),
+        spec.seed_of(&p, rep).to_string(),
+    ];
     want.extend(p.coords.iter().map(|(_, v)| fmt_value(v)));
     if row[..want.len()] != want[..] {
         return false;
@@ -297,7 +301,9 @@ fn row_is_valid(spec: &ScanSpec, point: u64, rep: u64, row: &[String], header: &
         return false;
     }
     // After status and message: the metrics.
-    row[want.len() + 2..].iter().all(|v| v.parse::<f64>().is_ok())
+    row[want.len() + 2..]
+        .iter()
+        .all(|v| v.parse::<f64>().is_ok())
 }
 
 fn run_job(
@@ -560,6 +566,9 @@ pub fn run(
     let header = header(spec, &columns);
     write_scan_manifest(spec, dir, &header)?;
     let path = dir.join(results_name(shard));
+    // One writer per results file (shards of one scan write different files, concurrently).
+    let _lock = crate::record::folder::lock(dir, &results_name(shard))?;
+    crate::record::folder::clean_stale_temps(dir);
     let (mut done, dropped) = if path.exists() {
         let Table {
             header: h,
@@ -734,7 +743,11 @@ pub fn merge(dir: &Path) -> Result<u64> {
                     "holds (point, replicate) = ({p}, {r}) more than once ({}{}); a shard \
                      file has one row per job: delete the wrong copy, or rerun that shard with \
                      --restart",
-                    if same { "identical copies" } else { "with different values" },
+                    if same {
+                        "identical copies"
+                    } else {
+                        "with different values"
+                    },
                     if duplicates.len() > 1 {
                         format!(", and {} more duplicated keys", duplicates.len() - 1)
                     } else {

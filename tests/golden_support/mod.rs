@@ -35,8 +35,14 @@ pub struct Case {
 
 /// Members dropped from every JSON file before comparing: they record when, where and by
 /// which build the files were made, not what was computed (`timings_s` holds the wall-clock
-/// seconds of each stage and of the whole run).
-pub const DROPPED_KEYS: &[&str] = &["timings_s", "git_revision", "learndyn_version"];
+/// seconds of each stage and of the whole run; `files_sha256` hashes files whose floats may
+/// differ in the last digits on another machine, which the comparison allows for).
+pub const DROPPED_KEYS: &[&str] = &[
+    "timings_s",
+    "git_revision",
+    "learndyn_version",
+    "files_sha256",
+];
 
 /// The repository root.
 pub fn repo() -> PathBuf {

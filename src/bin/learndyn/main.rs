@@ -377,7 +377,10 @@ fn run_scan(
         started.elapsed().as_secs_f64(),
         report.status_counts,
         if report.dropped_rows > 0 {
-            format!("; dropped {} partial or invalid rows (rerun)", report.dropped_rows)
+            format!(
+                "; dropped {} partial or invalid rows (rerun)",
+                report.dropped_rows
+            )
         } else {
             String::new()
         }
@@ -490,7 +493,11 @@ fn load_and_run(
     let loaded = input(loaded)?;
     // Building the problem reads and checks every referenced file before anything runs.
     input(experiment::check_problem(&loaded))?;
-    run_and_write(&loaded, &out()).map_err(Failure::Run)
+    let out = out();
+    // One writer per folder; stale temporary files removed; writable before computing; the old
+    // manifest removed, so an interrupted rerun leaves a folder that reads as incomplete.
+    let _lock = input(record::folder::begin_run(&out))?;
+    run_and_write(&loaded, &out).map_err(Failure::Run)
 }
 
 fn figure_cmd(

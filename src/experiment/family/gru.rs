@@ -48,7 +48,10 @@ impl Family for GruFamily {
         let (i, o) = (c.task.d_in, c.task.d_out);
         // Three gates' input and recurrent weights and biases, the readout and h0.
         let params = n.saturating_mul(
-            n.saturating_add(i).saturating_mul(3).saturating_add(o).saturating_add(5),
+            n.saturating_add(i)
+                .saturating_mul(3)
+                .saturating_add(o)
+                .saturating_add(5),
         );
         super::sequence::recurrent_memory(c, params, 10, Self::OBSERVABLES.len())
     }

@@ -258,7 +258,13 @@ pub fn records_memory(c: &Config, observables: usize, width: usize) -> super::me
     super::memory::Item {
         what: "records",
         key: "output.records",
-        bytes: super::memory::f64s(&[c.output.records, sources, observables.max(1), width.max(1), 8]),
+        bytes: super::memory::f64s(&[
+            c.output.records,
+            sources,
+            observables.max(1),
+            width.max(1),
+            8,
+        ]),
     }
 }
 

@@ -56,8 +56,7 @@ impl Family for RnnFamily {
         let n = c.hidden_widths().first().copied().unwrap_or(8);
         let (i, o) = (c.task.d_in, c.task.d_out);
         // W, U, C, bias and h0.
-        let params = n
-            .saturating_mul(n.saturating_add(i).saturating_add(o).saturating_add(2));
+        let params = n.saturating_mul(n.saturating_add(i).saturating_add(o).saturating_add(2));
         super::sequence::recurrent_memory(c, params, 4, Self::OBSERVABLES.len())
     }
 
