@@ -5,7 +5,62 @@ use crate::linalg::Matrix;
 use npyz::WriterBuilder;
 use std::path::Path;
 
-/// Read a 2-D (or 1-D, as a column) float64 `.npy` array in either C or Fortran order.
+/// Byte offset of the data in a `.npy` file (after the magic, version, header length and
+/// header), or `None` if the preamble is malformed.
+fn data_offset(bytes: &[u8]) -> Option<usize> {
+    match bytes.get(6)? {
+        1 => Some(10 + usize::from(u16::from_le_bytes([*bytes.get(8)?, *bytes.get(9)?]))),
+        2 | 3 => {
+            let b = bytes.get(8..12)?;
+            Some(12 + u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        }
+        _ => None,
+    }
+}
+
+/// The data of a float64 or float32 `.npy` file as f64 (float32 converted exactly), in file
+/// order. A file shorter than its shape needs is reported as truncated, with the byte counts.
+fn read_floats(
+    bytes: &[u8],
+    file: npyz::NpyFile<&[u8]>,
+    bad: &dyn Fn(String) -> Error,
+) -> Result<Vec<f64>> {
+    let dtype = file.dtype();
+    let width = match &dtype {
+        npyz::DType::Plain(ts) if ts.type_char() == npyz::TypeChar::Float => ts.size_field(),
+        _ => 0,
+    };
+    if width != 8 && width != 4 {
+        return Err(bad(format!(
+            "expected a float64 or float32 array, found dtype {}; save it with \
+             np.save(path, a.astype(np.float64))",
+            dtype.descr()
+        )));
+    }
+    let count: u64 = file.shape().iter().product();
+    let need = count.saturating_mul(width);
+    let have = data_offset(bytes).map_or(0, |o| bytes.len().saturating_sub(o)) as u64;
+    if have < need {
+        return Err(bad(format!(
+            "is truncated: shape {:?} of {}-byte floats needs {need} bytes of data, the file \
+             has {have}; write it again (np.save)",
+            file.shape(),
+            width
+        )));
+    }
+    Ok(if width == 8 {
+        file.into_vec::<f64>()
+            .map_err(|e| bad(format!("could not read the float64 data ({e})")))?
+    } else {
+        file.into_vec::<f32>()
+            .map_err(|e| bad(format!("could not read the float32 data ({e})")))?
+            .into_iter()
+            .map(f64::from)
+            .collect()
+    })
+}
+
+/// Read a 2-D (or 1-D, as a column) float64 (or float32, converted exactly) `.npy` array in either C or Fortran order.
 pub fn read_matrix(path: &Path) -> Result<Matrix> {
     let bad = |message: String| Error::Npy {
         path: path.display().to_string(),
@@ -16,12 +71,7 @@ pub fn read_matrix(path: &Path) -> Result<Matrix> {
         npyz::NpyFile::new(&bytes[..]).map_err(|e| bad(format!("not a valid .npy file ({e})")))?;
     let shape: Vec<u64> = file.shape().to_vec();
     let order = file.order();
-    let dtype = file.dtype();
-    let data: Vec<f64> = file.into_vec::<f64>().map_err(|e| {
-        bad(format!(
-            "expected a float64 array, found dtype {dtype:?} ({e}); save it with np.save(path, a.astype(np.float64))"
-        ))
-    })?;
+    let data = read_floats(&bytes, file, &bad)?;
     let (rows, cols) = match shape.as_slice() {
         [n] => (*n as usize, 1),
         [r, c] => (*r as usize, *c as usize),
@@ -116,11 +166,6 @@ pub fn read_array3(path: &Path) -> Result<Array3> {
         npyz::NpyFile::new(&bytes[..]).map_err(|e| bad(format!("not a valid .npy file ({e})")))?;
     let shape: Vec<u64> = file.shape().to_vec();
     let order = file.order();
-    let dtype = file.dtype();
-    let width = match &dtype {
-        npyz::DType::Plain(ts) if ts.type_char() == npyz::TypeChar::Float => ts.size_field(),
-        _ => 0,
-    };
     let dims: [usize; 3] = match shape.as_slice() {
         [a, b, c] => [*a as usize, *b as usize, *c as usize],
         other => {
@@ -131,24 +176,7 @@ pub fn read_array3(path: &Path) -> Result<Array3> {
             )))
         }
     };
-    let raw: Vec<f64> = match width {
-        8 => file
-            .into_vec::<f64>()
-            .map_err(|e| bad(format!("could not read the float64 data ({e})")))?,
-        4 => file
-            .into_vec::<f32>()
-            .map_err(|e| bad(format!("could not read the float32 data ({e})")))?
-            .into_iter()
-            .map(f64::from)
-            .collect(),
-        _ => {
-            return Err(bad(format!(
-                "expected a float64 or float32 array, found dtype {}; save it with \
-                 np.save(path, a.astype(np.float64))",
-                dtype.descr()
-            )))
-        }
-    };
+    let raw = read_floats(&bytes, file, &bad)?;
     let [n0, n1, n2] = dims;
     let data = match order {
         npyz::Order::C => raw,

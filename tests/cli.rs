@@ -247,6 +247,29 @@ fn bad_cases() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
         ("[train\nlr = 1\n", vec![], vec!["line"]),
         ("[train]\nlr = \"fast\"\n", vec![], vec!["lr"]),
         ("[task]\nnoise_std = nan\n", vec![], vec!["task.noise_std"]),
+        // Issue 15: messages that name the right key and the real problem.
+        (
+            "",
+            vec!["train.seeds=[0,1"],
+            vec!["train.seeds", "not a valid TOML value", "unclosed"],
+        ),
+        (
+            "",
+            vec!["train.steps=99999999999999999999999"],
+            vec!["train.steps", "64-bit"],
+        ),
+        ("", vec!["model.hidden=-3"], vec!["model.hidden", "positive integer"]),
+        ("", vec!["integrate.atol=inf"], vec!["integrate.atol", "finite"]),
+        (
+            "[model]\nkind = \"rnn\"\n[task]\nkind = \"flip_flop\"\n[analysis]\nnoise_scale = nan\n",
+            vec![],
+            vec!["analysis.noise_scale"],
+        ),
+        (
+            "[scan]\nname = \"x\"\n[[axis]]\nkey = \"train.lr\"\nvalues = [0.1]\n",
+            vec![],
+            vec!["scan spec", "learndyn scan"],
+        ),
     ]
 }
 
@@ -904,4 +927,78 @@ fn killed_rerun_leaves_an_incomplete_folder_not_a_lying_one() {
     assert!(!stale.exists(), "stale temporary file left behind");
     assert!(!lock.exists());
     assert!(hashes_match(&out));
+}
+
+/// A `.npy` file as numpy writes it (version 1.0, C order).
+fn npy_bytes(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let tuple = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {tuple}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(data);
+    out
+}
+
+/// `.npy` messages name the right key and the real problem (issue 15): a truncated float64
+/// file says it is truncated with the byte counts; float32 is accepted for deep-linear
+/// inputs as for sequences (converted exactly); a bad `sequence.targets` is reported under
+/// `sequence.targets`, and an empty path under its key.
+#[test]
+fn npy_messages_name_the_key_and_the_problem() {
+    let dir = tmp("npy-msg");
+    // 6x6 float64 identity, truncated to 100 of its 288 data bytes.
+    let eye: Vec<u8> = (0..36)
+        .flat_map(|k| if k % 7 == 0 { 1.0f64 } else { 0.0 }.to_le_bytes())
+        .collect();
+    std::fs::write(
+        dir.join("t.npy"),
+        &npy_bytes("<f8", &[6, 6], &eye)[..128 + 100],
+    )
+    .unwrap();
+    let cfg = write(&dir, "t.toml", "[task]\nsigma_yx = \"t.npy\"\n");
+    let (code, _, err) = run(bin().arg("check").arg(&cfg));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("truncated") && err.contains("288") && err.contains("100"),
+        "{err}"
+    );
+    // float32 is read (exactly) like float64.
+    let eye32: Vec<u8> = (0..36)
+        .flat_map(|k| if k % 7 == 0 { 1.0f32 } else { 0.0 }.to_le_bytes())
+        .collect();
+    std::fs::write(dir.join("f.npy"), npy_bytes("<f4", &[6, 6], &eye32)).unwrap();
+    let cfg = write(&dir, "f.toml", "[task]\nsigma_yx = \"f.npy\"\n");
+    let (code, _, err) = run(bin().arg("check").arg(&cfg));
+    assert_eq!(code, 0, "{err}");
+    // Sequences: good inputs, 2-D targets.
+    let x: Vec<u8> = (0..2 * 5).flat_map(|k| (k as f64).to_le_bytes()).collect();
+    std::fs::write(dir.join("x.npy"), npy_bytes("<f8", &[2, 5, 1], &x)).unwrap();
+    std::fs::write(dir.join("y.npy"), npy_bytes("<f8", &[2, 5], &x)).unwrap();
+    let seq = |targets: &str| {
+        format!(
+            "[model]\nkind = \"rnn\"\nhidden = 4\n[task]\nkind = \"npy\"\nd_in = 1\nd_out = 1\n\
+             [sequence]\ninputs = \"x.npy\"\ntargets = \"{targets}\"\n"
+        )
+    };
+    let cfg = write(&dir, "s.toml", &seq("y.npy"));
+    let (code, _, err) = run(bin().arg("check").arg(&cfg));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("sequence.targets"), "{err}");
+    let cfg = write(&dir, "e.toml", &seq(""));
+    let (code, _, err) = run(bin().arg("check").arg(&cfg));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("sequence.targets") && err.contains("empty"),
+        "{err}"
+    );
 }

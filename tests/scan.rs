@@ -587,3 +587,37 @@ fn concurrent_scans_into_one_folder_are_refused() {
     assert_eq!(table.lines().count(), 1 + 12, "{table}");
     assert!(!lock.exists(), "the lock is released");
 }
+
+/// `plot` refuses a heatmap over one column twice, and a text column as a metric, with what
+/// is wrong (issue 15).
+#[test]
+fn plot_refuses_same_axes_and_text_columns() {
+    let table = Path::new(env!("CARGO_MANIFEST_DIR")).join("figures/lazy_rich/data/results.csv");
+    let d = tmp("plot-bad");
+    for (args, want) in [
+        (
+            vec![
+                "--x",
+                "init.lambda",
+                "--y",
+                "init.lambda",
+                "--z",
+                "kernel_distance",
+            ],
+            "same column",
+        ),
+        (vec!["--x", "init.lambda", "--z", "status"], "not numeric"),
+    ] {
+        let o = bin()
+            .arg("plot")
+            .arg(&table)
+            .args(&args)
+            .arg("--out")
+            .arg(d.join("p"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 fn toml_error(origin: &str, text: Option<&str>, e: &toml::de::Error) -> Error {
     let mut msg = e.message().trim().to_string();
     if msg.contains("untagged enum OneOrMany") {
-        msg = "expected a number or a list of numbers".into();
+        msg = "expected a positive integer, or a list of positive integers (one per hidden \
+               layer)"
+            .into();
     }
     let names_field = msg.starts_with("unknown field") || msg.starts_with("missing field");
     let mut field = names_field
@@ -128,9 +130,29 @@ fn apply_override(table: &mut toml::Table, spec: &str) -> Result<()> {
             "expected section.key=value with exactly one dot, e.g. --set train.lr=0.05".into(),
         ));
     }
-    let value: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {}", raw.trim())) {
+    let raw = raw.trim();
+    let value: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
         Ok(mut t) => t.remove("v").expect("parsed key"),
-        Err(_) => toml::Value::String(raw.trim().to_string()),
+        // A bare word is a string (`--set train.optimizer=adam`); something that starts like a
+        // number, list, table or quoted string but does not parse is a typo to report.
+        Err(e) if raw.starts_with(|c: char| c.is_ascii_digit() || "[{\"'+-.".contains(c)) => {
+            let why = e.message().trim().to_string();
+            let hint = if raw.starts_with(|c: char| c.is_ascii_digit() || "+-".contains(c))
+                && raw
+                    .trim_start_matches(['+', '-'])
+                    .chars()
+                    .all(|c| c.is_ascii_digit())
+            {
+                "an integer out of the 64-bit range".to_string()
+            } else {
+                why
+            };
+            return Err(bad(format!(
+                "'{raw}' is not a valid TOML value ({hint}); write numbers as 0.05, lists as \
+                 [0, 1], strings in quotes"
+            )));
+        }
+        Err(_) => toml::Value::String(raw.to_string()),
     };
     let section = table
         .entry(parts[0].to_string())
@@ -174,6 +196,19 @@ impl Config {
     pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedConfig> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let origin = path.display().to_string();
+        if let Ok(t) = toml::from_str::<toml::Table>(&text) {
+            if t.contains_key("scan") || t.contains_key("axis") {
+                return Err(Error::Config {
+                    file: origin,
+                    key: "scan".into(),
+                    message: format!(
+                        "this is a scan spec ([scan], [[axis]]), not a run config; run it with \
+                         `learndyn scan {}`",
+                        path.display()
+                    ),
+                });
+            }
+        }
         let config = Config::from_toml(&text, &origin, overrides)?;
         let base_dir = path
             .parent()
@@ -282,10 +317,15 @@ impl Config {
             );
         }
         let tol_ok = |x: f64| x >= 0.0 && x.is_finite();
-        if !(tol_ok(g.rtol) && tol_ok(g.atol)) || g.rtol + g.atol <= 0.0 {
+        for (key, v) in [("integrate.rtol", g.rtol), ("integrate.atol", g.atol)] {
+            if !tol_ok(v) {
+                return err(key, format!("{v} must be finite and >= 0"));
+            }
+        }
+        if g.rtol + g.atol <= 0.0 {
             return err(
                 "integrate.rtol",
-                "rtol and atol must be finite, >= 0 and not both 0".into(),
+                "rtol and atol are both 0; give at least one of them > 0".into(),
             );
         }
         let adaptive = crate::integrate::Method::parse(&g.method).is_some_and(|m| m.is_adaptive());

@@ -93,6 +93,36 @@ pub fn draw_table(table: &ScanTable<'_>, req: &PlotRequest, stem: &Path) -> Resu
     let si = col("status")?;
     // Only finished runs: failed and diverged rows carry no metrics.
     let usable: Vec<&Vec<String>> = table.rows.iter().filter(|r| r[si] == "ok").collect();
+    if let Some(y) = &req.y {
+        if *y == req.x {
+            return Err(Error::invalid(
+                "--y",
+                format!("is the same column as --x ({y}); a heatmap needs two different axes"),
+            ));
+        }
+    }
+    // Axes and metrics must hold numbers (or nan); a text column cannot be drawn.
+    let numeric = |name: &str, i: usize| -> Result<()> {
+        match usable.iter().find(|r| r[i].parse::<f64>().is_err()) {
+            None => Ok(()),
+            Some(r) => Err(Error::Config {
+                file: table.path.display().to_string(),
+                key: name.to_string(),
+                message: format!(
+                    "column is not numeric (it holds '{}'); plot a numeric column, or split \
+                     the lines by this one with --group",
+                    r[i]
+                ),
+            }),
+        }
+    };
+    numeric(&req.x, xi)?;
+    for (z, &i) in req.z.iter().zip(&zis) {
+        numeric(z, i)?;
+    }
+    if let Some(y) = &req.y {
+        numeric(y, col(y)?)?;
+    }
     let n_axes = header
         .iter()
         .position(|h| h == "status")

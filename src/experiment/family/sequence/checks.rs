@@ -293,11 +293,19 @@ fn analysis(c: &Config, origin: &str) -> Result<()> {
             ),
         );
     }
-    if !nonneg(a.noise_scale) || !pos(a.tol_q) || !pos(a.tol_unique) {
+    if !nonneg(a.noise_scale) {
         return err(
-            "analysis.tol_q",
-            "noise_scale must be >= 0; tol_q and tol_unique must be > 0".into(),
+            "analysis.noise_scale",
+            format!("{} must be finite and >= 0", a.noise_scale),
         );
+    }
+    for (key, v) in [
+        ("analysis.tol_q", a.tol_q),
+        ("analysis.tol_unique", a.tol_unique),
+    ] {
+        if !pos(v) {
+            return err(key, format!("{v} must be finite and > 0"));
+        }
     }
     if let Some(u) = &a.input {
         if u.len() != t.d_in || u.iter().any(|x| !x.is_finite()) {

@@ -313,8 +313,29 @@ fn npy_data(loaded: &LoadedConfig, s: &SequenceConfig) -> Result<SeqData> {
         s.inputs.as_deref().unwrap_or_default(),
         s.targets.as_deref().unwrap_or_default(),
     );
-    let d = sequences::load_npy_sequences(&loaded.resolve_path(xi), &loaded.resolve_path(yi))
-        .map_err(|e| cfg_err(loaded, "sequence.inputs", e.to_string()))?;
+    for (key, p) in [("sequence.inputs", xi), ("sequence.targets", yi)] {
+        if p.trim().is_empty() {
+            return Err(cfg_err(
+                loaded,
+                key,
+                "is empty; give the path of a [batch, time, dim] float64 .npy file".into(),
+            ));
+        }
+    }
+    let (xp, yp) = (loaded.resolve_path(xi), loaded.resolve_path(yi));
+    let d = sequences::load_npy_sequences(&xp, &yp).map_err(|e| {
+        // Name the key of the file that failed (both, for a shape mismatch between them).
+        let key = match &e {
+            Error::Npy { path, .. } | Error::Io { path, .. }
+                if *path == yp.display().to_string() =>
+            {
+                "sequence.targets"
+            }
+            Error::Invalid { what, .. } if *what == yp.display().to_string() => "sequence.targets",
+            _ => "sequence.inputs",
+        };
+        cfg_err(loaded, key, e.to_string())
+    })?;
     if d.x.nrows() != t.d_in || d.y.nrows() != t.d_out {
         return Err(cfg_err(
             loaded,
