@@ -366,3 +366,74 @@ fn ar2_singular_value_rate_matches_the_layerwise_flow() {
         );
     }
 }
+
+/// KU-2's direction of laziness is one-sided for the single neuron (issue 14 item 1): the NTK
+/// of `f = a w.x` on whitened inputs is `K = w w^T + a^2 I`. Downstream (`delta = +16`, `a`
+/// large) `a^2 I` dominates and hardly moves, so the kernel distance is `O((|w|^2 / a^2)^2)`,
+/// below 0.01: lazy. Upstream (`delta = -16`, `w` large) `w w^T` dominates and `w` rotates onto
+/// `beta*`, so the distance is about `1 - cos^2(theta)` of that rotation (0.88 here; exactly the
+/// distance to the limit kernel with `w_inf` along `beta*`): rich, not lazy. Direct integration (DOP853) to t = 400: upstream, the part of `w` across `beta*`
+/// decays only at the rate `a^2 ~ 0.08` (so t = 400 leaves e^-32 of it).
+#[test]
+fn ku2_laziness_is_one_sided_in_delta() {
+    let beta = vec![1.0, 0.5];
+    let dir = [1.0 / 2f64.sqrt(), -1.0 / 2f64.sqrt()];
+    let kernel = |y: &[f64]| {
+        let (a, w) = (y[0], &y[1..]);
+        Matrix::from_fn(2, 2, |i, j| w[i] * w[j] + if i == j { a * a } else { 0.0 })
+    };
+    let distance = |k0: &Matrix, k1: &Matrix| {
+        let dot: f64 = k0
+            .as_slice()
+            .iter()
+            .zip(k1.as_slice())
+            .map(|(x, y)| x * y)
+            .sum();
+        1.0 - dot / (k0.norm_fro() * k1.norm_fro())
+    };
+    let run = |a0: f64, wn: f64| {
+        let mut f = SingleNeuron {
+            beta_star: beta.clone(),
+            eta_a: 1.0,
+            eta_w: 1.0,
+        };
+        let y0 = [a0, wn * dir[0], wn * dir[1]];
+        let mut ws = Workspace::new(3);
+        let sol = solve_at(
+            &DOP853,
+            &mut f,
+            0.0,
+            &y0,
+            400.0,
+            &[400.0],
+            &tight(),
+            &mut ws,
+            &mut |_, _| {},
+        )
+        .unwrap();
+        (distance(&kernel(&y0), &kernel(&sol.y_end)), f.delta(&y0))
+    };
+    // Downstream: |w0| = 0.5, a0^2 = 16 + 0.25.
+    let (down, delta) = run((16.25f64).sqrt(), 0.5);
+    assert!((delta - 16.0).abs() < 1e-12);
+    assert!(down < 0.01, "downstream kernel distance {down}");
+    // Upstream: a0 = 0.5, |w0|^2 = 16 + 0.25.
+    let (up, delta) = run(0.5, (16.25f64).sqrt());
+    assert!((delta + 16.0).abs() < 1e-12);
+    let s = (1.25f64).sqrt();
+    // Leading order plus the a^2 I terms of both kernels (a0^2 = 0.25, a_inf^2 = s / |w_inf|).
+    let w_inf2 = 0.5 * (16.0 + (256.0f64 + 4.0 * 1.25).sqrt());
+    let a_inf2 = w_inf2 - 16.0;
+    let k0 = Matrix::from_fn(2, 2, |i, j| {
+        16.25 * dir[i] * dir[j] + if i == j { 0.25 } else { 0.0 }
+    });
+    let b = [beta[0] / s, beta[1] / s];
+    let k1 = Matrix::from_fn(2, 2, |i, j| {
+        w_inf2 * b[i] * b[j] + if i == j { a_inf2 } else { 0.0 }
+    });
+    let predicted = distance(&k0, &k1);
+    assert!(
+        (up - predicted).abs() < 1e-6,
+        "upstream kernel distance {up}, predicted {predicted}"
+    );
+}

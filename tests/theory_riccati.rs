@@ -277,3 +277,27 @@ fn stable_braun_domine_form_matches_the_fukumizu_form() {
         }
     }
 }
+
+/// RC-3's `closed_form` source locates the time to learn of an unaligned lambda-balanced run
+/// (issue 14 item 8): the first time `u_a^T W_e v_a` reaches `s_a / 2`, by bisection on the
+/// closed form. It agrees with the full gradient flow's event-located times to the flow's
+/// tolerance (a crossing error of about `(rtol s_a + atol) / |du_a/dt|`, bounded here by
+/// `100 (rtol s_max + atol)` as `du_a/dt >= 0.01` near half strength).
+#[test]
+fn rc3_time_to_learn_matches_the_full_flow() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("figures/riccati_unaligned/config.toml");
+    let loaded = learndyn::experiment::config::Config::load(&path, &[]).unwrap();
+    let out = learndyn::experiment::run(&loaded, &mut |_| {}).unwrap();
+    let t = &out.summary.time_to_learn;
+    let (cf, flow) = (&t["closed_form"], &t["gradient_flow"]);
+    let c = &loaded.config;
+    let tol = 100.0 * (c.integrate.rtol * 3.0 + c.integrate.atol);
+    assert_eq!(cf.len(), 3);
+    for (a, (x, y)) in cf.iter().zip(flow).enumerate() {
+        let (x, y) = (x.expect("closed form learns"), y.expect("flow learns"));
+        assert!((x - y).abs() < tol, "mode {a}: closed form {x} vs flow {y}");
+    }
+    // The modes are learned in order of strength (s = 3, 2, 1).
+    assert!(cf[0] < cf[1] && cf[1] < cf[2]);
+}

@@ -160,12 +160,30 @@ pub fn draw_table(table: &ScanTable<'_>, req: &PlotRequest, stem: &Path) -> Resu
         .iter()
         .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
     let log_y = req.log_y.unwrap_or(positive && mx > 100.0 * mn);
+    // A requested metric without a single finite value is said in the title, not left out
+    // silently (issue 14).
+    let empty: Vec<&str> = req
+        .z
+        .iter()
+        .zip(&zis)
+        .filter(|(_, &i)| {
+            !usable
+                .iter()
+                .any(|r| r[i].parse::<f64>().is_ok_and(f64::is_finite))
+        })
+        .map(|(z, _)| z.as_str())
+        .collect();
+    let note = if empty.is_empty() {
+        String::new()
+    } else {
+        format!("; no finite values: {}", empty.join(", "))
+    };
     let panel = Panel {
         // The legend names the metrics; a long list would not fit in the title.
         title: if req.z.len() == 1 {
-            format!("{} ({over}; band: min-max)", req.z[0])
+            format!("{} ({over}; band: min-max{note})", req.z[0])
         } else {
-            format!("{over}; band: min-max")
+            format!("{over}; band: min-max{note}")
         },
         x_label: req.x.clone(),
         y_label: if req.z.len() == 1 {

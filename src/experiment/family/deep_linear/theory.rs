@@ -5,6 +5,7 @@
 //!   flow (AR-1) for unaligned balanced inits with a full-rank teacher and map.
 
 use super::{push_gram_observables, push_map_observables, DeepLinearFamily};
+use crate::analysis;
 use crate::error::Result;
 use crate::experiment::family::{Stamp, TheoryContext, TheoryOutcome};
 use crate::experiment::observable::{Observable, Wanted};
@@ -276,10 +277,30 @@ impl DeepLinearFamily {
         let g_init = (w1.t_matmul(w1), w2.matmul_t(w2));
         let mut t_prev = 0.0;
         let mut records = Vec::new();
+        let half: Vec<f64> = task.s.iter().map(|s| 0.5 * s).collect();
+        let mut learn: Vec<Option<f64>> = vec![None; half.len()];
+        let mut before: Option<(f64, Matrix, Vec<f64>)> = None;
         for &t in ctx.times {
             p = r.propagate(&p, t - t_prev)?;
             t_prev = t;
             let we = r.map_of(&p);
+            // Time to learn (DL-11's definition, issue 14): the first time the projection
+            // u_a^T W_e v_a reaches s_a / 2, bracketed between record times and located by
+            // bisection on the closed form itself.
+            let m = analysis::mode_strengths(&we, &task.u, &task.v);
+            for a in 0..half.len() {
+                if learn[a].is_some() || m[a] < half[a] {
+                    continue;
+                }
+                learn[a] = Some(match &before {
+                    None => t,
+                    Some((t0, p0, m0)) if m0[a] < half[a] => crossing(&r, p0, (*t0, t), |we| {
+                        analysis::mode_strengths(we, &task.u, &task.v)[a] - half[a]
+                    })?,
+                    Some(_) => t,
+                });
+            }
+            before = Some((t, p.clone(), m));
             let at = Stamp::theory(Source::ClosedForm, t);
             push_map_theory(&mut records, at, &we, task, ctx.want);
             let g = (r.w1tw1_of(&p), r.w2w2t_of(&p));
@@ -287,7 +308,7 @@ impl DeepLinearFamily {
         }
         Ok(TheoryOutcome::Computed {
             records,
-            learn_times: None,
+            learn_times: Some(learn),
             stats: None,
         })
     }
@@ -446,4 +467,29 @@ impl DeepLinearFamily {
             Err(e) => TheoryOutcome::Skipped(format!("integration failed: {e}")),
         }
     }
+}
+
+/// The time in `(t0, t1)` where `f(W_e(t))` crosses 0 upward, `W_e` the Riccati solution
+/// from `p0` at `t0` (with `f < 0` at `t0` and `f >= 0` at `t1`), by bisection to a relative
+/// width of 4 eps (at most 60 halvings).
+fn crossing(
+    r: &riccati::Riccati,
+    p0: &Matrix,
+    (t0, t1): (f64, f64),
+    f: impl Fn(&Matrix) -> f64,
+) -> Result<f64> {
+    let (mut lo, mut hi) = (t0, t1);
+    for _ in 0..60 {
+        if hi - lo <= 4.0 * f64::EPSILON * hi.abs().max(1.0) {
+            break;
+        }
+        let mid = 0.5 * (lo + hi);
+        let we = r.map_of(&r.propagate(p0, mid - t0)?);
+        if f(&we) >= 0.0 {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Ok(hi)
 }
