@@ -201,38 +201,47 @@ fn temporal_precedence_of_lag_products() {
     }
 }
 
-/// A tanh RNN trained on the 3-bit flip-flop has the flip-flop skeleton (FP-4): 8 stable fixed
-/// points whose readouts are the 8 corners of the output cube, and 12 / 6 / 1 saddles with
-/// 1 / 2 / 3 unstable directions.
+/// A tanh RNN trained on the 3-bit flip-flop has the flip-flop skeleton's attractors (FP-4),
+/// for each of 3 seeds: 8 stable fixed points whose readouts are the 8 corners of the output
+/// cube, one per corner (issue 14 item 12; the saddle counts are not a theoretical claim and
+/// are not asserted). The readout tolerance comes from the final loss: with the time weights
+/// `1/T` of RN-7 the loss is half the mean squared error per output vector, so the RMS error
+/// per output is `eps = sqrt(2 L / n_out)`. Latched states are most of the time steps, so their
+/// readout error is at most about `eps`: a stable point must read out within `2 eps` of its
+/// corner (measured: at most 0.6 eps over the three seeds).
 #[test]
 fn trained_flip_flop_rnn_has_the_flip_flop_fixed_points() {
-    let out = run_example("rnn_flip_flop", &[]);
-    assert_eq!(out.summary.seeds_in_mean, vec![0]);
-    let final_loss = out.summary.runs[0].final_loss;
-    eprintln!(
-        "flip-flop: final loss {final_loss:.3e}, index histogram {:?}",
-        out.fixed_points[0].1.index_histogram()
-    );
-    assert!(final_loss < 1e-3, "final loss {final_loss}");
-    let (_, set) = &out.fixed_points[0];
-    assert_eq!(set.index_histogram(), vec![8, 12, 6, 1]);
-    let (_, c) = out.final_weights[0]
-        .1
-        .iter()
-        .find(|(n, _)| n == "c")
-        .unwrap();
-    let mut corners = std::collections::BTreeSet::new();
-    for p in set.points.iter().filter(|p| p.stable) {
-        let y: Vec<f64> = (0..3)
-            .map(|i| (0..c.ncols()).map(|j| c.get(i, j) * p.x[j]).sum())
-            .collect();
-        assert!(
-            y.iter().all(|v| (v.abs() - 1.0).abs() < 0.1),
-            "readout {y:?}"
+    let out = run_example("rnn_flip_flop", &["train.seeds=[0, 1, 2]"]);
+    assert_eq!(out.summary.seeds_in_mean, vec![0, 1, 2]);
+    assert_eq!(out.fixed_points.len(), 3);
+    for ((seed, set), run) in out.fixed_points.iter().zip(&out.summary.runs) {
+        let loss = run.final_loss;
+        assert!(loss < 1e-3, "seed {seed}: final loss {loss}");
+        let tol = 2.0 * (2.0 * loss / 3.0).sqrt();
+        let (_, weights) = out.final_weights.iter().find(|(s, _)| s == seed).unwrap();
+        let (_, c) = weights.iter().find(|(n, _)| n == "c").unwrap();
+        let mut corners = std::collections::BTreeSet::new();
+        let stable: Vec<_> = set.points.iter().filter(|p| p.stable).collect();
+        assert_eq!(
+            stable.len(),
+            8,
+            "seed {seed}: {} stable fixed points",
+            stable.len()
         );
-        corners.insert(y.iter().map(|v| *v > 0.0).collect::<Vec<_>>());
+        for p in stable {
+            let y: Vec<f64> = (0..3)
+                .map(|i| (0..c.ncols()).map(|j| c.get(i, j) * p.x[j]).sum())
+                .collect();
+            let worst = y.iter().map(|v| (v.abs() - 1.0).abs()).fold(0.0, f64::max);
+            assert!(
+                worst < tol,
+                "seed {seed}: readout {y:?}, off by {worst:.3e} > {tol:.3e}"
+            );
+            corners.insert(y.iter().map(|v| *v > 0.0).collect::<Vec<_>>());
+        }
+        assert_eq!(corners.len(), 8, "seed {seed}: every corner once");
+        eprintln!("seed {seed}: final loss {loss:.3e}, readout tolerance {tol:.3e}");
     }
-    assert_eq!(corners.len(), 8, "every corner once");
 }
 
 // ---- command line: bad data, bad configs, divergence ----

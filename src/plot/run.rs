@@ -304,10 +304,9 @@ fn loss_panel(records: &[Record], seeds: &[u64], log_time: bool) -> Option<Panel
 /// unstable directions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FixedPointMark {
-    /// First coordinate (e.g. readout 0 of the fixed point).
-    pub x: f64,
-    /// Second coordinate.
-    pub y: f64,
+    /// Coordinates of the fixed point to draw: its readout `C x*` (one per output), or its
+    /// first state coordinates without a readout.
+    pub coords: Vec<f64>,
     /// Unstable directions (0 = stable).
     pub n_unstable: usize,
 }
@@ -337,7 +336,19 @@ pub fn draw_rnn_figure(
         panels.push(complex_plane(records, seeds));
     }
     if !fixed.is_empty() {
-        panels.push(fixed_point_panel(fixed));
+        // Every pair of the first three coordinates: with three outputs, (0, 1) alone would
+        // merge the 8 corners of the flip-flop cube into 4 (issue 14 item 9).
+        let dims = fixed
+            .iter()
+            .map(|f| f.coords.len())
+            .min()
+            .unwrap_or(0)
+            .min(3);
+        for i in 0..dims {
+            for j in i + 1..dims {
+                panels.push(fixed_point_panel(fixed, (i, j), seeds));
+            }
+        }
     }
     draw_panels(&panels, stem, (560, 440))
 }
@@ -431,16 +442,16 @@ fn moduli_panel(records: &[Record], seeds: &[u64], log_time: bool) -> Panel {
     p
 }
 
-/// Panel (e) of the RNN figure: the fixed points in readout space, one colour per number of
-/// unstable directions.
-fn fixed_point_panel(fixed: &[FixedPointMark]) -> Panel {
+/// Panel (e) of the RNN figure: the fixed points in readout space, coordinates `i` and `j`, one
+/// colour per number of unstable directions.
+fn fixed_point_panel(fixed: &[FixedPointMark], (i, j): (usize, usize), seeds: &[u64]) -> Panel {
     let mut series = Vec::new();
     let max_u = fixed.iter().map(|f| f.n_unstable).max().unwrap_or(0);
     for u in 0..=max_u {
         let (x, y): (Vec<f64>, Vec<f64>) = fixed
             .iter()
             .filter(|f| f.n_unstable == u)
-            .map(|f| (f.x, f.y))
+            .map(|f| (f.coords[i], f.coords[j]))
             .unzip();
         if x.is_empty() {
             continue;
@@ -460,9 +471,14 @@ fn fixed_point_panel(fixed: &[FixedPointMark]) -> Panel {
         });
     }
     Panel {
-        title: "Fixed points (first seed in the mean), readout space".into(),
-        x_label: "output 0 of the fixed point".into(),
-        y_label: "output 1 of the fixed point".into(),
+        title: format!(
+            "Fixed points of seed {} ({} seed{}), outputs {i} and {j}",
+            seeds.first().map_or("-".to_string(), u64::to_string),
+            seeds.len(),
+            if seeds.len() == 1 { "" } else { "s" }
+        ),
+        x_label: format!("output {i} of the fixed point"),
+        y_label: format!("output {j} of the fixed point"),
         log_x: false,
         log_y: false,
         series,
@@ -593,17 +609,14 @@ pub fn draw_output_figure(
             .find(|(s, _)| s == seed)
             .and_then(|(_, blocks)| blocks.iter().find(|(n, _)| n == "c").map(|(_, c)| c));
         for p in &set.points {
-            let coord = |row: usize| -> f64 {
-                match c {
-                    Some(c) if c.nrows() >= 2 => {
-                        (0..c.ncols()).map(|j| c.get(row, j) * p.x[j]).sum()
-                    }
-                    _ => p.x.get(row).copied().unwrap_or(0.0),
-                }
+            let coords = match c {
+                Some(c) if c.nrows() >= 2 => (0..c.nrows())
+                    .map(|row| (0..c.ncols()).map(|j| c.get(row, j) * p.x[j]).sum())
+                    .collect(),
+                _ => p.x.iter().take(3).copied().collect(),
             };
             marks.push(FixedPointMark {
-                x: coord(0),
-                y: coord(1),
+                coords,
                 n_unstable: p.n_unstable,
             });
         }
