@@ -553,8 +553,13 @@ fn effective_rank_of_known_spectra() {
     assert!((effective_rank(&[2.0, 2.0, 2.0, 0.0]) - 3.0).abs() < 1e-14);
     assert!((effective_rank(&[5.0, 0.0]) - 1.0).abs() < 1e-15);
     assert_eq!(effective_rank(&[0.0, 0.0]), 0.0);
+    // p = (1, 1e-3) / 1.001: H = ln 1.001 + (1e-3 / 1.001) ln 1000, so r = 1.001 * 1000^(1e-3/1.001).
     let r = effective_rank(&[1.0, 1e-3]);
-    assert!(r > 1.0 && r < 1.01, "{r}");
+    let exact = 1.001 * 1000f64.powf(1e-3 / 1.001);
+    assert!(
+        (r - exact).abs() <= 8.0 * f64::EPSILON * exact,
+        "{r} vs {exact}"
+    );
 }
 
 /// Learning to integrate from a random bulk (Bordelon et al. 2025; Schuessler et al. 2020):

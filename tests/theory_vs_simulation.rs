@@ -210,8 +210,19 @@ fn experiment_sources_agree_on_demo_like_run() {
         }
     }
     let d = &out.summary.discrepancy["closed_form"]["mode_strength"];
-    // O(lr * s_max) effect of finite learning rate, well below 10% of the strongest mode.
-    assert!(d.max_rel < 0.1 && d.max_rel > 0.0, "{d:?}");
+    // Finite learning rate (issue 14 item 14): GD is an Euler step of the layer flow
+    // a' = a (s - a^2), whose per-step growth ln(1 + lr s) falls short of lr s by lr s / 2 in
+    // relative rate, so the rise of u = a^2 lags by dt = (lr s / 2) t_half, t_half =
+    // ln(s / u0) / (2 s). At the steepest point (du/dt = s^2 / 2) that is du = lr s^2 ln(s/u0) / 8,
+    // relative to s: lr s ln(s / u0) / 8 = 0.030 for the strongest mode (s = 3, u0 = 1e-3,
+    // lr = 0.01). Leading order in lr: within a factor 1.5 either way.
+    let (lr, s_max, u0) = (0.01, 3.0f64, 1e-3f64);
+    let predicted = lr * s_max * (s_max / u0).ln() / 8.0;
+    assert!(
+        d.max_rel > predicted / 1.5 && d.max_rel < 1.5 * predicted,
+        "GD vs closed form: measured {} vs predicted {predicted}",
+        d.max_rel
+    );
 }
 
 /// Checks the inverted learning times of DL-6, DL-8 and DL-10 against events on the reduced
