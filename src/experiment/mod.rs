@@ -113,6 +113,8 @@ pub enum Progress {
     Start(String, u64),
     /// Units of work done in the current stage.
     Advance(u64),
+    /// The current training loss (at a record step of the current stage).
+    Loss(f64),
     /// The current stage finished.
     Finish,
 }

@@ -278,6 +278,7 @@ fn simulate<F: Family>(
                 };
                 observer.push(records, at, th, s.loss);
                 last_loss = s.loss;
+                progress(Progress::Loss(s.loss));
                 progress(Progress::Advance(s.step - last_step));
                 last_step = s.step;
             },

@@ -393,12 +393,35 @@ fn git_revision() -> Option<String> {
     (!rev.is_empty()).then(|| rev.to_string())
 }
 
-/// A progress bar on stderr, drawn only when stderr is a terminal.
+/// Progress on stderr: a bar with the current loss when stderr is a terminal; otherwise (nohup,
+/// SLURM logs) a plain line per stage at most every 30 s, and one when the stage ends.
 fn progress_sink() -> impl FnMut(Progress) {
     let visible = std::io::stderr().is_terminal();
     let mut bar: Option<ProgressBar> = None;
+    // Plain-log state: stage name, total, done, last loss, stage start, last line.
+    let mut plain: Option<(String, u64, u64, f64, Instant, Instant)> = None;
+    let line = |(name, total, done, loss, start, _): &(String, u64, u64, f64, Instant, Instant)| {
+        let pct = if *total > 0 {
+            100.0 * *done as f64 / *total as f64
+        } else {
+            100.0
+        };
+        let loss = if loss.is_finite() {
+            format!(", loss {loss:.4e}")
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "{name}: {done}/{total} ({pct:.0}%{loss}, {:.1} s)",
+            start.elapsed().as_secs_f64()
+        );
+    };
     move |p| match p {
         Progress::Start(name, total) => {
+            if !visible {
+                let now = Instant::now();
+                plain = Some((name.clone(), total, 0, f64::NAN, now, now));
+            }
             let b = ProgressBar::with_draw_target(
                 Some(total),
                 if visible {
@@ -417,14 +440,37 @@ fn progress_sink() -> impl FnMut(Progress) {
             b.set_message(name);
             bar = Some(b);
         }
+        Progress::Loss(l) => {
+            if let Some(st) = plain.as_mut() {
+                st.3 = l;
+            }
+            if let Some(b) = &bar {
+                let name = b.message();
+                let base = name.split(" | loss").next().unwrap_or("").to_string();
+                b.set_message(format!("{base} | loss {l:.3e}"));
+            }
+        }
         Progress::Advance(n) => {
             if let Some(b) = &bar {
                 b.inc(n);
+            }
+            if let Some(st) = plain.as_mut() {
+                st.2 += n;
+                if st.5.elapsed().as_secs() >= 30 {
+                    st.5 = Instant::now();
+                    line(st);
+                }
             }
         }
         Progress::Finish => {
             if let Some(b) = bar.take() {
                 b.finish_and_clear();
+            }
+            if let Some(st) = plain.take() {
+                // Only long stages are worth a line in a log.
+                if st.4.elapsed().as_secs() >= 5 {
+                    line(&st);
+                }
             }
         }
     }
