@@ -82,3 +82,112 @@ proptest! {
         }
     }
 }
+
+/// Keys of every section, a few wrong ones among them, for the fuzzer below.
+const KEYS: &[(&str, &[&str])] = &[
+    ("model", &["kind", "depth", "hidden", "widths"]),
+    (
+        "task",
+        &[
+            "kind",
+            "d_in",
+            "d_out",
+            "singular_values",
+            "samples",
+            "noise_std",
+            "seed",
+            "whiten",
+        ],
+    ),
+    ("init", &["kind", "scale", "u0", "lambda"]),
+    (
+        "train",
+        &[
+            "lr",
+            "steps",
+            "seeds",
+            "optimizer",
+            "batch_size",
+            "clip",
+            "schedule",
+            "eps",
+        ],
+    ),
+    (
+        "output",
+        &["records", "spacing", "format", "figure", "weights"],
+    ),
+    (
+        "integrate",
+        &["method", "rtol", "atol", "max_steps", "fixed_step"],
+    ),
+    (
+        "rnn",
+        &["form", "activation", "alpha", "rank", "g", "noise_std"],
+    ),
+    (
+        "sequence",
+        &["steps", "sequences", "input", "lags", "profile", "observed"],
+    ),
+    (
+        "analysis",
+        &["fixed_points", "n_inits", "noise_scale", "tol_q"],
+    ),
+    ("gru", &["init", "gain", "bias"]),
+    ("nonsense", &["x"]),
+];
+
+fn toml_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<i64>().prop_map(|v| v.to_string()),
+        (-1e12f64..1e12).prop_map(|v| format!("{v:?}")),
+        Just("nan".to_string()),
+        Just("inf".to_string()),
+        Just("-0.0".to_string()),
+        "[a-z_]{0,12}".prop_map(|s| format!("\"{s}\"")),
+        any::<bool>().prop_map(|b| b.to_string()),
+        proptest::collection::vec(-5i64..1_000_000_000_000, 0..5).prop_map(|v| format!("{v:?}")),
+        proptest::collection::vec(-3.0f64..3.0, 0..4).prop_map(|v| format!("{v:?}")),
+        "[\\[\\]{}=,.0-9a-z\"-]{0,10}",
+    ]
+}
+
+fn assignment() -> impl Strategy<Value = (usize, usize, String)> {
+    (0..KEYS.len(), 0usize..8, toml_value())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Random TOML documents (known and unknown sections and keys, values of any type,
+    /// malformed text) and random `--set` values never panic: a config either loads and its
+    /// problem checks (or is refused with an error), or the error names what is wrong
+    /// (issue 15). Sizes are kept from exhausting memory by the memory estimate.
+    #[test]
+    fn check_never_panics_on_random_configs(
+        doc in proptest::collection::vec(assignment(), 0..8),
+        sets in proptest::collection::vec(assignment(), 0..3),
+    ) {
+        let mut text = String::new();
+        for (s, k, v) in &doc {
+            let (sec, keys) = KEYS[*s];
+            text.push_str(&format!("[{sec}]\n{} = {v}\n", keys[k % keys.len()]));
+        }
+        let overrides: Vec<String> = sets
+            .iter()
+            .map(|(s, k, v)| {
+                let (sec, keys) = KEYS[*s];
+                format!("{sec}.{}={v}", keys[k % keys.len()])
+            })
+            .collect();
+        let result = std::panic::catch_unwind(|| {
+            match learndyn::experiment::load_builtin("fuzz", &text, &overrides) {
+                Ok(loaded) => {
+                    let _ = learndyn::experiment::check_problem(&loaded);
+                }
+                Err(e) => assert!(!e.to_string().is_empty()),
+            }
+        });
+        prop_assert!(result.is_ok(), "panicked on:\n{}\n--set {:?}", text, overrides);
+    }
+}
