@@ -621,3 +621,48 @@ fn plot_refuses_same_axes_and_text_columns() {
         assert!(err.contains(want), "{args:?}: {err}");
     }
 }
+
+/// Scan messages that name the real problem (issue 15): a `linspace` without an integer
+/// count, a malformed SLURM variable, and `--out` pointing at a file.
+#[test]
+fn scan_messages_name_the_problem() {
+    let d = tmp("scan-msg");
+    let err_of = |cmd: &mut Command| {
+        let o = cmd.output().unwrap();
+        assert_eq!(o.status.code(), Some(2));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    for (range, name) in [
+        ("linspace = [0, 1]", "linspace"),
+        ("logspace = [0.1, 1, 2.5]", "logspace"),
+    ] {
+        let spec = d.join(format!("{name}.toml"));
+        std::fs::write(
+            &spec,
+            format!("[scan]\nname = \"x\"\n[[axis]]\nkey = \"train.lr\"\n{range}\n"),
+        )
+        .unwrap();
+        let err = err_of(bin().arg("scan").arg(&spec).arg("--dry-run"));
+        assert!(
+            err.contains("[start, stop, count]") && err.contains("train.lr"),
+            "{err}"
+        );
+    }
+    let err = err_of(
+        bin()
+            .arg("scan")
+            .arg(smoke())
+            .args(["--shard", "slurm", "--out"])
+            .arg(d.join("s"))
+            .env("SLURM_ARRAY_TASK_ID", "x")
+            .env("SLURM_ARRAY_TASK_COUNT", "2"),
+    );
+    assert!(
+        err.contains("SLURM_ARRAY_TASK_ID") && err.contains("'x'"),
+        "{err}"
+    );
+    let file = d.join("a-file");
+    std::fs::write(&file, b"").unwrap();
+    let err = err_of(bin().arg("scan").arg(smoke()).arg("--out").arg(&file));
+    assert!(err.contains("is a file"), "{err}");
+}

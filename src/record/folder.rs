@@ -77,7 +77,8 @@ pub fn lock(dir: &Path, name: &str) -> Result<OutputLock> {
     ))
 }
 
-fn create_dir(dir: &Path) -> Result<()> {
+/// Create folder `dir` (and its parents); an error that says so if `dir` is a file.
+pub fn create_dir(dir: &Path) -> Result<()> {
     if dir.exists() && !dir.is_dir() {
         return Err(Error::invalid(
             dir.display().to_string(),

@@ -68,18 +68,33 @@ impl Shard {
     /// From SLURM job-array variables (`SLURM_ARRAY_TASK_ID`, `SLURM_ARRAY_TASK_COUNT`,
     /// `SLURM_ARRAY_TASK_MIN`), if set.
     pub fn from_slurm_env() -> Option<Result<Shard>> {
-        let get = |k: &str| {
-            std::env::var(k)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
+        // Unset: None; set but not a whole number: an error naming the variable.
+        let get = |k: &str| -> Option<Result<u64>> {
+            std::env::var(k).ok().map(|v| {
+                v.trim().parse::<u64>().map_err(|_| {
+                    Error::invalid(
+                        "--shard slurm",
+                        format!("{k} = '{v}' is not a whole number (is this a SLURM job array?)"),
+                    )
+                })
+            })
         };
-        let id = get("SLURM_ARRAY_TASK_ID")?;
-        let count = get("SLURM_ARRAY_TASK_COUNT")?;
-        let min = get("SLURM_ARRAY_TASK_MIN").unwrap_or(0);
-        Some(Shard::parse(&format!(
-            "{}/{count}",
-            id.saturating_sub(min) + 1
-        )))
+        let (id, count) = (get("SLURM_ARRAY_TASK_ID"), get("SLURM_ARRAY_TASK_COUNT"));
+        if id.is_none() && count.is_none() {
+            return None;
+        }
+        let missing = |k: &str| {
+            Error::invalid(
+                "--shard slurm",
+                format!("{k} is not set (run inside a SLURM job array, or give --shard K/N)"),
+            )
+        };
+        Some((|| {
+            let id = id.ok_or_else(|| missing("SLURM_ARRAY_TASK_ID"))??;
+            let count = count.ok_or_else(|| missing("SLURM_ARRAY_TASK_COUNT"))??;
+            let min = get("SLURM_ARRAY_TASK_MIN").transpose()?.unwrap_or(0);
+            Shard::parse(&format!("{}/{count}", id.saturating_sub(min) + 1))
+        })())
     }
 
     fn owns(&self, point: u64) -> bool {
@@ -561,7 +576,7 @@ pub fn run(
     shard: Option<Shard>,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<ScanReport> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    crate::record::folder::create_dir(dir)?;
     let columns = metric_columns(spec)?;
     let header = header(spec, &columns);
     write_scan_manifest(spec, dir, &header)?;

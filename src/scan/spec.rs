@@ -261,6 +261,7 @@ impl ScanSpec {
 
     /// Parse spec text; `base_dir` resolves relative paths.
     pub fn parse(text: &str, origin: &str, base_dir: &Path) -> Result<ScanSpec> {
+        check_ranges(text, origin)?;
         let file: ScanSpecFile = toml::from_str(text).map_err(|e| {
             let msg = e.message().trim().to_string();
             let key = msg.split('`').nth(1).unwrap_or("<toml>").to_string();
@@ -662,4 +663,41 @@ pub fn eval(expr: &str, table: &toml::Table) -> std::result::Result<f64, String>
         return Err(format!("\"{expr}\" is not finite"));
     }
     Ok(v)
+}
+
+/// `linspace` / `logspace` of each `[[axis]]` must be `[start, stop, count]` with an integer
+/// count: say so, naming the axis and its key, before serde's "expected a tuple of size 3".
+fn check_ranges(text: &str, origin: &str) -> Result<()> {
+    let Ok(t) = toml::from_str::<toml::Table>(text) else {
+        return Ok(()); // the typed parse reports the syntax error with its line
+    };
+    let Some(axes) = t.get("axis").and_then(toml::Value::as_array) else {
+        return Ok(());
+    };
+    for (i, a) in axes.iter().enumerate() {
+        for name in ["linspace", "logspace"] {
+            let Some(v) = a.get(name) else { continue };
+            let ok = v.as_array().is_some_and(|r| {
+                r.len() == 3
+                    && r[..2].iter().all(|x| x.is_float() || x.is_integer())
+                    && r[2].as_integer().is_some_and(|n| n >= 0)
+            });
+            if !ok {
+                let key = a
+                    .get("key")
+                    .and_then(toml::Value::as_str)
+                    .map_or(String::new(), |k| format!(" (key {k})"));
+                return Err(spec_err(
+                    origin,
+                    &format!("axis.{name}"),
+                    format!(
+                        "axis {}{key}: write {name} = [start, stop, count] with a whole-number \
+                         count, e.g. {name} = [0.1, 1.0, 5]; got {v}",
+                        i + 1
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }

@@ -364,7 +364,11 @@ fn run_scan(
         bar.set_position(done);
     })
     .map_err(|e| match e {
-        learndyn::Error::Config { .. } => Failure::Input(e.into()),
+        // A bad spec, or an output folder that cannot be used (a file, locked by another
+        // writer, another scan's table): the user's input, exit 2.
+        learndyn::Error::Config { .. } | learndyn::Error::Invalid { .. } => {
+            Failure::Input(e.into())
+        }
         _ => Failure::Run(e.into()),
     })?;
     bar.finish_and_clear();
