@@ -218,3 +218,132 @@ fn reduced_modes_match_the_full_matrix_flow_from_aligned_inits() {
         }
     }
 }
+
+/// LR-2 between modes (issue 13 item 5, issue 14 item 13): with the delay profile each mode
+/// has one target, `s = 1` at its own lag `k_m` of `T = 3` (`Sigma_k = U diag(delta_{k, k_m})
+/// V^T`), and from the same small aligned init the modes are learned in lag order. Unlike P3
+/// (one mode, where `product_k / target_k = cb (a/gamma)^k` orders the lags trivially), this
+/// compares different modes of equal strength. A geometric mode `c a^k b` fits a lone lag only
+/// partly, so each mode's learning time is the first time its product at its lag reaches half
+/// of its best fit: lag 0 fits exactly (`a -> 0`, best fit 1); lag 2, the last lag, has the
+/// supremum 1 (`a -> infinity`, `cb = a^-2`: the residuals `1/a^2`, `1/a` vanish); lag 1 has the
+/// finite optimum `a = 1`, `cb = 1/3` (product 1/3), checked against the converged product. The times are located by events on
+/// the reduced ODE and, for lags 0 and 1, on the full matrix flow (LR-3) of one network holding
+/// the three modes, where they agree to the full flow's tolerance.
+#[test]
+fn lr2_delay_modes_are_learned_in_lag_order() {
+    let lags = [0usize, 1, 2];
+    let t_len = 3;
+    let init = [0.05, 0.05, 0.05];
+    let profile =
+        |k: usize| -> Vec<f64> { (0..t_len).map(|j| if j == k { 1.0 } else { 0.0 }).collect() };
+    let late = reduced_at(profile(1), init, 400.0)[1];
+    let mid = reduced_at(profile(1), init, 200.0)[1];
+    assert!(
+        (late - mid).abs() < 1e-9,
+        "lag 1 not converged: {mid} -> {late}"
+    );
+    // Best fit of lag 1: min over (x = cb, a) of x^2 + (x a - 1)^2 + x^2 a^4 has a^4 = 1,
+    // x = 1/3, so the product x a = 1/3 exactly.
+    assert!((late - 1.0 / 3.0).abs() < 1e-9, "lag 1 best fit {late}");
+    let best = [1.0, late, 1.0];
+    let reduced: Vec<f64> = lags
+        .iter()
+        .map(|&k| {
+            let half = 0.5 * best[k];
+            let mut f = LrnnModes {
+                s: vec![profile(k)],
+            };
+            let mut ws = Workspace::new(3);
+            let mut out = Output::end().with_event(Event::new(
+                move |_, y: &[f64]| y[0] * y[1].powi(k as i32) * y[2] - half,
+                Crossing::Rising,
+            ));
+            let sol = solve(
+                &Method::parse("dop853").unwrap(),
+                &mut f,
+                &Ivp::new(0.0, &init, 400.0),
+                &tight(),
+                &mut ws,
+                &mut out,
+            )
+            .unwrap();
+            sol.events.first().map_or(f64::NAN, |h| h.t)
+        })
+        .collect();
+    assert!(
+        reduced.windows(2).all(|w| w[1] > w[0]),
+        "modes learned in lag order: {reduced:?}"
+    );
+    // Full flow: the three modes in one 3-unit network, aligned init.
+    let n = 3;
+    let mut rng = random::rng(5, 1);
+    let mut orth = || linalg::orthonormal_from(&random::gaussian_matrix(&mut rng, n, n)).unwrap();
+    let (u, v, r) = (orth(), orth(), orth());
+    let sigma: Vec<Matrix> = (0..t_len)
+        .map(|k| {
+            let d: Vec<f64> = lags
+                .iter()
+                .map(|&km| if km == k { 1.0 } else { 0.0 })
+                .collect();
+            u.matmul(&Matrix::from_diag(&d)).matmul_t(&v)
+        })
+        .collect();
+    let diag = |x: f64| Matrix::from_diag(&[x; 3]);
+    let c0 = u.matmul(&diag(init[0])).matmul_t(&r);
+    let w0 = r.matmul(&diag(init[1])).matmul_t(&r);
+    let b0 = r.matmul(&diag(init[2])).matmul_t(&v);
+    let y0 = FullLinearRnnFlow::pack(&c0, &w0, &b0);
+    let mut full = FullLinearRnnFlow {
+        sigma: sigma.clone(),
+        n,
+    };
+    let mut out = Output::end();
+    for (m, &k) in lags.iter().enumerate() {
+        let probe = FullLinearRnnFlow {
+            sigma: sigma.clone(),
+            n,
+        };
+        let (u2, v2, half) = (u.clone(), v.clone(), 0.5 * best[m]);
+        out = out.with_event(Event::new(
+            move |_, y: &[f64]| u2.t_matmul(&probe.lag_maps(y)[k]).matmul(&v2).get(m, m) - half,
+            Crossing::Rising,
+        ));
+    }
+    let mut ws = Workspace::new(y0.len());
+    let sol = solve(
+        &Method::parse("dop853").unwrap(),
+        &mut full,
+        &Ivp::new(0.0, &y0, 1.2 * reduced[1]),
+        &tight(),
+        &mut ws,
+        &mut out,
+    )
+    .unwrap();
+    // Lags 0 and 1 only: on the lag-2 mode's long plateau the full flow leaves the aligned
+    // manifold (its cross-mode lag-2 projections grow from 1e-13 at t = 50 to 5e-5 at t = 100
+    // from rounding), so LR-2 no longer describes it there (theory/lrnn.md).
+    for (m, want) in reduced.iter().enumerate().take(2) {
+        let got = sol
+            .events
+            .iter()
+            .find(|h| h.index == m)
+            .map(|h| h.t)
+            .unwrap_or_else(|| {
+                panic!(
+                    "mode {m}: no event; events {:?}, reduced {reduced:?}, end {}",
+                    sol.events
+                        .iter()
+                        .map(|h| (h.index, h.t))
+                        .collect::<Vec<_>>(),
+                    sol.t_end
+                )
+            });
+        assert!(
+            (got - want).abs() <= FULL_GF_VS_CLOSED * want,
+            "mode {m} (lag {}): full flow {got} vs reduced {want}",
+            lags[m]
+        );
+    }
+    eprintln!("delay modes: learning times by lag {reduced:?}, lag-1 best fit {late}");
+}
