@@ -6,7 +6,7 @@ use learndyn::train::{schedule_times, Schedule};
 use proptest::prelude::*;
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    #![proptest_config(ProptestConfig::with_cases(2000))]
 
     /// Record steps are sorted, unique, start at 0, end at `steps` and number at most `n`.
     #[test]
@@ -190,4 +190,12 @@ proptest! {
         });
         prop_assert!(result.is_ok(), "panicked on:\n{}\n--set {:?}", text, overrides);
     }
+}
+
+/// The case the property test found: log spacing with 2 records is steps 0 and `steps`.
+#[test]
+fn log_spaced_two_records_are_the_ends() {
+    assert_eq!(record_steps(2, 2, Spacing::Log), vec![0, 2]);
+    assert_eq!(record_steps(1000, 2, Spacing::Log), vec![0, 1000]);
+    assert_eq!(record_steps(1000, 3, Spacing::Log), vec![0, 1, 1000]);
 }

@@ -16,8 +16,14 @@ pub fn record_steps(steps: u64, n: usize, spacing: Spacing) -> Vec<u64> {
         let mut v = vec![0u64];
         let m = n.saturating_sub(1).max(1);
         for k in 0..m {
-            let x = (steps as f64).powf(k as f64 / (m - 1).max(1) as f64);
-            v.push(x.round() as u64);
+            // m points from step 1 to `steps`; a single one is `steps` itself (not step 1,
+            // which with step 0 and `steps` made n + 1 points; found by a property test).
+            let e = if m == 1 {
+                1.0
+            } else {
+                k as f64 / (m - 1) as f64
+            };
+            v.push((steps as f64).powf(e).round() as u64);
         }
         v
     } else {
