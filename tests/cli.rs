@@ -270,6 +270,11 @@ fn bad_cases() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
             vec![],
             vec!["scan spec", "learndyn scan"],
         ),
+        (
+            "[model]\nkind = \"rnn\"\n[task]\nkind = \"flip_flop\"\n[sequence]\nobserved = [0]\n",
+            vec![],
+            vec!["sequence.observed", "teacher_rnn"],
+        ),
     ]
 }
 

@@ -13,6 +13,7 @@ pub fn validate_sequence(c: &Config, origin: &str, family: &str, inits: &str) ->
     network(c, origin, family, inits)?;
     sequence_keys(c, origin, family)?;
     task_kind(c, origin)?;
+    unused_keys(c, origin)?;
     train_keys(c, origin)?;
     analysis(c, origin)?;
     Ok(())
@@ -117,6 +118,65 @@ fn sequence_keys(c: &Config, origin: &str, family: &str) -> Result<()> {
 }
 
 /// The keys of the chosen sequence task.
+/// `[sequence]` keys set (to other than their defaults) for a task that does not read them are
+/// errors, not silently ignored (issue 15).
+fn unused_keys(c: &Config, origin: &str) -> Result<()> {
+    let Some(s) = &c.sequence else {
+        return Ok(());
+    };
+    let d = crate::experiment::rnn_config::SequenceConfig::default();
+    let kind = c.task.kind;
+    let groups: [(&[(&str, bool)], &[TaskKind]); 3] = [
+        (
+            &[
+                ("teacher_hidden", s.teacher_hidden != d.teacher_hidden),
+                (
+                    "teacher_activation",
+                    s.teacher_activation != d.teacher_activation,
+                ),
+                ("teacher_alpha", s.teacher_alpha != d.teacher_alpha),
+                ("eigenvalues", s.eigenvalues != d.eigenvalues),
+                ("complex_pairs", s.complex_pairs != d.complex_pairs),
+                ("teacher_w", s.teacher_w != d.teacher_w),
+                ("observed", s.observed != d.observed),
+            ],
+            &[TaskKind::TeacherRnn],
+        ),
+        (
+            &[
+                ("lags", s.lags != d.lags),
+                ("profile", s.profile != d.profile),
+            ],
+            &[TaskKind::LaggedModes],
+        ),
+        (
+            &[
+                ("inputs", s.inputs != d.inputs),
+                ("targets", s.targets != d.targets),
+            ],
+            &[TaskKind::Npy],
+        ),
+    ];
+    for (keys, kinds) in groups {
+        if kinds.contains(&kind) {
+            continue;
+        }
+        if let Some((key, _)) = keys.iter().find(|(_, set)| *set) {
+            let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+            return fail(
+                origin,
+                &format!("sequence.{key}"),
+                format!(
+                    "applies only to task.kind = {:?}, not \"{}\"; remove it or change task.kind",
+                    names.join(", "),
+                    kind.name()
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
 fn task_kind(c: &Config, origin: &str) -> Result<()> {
     let err = |key: &str, message: String| fail(origin, key, message);
     let s = c.sequence.clone().unwrap_or_default();
