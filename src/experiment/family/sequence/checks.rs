@@ -118,6 +118,9 @@ fn sequence_keys(c: &Config, origin: &str, family: &str) -> Result<()> {
 }
 
 /// The keys of the chosen sequence task.
+/// Keys with whether they were set, and the tasks that read them.
+type KeyGroup<'a> = (&'a [(&'a str, bool)], &'a [TaskKind]);
+
 /// `[sequence]` keys set (to other than their defaults) for a task that does not read them are
 /// errors, not silently ignored (issue 15).
 fn unused_keys(c: &Config, origin: &str) -> Result<()> {
@@ -126,7 +129,7 @@ fn unused_keys(c: &Config, origin: &str) -> Result<()> {
     };
     let d = crate::experiment::rnn_config::SequenceConfig::default();
     let kind = c.task.kind;
-    let groups: [(&[(&str, bool)], &[TaskKind]); 3] = [
+    let groups: [KeyGroup<'_>; 3] = [
         (
             &[
                 ("teacher_hidden", s.teacher_hidden != d.teacher_hidden),
