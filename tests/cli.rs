@@ -1007,3 +1007,23 @@ fn npy_messages_name_the_key_and_the_problem() {
         "{err}"
     );
 }
+
+/// A run refuses to start when its output would not fit on the disk (the check, with an
+/// impossible size), and `scan slurm --out` naming a file says so (issue 15).
+#[test]
+fn output_room_and_slurm_out_file() {
+    let dir = tmp("room");
+    let err = learndyn::record::folder::check_room(&dir, u128::MAX).unwrap_err();
+    assert!(err.to_string().contains("free"), "{err}");
+    learndyn::record::folder::check_room(&dir, 0).unwrap();
+    let file = dir.join("a-file");
+    std::fs::write(&file, b"").unwrap();
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/scan_smoke.toml");
+    let (code, _, err) = run(bin()
+        .args(["scan", "slurm"])
+        .arg(&spec)
+        .args(["--shards", "2", "--out"])
+        .arg(&file));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is a file") && err.contains("a-file"), "{err}");
+}

@@ -126,13 +126,42 @@ pub fn check_writable(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Prepare `dir` for a run: lock it, remove stale temporary files, check it is writable, and
+/// Free bytes for an unprivileged writer on the file system of `dir` (`None` if unknown).
+pub fn free_bytes(dir: &Path) -> Option<u128> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs fills the struct we pass for a NUL-terminated path; nothing else is
+    // touched, and the struct is plain data.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::statvfs(c.as_ptr(), &mut st) } == 0;
+    ok.then(|| u128::from(st.f_bavail) * u128::from(st.f_frsize))
+}
+
+/// Refuse to start when the file system of `dir` has less room than the estimated output.
+pub fn check_room(dir: &Path, output_bytes: u128) -> Result<()> {
+    match free_bytes(dir) {
+        Some(free) if free < output_bytes => Err(Error::invalid(
+            dir.display().to_string(),
+            format!(
+                "has {} free, but the output needs about {}; free some space, choose another \
+                 --out, or record less (output.records)",
+                crate::experiment::memory::human(free),
+                crate::experiment::memory::human(output_bytes)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Prepare `dir` for a run: lock it, remove stale temporary files, check it is writable and
+/// has room for `output_bytes`, and
 /// remove an older `manifest.json` so the folder reads as incomplete until the new one is
 /// written last. Hold the returned lock until the run is written.
-pub fn begin_run(dir: &Path) -> Result<OutputLock> {
+pub fn begin_run(dir: &Path, output_bytes: u128) -> Result<OutputLock> {
     let lock = lock(dir, "run")?;
     clean_stale_temps(dir);
     check_writable(dir)?;
+    check_room(dir, output_bytes)?;
     let manifest = dir.join("manifest.json");
     if manifest.exists() {
         std::fs::remove_file(&manifest).map_err(|e| Error::io(&manifest, e))?;

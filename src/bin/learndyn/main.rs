@@ -225,7 +225,8 @@ fn scan(args: ScanArgs) -> Result<(), Failure> {
                 return Err(Failure::Input(anyhow::anyhow!("--shards must be >= 1")));
             }
             let dir = out.unwrap_or_else(|| record::default_out_dir(&spec));
-            std::fs::create_dir_all(&dir).map_err(|e| Failure::Run(e.into()))?;
+            // A folder (not a file), writable, named in the error otherwise.
+            input(record::folder::check_writable(&dir))?;
             let dir = absolute(&dir);
             let bin = std::env::current_exe().map_err(|e| Failure::Run(e.into()))?;
             let opts = scan::SlurmOptions {
@@ -546,7 +547,13 @@ fn load_and_run(
     let out = out();
     // One writer per folder; stale temporary files removed; writable before computing; the old
     // manifest removed, so an interrupted rerun leaves a folder that reads as incomplete.
-    let _lock = input(record::folder::begin_run(&out))?;
+    // The records dominate the output: about one CSV row (<= 64 bytes) per value.
+    let output_bytes = experiment::memory_estimate(&loaded.config)
+        .iter()
+        .filter(|i| i.what == "records")
+        .map(|i| i.bytes)
+        .sum();
+    let _lock = input(record::folder::begin_run(&out, output_bytes))?;
     run_and_write(&loaded, &out).map_err(Failure::Run)
 }
 
