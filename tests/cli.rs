@@ -258,7 +258,7 @@ fn bad_cases() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
             vec!["train.steps=99999999999999999999999"],
             vec!["train.steps", "64-bit"],
         ),
-        ("", vec!["model.hidden=-3"], vec!["model.hidden", "positive integer"]),
+        ("", vec!["model.hidden=-3"], vec!["model.hidden", "positive integers"]),
         ("", vec!["integrate.atol=inf"], vec!["integrate.atol", "finite"]),
         (
             "[model]\nkind = \"rnn\"\n[task]\nkind = \"flip_flop\"\n[analysis]\nnoise_scale = nan\n",

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 fn toml_error(origin: &str, text: Option<&str>, e: &toml::de::Error) -> Error {
     let mut msg = e.message().trim().to_string();
     if msg.contains("untagged enum OneOrMany") {
-        msg = "expected a positive integer, or a list of positive integers (one per hidden \
-               layer)"
+        msg = "expected a number or a list of numbers (for model.hidden: positive integers, \
+               one per hidden layer)"
             .into();
     }
     let names_field = msg.starts_with("unknown field") || msg.starts_with("missing field");

@@ -177,6 +177,17 @@ fn validate_rnn_section(c: &Config, origin: &str) -> Result<()> {
             format!("dt / tau must lie in (0, 1], got {}", r.alpha),
         );
     }
+    // Exact comparison with the default: only a value the user set is an error.
+    #[allow(clippy::float_cmp)]
+    let alpha_set = r.alpha != crate::experiment::rnn_config::RnnConfig::default().alpha;
+    if r.form == FormKind::Discrete && alpha_set {
+        return err(
+            "rnn.alpha",
+            "applies only to rnn.form = \"rate\" (dt / tau of the Euler step); the discrete \
+             form has no time step: remove it or set rnn.form = \"rate\""
+                .into(),
+        );
+    }
     if r.rank > hidden {
         return err(
             "rnn.rank",
