@@ -217,9 +217,21 @@ fn po2_po3_po5_lyapunov_residuals() {
     }
 }
 
-/// An unstable teacher has no stationary state: a clear error, not a number.
+/// An unstable teacher has no stationary state: a clear error, not a number. PO-7 gives a
+/// marginal mode an infinite timescale in both times (as AN-2 does).
 #[test]
 fn unstable_teacher_is_an_error() {
+    use learndyn::theory::partial_obs::timescale;
+    use num_complex::Complex64;
+    assert_eq!(
+        timescale(Complex64::new(1.0, 0.0), TimeKind::Continuous),
+        f64::INFINITY
+    );
+    assert_eq!(
+        timescale(Complex64::new(0.0, 1.0), TimeKind::Discrete),
+        f64::INFINITY
+    );
+    assert_eq!(timescale(Complex64::new(0.0, 0.0), TimeKind::Discrete), 0.0);
     let b = Matrix::from_diag(&[1.2, 0.1]);
     let e = stationary_student(&problem(&b, &[0], TimeKind::Continuous)).unwrap_err();
     assert!(e.to_string().contains("no stationary state"), "{e}");

@@ -75,11 +75,19 @@ pub struct Student {
     pub solve: Solve,
 }
 
-/// Timescale of eigenvalue `lambda` (PO-7).
+/// Timescale of eigenvalue `lambda` of `B` (PO-7): the convention of AN-2
+/// (`analysis::spectra::timescale`) applied to the drift `B - I` (continuous) or the map `B`
+/// (discrete): `1 / rate` with rate `1 - Re lambda` or `-ln|lambda|`; `+inf` for an exactly
+/// marginal mode, negative for an unstable one.
 pub fn timescale(lambda: Complex64, time: TimeKind) -> f64 {
-    match time {
-        TimeKind::Continuous => 1.0 / (1.0 - lambda.re),
-        TimeKind::Discrete => -1.0 / lambda.norm().ln(),
+    let rate = match time {
+        TimeKind::Continuous => 1.0 - lambda.re,
+        TimeKind::Discrete => -lambda.norm().ln(),
+    };
+    if rate == 0.0 {
+        f64::INFINITY
+    } else {
+        1.0 / rate
     }
 }
 

@@ -338,13 +338,7 @@ fn run_scan(
             let _ = std::fs::remove_file(dir.join("scan.json"));
         }
     }
-    let threads = threads
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        })
-        .max(1);
+    let threads = threads_or_all(threads);
     let bar = ProgressBar::with_draw_target(
         Some(spec.n_jobs()),
         if std::io::stderr().is_terminal() {
@@ -391,6 +385,17 @@ fn run_scan(
         }
     );
     Ok(())
+}
+
+/// `--threads`, or every core.
+fn threads_or_all(threads: Option<usize>) -> usize {
+    threads
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .max(1)
 }
 
 fn git_revision() -> Option<String> {
@@ -582,13 +587,7 @@ fn figure_cmd(
             "name figures (learndyn figure --list) or use --all"
         )));
     }
-    let threads = threads
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        })
-        .max(1);
+    let threads = threads_or_all(threads);
     let mut result = Ok(());
     for id in todo {
         let started = Instant::now();

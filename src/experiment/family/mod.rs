@@ -251,6 +251,16 @@ pub fn check_memory(c: &Config) -> Result<()> {
     super::memory::check(&memory(c), super::memory::available())
 }
 
+/// The parameters of every seed, the optimizer's moments and the gradient flow's solver, which
+/// keeps about 20 copies of the parameters (stages, dense output, error).
+pub fn params_memory(params: usize, seeds: usize) -> super::memory::Item {
+    super::memory::Item {
+        what: "weights, optimizer and ODE states",
+        key: "model.hidden",
+        bytes: super::memory::f64s(&[params, seeds.saturating_add(3).saturating_add(20)]),
+    }
+}
+
 /// The records of a run: `output.records` times per source and seed, `width` values per
 /// observable (64 bytes each in memory).
 pub fn records_memory(c: &Config, observables: usize, width: usize) -> super::memory::Item {

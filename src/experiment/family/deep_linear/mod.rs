@@ -49,13 +49,7 @@ impl Family for DeepLinearFamily {
         let seeds = c.train.seeds.len().max(1);
         let io = c.task.d_in.saturating_add(c.task.d_out);
         vec![
-            // Per seed: the weights and the optimizer's moments; the gradient flow's solver
-            // keeps about 20 copies of the parameters (stages, dense output, error).
-            Item {
-                what: "weights, optimizer and ODE states",
-                key: "model.hidden",
-                bytes: f64s(&[params, seeds.saturating_add(3).saturating_add(20)]),
-            },
+            super::params_memory(params, seeds),
             Item {
                 what: "training data",
                 key: "task.samples",

@@ -369,11 +369,7 @@ pub(crate) fn recurrent_memory(
     let io = c.task.d_in.saturating_add(c.task.d_out);
     let n_inits = c.analysis.as_ref().map_or(0, |a| a.n_inits);
     vec![
-        Item {
-            what: "weights, optimizer and ODE states",
-            key: "model.hidden",
-            bytes: f64s(&[params, seeds.saturating_add(3).saturating_add(20)]),
-        },
+        super::params_memory(params, seeds),
         Item {
             what: "BPTT states",
             key: "sequence.steps, sequence.sequences or model.hidden",
