@@ -218,7 +218,7 @@ fn po2_po3_po5_lyapunov_residuals() {
 }
 
 /// An unstable teacher has no stationary state: a clear error, not a number. PO-7 gives a
-/// marginal mode an infinite timescale in both times (as AN-2 does).
+/// marginal mode an infinite timescale in both times.
 #[test]
 fn unstable_teacher_is_an_error() {
     use learndyn::theory::partial_obs::timescale;
