@@ -715,3 +715,58 @@ fn manifest_gives_the_index_layout() {
     let modes = lags.iter().map(|(a, _)| *a).max().unwrap() + 1;
     assert_eq!(lags.len(), modes * t, "every (mode, lag) pair: {lags:?}");
 }
+
+/// Every progress stage announces its units of work and then advances by exactly that many,
+/// including the fixed-point search, which advances once per init search (seeds x n_inits),
+/// for the sampled search of a tanh RNN, the exact solve of a linear one, and the GRU.
+#[test]
+fn progress_stages_advance_by_their_announced_totals() {
+    use learndyn::experiment::Progress;
+    let cases: [(&str, &[&str]); 3] = [
+        (
+            "rnn_flip_flop",
+            &["train.steps=20", "analysis.n_inits=37", "train.seeds=[0,1]"],
+        ),
+        (
+            "rnn_flip_flop",
+            &[
+                "rnn.activation=\"identity\"",
+                "train.steps=5",
+                "analysis.n_inits=11",
+            ],
+        ),
+        ("gru_flip_flop", &["train.steps=5", "analysis.n_inits=13"]),
+    ];
+    for (name, overrides) in cases {
+        let ex = examples::find(name).expect("example");
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        let loaded = experiment::load_builtin(name, ex.text, &o).expect("config");
+        // (stage, announced, advanced)
+        let mut stages: Vec<(String, u64, u64)> = Vec::new();
+        experiment::run(&loaded, &mut |p| match p {
+            Progress::Start(s, n) => stages.push((s, n, 0)),
+            Progress::Advance(k) => stages.last_mut().expect("a stage").2 += k,
+            _ => {}
+        })
+        .expect("run");
+        let fp = stages.iter().find(|s| s.0 == "fixed points");
+        let n_inits: u64 = overrides
+            .iter()
+            .find_map(|s| s.strip_prefix("analysis.n_inits="))
+            .and_then(|v| v.parse().ok())
+            .expect("n_inits");
+        let seeds = if overrides.iter().any(|s| s.contains("[0,1]")) {
+            2
+        } else {
+            1
+        };
+        assert_eq!(
+            fp.map(|s| s.1),
+            Some(seeds * n_inits),
+            "{name} {overrides:?}"
+        );
+        for (stage, announced, advanced) in &stages {
+            assert_eq!(announced, advanced, "{name} {overrides:?}: stage {stage}");
+        }
+    }
+}

@@ -578,6 +578,17 @@ pub fn find_fixed_points(
     inits: &Matrix,
     opts: &FpOptions,
 ) -> Result<FixedPointSet> {
+    find_fixed_points_observed(map, inits, opts, &mut || {})
+}
+
+/// [`find_fixed_points`], calling `on_init` once after each init's search finished (so a
+/// caller can show progress over the `inits.ncols()` searches, the bulk of the cost).
+pub fn find_fixed_points_observed(
+    map: &dyn StateMap,
+    inits: &Matrix,
+    opts: &FpOptions,
+    on_init: &mut dyn FnMut(),
+) -> Result<FixedPointSet> {
     map.check()?;
     opts.validate()?;
     let n = map.dim();
@@ -602,6 +613,7 @@ pub fn find_fixed_points(
     for k in 0..m {
         let mut x = inits.as_slice()[k * n..(k + 1) * n].to_vec();
         let (q, trials) = levenberg_marquardt(map, &mut x, opts, &mut work);
+        on_init();
         if q.is_finite() && q <= opts.tol_slow && x.iter().all(|v| v.is_finite()) {
             found.push((x, q, trials));
         } else {

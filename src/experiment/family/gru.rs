@@ -154,7 +154,11 @@ impl Family for GruFamily {
         let Some(a) = self.analysis.as_ref().filter(|a| a.fixed_points) else {
             return Ok(Vec::new());
         };
-        progress(Progress::Start("fixed points".into(), trained.len() as u64));
+        // One unit per init search: the searches are the cost (seeds x analysis.n_inits).
+        progress(Progress::Start(
+            "fixed points".into(),
+            trained.len() as u64 * a.n_inits as u64,
+        ));
         let n_in = self.model.spec().n_in;
         let input = a.input.clone().unwrap_or_else(|| vec![0.0; n_in]);
         let mut out = Vec::new();
@@ -165,8 +169,9 @@ impl Family for GruFamily {
             let opts = sequence::fp_options(a, *seed);
             let inits = fixed_points::sample_inits(ws.states(), &opts)?;
             let map = self.model.state_map(theta, &input)?;
-            out.push((*seed, fixed_points::find_fixed_points(&map, &inits, &opts)?));
-            progress(Progress::Advance(1));
+            let mut on_init = || progress(Progress::Advance(1));
+            let set = fixed_points::find_fixed_points_observed(&map, &inits, &opts, &mut on_init)?;
+            out.push((*seed, set));
         }
         progress(Progress::Finish);
         Ok(out)

@@ -136,11 +136,15 @@ impl Family for RnnFamily {
         let Some(a) = self.analysis.as_ref().filter(|a| a.fixed_points) else {
             return Ok(Vec::new());
         };
-        progress(Progress::Start("fixed points".into(), trained.len() as u64));
+        // One unit per init search: the searches are the cost (seeds x analysis.n_inits).
+        let per_seed = a.n_inits as u64;
+        progress(Progress::Start(
+            "fixed points".into(),
+            trained.len() as u64 * per_seed,
+        ));
         let mut out = Vec::new();
         for (seed, theta) in trained {
-            out.push((*seed, self.fixed_points_of(theta, a, *seed)?));
-            progress(Progress::Advance(1));
+            out.push((*seed, self.fixed_points_of(theta, a, *seed, progress)?));
         }
         progress(Progress::Finish);
         Ok(out)
@@ -365,6 +369,7 @@ impl RnnFamily {
         theta: &[f64],
         analysis: &crate::experiment::rnn_config::AnalysisConfig,
         seed: u64,
+        progress: &mut dyn FnMut(Progress),
     ) -> Result<FixedPointSet> {
         let (model, d_in) = (&self.model, self.d_in);
         let spec = model.spec();
@@ -406,11 +411,15 @@ impl RnnFamily {
             };
             if let Ok(x) = fixed_points::linear_fixed_point(&a, &map.drive, kind) {
                 let inits = Matrix::from_col_major(spec.hidden, 1, x)?;
-                return fixed_points::find_fixed_points(&map, &inits, &opts);
+                let set = fixed_points::find_fixed_points(&map, &inits, &opts)?;
+                // The exact solve replaced all n_inits searches.
+                progress(Progress::Advance(opts.n_inits as u64));
+                return Ok(set);
             }
         }
         let inits = fixed_points::sample_inits(ws.states(), &opts)?;
-        fixed_points::find_fixed_points(&map, &inits, &opts)
+        let mut on_init = || progress(Progress::Advance(1));
+        fixed_points::find_fixed_points_observed(&map, &inits, &opts, &mut on_init)
     }
 }
 
