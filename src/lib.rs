@@ -54,6 +54,7 @@ pub mod npy;
 pub mod plot;
 pub mod random;
 pub mod record;
+pub mod recovery;
 pub mod scan;
 pub mod task;
 pub mod theory;

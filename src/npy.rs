@@ -195,3 +195,28 @@ pub fn read_array3(path: &Path) -> Result<Array3> {
     };
     Ok(Array3 { shape: dims, data })
 }
+
+/// Write `a` as a 3-D float64 `.npy` array of shape `a.shape` (C order), atomically (a
+/// temporary file in the same folder is renamed over `path`).
+pub fn write_array3(path: &Path, a: &Array3) -> Result<()> {
+    let tmp = tmp_path(path);
+    {
+        let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let mut w = std::io::BufWriter::new(file);
+        let shape: Vec<u64> = a.shape.iter().map(|&n| n as u64).collect();
+        let mut writer = npyz::WriteOptions::<f64>::new()
+            .default_dtype()
+            .order(npyz::Order::C)
+            .shape(&shape)
+            .writer(&mut w)
+            .begin_nd()
+            .map_err(|e| Error::io(&tmp, e))?;
+        writer
+            .extend(a.data.iter().copied())
+            .map_err(|e| Error::io(&tmp, e))?;
+        writer.finish().map_err(|e| Error::io(&tmp, e))?;
+        use std::io::Write;
+        w.flush().map_err(|e| Error::io(&tmp, e))?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}

@@ -9,7 +9,7 @@ use num_complex::Complex64;
 
 /// Whether eigenvalues belong to a discrete map or a continuous-time flow: decides the
 /// residual of a fixed point, the stability criterion and the unit of the timescales (FP-3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TimeKind {
     /// `x_{t+1} = F(x_t)`; fixed point `F(x) = x`; stable iff all `|lambda| < 1`; timescales in

@@ -1,0 +1,379 @@
+//! Datasets: trials of a ground-truth system simulated with learndyn's solvers, seen through
+//! an observation model, split, and written as files a method under test can read
+//! (docs/recovery.md): `observations.npy` `[trials, time, neurons]`, `inputs.npy`
+//! `[trials, time, inputs]`, `dataset.json`, and the ground truth under `truth/`
+//! (`latents.npy`, `rates.npy`, `attractors.json`, `readout.json`).
+
+use crate::error::{Error, Result};
+use crate::integrate::{self, Ivp, Method, Options, Output, Workspace};
+use crate::linalg::Matrix;
+use crate::npy::{self, Array3};
+use crate::recovery::observe::{self, Readout};
+use crate::recovery::spec::{Noise, Spec};
+use crate::recovery::system::{Driven, System};
+use crate::recovery::truth::Truth;
+use rand::seq::SliceRandom;
+use rand::RngExt;
+use rand_distr::StandardNormal;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+/// Random streams of a dataset (one per purpose; trials add their index).
+const STREAM_READOUT: u64 = 0x5EAD;
+const STREAM_SPLIT: u64 = 0x5917;
+const STREAM_TRIAL: u64 = 0x7_0000_0000;
+const STREAM_NOISE: u64 = 0x8_0000_0000;
+
+/// A generated dataset in memory.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Observations `[trials, bins, neurons]`.
+    pub observations: Array3,
+    /// Inputs `[trials, bins, n_inputs]` (bin means).
+    pub inputs: Array3,
+    /// True latent states `[trials, bins, dim]` (bin means).
+    pub latents: Array3,
+    /// True rates (spiking) or noise-free activity (Gaussian / none) `[trials, bins, neurons]`.
+    pub rates: Array3,
+    /// The readout drawn for this dataset.
+    pub readout: Readout,
+    /// The exact description of the system.
+    pub truth: Truth,
+    /// Shapes, splits and provenance (`dataset.json`).
+    pub meta: Meta,
+}
+
+/// Trial and neuron splits.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Splits {
+    /// Training trial indices (ascending).
+    pub train: Vec<usize>,
+    /// Validation trial indices (ascending).
+    pub validation: Vec<usize>,
+    /// Test trial indices (ascending).
+    pub test: Vec<usize>,
+    /// Held-in neuron indices.
+    pub held_in_neurons: Vec<usize>,
+    /// Held-out neuron indices (the last `split.held_out` neurons).
+    pub held_out_neurons: Vec<usize>,
+}
+
+/// `dataset.json`: what a method under test needs to know (and nothing about the truth
+/// beyond the spec).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Meta {
+    /// Always "learndyn-recovery-dataset".
+    pub format: String,
+    /// Format version (1).
+    pub format_version: u32,
+    /// learndyn version that wrote it.
+    pub learndyn_version: String,
+    /// Number of trials.
+    pub trials: usize,
+    /// Time bins per trial.
+    pub time: usize,
+    /// Number of neurons.
+    pub neurons: usize,
+    /// Input dimension (0: autonomous; `inputs.npy` then has a last axis of length 0).
+    pub inputs: usize,
+    /// Time between bins (system time units) = `trials.dt * observe.bin`.
+    pub dt: f64,
+    /// "counts" (Poisson / negative binomial) or "continuous".
+    pub observation: String,
+    /// Input condition of each trial.
+    pub conditions: Vec<usize>,
+    /// Trial and neuron splits.
+    pub splits: Splits,
+    /// The spec (parsed, all defaults filled in).
+    pub spec: Spec,
+    /// SHA-256 of the canonical spec TOML.
+    pub spec_sha256: String,
+}
+
+/// Generate the dataset of `spec` (deterministic in `spec.seed`, whatever the thread count).
+pub fn generate(spec: &Spec) -> Result<Dataset> {
+    spec.validate()?;
+    let system = spec.system.build()?;
+    let truth = system.truth()?;
+    let t = &spec.trials;
+    let dim = system.dim();
+    let (lo, hi) = match (&t.init_low, &t.init_high) {
+        (Some(l), Some(h)) => (l.clone(), h.clone()),
+        _ => system.init_box(),
+    };
+    if lo.len() != dim || hi.len() != dim || lo.iter().zip(&hi).any(|(a, b)| !(a <= b)) {
+        return Err(Error::Config {
+            file: "<spec>".into(),
+            key: "trials.init_low".into(),
+            message: format!(
+                "init_low and init_high must have {dim} entries (the state dimension) with low <= high"
+            ),
+        });
+    }
+    let conditions: Vec<usize> = (0..t.count).map(|k| k % system.n_conditions()).collect();
+    let trials: Vec<(Vec<f64>, Vec<f64>)> = (0..t.count)
+        .into_par_iter()
+        .map(|k| simulate_trial(system.as_ref(), spec, k, conditions[k], &lo, &hi))
+        .collect::<Result<_>>()?;
+    let (steps, n_in) = (t.steps, system.n_inputs());
+    let bin = spec.observe.bin;
+    let bins = steps / bin;
+    let latents = bin_means(&trials.iter().map(|x| &x.0).collect::<Vec<_>>(), steps, dim, bin);
+    let inputs = bin_means(&trials.iter().map(|x| &x.1).collect::<Vec<_>>(), steps, n_in, bin);
+    // Observation at sample resolution, then binned.
+    let mut rng = crate::random::rng(spec.seed, STREAM_READOUT);
+    let mut readout = observe::draw_readout(&spec.observe, dim, &mut rng);
+    let flat_lat = Matrix::from_fn(t.count * steps, dim, |s, j| trials[s / steps].0[(s % steps) * dim + j]);
+    let act = observe::activity(&mut readout, &flat_lat);
+    let rates_s = observe::rates(&spec.observe, &mut readout, &act);
+    let n = spec.observe.neurons;
+    let counts = matches!(spec.observe.noise, Noise::Poisson | Noise::NegativeBinomial);
+    let per_trial: Vec<(Vec<f64>, Vec<f64>)> = (0..t.count)
+        .into_par_iter()
+        .map(|k| {
+            let mut rng = crate::random::rng(spec.seed, STREAM_NOISE + k as u64);
+            let (mut obs, mut rate) = (vec![0.0; bins * n], vec![0.0; bins * n]);
+            for s in 0..bins * bin {
+                let b = s / bin;
+                for i in 0..n {
+                    let r = rates_s.get(k * steps + s, i);
+                    let y = observe::sample(&spec.observe, r, &mut rng)?;
+                    // Counts add up over a bin; continuous observations are averaged.
+                    let w = if counts { 1.0 } else { 1.0 / bin as f64 };
+                    obs[b * n + i] += w * y;
+                    rate[b * n + i] += w * r;
+                }
+            }
+            Ok((obs, rate))
+        })
+        .collect::<Result<_>>()?;
+    let cat = |f: fn(&(Vec<f64>, Vec<f64>)) -> &Vec<f64>| -> Array3 {
+        Array3 {
+            shape: [t.count, bins, n],
+            data: per_trial.iter().flat_map(|p| f(p).iter().copied()).collect(),
+        }
+    };
+    let observations = cat(|p| &p.0);
+    let rates = cat(|p| &p.1);
+    let splits = split(spec, t.count, n);
+    let meta = Meta {
+        format: "learndyn-recovery-dataset".into(),
+        format_version: 1,
+        learndyn_version: env!("CARGO_PKG_VERSION").into(),
+        trials: t.count,
+        time: bins,
+        neurons: n,
+        inputs: n_in,
+        dt: t.dt * bin as f64,
+        observation: if counts { "counts" } else { "continuous" }.into(),
+        conditions,
+        splits,
+        spec_sha256: hex(&Sha256::digest(spec.canonical().as_bytes())),
+        spec: spec.clone(),
+    };
+    Ok(Dataset {
+        observations,
+        inputs,
+        latents,
+        rates,
+        readout,
+        truth,
+        meta,
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Trial `k`: its states `steps x dim` and inputs `steps x n_inputs` (row-major, row = sample).
+fn simulate_trial(
+    system: &dyn System,
+    spec: &Spec,
+    k: usize,
+    condition: usize,
+    lo: &[f64],
+    hi: &[f64],
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let t = &spec.trials;
+    let (dim, n_in) = (system.dim(), system.n_inputs());
+    let mut rng = crate::random::rng(spec.seed, STREAM_TRIAL + k as u64);
+    let mut x: Vec<f64> = system.fixed_init(condition).unwrap_or_else(|| {
+        lo.iter()
+            .zip(hi)
+            .map(|(a, b)| a + (b - a) * rng.random::<f64>())
+            .collect()
+    });
+    let u = system.inputs(condition, t.steps, t.dt, &mut rng);
+    let mut states = Vec::with_capacity(t.steps * dim);
+    let mut inputs = Vec::with_capacity(t.steps * n_in);
+    let method = Method::parse("dopri5").expect("built-in method");
+    let opts = Options {
+        rtol: 1e-8,
+        atol: integrate::Atol::Scalar(1e-10),
+        ..Options::default()
+    };
+    let mut ws = Workspace::new(dim);
+    let h = t.dt / t.substeps as f64;
+    let (mut f, mut uk) = (vec![0.0; dim], vec![0.0; n_in]);
+    for s in 0..t.steps {
+        for (j, v) in uk.iter_mut().enumerate() {
+            *v = u.get(s, j);
+        }
+        states.extend_from_slice(&x);
+        inputs.extend_from_slice(&uk);
+        if s + 1 == t.steps {
+            break;
+        }
+        if t.process_noise > 0.0 {
+            // Euler-Maruyama: x += f(x, u) h + sigma sqrt(h) xi.
+            for _ in 0..t.substeps {
+                system.field(&x, &uk, &mut f);
+                for (xi, fi) in x.iter_mut().zip(&f) {
+                    let z: f64 = rng.sample(StandardNormal);
+                    *xi += fi * h + t.process_noise * h.sqrt() * z;
+                }
+            }
+        } else {
+            let sol = integrate::solve(
+                &method,
+                &mut Driven { system, u: &uk },
+                &Ivp::new(0.0, &x, t.dt),
+                &opts,
+                &mut ws,
+                &mut Output::end(),
+            )?;
+            x = sol.y_end;
+        }
+        if x.iter().any(|v| !v.is_finite()) {
+            return Err(Error::invalid(
+                "trials",
+                format!(
+                    "trial {k} diverged at sample {s}; lower trials.dt or trials.process_noise, \
+                     or raise trials.substeps"
+                ),
+            ));
+        }
+    }
+    Ok((states, inputs))
+}
+
+/// Bin means of per-trial `steps x width` row-major series: `[trials, steps / bin, width]`.
+fn bin_means(series: &[&Vec<f64>], steps: usize, width: usize, bin: usize) -> Array3 {
+    let bins = steps / bin;
+    let mut data = Vec::with_capacity(series.len() * bins * width);
+    for s in series {
+        for b in 0..bins {
+            for j in 0..width {
+                let sum: f64 = (0..bin).map(|q| s[(b * bin + q) * width + j]).sum();
+                data.push(sum / bin as f64);
+            }
+        }
+    }
+    Array3 {
+        shape: [series.len(), bins, width],
+        data,
+    }
+}
+
+/// Seeded split of `trials` trials; the held-out neurons are the last ones.
+fn split(spec: &Spec, trials: usize, neurons: usize) -> Splits {
+    let mut order: Vec<usize> = (0..trials).collect();
+    order.shuffle(&mut crate::random::rng(spec.seed, STREAM_SPLIT));
+    let n_train = ((spec.split.train * trials as f64).round() as usize).clamp(1, trials);
+    let n_val = ((spec.split.validation * trials as f64).round() as usize).min(trials - n_train);
+    let sorted = |mut v: Vec<usize>| {
+        v.sort_unstable();
+        v
+    };
+    let h = spec.split.held_out;
+    Splits {
+        train: sorted(order[..n_train].to_vec()),
+        validation: sorted(order[n_train..n_train + n_val].to_vec()),
+        test: sorted(order[n_train + n_val..].to_vec()),
+        held_in_neurons: (0..neurons - h).collect(),
+        held_out_neurons: (neurons - h..neurons).collect(),
+    }
+}
+
+impl Dataset {
+    /// Write the dataset folder `dir` (created if missing): the data files for the method and
+    /// `truth/` for the scorer. Every file is written atomically.
+    pub fn write(&self, dir: &Path) -> Result<Vec<String>> {
+        let truth_dir = dir.join("truth");
+        std::fs::create_dir_all(&truth_dir).map_err(|e| Error::io(&truth_dir, e))?;
+        npy::write_array3(&dir.join("observations.npy"), &self.observations)?;
+        npy::write_array3(&dir.join("inputs.npy"), &self.inputs)?;
+        npy::write_array3(&truth_dir.join("latents.npy"), &self.latents)?;
+        npy::write_array3(&truth_dir.join("rates.npy"), &self.rates)?;
+        let json = |v: &dyn erased::Json| v.to_json();
+        npy::write_atomic(&truth_dir.join("attractors.json"), json(&self.truth).as_bytes())?;
+        npy::write_atomic(&truth_dir.join("readout.json"), json(&self.readout).as_bytes())?;
+        npy::write_atomic(&dir.join("dataset.json"), json(&self.meta).as_bytes())?;
+        Ok(vec![
+            "observations.npy".into(),
+            "inputs.npy".into(),
+            "dataset.json".into(),
+            "truth/latents.npy".into(),
+            "truth/rates.npy".into(),
+            "truth/attractors.json".into(),
+            "truth/readout.json".into(),
+        ])
+    }
+
+    /// Read a dataset folder written by [`Dataset::write`] (errors name the missing or
+    /// inconsistent file).
+    pub fn read(dir: &Path) -> Result<Dataset> {
+        let meta: Meta = read_json(&dir.join("dataset.json"))?;
+        let truth_dir = dir.join("truth");
+        let d = Dataset {
+            observations: npy::read_array3(&dir.join("observations.npy"))?,
+            inputs: npy::read_array3(&dir.join("inputs.npy"))?,
+            latents: npy::read_array3(&truth_dir.join("latents.npy"))?,
+            rates: npy::read_array3(&truth_dir.join("rates.npy"))?,
+            truth: read_json(&truth_dir.join("attractors.json"))?,
+            readout: read_json(&truth_dir.join("readout.json"))?,
+            meta,
+        };
+        let (tr, tm, n) = (d.meta.trials, d.meta.time, d.meta.neurons);
+        for (name, a, w) in [
+            ("observations.npy", &d.observations, n),
+            ("truth/rates.npy", &d.rates, n),
+            ("truth/latents.npy", &d.latents, d.truth.dim),
+        ] {
+            if a.shape != [tr, tm, w] {
+                return Err(Error::Shape {
+                    what: dir.join(name).display().to_string(),
+                    expected: format!("[{tr}, {tm}, {w}] (from dataset.json)"),
+                    got: format!("{:?}", a.shape),
+                });
+            }
+        }
+        Ok(d)
+    }
+}
+
+/// Read and parse a JSON file (errors name the file).
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| {
+        Error::invalid(
+            path.display().to_string(),
+            format!("not the expected JSON ({e})"),
+        )
+    })
+}
+
+mod erased {
+    /// Pretty JSON of any serializable value.
+    pub trait Json {
+        fn to_json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn to_json(&self) -> String {
+            serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The attractor-recovery benchmark (issue 11; theory/recovery.md): ground-truth systems with
+//! known attractors ([`system`]), their exact descriptions ([`truth`]), trials simulated with
+//! learndyn's solvers and seen through observation models ([`dataset`]), and the scores of a
+//! fitted model against the truth ([`score`], [`metrics`]).
+//!
+//! Layer: beside [`crate::experiment`]; uses `integrate`, `analysis`, `linalg`, `random`,
+//! `npy`; used by the CLI.
+
+pub mod dataset;
+
+pub mod observe;
+
+pub mod spec;
+pub mod system;
+pub mod truth;

@@ -1,0 +1,250 @@
+//! Ground-truth systems with known attractors (theory/recovery.md RS-1 ... RS-8).
+//!
+//! A [`System`] is a continuous-time flow `dx/dt = f(x, u)` with an analytic Jacobian, an
+//! input model (what drives it in a trial) and its exact description, the [`Truth`]: fixed
+//! points with their Jacobian eigenvalues, continuous attractors as sampled manifolds with
+//! their tangents, limit cycles with their period. Each system lives in its own file and is
+//! registered once, in [`SystemSpec`].
+
+mod duffing;
+mod flip_flop;
+mod integrator;
+mod linear;
+mod lorenz;
+mod ring;
+mod trio;
+mod van_der_pol;
+
+pub use duffing::Duffing;
+pub use flip_flop::FlipFlop;
+pub use integrator::Integrator;
+pub use linear::{Linear, LinearTeacher};
+pub use lorenz::Lorenz;
+pub use ring::Ring;
+pub use trio::{Trio, TrioMechanism};
+pub use van_der_pol::VanDerPol;
+
+use crate::error::{Error, Result};
+use crate::integrate::{
+    self, Atol, Crossing, Event, Ivp, Method, Options, Output, VectorField, Workspace,
+};
+use crate::linalg::Matrix;
+use crate::model::state_map::{StateMap, TimeKind};
+use crate::recovery::truth::{TrueFixedPoint, Truth};
+use rand::rngs::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// A ground-truth flow `dx/dt = f(x, u)`, `x` of length [`System::dim`], `u` of length
+/// [`System::n_inputs`] (empty for autonomous systems).
+pub trait System: Send + Sync {
+    /// Short name, as in the spec's `system.kind`.
+    fn name(&self) -> &'static str;
+    /// State dimension.
+    fn dim(&self) -> usize;
+    /// Input dimension (0: autonomous).
+    fn n_inputs(&self) -> usize {
+        0
+    }
+    /// Write `f(x, u)` into `out` (length [`System::dim`]).
+    fn field(&self, x: &[f64], u: &[f64], out: &mut [f64]);
+    /// The Jacobian `df/dx` at `(x, u)` into `jac` (`dim x dim`, entry `(i, j) = df_i/dx_j`).
+    fn jacobian(&self, x: &[f64], u: &[f64], jac: &mut Matrix);
+    /// The exact description of the autonomous system (`u = 0`).
+    fn truth(&self) -> Result<Truth>;
+    /// The box `(low, high)` initial states are drawn from (uniformly) unless the spec says
+    /// otherwise, also the default box of state-space grids.
+    fn init_box(&self) -> (Vec<f64>, Vec<f64>);
+    /// Inputs of one trial, `steps x n_inputs` (row `k` holds the input on `[t_k, t_{k+1})`),
+    /// for condition `condition` of [`System::n_conditions`]; `rng` is the trial's stream.
+    fn inputs(&self, _condition: usize, steps: usize, _dt: f64, _rng: &mut ChaCha8Rng) -> Matrix {
+        Matrix::zeros(steps, self.n_inputs())
+    }
+    /// Number of input conditions (trials cycle through them).
+    fn n_conditions(&self) -> usize {
+        1
+    }
+    /// The initial state of a trial of condition `condition`, or `None` to draw it from
+    /// [`System::init_box`].
+    fn fixed_init(&self, _condition: usize) -> Option<Vec<f64>> {
+        None
+    }
+}
+
+/// The systems a spec can name (`[system] kind = "..."`), each with its own parameters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SystemSpec {
+    /// n-bit flip-flop: product of 1-D double wells (RS-1, C3); `bits = 1` is the double well.
+    FlipFlop(FlipFlop),
+    /// Perfect or leaky integrator: a line attractor (RS-2).
+    Integrator(Integrator),
+    /// Galgali trio: saddle, line or point attractor with identical condition averages (RS-3).
+    Trio(Trio),
+    /// Noorman head-direction ring attractor (RS-4, C4).
+    Ring(Ring),
+    /// Bistable Duffing oscillator (RS-5, C5).
+    Duffing(Duffing),
+    /// Van der Pol oscillator: a stable limit cycle (RS-6).
+    VanDerPol(VanDerPol),
+    /// Lorenz-63: a chaotic attractor (RS-7).
+    Lorenz(Lorenz),
+    /// Linear teacher `dx/dt = (B - I) x` (RS-8): feed-forward chain, non-normal line
+    /// attractor, or `B` from a `.npy` file.
+    Linear(Linear),
+}
+
+impl SystemSpec {
+    /// The system, validated (errors name the `system.*` key and the fix).
+    pub fn build(&self) -> Result<Box<dyn System>> {
+        Ok(match self {
+            SystemSpec::FlipFlop(s) => Box::new(s.validated()?),
+            SystemSpec::Integrator(s) => Box::new(s.validated()?),
+            SystemSpec::Trio(s) => Box::new(s.validated()?),
+            SystemSpec::Ring(s) => Box::new(s.validated()?),
+            SystemSpec::Duffing(s) => Box::new(s.validated()?),
+            SystemSpec::VanDerPol(s) => Box::new(s.validated()?),
+            SystemSpec::Lorenz(s) => Box::new(s.validated()?),
+            SystemSpec::Linear(s) => Box::new(s.validated()?),
+        })
+    }
+
+    /// The names accepted as `system.kind`.
+    pub const KINDS: [&'static str; 8] = [
+        "flip_flop",
+        "integrator",
+        "trio",
+        "ring",
+        "duffing",
+        "van_der_pol",
+        "lorenz",
+        "linear",
+    ];
+}
+
+/// The autonomous flow `f(x, 0)` of a system as a [`StateMap`], for the fixed-point finder.
+pub struct Autonomous<'a>(pub &'a dyn System);
+
+impl StateMap for Autonomous<'_> {
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn kind(&self) -> TimeKind {
+        TimeKind::Continuous
+    }
+    fn residual(&self, x: &[f64], out: &mut [f64]) {
+        let u = vec![0.0; self.0.n_inputs()];
+        self.0.field(x, &u, out);
+    }
+    fn jacobian(&self, x: &[f64], jac: &mut Matrix) {
+        let u = vec![0.0; self.0.n_inputs()];
+        self.0.jacobian(x, &u, jac);
+    }
+}
+
+/// A fixed point `x` of `system` (autonomous) described from its analytic Jacobian:
+/// eigenvalues (most unstable first), stability and timescales (FP-3 conventions).
+/// `marginal_tol` decides marginal directions (`|Re lambda| <= marginal_tol`).
+pub fn describe_fixed_point(system: &dyn System, x: Vec<f64>) -> Result<TrueFixedPoint> {
+    let n = system.dim();
+    let mut jac = Matrix::zeros(n, n);
+    Autonomous(system).jacobian(&x, &mut jac);
+    TrueFixedPoint::from_jacobian(x, &jac)
+}
+
+/// Error for a bad `system.<key>` value.
+pub(crate) fn bad(key: &str, message: impl Into<String>) -> Error {
+    Error::Config {
+        file: "<spec>".into(),
+        key: format!("system.{key}"),
+        message: message.into(),
+    }
+}
+
+/// `system` under the constant input `u` as an integrable [`VectorField`].
+pub(crate) struct Driven<'a> {
+    /// The system.
+    pub system: &'a dyn System,
+    /// Its constant input (length `n_inputs`).
+    pub u: &'a [f64],
+}
+
+impl VectorField for Driven<'_> {
+    fn dim(&self) -> usize {
+        self.system.dim()
+    }
+    fn eval(&mut self, _t: f64, y: &[f64], dydt: &mut [f64]) {
+        self.system.field(y, self.u, dydt);
+    }
+}
+
+/// Tight tolerances for reference trajectories of a truth description (DOP853).
+pub(crate) fn reference_options() -> Options {
+    Options {
+        rtol: 1e-10,
+        atol: Atol::Scalar(1e-12),
+        max_steps: 10_000_000,
+        ..Options::default()
+    }
+}
+
+/// The autonomous trajectory of `system` from `x0`, saved at `times` (ascending, from 0),
+/// with DOP853 at [`reference_options`].
+pub(crate) fn trajectory(system: &dyn System, x0: &[f64], times: &[f64]) -> Result<Vec<Vec<f64>>> {
+    let u = vec![0.0; system.n_inputs()];
+    let mut out = Vec::with_capacity(times.len());
+    let mut save = |_t: f64, y: &[f64]| out.push(y.to_vec());
+    let t1 = times.last().copied().unwrap_or(0.0);
+    let method = Method::parse("dop853").expect("built-in method");
+    integrate::solve(
+        &method,
+        &mut Driven { system, u: &u },
+        &Ivp::new(0.0, x0, t1),
+        &reference_options(),
+        &mut Workspace::new(system.dim()),
+        &mut Output::at_times(times, &mut save),
+    )?;
+    Ok(out)
+}
+
+/// A stable limit cycle of the autonomous `system` reached from `x0`: after `transient`
+/// time units, the period is the time between two rising crossings of `x[section] =
+/// level` (located by the solver's event finder on its dense output), and `n_points`
+/// points are saved along one period. The nontrivial Floquet multipliers are left to the
+/// caller (they need the variational equation).
+pub(crate) fn limit_cycle(
+    system: &dyn System,
+    x0: &[f64],
+    transient: f64,
+    section: usize,
+    level: f64,
+    n_points: usize,
+) -> Result<(f64, Vec<Vec<f64>>)> {
+    let u = vec![0.0; system.n_inputs()];
+    let method = Method::parse("dop853").expect("built-in method");
+    let start = trajectory(system, x0, &[transient])?.remove(0);
+    // Crossings over a window long enough for several periods of the built-in systems.
+    let sol = integrate::solve(
+        &method,
+        &mut Driven { system, u: &u },
+        &Ivp::new(0.0, &start, 200.0),
+        &reference_options(),
+        &mut Workspace::new(system.dim()),
+        &mut Output::end().with_event(Event::new(
+            move |_t, y: &[f64]| y[section] - level,
+            Crossing::Rising,
+        )),
+    )?;
+    let hits = &sol.events;
+    if hits.len() < 3 {
+        return Err(Error::invalid(
+            "limit cycle",
+            "fewer than 3 section crossings in 200 time units: no cycle reached",
+        ));
+    }
+    let period = hits[2].t - hits[1].t;
+    let times: Vec<f64> = (0..n_points)
+        .map(|k| period * k as f64 / n_points as f64)
+        .collect();
+    let points = trajectory(system, &hits[1].y, &times)?;
+    Ok((period, points))
+}

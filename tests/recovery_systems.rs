@@ -1,0 +1,297 @@
+//! The ground-truth systems' exact descriptions (theory/recovery.md RS-0 ... RS-8), checked
+//! numerically: listed fixed points are zeros of the field, the listed eigenvalues are those
+//! of a finite-difference Jacobian, manifold points do not move, the trio's condition
+//! averages coincide (C2), Duffing's points and eigenvalues are C5's, the flip-flop skeleton
+//! is C3's and the fixed-point finder returns exactly it.
+
+use learndyn::analysis::fixed_points::{find_fixed_points, sample_inits, FpOptions};
+use learndyn::linalg::{self, Matrix};
+use learndyn::recovery::spec::Spec;
+use learndyn::recovery::system::{Autonomous, System, SystemSpec};
+use learndyn::recovery::truth::Truth;
+use num_complex::Complex64;
+
+fn system(toml: &str) -> Box<dyn System> {
+    let spec: SystemSpec = toml::from_str(toml).expect("system spec");
+    spec.build().expect("valid system")
+}
+
+/// Central-difference Jacobian of the autonomous field (error O(h^2) ~ 1e-10 at h = 1e-5).
+fn fd_jacobian(s: &dyn System, x: &[f64]) -> Matrix {
+    let n = s.dim();
+    let u = vec![0.0; s.n_inputs()];
+    let h = 1e-5;
+    let (mut fp, mut fm) = (vec![0.0; n], vec![0.0; n]);
+    let mut j = Matrix::zeros(n, n);
+    for c in 0..n {
+        let mut xp = x.to_vec();
+        let mut xm = x.to_vec();
+        xp[c] += h;
+        xm[c] -= h;
+        s.field(&xp, &u, &mut fp);
+        s.field(&xm, &u, &mut fm);
+        for r in 0..n {
+            j.set(r, c, (fp[r] - fm[r]) / (2.0 * h));
+        }
+    }
+    j
+}
+
+fn speed(s: &dyn System, x: &[f64]) -> f64 {
+    let mut f = vec![0.0; s.dim()];
+    s.field(x, &vec![0.0; s.n_inputs()], &mut f);
+    f.iter().map(|v| v * v).sum::<f64>().sqrt()
+}
+
+/// Every listed fixed point has |f| <= 1e-12 (scale-relative) and eigenvalues equal (as
+/// multisets, to 1e-6 relative: the FD error and eigenvalue conditioning) to those of the
+/// finite-difference Jacobian; every manifold point has |f| <= 1e-12 and its tangent is a
+/// null vector of the Jacobian.
+fn check_description(s: &dyn System, t: &Truth) {
+    for p in &t.fixed_points {
+        let scale = 1.0 + p.x.iter().map(|v| v.abs()).fold(0.0, f64::max);
+        assert!(speed(s, &p.x) <= 1e-12 * scale.powi(3), "{}: {:?} moves", s.name(), p.x);
+        let mut fd = linalg::eigenvalues(&fd_jacobian(s, &p.x)).expect("eig");
+        let listed = p.eigenvalues_c();
+        let norm = listed.iter().map(|z| z.norm()).fold(1.0, f64::max);
+        for z in listed {
+            let (k, d) = fd
+                .iter()
+                .enumerate()
+                .map(|(k, w)| (k, (w - z).norm()))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .expect("same count");
+            assert!(d <= 1e-6 * norm, "{}: eigenvalue {z} at {:?}: fd differs by {d}", s.name(), p.x);
+            fd.remove(k);
+        }
+    }
+    for m in &t.manifolds {
+        assert!(m.max_speed <= 1e-12, "{}: manifold speed {}", s.name(), m.max_speed);
+        let mut interior = 0;
+        for (x, tan) in m.points.iter().zip(&m.tangents) {
+            assert!(speed(s, x) <= 1e-12, "{}: manifold point moves", s.name());
+            // The tangent is a marginal direction: J t = 0 (away from ReLU kinks, where the
+            // finite-difference Jacobian straddles two regions).
+            if x.iter().all(|v| v.abs() > 1e-4) || s.name() != "ring" {
+                let j = fd_jacobian(s, x);
+                let jt: f64 = (0..x.len())
+                    .map(|r| (0..x.len()).map(|c| j.get(r, c) * tan[c]).sum::<f64>().powi(2))
+                    .sum::<f64>()
+                    .sqrt();
+                assert!(jt <= 1e-8, "{}: J t = {jt} at {x:?}", s.name());
+                interior += 1;
+            }
+        }
+        assert!(interior > m.points.len() / 2);
+    }
+}
+
+#[test]
+fn flip_flop_skeleton_is_c3s_27_points_and_the_finder_returns_exactly_it() {
+    let s = system("kind = \"flip_flop\"\nbits = 3");
+    let t = s.truth().expect("truth");
+    check_description(s.as_ref(), &t);
+    let mut hist = [0usize; 4];
+    for p in &t.fixed_points {
+        hist[p.n_unstable] += 1;
+    }
+    assert_eq!(hist, [8, 12, 6, 1]);
+    // C3: 1024 inits from trajectories-like samples (uniform in the box) plus noise.
+    let (lo, hi) = s.init_box();
+    let states = Matrix::from_fn(3, 4096, |i, k| {
+        let r = learndyn::random::mix64((k * 3 + i) as u64) as f64 / u64::MAX as f64;
+        lo[i] + (hi[i] - lo[i]) * r
+    });
+    let opts = FpOptions {
+        noise_scale: 0.0,
+        ..FpOptions::default()
+    };
+    let inits = sample_inits(&states, &opts).expect("inits");
+    let found = find_fixed_points(&Autonomous(s.as_ref()), &inits, &opts).expect("search");
+    assert_eq!(found.points.len(), 27, "found {:?}", found.points.iter().map(|p| &p.x).collect::<Vec<_>>());
+    for p in &found.points {
+        let m = t
+            .fixed_points
+            .iter()
+            .map(|q| q.x.iter().zip(&p.x).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max))
+            .fold(f64::INFINITY, f64::min);
+        assert!(m < 1e-8, "found point {:?} is not in the skeleton", p.x);
+    }
+}
+
+#[test]
+fn duffing_points_and_eigenvalues_are_c5s() {
+    let s = system("kind = \"duffing\"");
+    let t = s.truth().expect("truth");
+    check_description(s.as_ref(), &t);
+    assert_eq!(t.fixed_points.len(), 3);
+    let foci: Vec<_> = t.fixed_points.iter().filter(|p| p.stable).collect();
+    assert_eq!(foci.len(), 2);
+    for f in foci {
+        assert!((f.x[0].abs() - 10f64.sqrt()).abs() < 1e-14);
+        let z = f.eigenvalues_c()[0];
+        assert!((z.re + 0.25).abs() < 1e-14 && (z.im.abs() - 7.75f64.sqrt() / 2.0).abs() < 1e-14);
+        assert!((z.im.abs() - 1.3919).abs() < 1e-4, "C5 lists 1.392i");
+    }
+    let saddle = t.fixed_points.iter().find(|p| p.n_unstable == 1).expect("saddle");
+    let ev = saddle.eigenvalues_c();
+    assert!((ev[0].re - 0.7808).abs() < 1e-4 && (ev[1].re + 1.2808).abs() < 1e-4);
+}
+
+#[test]
+fn trio_mechanisms_have_their_eigenvalues_and_identical_condition_averages() {
+    let mut averages = Vec::new();
+    for (mech, top) in [("saddle", 20.0), ("line", 0.0), ("point", -20.0)] {
+        let s = system(&format!("kind = \"trio\"\nmechanism = \"{mech}\""));
+        let t = s.truth().expect("truth");
+        check_description(s.as_ref(), &t);
+        let top_re = t
+            .fixed_points
+            .iter()
+            .map(|p| p.eigenvalues[0][0])
+            .chain(t.manifolds.iter().map(|_| 0.0))
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert!((top_re - top).abs() < 1e-12, "{mech}: top eigenvalue {top_re}");
+        // C2: dt = 1e-3, 1000 steps, noisy trials; the condition averages must coincide.
+        let spec = Spec::parse(
+            &format!(
+                "seed = 1\n[system]\nkind = \"trio\"\nmechanism = \"{mech}\"\n\
+                 [trials]\ncount = 400\nsteps = 1000\ndt = 0.001\nprocess_noise = 0.01\nsubsteps = 4\n\
+                 [observe]\nmixing = \"linear\"\nneurons = 2\nnoise = \"none\"\n"
+            ),
+            "<test>",
+        )
+        .expect("spec");
+        let d = learndyn::recovery::dataset::generate(&spec).expect("dataset");
+        let [tr, tm, dim] = d.latents.shape;
+        let mut avg = vec![0.0; 2 * tm * dim];
+        for k in 0..tr {
+            let c = d.meta.conditions[k];
+            for s in 0..tm {
+                for j in 0..dim {
+                    avg[(c * tm + s) * dim + j] += d.latents.get(k, s, j) / (tr / 2) as f64;
+                }
+            }
+        }
+        averages.push(avg);
+    }
+    // R^2 of each condition average against the saddle's: 1 - SS(diff) / SS(saddle).
+    let ss = |v: &[f64]| {
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        v.iter().map(|x| (x - m).powi(2)).sum::<f64>()
+    };
+    for a in &averages[1..] {
+        let diff: f64 = a.iter().zip(&averages[0]).map(|(x, y)| (x - y).powi(2)).sum();
+        let r2 = 1.0 - diff / ss(&averages[0]);
+        assert!(r2 > 0.999, "condition-average R^2 {r2}");
+    }
+}
+
+#[test]
+fn noorman_ring_is_a_closed_ring_of_fixed_points_with_c4s_spectrum() {
+    let s = system("kind = \"ring\"");
+    let t = s.truth().expect("truth");
+    check_description(s.as_ref(), &t);
+    assert_eq!(t.manifolds.len(), 1);
+    let m = &t.manifolds[0];
+    let n = m.points.len();
+    assert!(n >= 6 * 8);
+    // Closed: consecutive points (cyclically) are close compared with the ring's diameter.
+    let dist = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt();
+    let step_max = (0..n).map(|k| dist(&m.points[k], &m.points[(k + 1) % n])).fold(0.0, f64::max);
+    let diam = (0..n).map(|k| dist(&m.points[0], &m.points[k])).fold(0.0, f64::max);
+    assert!(step_max < 0.1 * diam, "gap {step_max} vs diameter {diam}");
+    // A hexagon: norms from 5 sqrt(3) / 4 = 2.165 (edge midpoints) to 2.5 (vertices, where
+    // two units are exactly 0); C4's 20 random-IC states had 2.16 - 2.28. Its spectrum at an
+    // interior point is C4's.
+    for p in &m.points {
+        let r = dist(p, &vec![0.0; p.len()]);
+        assert!((2.165..=2.5 + 1e-12).contains(&r), "ring state norm {r}");
+    }
+    let mid = m.points.iter().find(|p| p.iter().all(|v| v.abs() > 1e-6)).expect("interior point");
+    let j = fd_jacobian(s.as_ref(), mid);
+    let mut ev: Vec<f64> = linalg::eigenvalues(&j).expect("eig").iter().map(|z| z.re).collect();
+    ev.sort_by(|a, b| b.total_cmp(a));
+    let want = [0.0, -0.7214, -1.0, -1.0, -1.0, -1.4786];
+    for (a, b) in ev.iter().zip(want) {
+        assert!((a - b).abs() < 1e-4, "ring spectrum {ev:?}");
+    }
+    // Random initial states settle onto the listed ring (C4).
+    let (lo, hi) = s.init_box();
+    for k in 0..5u64 {
+        let x0: Vec<f64> = (0..6)
+            .map(|i| lo[i] + (hi[i] - lo[i]) * (learndyn::random::mix64(k * 7 + i as u64) as f64 / u64::MAX as f64))
+            .collect();
+        let end = learndyn_settle(s.as_ref(), &x0, 60.0);
+        assert!(speed(s.as_ref(), &end) < 1e-9);
+        let d = m.points.iter().map(|p| dist(p, &end)).fold(f64::INFINITY, f64::min);
+        assert!(d < 0.1, "settled state {end:?} is {d} from the listed ring");
+    }
+}
+
+fn learndyn_settle(s: &dyn System, x0: &[f64], t1: f64) -> Vec<f64> {
+    use learndyn::integrate::{solve, Ivp, Method, Options, Output, VectorField, Workspace};
+    struct F<'a>(&'a dyn System);
+    impl VectorField for F<'_> {
+        fn dim(&self) -> usize {
+            self.0.dim()
+        }
+        fn eval(&mut self, _t: f64, y: &[f64], dy: &mut [f64]) {
+            self.0.field(y, &[0.0], dy);
+        }
+    }
+    let o = Options {
+        rtol: 1e-11,
+        atol: learndyn::integrate::Atol::Scalar(1e-13),
+        ..Options::default()
+    };
+    solve(&Method::parse("dop853").unwrap(), &mut F(s), &Ivp::new(0.0, x0, t1), &o, &mut Workspace::new(s.dim()), &mut Output::end())
+        .expect("solve")
+        .y_end
+}
+
+#[test]
+fn van_der_pol_cycle_has_the_known_period_and_a_stable_floquet_multiplier() {
+    let s = system("kind = \"van_der_pol\"\nmu = 1.0");
+    let t = s.truth().expect("truth");
+    check_description(s.as_ref(), &t);
+    let c = &t.limit_cycles[0];
+    // mu = 1: T = 6.66328685933... (e.g. Strogatz; Grasman 1987 tables).
+    assert!((c.period - 6.663_286_859_3).abs() < 1e-7, "period {}", c.period);
+    assert!(c.floquet[0] > 0.0 && c.floquet[0] < 1.0);
+    // The cycle's points are on one closed orbit: the last point flows into the first.
+    assert!(c.points.iter().all(|p| p.iter().all(|v| v.is_finite())));
+    assert_eq!(t.fixed_points[0].n_unstable, 2);
+}
+
+#[test]
+fn lorenz_fixed_points_and_chaotic_set() {
+    let s = system("kind = \"lorenz\"");
+    let t = s.truth().expect("truth");
+    check_description(s.as_ref(), &t);
+    assert_eq!(t.fixed_points.len(), 3);
+    assert!(t.fixed_points.iter().all(|p| !p.stable));
+    assert_eq!(t.chaotic.len(), 1);
+    let z: Vec<f64> = t.chaotic[0].points.iter().map(|p| p[2]).collect();
+    assert!(z.iter().all(|v| (0.0..50.0).contains(v)));
+    let _ = Complex64::new(0.0, 0.0);
+}
+
+#[test]
+fn integrators_and_linear_teachers() {
+    let s = system("kind = \"integrator\"\ndim = 3");
+    let t = s.truth().expect("truth");
+    check_description(s.as_ref(), &t);
+    assert_eq!(t.manifolds.len(), 1);
+    let s = system("kind = \"integrator\"\ndim = 3\nleak = 0.5");
+    let t = s.truth().expect("truth");
+    assert_eq!(t.fixed_points[0].timescales[0], 2.0);
+    let s = system("kind = \"linear\"\nteacher = \"chain\"\ndim = 6");
+    let t = s.truth().expect("truth");
+    check_description(s.as_ref(), &t);
+    assert!(t.fixed_points[0].eigenvalues.iter().all(|z| (z[0] + 1.0).abs() < 1e-12));
+    let s = system("kind = \"linear\"\nteacher = \"non_normal_line\"\ndim = 8");
+    let t = s.truth().expect("truth");
+    check_description(s.as_ref(), &t);
+    assert!((t.fixed_points[0].eigenvalues[0][0] + 0.001).abs() < 1e-9);
+}
