@@ -50,7 +50,12 @@ fn speed(s: &dyn System, x: &[f64]) -> f64 {
 fn check_description(s: &dyn System, t: &Truth) {
     for p in &t.fixed_points {
         let scale = 1.0 + p.x.iter().map(|v| v.abs()).fold(0.0, f64::max);
-        assert!(speed(s, &p.x) <= 1e-12 * scale.powi(3), "{}: {:?} moves", s.name(), p.x);
+        assert!(
+            speed(s, &p.x) <= 1e-12 * scale.powi(3),
+            "{}: {:?} moves",
+            s.name(),
+            p.x
+        );
         let mut fd = linalg::eigenvalues(&fd_jacobian(s, &p.x)).expect("eig");
         let listed = p.eigenvalues_c();
         let norm = listed.iter().map(|z| z.norm()).fold(1.0, f64::max);
@@ -61,12 +66,22 @@ fn check_description(s: &dyn System, t: &Truth) {
                 .map(|(k, w)| (k, (w - z).norm()))
                 .min_by(|a, b| a.1.total_cmp(&b.1))
                 .expect("same count");
-            assert!(d <= 1e-6 * norm, "{}: eigenvalue {z} at {:?}: fd differs by {d}", s.name(), p.x);
+            assert!(
+                d <= 1e-6 * norm,
+                "{}: eigenvalue {z} at {:?}: fd differs by {d}",
+                s.name(),
+                p.x
+            );
             fd.remove(k);
         }
     }
     for m in &t.manifolds {
-        assert!(m.max_speed <= 1e-12, "{}: manifold speed {}", s.name(), m.max_speed);
+        assert!(
+            m.max_speed <= 1e-12,
+            "{}: manifold speed {}",
+            s.name(),
+            m.max_speed
+        );
         let mut interior = 0;
         for (x, tan) in m.points.iter().zip(&m.tangents) {
             assert!(speed(s, x) <= 1e-12, "{}: manifold point moves", s.name());
@@ -75,7 +90,12 @@ fn check_description(s: &dyn System, t: &Truth) {
             if x.iter().all(|v| v.abs() > 1e-4) || s.name() != "ring" {
                 let j = fd_jacobian(s, x);
                 let jt: f64 = (0..x.len())
-                    .map(|r| (0..x.len()).map(|c| j.get(r, c) * tan[c]).sum::<f64>().powi(2))
+                    .map(|r| {
+                        (0..x.len())
+                            .map(|c| j.get(r, c) * tan[c])
+                            .sum::<f64>()
+                            .powi(2)
+                    })
                     .sum::<f64>()
                     .sqrt();
                 assert!(jt <= 1e-8, "{}: J t = {jt} at {x:?}", s.name());
@@ -108,12 +128,22 @@ fn flip_flop_skeleton_is_c3s_27_points_and_the_finder_returns_exactly_it() {
     };
     let inits = sample_inits(&states, &opts).expect("inits");
     let found = find_fixed_points(&Autonomous(s.as_ref()), &inits, &opts).expect("search");
-    assert_eq!(found.points.len(), 27, "found {:?}", found.points.iter().map(|p| &p.x).collect::<Vec<_>>());
+    assert_eq!(
+        found.points.len(),
+        27,
+        "found {:?}",
+        found.points.iter().map(|p| &p.x).collect::<Vec<_>>()
+    );
     for p in &found.points {
         let m = t
             .fixed_points
             .iter()
-            .map(|q| q.x.iter().zip(&p.x).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max))
+            .map(|q| {
+                q.x.iter()
+                    .zip(&p.x)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f64::max)
+            })
             .fold(f64::INFINITY, f64::min);
         assert!(m < 1e-8, "found point {:?} is not in the skeleton", p.x);
     }
@@ -133,7 +163,11 @@ fn duffing_points_and_eigenvalues_are_c5s() {
         assert!((z.re + 0.25).abs() < 1e-14 && (z.im.abs() - 7.75f64.sqrt() / 2.0).abs() < 1e-14);
         assert!((z.im.abs() - 1.3919).abs() < 1e-4, "C5 lists 1.392i");
     }
-    let saddle = t.fixed_points.iter().find(|p| p.n_unstable == 1).expect("saddle");
+    let saddle = t
+        .fixed_points
+        .iter()
+        .find(|p| p.n_unstable == 1)
+        .expect("saddle");
     let ev = saddle.eigenvalues_c();
     assert!((ev[0].re - 0.7808).abs() < 1e-4 && (ev[1].re + 1.2808).abs() < 1e-4);
 }
@@ -151,7 +185,10 @@ fn trio_mechanisms_have_their_eigenvalues_and_identical_condition_averages() {
             .map(|p| p.eigenvalues[0][0])
             .chain(t.manifolds.iter().map(|_| 0.0))
             .fold(f64::NEG_INFINITY, f64::max);
-        assert!((top_re - top).abs() < 1e-12, "{mech}: top eigenvalue {top_re}");
+        assert!(
+            (top_re - top).abs() < 1e-12,
+            "{mech}: top eigenvalue {top_re}"
+        );
         // C2: dt = 1e-3, 1000 steps, noisy trials; the condition averages must coincide.
         let spec = Spec::parse(
             &format!(
@@ -181,7 +218,11 @@ fn trio_mechanisms_have_their_eigenvalues_and_identical_condition_averages() {
         v.iter().map(|x| (x - m).powi(2)).sum::<f64>()
     };
     for a in &averages[1..] {
-        let diff: f64 = a.iter().zip(&averages[0]).map(|(x, y)| (x - y).powi(2)).sum();
+        let diff: f64 = a
+            .iter()
+            .zip(&averages[0])
+            .map(|(x, y)| (x - y).powi(2))
+            .sum();
         let r2 = 1.0 - diff / ss(&averages[0]);
         assert!(r2 > 0.999, "condition-average R^2 {r2}");
     }
@@ -197,9 +238,19 @@ fn noorman_ring_is_a_closed_ring_of_fixed_points_with_c4s_spectrum() {
     let n = m.points.len();
     assert!(n >= 6 * 8);
     // Closed: consecutive points (cyclically) are close compared with the ring's diameter.
-    let dist = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt();
-    let step_max = (0..n).map(|k| dist(&m.points[k], &m.points[(k + 1) % n])).fold(0.0, f64::max);
-    let diam = (0..n).map(|k| dist(&m.points[0], &m.points[k])).fold(0.0, f64::max);
+    let dist = |a: &[f64], b: &[f64]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).powi(2))
+            .sum::<f64>()
+            .sqrt()
+    };
+    let step_max = (0..n)
+        .map(|k| dist(&m.points[k], &m.points[(k + 1) % n]))
+        .fold(0.0, f64::max);
+    let diam = (0..n)
+        .map(|k| dist(&m.points[0], &m.points[k]))
+        .fold(0.0, f64::max);
     assert!(step_max < 0.1 * diam, "gap {step_max} vs diameter {diam}");
     // A hexagon: norms from 5 sqrt(3) / 4 = 2.165 (edge midpoints) to 2.5 (vertices, where
     // two units are exactly 0); C4's 20 random-IC states had 2.16 - 2.28. Its spectrum at an
@@ -208,9 +259,17 @@ fn noorman_ring_is_a_closed_ring_of_fixed_points_with_c4s_spectrum() {
         let r = dist(p, &vec![0.0; p.len()]);
         assert!((2.165..=2.5 + 1e-12).contains(&r), "ring state norm {r}");
     }
-    let mid = m.points.iter().find(|p| p.iter().all(|v| v.abs() > 1e-6)).expect("interior point");
+    let mid = m
+        .points
+        .iter()
+        .find(|p| p.iter().all(|v| v.abs() > 1e-6))
+        .expect("interior point");
     let j = fd_jacobian(s.as_ref(), mid);
-    let mut ev: Vec<f64> = linalg::eigenvalues(&j).expect("eig").iter().map(|z| z.re).collect();
+    let mut ev: Vec<f64> = linalg::eigenvalues(&j)
+        .expect("eig")
+        .iter()
+        .map(|z| z.re)
+        .collect();
     ev.sort_by(|a, b| b.total_cmp(a));
     let want = [0.0, -0.7214, -1.0, -1.0, -1.0, -1.4786];
     for (a, b) in ev.iter().zip(want) {
@@ -220,11 +279,19 @@ fn noorman_ring_is_a_closed_ring_of_fixed_points_with_c4s_spectrum() {
     let (lo, hi) = s.init_box();
     for k in 0..5u64 {
         let x0: Vec<f64> = (0..6)
-            .map(|i| lo[i] + (hi[i] - lo[i]) * (learndyn::random::mix64(k * 7 + i as u64) as f64 / u64::MAX as f64))
+            .map(|i| {
+                lo[i]
+                    + (hi[i] - lo[i])
+                        * (learndyn::random::mix64(k * 7 + i as u64) as f64 / u64::MAX as f64)
+            })
             .collect();
         let end = learndyn_settle(s.as_ref(), &x0, 60.0);
         assert!(speed(s.as_ref(), &end) < 1e-9);
-        let d = m.points.iter().map(|p| dist(p, &end)).fold(f64::INFINITY, f64::min);
+        let d = m
+            .points
+            .iter()
+            .map(|p| dist(p, &end))
+            .fold(f64::INFINITY, f64::min);
         assert!(d < 0.1, "settled state {end:?} is {d} from the listed ring");
     }
 }
@@ -245,9 +312,16 @@ fn learndyn_settle(s: &dyn System, x0: &[f64], t1: f64) -> Vec<f64> {
         atol: learndyn::integrate::Atol::Scalar(1e-13),
         ..Options::default()
     };
-    solve(&Method::parse("dop853").unwrap(), &mut F(s), &Ivp::new(0.0, x0, t1), &o, &mut Workspace::new(s.dim()), &mut Output::end())
-        .expect("solve")
-        .y_end
+    solve(
+        &Method::parse("dop853").unwrap(),
+        &mut F(s),
+        &Ivp::new(0.0, x0, t1),
+        &o,
+        &mut Workspace::new(s.dim()),
+        &mut Output::end(),
+    )
+    .expect("solve")
+    .y_end
 }
 
 #[test]
@@ -257,7 +331,11 @@ fn van_der_pol_cycle_has_the_known_period_and_a_stable_floquet_multiplier() {
     check_description(s.as_ref(), &t);
     let c = &t.limit_cycles[0];
     // mu = 1: T = 6.66328685933... (e.g. Strogatz; Grasman 1987 tables).
-    assert!((c.period - 6.663_286_859_3).abs() < 1e-7, "period {}", c.period);
+    assert!(
+        (c.period - 6.663_286_859_3).abs() < 1e-7,
+        "period {}",
+        c.period
+    );
     assert!(c.floquet[0] > 0.0 && c.floquet[0] < 1.0);
     // The cycle's points are on one closed orbit: the last point flows into the first.
     assert!(c.points.iter().all(|p| p.iter().all(|v| v.is_finite())));
@@ -289,7 +367,10 @@ fn integrators_and_linear_teachers() {
     let s = system("kind = \"linear\"\nteacher = \"chain\"\ndim = 6");
     let t = s.truth().expect("truth");
     check_description(s.as_ref(), &t);
-    assert!(t.fixed_points[0].eigenvalues.iter().all(|z| (z[0] + 1.0).abs() < 1e-12));
+    assert!(t.fixed_points[0]
+        .eigenvalues
+        .iter()
+        .all(|z| (z[0] + 1.0).abs() < 1e-12));
     let s = system("kind = \"linear\"\nteacher = \"non_normal_line\"\ndim = 8");
     let t = s.truth().expect("truth");
     check_description(s.as_ref(), &t);

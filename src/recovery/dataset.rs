@@ -103,7 +103,15 @@ pub fn generate(spec: &Spec) -> Result<Dataset> {
         (Some(l), Some(h)) => (l.clone(), h.clone()),
         _ => system.init_box(),
     };
-    if lo.len() != dim || hi.len() != dim || lo.iter().zip(&hi).any(|(a, b)| !(a <= b)) {
+    if lo.len() != dim
+        || hi.len() != dim
+        || lo.iter().zip(&hi).any(|(a, b)| {
+            !matches!(
+                a.partial_cmp(b),
+                Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
+            )
+        })
+    {
         return Err(Error::Config {
             file: "<spec>".into(),
             key: "trials.init_low".into(),
@@ -120,12 +128,24 @@ pub fn generate(spec: &Spec) -> Result<Dataset> {
     let (steps, n_in) = (t.steps, system.n_inputs());
     let bin = spec.observe.bin;
     let bins = steps / bin;
-    let latents = bin_means(&trials.iter().map(|x| &x.0).collect::<Vec<_>>(), steps, dim, bin);
-    let inputs = bin_means(&trials.iter().map(|x| &x.1).collect::<Vec<_>>(), steps, n_in, bin);
+    let latents = bin_means(
+        &trials.iter().map(|x| &x.0).collect::<Vec<_>>(),
+        steps,
+        dim,
+        bin,
+    );
+    let inputs = bin_means(
+        &trials.iter().map(|x| &x.1).collect::<Vec<_>>(),
+        steps,
+        n_in,
+        bin,
+    );
     // Observation at sample resolution, then binned.
     let mut rng = crate::random::rng(spec.seed, STREAM_READOUT);
     let mut readout = observe::draw_readout(&spec.observe, dim, &mut rng);
-    let flat_lat = Matrix::from_fn(t.count * steps, dim, |s, j| trials[s / steps].0[(s % steps) * dim + j]);
+    let flat_lat = Matrix::from_fn(t.count * steps, dim, |s, j| {
+        trials[s / steps].0[(s % steps) * dim + j]
+    });
     let act = observe::activity(&mut readout, &flat_lat);
     let rates_s = observe::rates(&spec.observe, &mut readout, &act);
     let n = spec.observe.neurons;
@@ -149,10 +169,14 @@ pub fn generate(spec: &Spec) -> Result<Dataset> {
             Ok((obs, rate))
         })
         .collect::<Result<_>>()?;
-    let cat = |f: fn(&(Vec<f64>, Vec<f64>)) -> &Vec<f64>| -> Array3 {
+    type Pick = fn(&(Vec<f64>, Vec<f64>)) -> &Vec<f64>;
+    let cat = |f: Pick| -> Array3 {
         Array3 {
             shape: [t.count, bins, n],
-            data: per_trial.iter().flat_map(|p| f(p).iter().copied()).collect(),
+            data: per_trial
+                .iter()
+                .flat_map(|p| f(p).iter().copied())
+                .collect(),
         }
     };
     let observations = cat(|p| &p.0);
@@ -309,8 +333,14 @@ impl Dataset {
         npy::write_array3(&truth_dir.join("latents.npy"), &self.latents)?;
         npy::write_array3(&truth_dir.join("rates.npy"), &self.rates)?;
         let json = |v: &dyn erased::Json| v.to_json();
-        npy::write_atomic(&truth_dir.join("attractors.json"), json(&self.truth).as_bytes())?;
-        npy::write_atomic(&truth_dir.join("readout.json"), json(&self.readout).as_bytes())?;
+        npy::write_atomic(
+            &truth_dir.join("attractors.json"),
+            json(&self.truth).as_bytes(),
+        )?;
+        npy::write_atomic(
+            &truth_dir.join("readout.json"),
+            json(&self.readout).as_bytes(),
+        )?;
         npy::write_atomic(&dir.join("dataset.json"), json(&self.meta).as_bytes())?;
         Ok(vec![
             "observations.npy".into(),

@@ -7,6 +7,9 @@
 //! `npy`; used by the CLI.
 
 pub mod dataset;
+pub mod mechanism;
+pub mod metrics;
+pub mod score;
 
 pub mod observe;
 

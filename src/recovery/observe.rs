@@ -32,6 +32,9 @@ pub struct Readout {
     pub activity_mean: f64,
     /// See `activity_mean`.
     pub activity_std: f64,
+    /// Whether `activity_mean` / `activity_std` were measured (spiking noise).
+    #[serde(default)]
+    pub activity_fitted: bool,
 }
 
 /// Draw the readout for `dim` latent dimensions (RO-1).
@@ -76,6 +79,7 @@ pub fn draw_readout(o: &Observe, dim: usize, rng: &mut ChaCha8Rng) -> Readout {
         latent_std: Vec::new(),
         activity_mean: 0.0,
         activity_std: 1.0,
+        activity_fitted: false,
     }
 }
 
@@ -94,7 +98,9 @@ pub fn activity(readout: &mut Readout, latents: &Matrix) -> Matrix {
         let row = &readout.matrix[i];
         match readout.mixing {
             Mixing::Nonlinear => (0..dim)
-                .map(|j| row[j] * (latents.get(s, j) - readout.latent_mean[j]) / readout.latent_std[j])
+                .map(|j| {
+                    row[j] * (latents.get(s, j) - readout.latent_mean[j]) / readout.latent_std[j]
+                })
                 .sum::<f64>()
                 .tanh(),
             _ => (0..dim).map(|j| row[j] * latents.get(s, j)).sum(),
@@ -110,7 +116,10 @@ pub fn column_stats(x: &Matrix) -> (Vec<f64>, Vec<f64>) {
         .collect();
     let std = (0..x.ncols())
         .map(|j| {
-            let v = (0..x.nrows()).map(|i| (x.get(i, j) - mean[j]).powi(2)).sum::<f64>() / m;
+            let v = (0..x.nrows())
+                .map(|i| (x.get(i, j) - mean[j]).powi(2))
+                .sum::<f64>()
+                / m;
             if v > 0.0 {
                 v.sqrt()
             } else {
@@ -129,12 +138,13 @@ pub fn rates(o: &Observe, readout: &mut Readout, activity: &Matrix) -> Matrix {
     if !matches!(o.noise, Noise::Poisson | Noise::NegativeBinomial) {
         return activity.clone();
     }
-    if readout.activity_std == 1.0 && readout.activity_mean == 0.0 {
+    if !readout.activity_fitted {
         let v = activity.as_slice();
         let mean = v.iter().sum::<f64>() / v.len() as f64;
         let var = v.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / v.len() as f64;
         readout.activity_mean = mean;
         readout.activity_std = if var > 0.0 { var.sqrt() } else { 1.0 };
+        readout.activity_fitted = true;
     }
     let (mu, sd) = (readout.activity_mean, readout.activity_std);
     let mut r = activity.clone();
@@ -168,9 +178,8 @@ pub fn sample(o: &Observe, rate: f64, rng: &mut ChaCha8Rng) -> Result<f64> {
         Noise::Poisson => poisson(rate, rng),
         Noise::NegativeBinomial => {
             // Gamma(shape k, scale rate/k) has mean `rate` and variance rate^2 / k.
-            let g = Gamma::new(o.dispersion, rate / o.dispersion).map_err(|e| {
-                crate::error::Error::invalid("observe.dispersion", e.to_string())
-            })?;
+            let g = Gamma::new(o.dispersion, rate / o.dispersion)
+                .map_err(|e| crate::error::Error::invalid("observe.dispersion", e.to_string()))?;
             poisson(g.sample(rng), rng)
         }
     })

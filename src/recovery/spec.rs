@@ -182,10 +182,7 @@ impl Spec {
             file: file.into(),
             key: toml_key(&e),
             message: e.message().to_string()
-                + &format!(
-                    " (system.kind is one of: {})",
-                    SystemSpec::KINDS.join(", ")
-                ),
+                + &format!(" (system.kind is one of: {})", SystemSpec::KINDS.join(", ")),
         })?;
         spec.validate().map_err(|e| match e {
             Error::Config { key, message, .. } => Error::Config {
@@ -223,7 +220,10 @@ impl Spec {
             return Err(bad("trials.substeps", "must be >= 1"));
         }
         if t.init_low.is_some() != t.init_high.is_some() {
-            return Err(bad("trials.init_low", "give both init_low and init_high, or neither"));
+            return Err(bad(
+                "trials.init_low",
+                "give both init_low and init_high, or neither",
+            ));
         }
         let o = &self.observe;
         if o.neurons == 0 {

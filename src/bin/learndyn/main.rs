@@ -4,6 +4,7 @@
 //! library's API.
 
 mod bench;
+mod recovery_cmd;
 mod theory_cmd;
 
 use bench::cli::{bench, BenchCommand};
@@ -128,6 +129,10 @@ enum Command {
     /// e.g. `learndyn theory partial-observation --teacher B.npy --observed 0,3 --json`.
     #[command(subcommand)]
     Theory(TheoryCommand),
+    /// The attractor-recovery benchmark: ground-truth datasets, and scores of fitted models
+    /// (docs/recovery.md).
+    #[command(subcommand)]
+    Recovery(recovery_cmd::RecoveryCommand),
     /// Print a shipped example config (also in configs/), or list them.
     Example {
         /// Example name.
@@ -647,6 +652,7 @@ fn main() -> ExitCode {
         }),
         Command::Bench(cmd) => bench(cmd).map_err(Failure::Run),
         Command::Theory(cmd) => theory(cmd),
+        Command::Recovery(cmd) => recovery_cmd::recovery(cmd),
         Command::Scan(args) => scan(args),
         Command::Figure {
             ids,

@@ -36,7 +36,11 @@ impl Default for Duffing {
 
 impl Duffing {
     pub(super) fn validated(&self) -> Result<Self> {
-        for (k, v) in [("delta", self.delta), ("alpha", self.alpha), ("beta", self.beta)] {
+        for (k, v) in [
+            ("delta", self.delta),
+            ("alpha", self.alpha),
+            ("beta", self.beta),
+        ] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(bad(k, "must be > 0 (the bistable Duffing oscillator)"));
             }

@@ -47,13 +47,19 @@ impl Default for FlipFlop {
 impl FlipFlop {
     pub(super) fn validated(&self) -> Result<Self> {
         if !(1..=10).contains(&self.bits) {
-            return Err(bad("bits", "must be 1 ..= 10 (3^bits fixed points are listed)"));
+            return Err(bad(
+                "bits",
+                "must be 1 ..= 10 (3^bits fixed points are listed)",
+            ));
         }
         if !(self.speed.is_finite() && self.speed > 0.0) {
             return Err(bad("speed", "must be a positive number"));
         }
         if !(0.0..=0.5).contains(&self.pulse_prob) {
-            return Err(bad("pulse_prob", "must be in [0, 0.5] (one probability per sign)"));
+            return Err(bad(
+                "pulse_prob",
+                "must be in [0, 0.5] (one probability per sign)",
+            ));
         }
         if !self.amplitude.is_finite() || self.pulse_steps == 0 {
             return Err(bad("amplitude", "must be finite, with pulse_steps >= 1"));
@@ -81,16 +87,13 @@ impl System for FlipFlop {
         self.bits
     }
     fn field(&self, x: &[f64], u: &[f64], out: &mut [f64]) {
-        for i in 0..self.bits {
-            out[i] = -self.speed * du(x[i]) + u[i];
+        for ((o, &xi), &ui) in out.iter_mut().zip(x).zip(u).take(self.bits) {
+            *o = -self.speed * du(xi) + ui;
         }
     }
     fn jacobian(&self, x: &[f64], _u: &[f64], jac: &mut Matrix) {
-        for i in 0..self.bits {
-            for j in 0..self.bits {
-                jac.set(i, j, if i == j { -self.speed * d2u(x[i]) } else { 0.0 });
-            }
-        }
+        let d: Vec<f64> = x.iter().map(|&xi| -self.speed * d2u(xi)).collect();
+        *jac = Matrix::from_diag(&d);
     }
     fn truth(&self) -> Result<Truth> {
         let n = self.bits;

@@ -69,7 +69,10 @@ impl Linear {
                     return Err(bad("dim", "must be 1 ..= 2000"));
                 }
                 if !(self.line_eigenvalue.is_finite() && self.line_eigenvalue < 1.0) {
-                    return Err(bad("line_eigenvalue", "must be < 1 (1 would be an exact line)"));
+                    return Err(bad(
+                        "line_eigenvalue",
+                        "must be < 1 (1 would be an exact line)",
+                    ));
                 }
                 let mut rng = crate::random::rng(self.seed, 0x11AE);
                 let s = crate::random::gaussian_matrix(&mut rng, self.dim, self.dim);
@@ -78,7 +81,12 @@ impl Linear {
                 let sd = s.matmul(&Matrix::from_diag(&d));
                 // B = S D S^-1: solve B^T = S^-T (S D)^T.
                 linalg::solve(&s.transpose(), &sd.transpose())
-                    .map_err(|_| bad("seed", "the similarity transform is singular; pick another seed"))?
+                    .map_err(|_| {
+                        bad(
+                            "seed",
+                            "the similarity transform is singular; pick another seed",
+                        )
+                    })?
                     .transpose()
             }
             LinearTeacher::Npy => {
@@ -89,7 +97,12 @@ impl Linear {
                 if b.nrows() != b.ncols() || b.nrows() == 0 {
                     return Err(bad(
                         "path",
-                        format!("{}: B must be square, got {}x{}", p.display(), b.nrows(), b.ncols()),
+                        format!(
+                            "{}: B must be square, got {}x{}",
+                            p.display(),
+                            b.nrows(),
+                            b.ncols()
+                        ),
                     ));
                 }
                 b

@@ -35,7 +35,11 @@ impl Default for Lorenz {
 
 impl Lorenz {
     pub(super) fn validated(&self) -> Result<Self> {
-        for (k, v) in [("sigma", self.sigma), ("rho", self.rho), ("beta", self.beta)] {
+        for (k, v) in [
+            ("sigma", self.sigma),
+            ("rho", self.rho),
+            ("beta", self.beta),
+        ] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(bad(k, "must be > 0"));
             }
@@ -69,7 +73,10 @@ impl System for Lorenz {
         if self.rho > 1.0 {
             let a = (self.beta * (self.rho - 1.0)).sqrt();
             for s in [1.0, -1.0] {
-                pts.push(describe_fixed_point(self, vec![s * a, s * a, self.rho - 1.0])?);
+                pts.push(describe_fixed_point(
+                    self,
+                    vec![s * a, s * a, self.rho - 1.0],
+                )?);
             }
         }
         let mut t = Truth::fixed_points(3, pts);

@@ -108,6 +108,12 @@ impl SystemSpec {
         })
     }
 
+    /// True for systems whose field is piecewise linear with switching at `x_j = 0` (the
+    /// ReLU ring): their Jacobian is one-sided there.
+    pub fn is_piecewise_linear(&self) -> bool {
+        matches!(self, SystemSpec::Ring(_))
+    }
+
     /// The names accepted as `system.kind`.
     pub const KINDS: [&'static str; 8] = [
         "flip_flop",

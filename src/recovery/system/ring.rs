@@ -71,7 +71,10 @@ impl Ring {
         }
         if !(self.velocity_std.is_finite() && self.velocity_std >= 0.0) || self.velocity_steps == 0
         {
-            return Err(bad("velocity_std", "must be >= 0, with velocity_steps >= 1"));
+            return Err(bad(
+                "velocity_std",
+                "must be >= 0, with velocity_steps >= 1",
+            ));
         }
         Ok(self.clone())
     }
@@ -118,7 +121,12 @@ impl Ring {
             let full = |xs: &[f64]| -> Vec<f64> {
                 (0..n)
                     .map(|j| {
-                        self.c_ff + s.iter().zip(xs).map(|(&k, v)| self.w_sym(j, k) * v).sum::<f64>() / nf
+                        self.c_ff
+                            + s.iter()
+                                .zip(xs)
+                                .map(|(&k, v)| self.w_sym(j, k) * v)
+                                .sum::<f64>()
+                                / nf
                     })
                     .collect()
             };
@@ -191,7 +199,12 @@ impl Ring {
                 }
             }
             if lo.is_finite() && hi.is_finite() && hi > lo + 1e-9 {
-                let at = |s: f64| x0.iter().zip(&t).map(|(a, b)| a + s * b).collect::<Vec<_>>();
+                let at = |s: f64| {
+                    x0.iter()
+                        .zip(&t)
+                        .map(|(a, b)| a + s * b)
+                        .collect::<Vec<_>>()
+                };
                 segments.push((at(lo), at(hi), t.clone()));
             }
         }
@@ -305,4 +318,3 @@ impl System for Ring {
         u
     }
 }
-

@@ -149,7 +149,11 @@ impl System for Trio {
         *jac = Matrix::from_fn(2, 2, |i, j| a[i][j]);
     }
     fn truth(&self) -> Result<Truth> {
-        let re = |v: &[f64]| v.iter().map(|&r| Complex64::new(r, 0.0)).collect::<Vec<_>>();
+        let re = |v: &[f64]| {
+            v.iter()
+                .map(|&r| Complex64::new(r, 0.0))
+                .collect::<Vec<_>>()
+        };
         Ok(match self.mechanism {
             TrioMechanism::Saddle => {
                 let xs = (-B / A).sqrt();
@@ -198,7 +202,11 @@ impl System for Trio {
     fn inputs(&self, condition: usize, steps: usize, dt: f64, _rng: &mut ChaCha8Rng) -> Matrix {
         let sign = if condition % 2 == 0 { 1.0 } else { -1.0 };
         let Some(a) = self.linear_part() else {
-            return Matrix::from_fn(steps, 2, |_, j| if j == 0 { sign * self.amplitude } else { 0.0 });
+            return Matrix::from_fn(
+                steps,
+                2,
+                |_, j| if j == 0 { sign * self.amplitude } else { 0.0 },
+            );
         };
         let mids: Vec<f64> = (0..steps).map(|k| (k as f64 + 0.5) * dt).collect();
         let xbar = self.saddle_mean(sign, &mids);

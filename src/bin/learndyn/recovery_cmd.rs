@@ -1,0 +1,75 @@
+//! `learndyn recovery ...`: the attractor-recovery benchmark (docs/recovery.md): make a
+//! dataset from a spec, score a fitted model (or the truth itself) against it.
+
+use super::{input, Failure};
+use clap::Subcommand;
+use learndyn::recovery::{dataset, score, spec::Spec};
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum RecoveryCommand {
+    /// Simulate a ground-truth system and write a dataset folder: observations.npy
+    /// [trials, time, neurons], inputs.npy, dataset.json, and the truth under truth/.
+    Data {
+        /// The dataset spec (see configs/recovery_*.toml).
+        spec: PathBuf,
+        /// Output folder [default: out/<spec file stem>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Score a fitted model against a dataset's truth: writes score.json and summary.txt.
+    Score {
+        /// The dataset folder (from `learndyn recovery data`).
+        dataset: PathBuf,
+        /// The model folder (latents.npy, optional rates.npy and fixed_points.json; see
+        /// docs/recovery.md), or `truth` to score the ground truth itself (the self-check).
+        model: String,
+        /// Output folder [default: <model folder>/score, or <dataset>/score-truth].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+pub fn recovery(cmd: RecoveryCommand) -> Result<(), Failure> {
+    match cmd {
+        RecoveryCommand::Data { spec, out } => {
+            let s = input(Spec::load(&spec))?;
+            let dir = out.unwrap_or_else(|| learndyn::record::default_out_dir(&spec));
+            let d = input(dataset::generate(&s))?;
+            let files = input(d.write(&dir))?;
+            let [tr, tm, n] = d.observations.shape;
+            eprintln!(
+                "wrote {} files to {}: {tr} trials x {tm} bins x {n} neurons ({}, dt {}); truth: {} fixed points ({} stable), {} manifolds, {} limit cycles, {} chaotic sets",
+                files.len(),
+                dir.display(),
+                d.meta.observation,
+                d.meta.dt,
+                d.truth.fixed_points.len(),
+                d.truth.fixed_points.iter().filter(|p| p.stable).count(),
+                d.truth.manifolds.len(),
+                d.truth.limit_cycles.len(),
+                d.truth.chaotic.len(),
+            );
+            Ok(())
+        }
+        RecoveryCommand::Score {
+            dataset: ds,
+            model,
+            out,
+        } => {
+            let data = input(dataset::Dataset::read(&ds))?;
+            let (fitted, default_out) = if model == "truth" {
+                (score::Fitted::truth(&data), ds.join("score-truth"))
+            } else {
+                let dir = PathBuf::from(&model);
+                (input(score::Fitted::read(&dir, &data))?, dir.join("score"))
+            };
+            let out = out.unwrap_or(default_out);
+            let report = input(score::score(&data, &fitted))?;
+            input(report.write(&out))?;
+            print!("{}", report.summary());
+            eprintln!("wrote score.json and summary.txt to {}", out.display());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! Mechanism-recovery metrics (attractors.md §6.D; theory/recovery.md RM-1 ... RM-4): the
+//! model's fixed points, mapped into true-latent coordinates by the inferred -> true affine
+//! map of M5, against the true fixed points and continuous attractors.
+//!
+//! Conventions shared by every metric here (RM-1):
+//! - scale `D`: the diameter of the true attractor set (fixed points, manifold, cycle and
+//!   chaotic points), or twice the RMS radius of the true latents when that set is a single
+//!   point; the match radius is `eps = match_fraction * D` (default 0.1, as §6 M10 suggests);
+//! - a direction is marginal when its rate `|Re lambda| < 1 / (10 T)`, `T` the trial duration:
+//!   a mode ten trials long cannot be told from a marginal one in the data. The same rule
+//!   classifies the true and the model's points.
+
+use crate::error::Result;
+use crate::linalg::{self, Matrix};
+use crate::model::state_map::TimeKind;
+use crate::recovery::dataset::Dataset;
+use crate::recovery::metrics::{matching, regress::Affine, topology};
+use crate::recovery::score::Fitted;
+use crate::recovery::truth::ManifoldKind;
+use num_complex::Complex64;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Fraction of the attractor diameter within which points match (M10, M11, M13, M15).
+pub const MATCH_FRACTION: f64 = 0.1;
+
+/// A point in true coordinates with its continuous-time spectrum.
+#[derive(Debug, Clone)]
+pub(crate) struct Point {
+    pub x: Vec<f64>,
+    /// Continuous-time eigenvalues (per dataset time unit), most persistent first.
+    pub eig: Vec<Complex64>,
+    pub n_unstable: usize,
+    pub n_marginal: usize,
+    /// Marginal eigen-directions in true coordinates (unit vectors).
+    pub marginal_dirs: Vec<Vec<f64>>,
+}
+
+impl Point {
+    fn stable(&self) -> bool {
+        self.n_unstable == 0 && self.n_marginal == 0
+    }
+}
+
+fn classify(x: Vec<f64>, mut eig: Vec<Complex64>, rate_tol: f64, dirs: Vec<Vec<f64>>) -> Point {
+    eig.sort_by(|a, b| b.re.total_cmp(&a.re).then(b.im.total_cmp(&a.im)));
+    Point {
+        n_unstable: eig.iter().filter(|z| z.re >= rate_tol).count(),
+        n_marginal: eig.iter().filter(|z| z.re.abs() < rate_tol).count(),
+        x,
+        eig,
+        marginal_dirs: dirs,
+    }
+}
+
+/// The model's points in true coordinates (RM-1): eigenvalues of each Jacobian (discrete
+/// maps: `ln(mu) / dt`), marginal eigenvectors mapped by the affine map's linear part.
+fn model_points(f: &Fitted, back: &Affine, dt_data: f64, rate_tol: f64) -> Result<Vec<Point>> {
+    let Some(fps) = &f.fixed_points else {
+        return Ok(Vec::new());
+    };
+    let dt = fps.dt.unwrap_or(dt_data);
+    let mut out = Vec::with_capacity(fps.points.len());
+    for p in &fps.points {
+        let k = p.x.len();
+        let j = Matrix::from_fn(k, k, |r, c| p.jacobian[r][c]);
+        let (vals, vecs) = linalg::eig(&j)?;
+        let rates: Vec<Complex64> = vals
+            .iter()
+            .map(|&mu| match fps.time {
+                TimeKind::Continuous => mu,
+                TimeKind::Discrete => mu.ln() / dt,
+            })
+            .collect();
+        let mut dirs = Vec::new();
+        for (r, v) in rates.iter().zip(&vecs) {
+            if r.re.abs() < rate_tol {
+                let re: Vec<f64> = v.iter().map(|c| c.re).collect();
+                let mapped = back.apply_point(&re);
+                let off = back.apply_point(&vec![0.0; k]);
+                let d: Vec<f64> = mapped.iter().zip(&off).map(|(a, b)| a - b).collect();
+                let n = d.iter().map(|v| v * v).sum::<f64>().sqrt();
+                if n > 0.0 {
+                    dirs.push(d.iter().map(|v| v / n).collect());
+                }
+            }
+        }
+        out.push(classify(back.apply_point(&p.x), rates, rate_tol, dirs));
+    }
+    Ok(out)
+}
+
+fn dist(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// Fill M10, M11, M12, M13, M15 (and the not-yet-available IDs with a reason) into `m`.
+pub(crate) fn mechanism(
+    d: &Dataset,
+    f: &Fitted,
+    back: &Affine,
+    m: &mut BTreeMap<String, Value>,
+) -> Result<()> {
+    let t = &d.truth;
+    let duration = d.meta.time as f64 * d.meta.dt;
+    let rate_tol = 1.0 / (10.0 * duration);
+    let truth_pts: Vec<Point> = t
+        .fixed_points
+        .iter()
+        .map(|p| classify(p.x.clone(), p.eigenvalues_c(), rate_tol, Vec::new()))
+        .collect();
+    // The true attractors (stable fixed points, manifolds, cycles, chaotic sets): what a
+    // model attractor must sit near not to be spurious (M15). The diameter also counts the
+    // saddles.
+    let mut attractor: Vec<Vec<f64>> = truth_pts
+        .iter()
+        .filter(|p| p.stable())
+        .map(|p| p.x.clone())
+        .collect();
+    for mf in &t.manifolds {
+        attractor.extend(mf.points.iter().cloned());
+    }
+    for c in &t.limit_cycles {
+        attractor.extend(c.points.iter().cloned());
+    }
+    for c in &t.chaotic {
+        attractor.extend(c.points.iter().step_by(4).cloned());
+    }
+    let mut diameter = 0.0f64;
+    let every: Vec<&Vec<f64>> = attractor
+        .iter()
+        .chain(t.fixed_points.iter().map(|p| &p.x))
+        .collect();
+    for a in &every {
+        for b in &every {
+            diameter = diameter.max(dist(a, b));
+        }
+    }
+    let z = &d.latents;
+    if diameter == 0.0 {
+        let (mean, _) = crate::recovery::observe::column_stats(&Matrix::from_fn(
+            z.shape[0] * z.shape[1],
+            z.shape[2],
+            |s, j| z.data[s * z.shape[2] + j],
+        ));
+        let n = (z.shape[0] * z.shape[1]) as f64;
+        let ms: f64 = z
+            .data
+            .chunks(z.shape[2])
+            .map(|x| {
+                x.iter()
+                    .zip(&mean)
+                    .map(|(a, b)| (a - b).powi(2))
+                    .sum::<f64>()
+            })
+            .sum::<f64>()
+            / n;
+        diameter = 2.0 * ms.sqrt();
+    }
+    let eps = MATCH_FRACTION * diameter;
+    let hyper = json!({"match_fraction": MATCH_FRACTION, "match_radius": eps, "diameter": diameter,
+                       "marginal_rate": rate_tol, "alignment": "M5 affine map (inferred -> true)"});
+    let model = model_points(f, back, d.meta.dt, rate_tol)?;
+    if f.fixed_points.is_none() {
+        for (id, name) in [
+            ("M10", "stable_fp_F1"),
+            ("M11", "index_agreement"),
+            ("M12", "timescale_error"),
+            ("M13", "continuous_attractor"),
+            ("M15", "spurious_attractors"),
+        ] {
+            m.insert(id.into(), json!({"name": name, "value": Value::Null, "reason": "the model folder has no fixed_points.json"}));
+        }
+        not_yet(m);
+        return Ok(());
+    }
+    // M10: stable fixed points, precision / recall / F1 after alignment.
+    let ts: Vec<&Point> = truth_pts.iter().filter(|p| p.stable()).collect();
+    let ms: Vec<&Point> = model.iter().filter(|p| p.stable()).collect();
+    let pairs = matching::match_points(
+        &ts.iter().map(|p| p.x.clone()).collect::<Vec<_>>(),
+        &ms.iter().map(|p| p.x.clone()).collect::<Vec<_>>(),
+        eps,
+    );
+    let (nt, nm, nk) = (ts.len(), ms.len(), pairs.len());
+    let (precision, recall) = (ratio(nk, nm), ratio(nk, nt));
+    let f1 = match (precision, recall) {
+        (Some(p), Some(r)) if p + r > 0.0 => Some(2.0 * p * r / (p + r)),
+        (Some(_), Some(_)) => Some(0.0),
+        _ => None,
+    };
+    let mean_d = (nk > 0).then(|| pairs.iter().map(|p| p.2).sum::<f64>() / nk as f64 / diameter);
+    m.insert("M10".into(), json!({"name": "stable_fp_F1", "value": f1, "precision": precision, "recall": recall,
+        "true_stable": nt, "model_stable": nm, "matched": nk, "mean_matched_distance_over_diameter": mean_d,
+        "reason": if f1.is_none() { Value::from("no stable fixed points in the truth or the model") } else { Value::Null },
+        "hyperparameters": hyper}));
+    // M11: index (number of unstable directions) over all fixed points.
+    let all = matching::match_points(
+        &truth_pts.iter().map(|p| p.x.clone()).collect::<Vec<_>>(),
+        &model.iter().map(|p| p.x.clone()).collect::<Vec<_>>(),
+        eps,
+    );
+    let hist = |pts: &[&Point]| {
+        let mut h = vec![0usize; t.dim.max(1) + 1];
+        for p in pts {
+            if p.n_unstable < h.len() {
+                h[p.n_unstable] += 1;
+            }
+        }
+        h
+    };
+    let isolated: Vec<&Point> = model.iter().filter(|p| p.n_marginal == 0).collect();
+    let same = all
+        .iter()
+        .filter(|(a, b, _)| truth_pts[*a].n_unstable == model[*b].n_unstable)
+        .count();
+    m.insert("M11".into(), json!({"name": "index_agreement",
+        "value": ratio(same, truth_pts.len().max(model.iter().filter(|p| p.n_marginal == 0).count())),
+        "definition": "matched pairs with equal index / max(#true, #model isolated points)",
+        "true_index_histogram": hist(&truth_pts.iter().collect::<Vec<_>>()),
+        "model_index_histogram": hist(&isolated), "matched": all.len(),
+        "graph_edit_distance": Value::Null, "graph_reason": "not implemented yet",
+        "hyperparameters": {"match_radius": eps}}));
+    // M12: timescale error |ln(tau_model / tau_true)| over the slowest k modes of matched pairs.
+    let floor = rate_tol;
+    let mut errs = Vec::new();
+    let mut w = Vec::new();
+    for (a, b, _) in &all {
+        let (p, q) = (&truth_pts[*a], &model[*b]);
+        let k = p.eig.len().min(q.eig.len());
+        let e: f64 = (0..k)
+            .map(|i| {
+                (p.eig[i].re.abs().max(floor) / q.eig[i].re.abs().max(floor))
+                    .ln()
+                    .abs()
+            })
+            .sum::<f64>()
+            / k.max(1) as f64;
+        errs.push(e);
+        w.push(matching::eigenvalue_wasserstein(&p.eig, &q.eig));
+    }
+    let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    m.insert("M12".into(), json!({"name": "timescale_error", "value": mean(&errs),
+        "definition": "mean over matched fixed points of mean_i |ln(tau_model_i / tau_true_i)|, tau = 1 / max(|Re lambda|, marginal_rate), slowest modes first",
+        "eigenvalue_wasserstein": mean(&w), "matched": errs.len(),
+        "reason": if errs.is_empty() { Value::from("no matched fixed points") } else { Value::Null }}));
+    manifolds(d, &model, eps, diameter, m);
+    spurious(d, &model, &attractor, eps, m);
+    not_yet(m);
+    Ok(())
+}
+
+fn ratio(a: usize, b: usize) -> Option<f64> {
+    (b > 0).then(|| a as f64 / b as f64)
+}
+
+/// M13 (a, c, d; b for the points' speeds when given): the model's slow set (points with a
+/// marginal direction) against each true manifold.
+fn manifolds(
+    d: &Dataset,
+    model: &[Point],
+    eps: f64,
+    diameter: f64,
+    m: &mut BTreeMap<String, Value>,
+) {
+    let Some(mf) = d.truth.manifolds.first() else {
+        m.insert(
+            "M13".into(),
+            json!({"name": "continuous_attractor", "value": Value::Null,
+            "reason": "the true system has no continuous attractor"}),
+        );
+        return;
+    };
+    let slow: Vec<&Point> = model.iter().filter(|p| p.n_marginal > 0).collect();
+    let slow_x: Vec<Vec<f64>> = slow.iter().map(|p| p.x.clone()).collect();
+    let h = matching::hausdorff(&mf.points, &slow_x);
+    let tangency: Vec<f64> = slow
+        .iter()
+        .filter_map(|p| {
+            let (k, _) = mf
+                .points
+                .iter()
+                .enumerate()
+                .map(|(k, q)| (k, dist(q, &p.x)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))?;
+            let t = &mf.tangents[k];
+            p.marginal_dirs
+                .iter()
+                .map(|v| v.iter().zip(t).map(|(a, b)| a * b).sum::<f64>().abs())
+                .reduce(f64::max)
+        })
+        .collect();
+    let want = match mf.kind {
+        ManifoldKind::Line => (1, 0),
+        ManifoldKind::Ring => (1, 1),
+    };
+    let net = topology::subsample_greedy(&slow_x, eps / 3.0);
+    let betti = (!net.is_empty()).then(|| topology::betti_0_1(&net, eps));
+    let marginal = (!slow.is_empty())
+        .then(|| slow.iter().map(|p| p.n_marginal as f64).sum::<f64>() / slow.len() as f64);
+    m.insert("M13".into(), json!({"name": "continuous_attractor",
+        "value": if h.is_finite() { Value::from(h / diameter) } else { Value::Null },
+        "definition": "Hausdorff distance between the true manifold and the model's slow set (points with a marginal direction), over the attractor diameter",
+        "hausdorff": if h.is_finite() { Value::from(h) } else { Value::Null },
+        "slow_points": slow.len(),
+        "mean_marginal_modes": marginal, "true_marginal_modes": mf.marginal_modes,
+        "tangency": if tangency.is_empty() { Value::Null } else { Value::from(tangency.iter().sum::<f64>() / tangency.len() as f64) },
+        "betti": betti.map(|(b0, b1)| vec![b0, b1]), "true_betti": vec![want.0, want.1],
+        "betti_match": betti.map(|b| b == want),
+        "drift": Value::Null, "drift_reason": "needs the model's vector field along the slow set (not in the file exchange yet)",
+        "reason": if slow.is_empty() { Value::from("the model has no slow points (no marginal direction at any fixed point)") } else { Value::Null },
+        "hyperparameters": {"betti_scale": eps, "betti_spacing": eps / 3.0}}));
+}
+
+/// M15: model attractors (stable points and slow points) with no true attractor within
+/// `eps`, counted inside the data domain (within `eps` of a true latent sample of the
+/// training trials) and outside.
+fn spurious(
+    d: &Dataset,
+    model: &[Point],
+    attractor: &[Vec<f64>],
+    eps: f64,
+    m: &mut BTreeMap<String, Value>,
+) {
+    let z = &d.latents;
+    let dim = z.shape[2];
+    let tm = z.shape[1];
+    let samples: Vec<&[f64]> = d
+        .meta
+        .splits
+        .train
+        .iter()
+        .flat_map(|&k| (0..tm).map(move |s| (k, s)))
+        .step_by(3)
+        .map(|(k, s)| &z.data[(k * tm + s) * dim..(k * tm + s + 1) * dim])
+        .collect();
+    let (mut inside, mut outside) = (0usize, 0usize);
+    for p in model.iter().filter(|p| p.n_unstable == 0) {
+        let near_truth = attractor.iter().any(|a| dist(a, &p.x) < eps);
+        if near_truth {
+            continue;
+        }
+        if samples.iter().any(|s| dist(s, &p.x) < eps) {
+            inside += 1;
+        } else {
+            outside += 1;
+        }
+    }
+    m.insert("M15".into(), json!({"name": "spurious_attractors", "value": inside,
+        "inside_data_domain": inside, "outside_data_domain": outside,
+        "definition": "model points without unstable directions farther than match_radius from every true attractor point; inside = within match_radius of a training latent sample",
+        "hyperparameters": {"match_radius": eps, "domain_samples": "every 3rd training bin"}}));
+}
+
+/// Metric IDs not computed yet, listed with the reason so a reader sees the gap.
+fn not_yet(m: &mut BTreeMap<String, Value>) {
+    for (id, name) in [
+        ("M3", "fewshot_co_bps"),
+        ("M7", "DSA"),
+        ("M8", "D_stsp / D_H / PE"),
+        ("M9", "E_top / E_stat / E_gen"),
+        ("M14", "limit_cycle"),
+        ("M16", "domain_of_validity"),
+    ] {
+        m.entry(id.into()).or_insert_with(|| {
+            json!({"name": name, "value": Value::Null, "reason": "not implemented yet (issue 11)"})
+        });
+    }
+}

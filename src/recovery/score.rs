@@ -1,0 +1,353 @@
+//! Scoring a fitted model against a dataset's truth (theory/recovery.md, metric IDs M1 ... M16
+//! of attractors.md §6). A model is handed in as files (docs/recovery.md): its latents on
+//! the dataset's trials, optionally its predicted rates and its fixed points with Jacobians
+//! in its own coordinates; or `truth`, the dataset's own ground truth scored as a model.
+
+use crate::error::{Error, Result};
+use crate::linalg::Matrix;
+use crate::model::state_map::TimeKind;
+use crate::npy::{self, Array3};
+use crate::recovery::dataset::{read_json, Dataset};
+use crate::recovery::metrics::{counts, regress};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One fixed (or slow) point of a fitted model, in the model's coordinates.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPoint {
+    /// The point, length `k` (the model's latent dimension).
+    pub x: Vec<f64>,
+    /// Jacobian at `x`, `k` rows of `k` entries: `df/dx` (continuous) or `dF/dx` (discrete).
+    pub jacobian: Vec<Vec<f64>>,
+}
+
+/// `fixed_points.json` of a model folder.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFixedPoints {
+    /// "continuous" (eigenvalues of df/dx) or "discrete" (of the map dF/dx).
+    pub time: TimeKind,
+    /// For a discrete map: the time one step stands for, in the dataset's time units
+    /// [default: the dataset's dt].
+    #[serde(default)]
+    pub dt: Option<f64>,
+    /// The points.
+    pub points: Vec<ModelPoint>,
+}
+
+/// A fitted model as the scorer sees it.
+#[derive(Debug, Clone)]
+pub struct Fitted {
+    /// "truth" or the model folder.
+    pub name: String,
+    /// Latents `[trials, time, k]` on the dataset's trials.
+    pub latents: Array3,
+    /// Predicted rates `[trials, time, neurons]` (spiking) or activity (continuous).
+    pub rates: Option<Array3>,
+    /// Fixed points with Jacobians, continuous-time eigenvalues derived from them.
+    pub fixed_points: Option<ModelFixedPoints>,
+}
+
+impl Fitted {
+    /// The dataset's own ground truth as a model: true latents and rates, the true fixed
+    /// points and manifold points with the system's analytic Jacobian.
+    pub fn truth(d: &Dataset) -> Fitted {
+        let system = d.meta.spec.system.build().ok();
+        let points = system.map(|s| {
+            let n = s.dim();
+            let u = vec![0.0; s.n_inputs()];
+            let jac_at = |x: &[f64]| {
+                let mut j = Matrix::zeros(n, n);
+                s.jacobian(x, &u, &mut j);
+                (0..n)
+                    .map(|r| (0..n).map(|c| j.get(r, c)).collect())
+                    .collect()
+            };
+            let mut pts: Vec<ModelPoint> = d
+                .truth
+                .fixed_points
+                .iter()
+                .map(|p| ModelPoint {
+                    x: p.x.clone(),
+                    jacobian: jac_at(&p.x),
+                })
+                .collect();
+            for m in &d.truth.manifolds {
+                for (k, x) in m.points.iter().enumerate() {
+                    // At a switching boundary of a piecewise-linear system (the ring's
+                    // vertices) the Jacobian is one-sided; take the segment's, from the
+                    // midpoint to the next sample (the flow is affine along a segment).
+                    let next = &m.points[(k + 1) % m.points.len()];
+                    let mid: Vec<f64> = x.iter().zip(next).map(|(a, b)| 0.5 * (a + b)).collect();
+                    let on_kink = x.iter().any(|v| v.abs() < 1e-12)
+                        && d.meta.spec.system.is_piecewise_linear();
+                    pts.push(ModelPoint {
+                        x: x.clone(),
+                        jacobian: jac_at(if on_kink { &mid } else { x }),
+                    });
+                }
+            }
+            ModelFixedPoints {
+                time: TimeKind::Continuous,
+                dt: None,
+                points: pts,
+            }
+        });
+        Fitted {
+            name: "truth".into(),
+            latents: d.latents.clone(),
+            rates: Some(d.rates.clone()),
+            fixed_points: points,
+        }
+    }
+
+    /// Read a model folder: `latents.npy` (required), `rates.npy`, `fixed_points.json`
+    /// (optional). Shapes are checked against the dataset; errors name the file.
+    pub fn read(dir: &Path, d: &Dataset) -> Result<Fitted> {
+        let lat_path = dir.join("latents.npy");
+        if !lat_path.exists() {
+            return Err(Error::invalid(
+                dir.display().to_string(),
+                "no latents.npy: a model folder needs latents.npy [trials, time, k] (its \
+                 inferred latents on the dataset's trials); see docs/recovery.md",
+            ));
+        }
+        let latents = npy::read_array3(&lat_path)?;
+        let [tr, tm] = [d.meta.trials, d.meta.time];
+        if latents.shape[0] != tr || latents.shape[1] != tm || latents.shape[2] == 0 {
+            return Err(Error::Shape {
+                what: lat_path.display().to_string(),
+                expected: format!("[{tr}, {tm}, k >= 1] (the dataset's trials and bins)"),
+                got: format!("{:?}", latents.shape),
+            });
+        }
+        check_finite(&latents, &lat_path)?;
+        let rates_path = dir.join("rates.npy");
+        let rates = if rates_path.exists() {
+            let r = npy::read_array3(&rates_path)?;
+            if r.shape != [tr, tm, d.meta.neurons] {
+                return Err(Error::Shape {
+                    what: rates_path.display().to_string(),
+                    expected: format!("[{tr}, {tm}, {}] (trials, bins, neurons)", d.meta.neurons),
+                    got: format!("{:?}", r.shape),
+                });
+            }
+            check_finite(&r, &rates_path)?;
+            Some(r)
+        } else {
+            None
+        };
+        let fp_path = dir.join("fixed_points.json");
+        let fixed_points = if fp_path.exists() {
+            let fps: ModelFixedPoints = read_json(&fp_path)?;
+            let k = latents.shape[2];
+            for (i, p) in fps.points.iter().enumerate() {
+                let square = p.jacobian.len() == k && p.jacobian.iter().all(|r| r.len() == k);
+                if p.x.len() != k || !square {
+                    return Err(Error::Shape {
+                        what: format!("{}: points[{i}]", fp_path.display()),
+                        expected: format!(
+                            "x of length {k} and a {k} x {k} jacobian (k from latents.npy)"
+                        ),
+                        got: format!(
+                            "x of length {}, jacobian with {} rows",
+                            p.x.len(),
+                            p.jacobian.len()
+                        ),
+                    });
+                }
+                if p.x
+                    .iter()
+                    .chain(p.jacobian.iter().flatten())
+                    .any(|v| !v.is_finite())
+                {
+                    return Err(Error::invalid(
+                        format!("{}: points[{i}]", fp_path.display()),
+                        "contains NaN or inf",
+                    ));
+                }
+            }
+            Some(fps)
+        } else {
+            None
+        };
+        Ok(Fitted {
+            name: dir.display().to_string(),
+            latents,
+            rates,
+            fixed_points,
+        })
+    }
+}
+
+fn check_finite(a: &Array3, path: &Path) -> Result<()> {
+    if let Some(i) = a.data.iter().position(|v| !v.is_finite()) {
+        let [_, n1, n2] = a.shape;
+        return Err(Error::invalid(
+            path.display().to_string(),
+            format!(
+                "entry [{}, {}, {}] is not finite; every value must be a number",
+                i / (n1 * n2),
+                (i / n2) % n1,
+                i % n2
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Rows `(trial, bin)` of the trials `trials` of `a` as a `samples x width` matrix.
+fn rows(a: &Array3, trials: &[usize]) -> Matrix {
+    let [_, tm, w] = a.shape;
+    Matrix::from_fn(trials.len() * tm, w, |s, j| {
+        a.get(trials[s / tm], s % tm, j)
+    })
+}
+
+/// The result of [`score`]: `score.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// "learndyn-recovery-score".
+    pub format: String,
+    /// learndyn version.
+    pub learndyn_version: String,
+    /// The model scored.
+    pub model: String,
+    /// The dataset's spec hash.
+    pub dataset_spec_sha256: String,
+    /// Metrics keyed by ID: each `{name, value, ...details, hyperparameters}`; `value` is null
+    /// with a `reason` when the metric does not apply or the model lacks the files it needs.
+    pub metrics: BTreeMap<String, Value>,
+}
+
+/// Score `fitted` against the truth of `d` (see the module docs and docs/recovery.md).
+pub fn score(d: &Dataset, fitted: &Fitted) -> Result<Report> {
+    let sp = &d.meta.splits;
+    let train = &sp.train;
+    let eval: Vec<usize> = sp.validation.iter().chain(&sp.test).copied().collect();
+    let eval = if eval.is_empty() { train.clone() } else { eval };
+    let mut m = BTreeMap::new();
+    let z_tr = rows(&d.latents, train);
+    let z_ev = rows(&d.latents, &eval);
+    let h_tr = rows(&fitted.latents, train);
+    let h_ev = rows(&fitted.latents, &eval);
+    // M1 rate R^2 (no fitting) on the evaluation trials.
+    m.insert(
+        "M1".into(),
+        match &fitted.rates {
+            Some(r) => {
+                let v = regress::vw_r2(&rows(&d.rates, &eval), &rows(r, &eval))?;
+                json!({"name": "rate_R2", "value": v, "trials": "validation+test"})
+            }
+            None => na("rate_R2", "the model folder has no rates.npy"),
+        },
+    );
+    m.insert("M2".into(), co_bps(d, fitted, train, &eval)?);
+    // M4 state R^2 (true -> inferred) and M5 latent R^2 (inferred -> true): affine maps
+    // fitted on the training trials, scored on the evaluation trials.
+    let fwd = regress::fit_affine(&z_tr, &h_tr, 0.0)?;
+    let m4 = regress::vw_r2(&h_ev, &fwd.apply(&z_ev))?;
+    m.insert("M4".into(), json!({"name": "state_R2", "value": m4, "direction": "true -> inferred", "fit": "affine least squares on train trials"}));
+    let back = regress::fit_affine(&h_tr, &z_tr, 0.0)?;
+    let m5 = regress::vw_r2(&z_ev, &back.apply(&h_ev))?;
+    m.insert("M5".into(), json!({"name": "latent_R2", "value": m5, "direction": "inferred -> true", "fit": "affine least squares on train trials"}));
+    m.insert(
+        "M6".into(),
+        match &fitted.rates {
+            Some(r) => {
+                let counts = d.meta.observation == "counts";
+                let lg = |a: &Matrix| {
+                    let mut a = a.clone();
+                    if counts {
+                        a.as_mut_slice()
+                            .iter_mut()
+                            .for_each(|v| *v = v.max(1e-300).ln());
+                    }
+                    a
+                };
+                let v = regress::cycle_consistency(&h_tr, &lg(&rows(r, train)), &h_ev, 0.01)?;
+                json!({"name": "cycle_consistency", "value": v, "variance_threshold": 0.01,
+                       "readout_space": if counts {"log rates"} else {"activity"}})
+            }
+            None => na("cycle_consistency", "the model folder has no rates.npy"),
+        },
+    );
+    crate::recovery::mechanism::mechanism(d, fitted, &back, &mut m)?;
+    Ok(Report {
+        format: "learndyn-recovery-score".into(),
+        learndyn_version: env!("CARGO_PKG_VERSION").into(),
+        model: fitted.name.clone(),
+        dataset_spec_sha256: d.meta.spec_sha256.clone(),
+        metrics: m,
+    })
+}
+
+fn na(name: &str, reason: &str) -> Value {
+    json!({"name": name, "value": Value::Null, "reason": reason})
+}
+
+/// M2: co-bps on the held-out neurons of the evaluation trials, null = per-neuron mean count
+/// of the training trials.
+fn co_bps(d: &Dataset, f: &Fitted, train: &[usize], eval: &[usize]) -> Result<Value> {
+    let held = &d.meta.splits.held_out_neurons;
+    if d.meta.observation != "counts" {
+        return Ok(na("co_bps", "observations are not counts"));
+    }
+    if held.is_empty() {
+        return Ok(na(
+            "co_bps",
+            "the dataset has no held-out neurons (split.held_out = 0)",
+        ));
+    }
+    let Some(r) = &f.rates else {
+        return Ok(na("co_bps", "the model folder has no rates.npy"));
+    };
+    let pick = |a: &Array3, trials: &[usize]| {
+        let full = rows(a, trials);
+        Matrix::from_fn(full.nrows(), held.len(), |s, j| full.get(s, held[j]))
+    };
+    let y_tr = pick(&d.observations, train);
+    let null: Vec<f64> = (0..held.len())
+        .map(|j| (0..y_tr.nrows()).map(|s| y_tr.get(s, j)).sum::<f64>() / y_tr.nrows() as f64)
+        .map(|v| v.max(1e-12))
+        .collect();
+    let v = counts::co_bps(&pick(&d.observations, eval), &pick(r, eval), &null)?;
+    Ok(
+        json!({"name": "co_bps", "value": v, "neurons": held, "null": "per-neuron mean count on train trials"}),
+    )
+}
+
+impl Report {
+    /// Write `score.json` and `summary.txt` into `dir` (created if missing), atomically.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let text = serde_json::to_string_pretty(self).unwrap_or_default() + "\n";
+        npy::write_atomic(&dir.join("score.json"), text.as_bytes())?;
+        npy::write_atomic(&dir.join("summary.txt"), self.summary().as_bytes())
+    }
+
+    /// One screen: each metric's ID, name and value (or why it is missing).
+    pub fn summary(&self) -> String {
+        let mut s = format!("model: {}\n", self.model);
+        // Numeric order of the IDs (M1, M2, ..., M10), not the map's lexicographic one.
+        let mut ids: Vec<(&String, &Value)> = self.metrics.iter().collect();
+        ids.sort_by_key(|(id, _)| {
+            id.trim_start_matches('M')
+                .parse::<u32>()
+                .unwrap_or(u32::MAX)
+        });
+        for (id, v) in ids {
+            let name = v["name"].as_str().unwrap_or("");
+            let value = match &v["value"] {
+                Value::Null => format!("n/a ({})", v["reason"].as_str().unwrap_or("")),
+                Value::Number(n) => format!("{:.4}", n.as_f64().unwrap_or(f64::NAN)),
+                other => other.to_string(),
+            };
+            s += &format!("{id:>4}  {name:<22} {value}\n");
+        }
+        s
+    }
+}

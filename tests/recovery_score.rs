@@ -1,0 +1,243 @@
+//! Scoring (theory/recovery.md RM-1 ... RM-4): the ground truth scored as a model is perfect,
+//! also after any invertible affine map and permutation of its latents (handed in through
+//! the file exchange), and deliberately broken models get exactly the failure each metric
+//! is designed to detect: a removed attractor lowers stable-FP recall, a spurious attractor
+//! inside the data domain lowers precision and is flagged by M15, a line attractor replaced
+//! by a slow point loses its slow set (M13).
+
+use learndyn::linalg::{self, Matrix};
+use learndyn::model::state_map::TimeKind;
+use learndyn::npy::{self, Array3};
+use learndyn::recovery::dataset::{self, Dataset};
+use learndyn::recovery::score::{self, Fitted, ModelFixedPoints, ModelPoint};
+use learndyn::recovery::spec::Spec;
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn dataset(system: &str, extra: &str) -> Dataset {
+    let text = format!(
+        "seed = 3\n[system]\n{system}\n[trials]\ncount = 60\nsteps = 120\ndt = 0.1\nprocess_noise = 0.05\n{extra}\n\
+         [observe]\nmixing = \"linear\"\nneurons = 12\nnoise = \"poisson\"\n[split]\nheld_out = 3\n"
+    );
+    dataset::generate(&Spec::parse(&text, "<test>").expect("spec")).expect("dataset")
+}
+
+fn value(r: &score::Report, id: &str) -> f64 {
+    r.metrics[id]["value"].as_f64().unwrap_or(f64::NAN)
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("learndyn-recovery-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A random invertible map with a permutation: `x' = P M x + c` (M = I + small Gaussian).
+fn transform(k: usize, seed: u64) -> (Matrix, Vec<f64>) {
+    let g = learndyn::random::gaussian_matrix(&mut learndyn::random::rng(seed, 5), k, k);
+    let m = Matrix::from_fn(k, k, |i, j| {
+        f64::from(u8::from(i == j)) * 2.0 + 0.5 * g.get(i, j)
+    });
+    // Permute the rows: reverse order.
+    let pm = Matrix::from_fn(k, k, |i, j| m.get(k - 1 - i, j));
+    (pm, (0..k).map(|i| 0.3 * i as f64 - 1.0).collect())
+}
+
+/// `t x + c`.
+fn apply(t: &Matrix, c: &[f64], x: &[f64]) -> Vec<f64> {
+    c.iter()
+        .enumerate()
+        .map(|(i, ci)| {
+            ci + x
+                .iter()
+                .enumerate()
+                .map(|(j, xj)| t.get(i, j) * xj)
+                .sum::<f64>()
+        })
+        .collect()
+}
+
+/// Hand the truth in through the file exchange after `x -> T x + c` (latents, fixed points
+/// and Jacobians `T J T^-1`), with `edit` applied to the fixed points.
+fn external(d: &Dataset, name: &str, edit: impl FnOnce(&mut Vec<ModelPoint>)) -> Fitted {
+    let truth = Fitted::truth(d);
+    let k = d.truth.dim;
+    let (t, c) = transform(k, 11);
+    let ti = linalg::solve(&t, &Matrix::identity(k)).unwrap();
+    let lat = &truth.latents;
+    let mut data = Vec::with_capacity(lat.data.len());
+    for x in lat.data.chunks(k) {
+        data.extend(apply(&t, &c, x));
+    }
+    let mut pts: Vec<ModelPoint> = truth
+        .fixed_points
+        .unwrap()
+        .points
+        .into_iter()
+        .map(|p| {
+            let j = Matrix::from_fn(k, k, |r, s| p.jacobian[r][s]);
+            let jt = t.matmul(&j).matmul(&ti);
+            ModelPoint {
+                x: (0..k)
+                    .map(|i| c[i] + (0..k).map(|j| t.get(i, j) * p.x[j]).sum::<f64>())
+                    .collect(),
+                jacobian: (0..k)
+                    .map(|r| (0..k).map(|s| jt.get(r, s)).collect())
+                    .collect(),
+            }
+        })
+        .collect();
+    edit(&mut pts);
+    let dir = tmp(name);
+    npy::write_array3(
+        &dir.join("latents.npy"),
+        &Array3 {
+            shape: lat.shape,
+            data,
+        },
+    )
+    .unwrap();
+    npy::write_array3(&dir.join("rates.npy"), &d.rates).unwrap();
+    let fps = ModelFixedPoints {
+        time: TimeKind::Continuous,
+        dt: None,
+        points: pts,
+    };
+    std::fs::write(
+        dir.join("fixed_points.json"),
+        serde_json::to_string(&fps).unwrap(),
+    )
+    .unwrap();
+    Fitted::read(&dir, d).expect("model folder")
+}
+
+#[test]
+fn truth_scores_perfectly_also_after_an_affine_map_and_permutation() {
+    for (sys, extra) in [
+        ("kind = \"flip_flop\"\nbits = 3", ""),
+        ("kind = \"duffing\"", ""),
+        ("kind = \"integrator\"\ndim = 2\ninput_noise = 0.3", ""),
+        ("kind = \"ring\"", ""),
+    ] {
+        let d = dataset(sys, extra);
+        for f in [Fitted::truth(&d), external(&d, "affine", |_| {})] {
+            let r = score::score(&d, &f).expect("score");
+            // R^2 and cycle-consistency: exact up to the least-squares rounding (1e-9).
+            for id in ["M1", "M4", "M5", "M6"] {
+                assert!(
+                    (value(&r, id) - 1.0).abs() < 1e-9,
+                    "{sys} {}: {id} = {}",
+                    f.name,
+                    value(&r, id)
+                );
+            }
+            if d.truth.fixed_points.iter().any(|p| p.stable) {
+                assert_eq!(value(&r, "M10"), 1.0, "{sys}");
+                assert!(
+                    value(&r, "M12").abs() < 1e-6,
+                    "{sys}: M12 {}",
+                    value(&r, "M12")
+                );
+            }
+            if !d.truth.fixed_points.is_empty() {
+                assert_eq!(value(&r, "M11"), 1.0, "{sys}: {:?}", r.metrics["M11"]);
+            }
+            assert_eq!(value(&r, "M15"), 0.0, "{sys}");
+            if !d.truth.manifolds.is_empty() {
+                let m13 = &r.metrics["M13"];
+                assert!(value(&r, "M13") < 1e-6, "{sys}: {m13}");
+                assert!(
+                    (m13["tangency"].as_f64().unwrap() - 1.0).abs() < 1e-6,
+                    "{sys}: {m13}"
+                );
+                assert_eq!(m13["betti_match"], Value::Bool(true), "{sys}: {m13}");
+            }
+        }
+    }
+}
+
+#[test]
+fn broken_models_fail_the_metric_designed_to_catch_them() {
+    let d = dataset("kind = \"flip_flop\"\nbits = 3", "");
+    // One attractor removed: recall 7/8, precision 1, F1 = 2 (7/8) / (15/8) = 14/15.
+    let r = score::score(
+        &d,
+        &external(&d, "removed", |p| {
+            p.remove(0);
+        }),
+    )
+    .unwrap();
+    assert!(
+        (value(&r, "M10") - 14.0 / 15.0).abs() < 1e-12,
+        "{:?}",
+        r.metrics["M10"]
+    );
+    assert_eq!(r.metrics["M10"]["recall"].as_f64(), Some(7.0 / 8.0));
+    assert_eq!(value(&r, "M15"), 0.0);
+    // A spurious stable point inside the data domain: at a training sample far from every
+    // true fixed point (mid-flip), with a stable Jacobian.
+    let (t, c) = transform(3, 11);
+    let r = score::score(
+        &d,
+        &external(&d, "spurious", |p| {
+            // On the saddle between corners 000 and 100, crossed by every flip of bit 0 (so
+            // inside the data domain), but stable: a spurious attractor.
+            let x = [0.5, 0.0, 0.0];
+            p.push(ModelPoint {
+                x: (0..3)
+                    .map(|i| c[i] + (0..3).map(|j| t.get(i, j) * x[j]).sum::<f64>())
+                    .collect(),
+                jacobian: (0..3)
+                    .map(|i| (0..3).map(|j| if i == j { -1.0 } else { 0.0 }).collect())
+                    .collect(),
+            });
+        }),
+    )
+    .unwrap();
+    assert_eq!(
+        r.metrics["M10"]["precision"].as_f64(),
+        Some(8.0 / 9.0),
+        "{:?}",
+        r.metrics["M10"]
+    );
+    assert_eq!(value(&r, "M15"), 1.0, "{:?}", r.metrics["M15"]);
+    // A line attractor replaced by one slow stable point: the slow set is gone (M13).
+    let d = dataset("kind = \"integrator\"\ndim = 2\ninput_noise = 0.3", "");
+    let r = score::score(
+        &d,
+        &external(&d, "slow", |p| {
+            let j = vec![vec![-0.5, 0.0], vec![0.0, -1.0]];
+            let x = p[p.len() / 2].x.clone();
+            *p = vec![ModelPoint { x, jacobian: j }];
+        }),
+    )
+    .unwrap();
+    assert!(
+        r.metrics["M13"]["value"].is_null(),
+        "{:?}",
+        r.metrics["M13"]
+    );
+    assert_eq!(r.metrics["M13"]["slow_points"].as_u64(), Some(0));
+    assert!(
+        r.metrics["M10"]["value"].is_null(),
+        "no stable points in the truth: F1 undefined"
+    );
+    assert_eq!(r.metrics["M10"]["model_stable"].as_u64(), Some(1));
+    // Bad model files are clear errors.
+    let dir = tmp("bad");
+    assert!(Fitted::read(&dir, &d)
+        .unwrap_err()
+        .to_string()
+        .contains("latents.npy"));
+    npy::write_array3(
+        &dir.join("latents.npy"),
+        &Array3 {
+            shape: [3, 4, 2],
+            data: vec![0.0; 24],
+        },
+    )
+    .unwrap();
+    let e = Fitted::read(&dir, &d).unwrap_err().to_string();
+    assert!(e.contains("expected shape [60, 120"), "{e}");
+}
