@@ -112,6 +112,7 @@ fn external(d: &Dataset, name: &str, edit: impl FnOnce(&mut Vec<ModelPoint>)) ->
     Fitted::read(&dir, d).expect("model folder")
 }
 
+/// RM-1, RM-2, RM-3, RM-4: perfect self-scores, invariant under affine maps and permutations.
 #[test]
 fn truth_scores_perfectly_also_after_an_affine_map_and_permutation() {
     for (sys, extra) in [
@@ -157,6 +158,7 @@ fn truth_scores_perfectly_also_after_an_affine_map_and_permutation() {
     }
 }
 
+/// RM-2, RM-4: each broken model fails the metric designed for it; bad model files are errors.
 #[test]
 fn broken_models_fail_the_metric_designed_to_catch_them() {
     let d = dataset("kind = \"flip_flop\"\nbits = 3", "");

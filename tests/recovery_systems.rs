@@ -106,6 +106,7 @@ fn check_description(s: &dyn System, t: &Truth) {
     }
 }
 
+/// RS-0, RS-1: the listed skeleton is exact and is what the fixed-point finder returns.
 #[test]
 fn flip_flop_skeleton_is_c3s_27_points_and_the_finder_returns_exactly_it() {
     let s = system("kind = \"flip_flop\"\nbits = 3");
@@ -149,6 +150,7 @@ fn flip_flop_skeleton_is_c3s_27_points_and_the_finder_returns_exactly_it() {
     }
 }
 
+/// RS-0, RS-5: Duffing's listed points and eigenvalues, and C5's values.
 #[test]
 fn duffing_points_and_eigenvalues_are_c5s() {
     let s = system("kind = \"duffing\"");
@@ -172,6 +174,7 @@ fn duffing_points_and_eigenvalues_are_c5s() {
     assert!((ev[0].re - 0.7808).abs() < 1e-4 && (ev[1].re + 1.2808).abs() < 1e-4);
 }
 
+/// RS-3, RS-9: the trio's eigenvalues; simulated condition averages coincide (C2).
 #[test]
 fn trio_mechanisms_have_their_eigenvalues_and_identical_condition_averages() {
     let mut averages = Vec::new();
@@ -228,6 +231,7 @@ fn trio_mechanisms_have_their_eigenvalues_and_identical_condition_averages() {
     }
 }
 
+/// RS-4: the enumerated ring is closed, fixed, has C4's spectrum and attracts random states.
 #[test]
 fn noorman_ring_is_a_closed_ring_of_fixed_points_with_c4s_spectrum() {
     let s = system("kind = \"ring\"");
@@ -324,6 +328,7 @@ fn learndyn_settle(s: &dyn System, x0: &[f64], t1: f64) -> Vec<f64> {
     .y_end
 }
 
+/// RS-6: period and Floquet multiplier of the Van der Pol cycle.
 #[test]
 fn van_der_pol_cycle_has_the_known_period_and_a_stable_floquet_multiplier() {
     let s = system("kind = \"van_der_pol\"\nmu = 1.0");
@@ -342,6 +347,7 @@ fn van_der_pol_cycle_has_the_known_period_and_a_stable_floquet_multiplier() {
     assert_eq!(t.fixed_points[0].n_unstable, 2);
 }
 
+/// RS-7: Lorenz fixed points (all unstable) and a bounded chaotic set.
 #[test]
 fn lorenz_fixed_points_and_chaotic_set() {
     let s = system("kind = \"lorenz\"");
@@ -355,6 +361,7 @@ fn lorenz_fixed_points_and_chaotic_set() {
     let _ = Complex64::new(0.0, 0.0);
 }
 
+/// RS-2, RS-8: the line attractor of the integrator and the linear teachers' spectra.
 #[test]
 fn integrators_and_linear_teachers() {
     let s = system("kind = \"integrator\"\ndim = 3");
