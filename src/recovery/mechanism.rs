@@ -224,6 +224,7 @@ pub(crate) fn mechanism(
         "true_index_histogram": hist(&truth_pts.iter().collect::<Vec<_>>()),
         "model_index_histogram": hist(&isolated), "matched": all.len(),
         "graph_edit_distance": Value::Null, "graph_reason": "not implemented yet",
+        "reason": if truth_pts.is_empty() && isolated.is_empty() { Value::from("no isolated fixed points in the truth or the model") } else { Value::Null },
         "hyperparameters": {"match_radius": eps}}));
     // M12: timescale error |ln(tau_model / tau_true)| over the slowest k modes of matched pairs.
     let floor = rate_tol;

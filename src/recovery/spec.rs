@@ -181,8 +181,7 @@ impl Spec {
         let spec: Spec = toml::from_str(text).map_err(|e| Error::Config {
             file: file.into(),
             key: toml_key(&e),
-            message: e.message().to_string()
-                + &format!(" (system.kind is one of: {})", SystemSpec::KINDS.join(", ")),
+            message: e.message().to_string(),
         })?;
         spec.validate().map_err(|e| match e {
             Error::Config { key, message, .. } => Error::Config {
