@@ -367,8 +367,8 @@ fn not_yet(m: &mut BTreeMap<String, Value>) {
         ("M14", "limit_cycle"),
         ("M16", "domain_of_validity"),
     ] {
-        m.entry(id.into()).or_insert_with(|| {
-            json!({"name": name, "value": Value::Null, "reason": "not implemented yet (issue 11)"})
-        });
+        m.entry(id.into()).or_insert_with(
+            || json!({"name": name, "value": Value::Null, "reason": "not implemented yet"}),
+        );
     }
 }
