@@ -1091,6 +1091,21 @@ fn recovery_data_and_score_through_the_cli() {
     let (code, _, err) = run(bin().args(["recovery", "data"]).arg(&bad));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("dleta"), "{err}");
+    let huge = write(
+        &out,
+        "huge.toml",
+        "[system]\nkind = \"duffing\"\n[trials]\ncount = 100000000\nsteps = 1000\n",
+    );
+    let (code, _, err) = run(bin()
+        .args(["recovery", "data"])
+        .arg(&huge)
+        .arg("--out")
+        .arg(out.join("huge")));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("trials.count") && err.contains("available"),
+        "{err}"
+    );
     let ds = out.join("recovery_duffing");
     let (code, _, err) = run(bin()
         .args(["recovery", "score"])

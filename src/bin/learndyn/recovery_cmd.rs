@@ -35,6 +35,7 @@ pub fn recovery(cmd: RecoveryCommand) -> Result<(), Failure> {
         RecoveryCommand::Data { spec, out } => {
             let s = input(Spec::load(&spec))?;
             let dir = out.unwrap_or_else(|| learndyn::record::default_out_dir(&spec));
+            check_memory(&s)?;
             let d = input(dataset::generate(&s))?;
             let files = input(d.write(&dir))?;
             let [tr, tm, n] = d.observations.shape;
@@ -72,4 +73,26 @@ pub fn recovery(cmd: RecoveryCommand) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// Refuse (exit 2) a dataset whose arrays cannot fit in memory, before simulating it: per
+/// sample, the states, inputs, activity and rates at sample resolution, and the binned
+/// observations, rates, latents and inputs, plus the `.npy` write buffers (issue 15).
+fn check_memory(s: &Spec) -> Result<(), Failure> {
+    use learndyn::experiment::memory;
+    let sys = input(s.system.build())?;
+    let samples = (s.trials.count as u128) * (s.trials.steps as u128);
+    let width = (sys.dim() + sys.n_inputs() + 4 * s.observe.neurons) as u128;
+    let need = samples.saturating_mul(width).saturating_mul(8 * 2);
+    if let Some(avail) = memory::available() {
+        if need > avail {
+            return Err(Failure::Input(anyhow::anyhow!(
+                "trials.count x trials.steps: the dataset needs about {} in memory, {} available; \
+                 lower trials.count, trials.steps or observe.neurons",
+                memory::human(need),
+                memory::human(avail)
+            )));
+        }
+    }
+    Ok(())
 }
