@@ -14,7 +14,8 @@ use crate::error::Result;
 use crate::linalg::{self, Matrix};
 use crate::model::state_map::TimeKind;
 use crate::recovery::dataset::Dataset;
-use crate::recovery::metrics::{matching, regress::Affine, topology};
+use crate::recovery::metrics::matching::{self, dist};
+use crate::recovery::metrics::{regress::Affine, topology};
 use crate::recovery::score::Fitted;
 use crate::recovery::truth::ManifoldKind;
 use num_complex::Complex64;
@@ -88,14 +89,6 @@ fn model_points(f: &Fitted, back: &Affine, dt_data: f64, rate_tol: f64) -> Resul
         out.push(classify(back.apply_point(&p.x), rates, rate_tol, dirs));
     }
     Ok(out)
-}
-
-fn dist(a: &[f64], b: &[f64]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).powi(2))
-        .sum::<f64>()
-        .sqrt()
 }
 
 /// Fill M10, M11, M12, M13, M15 (and the not-yet-available IDs with a reason) into `m`.

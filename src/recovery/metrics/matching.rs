@@ -83,7 +83,9 @@ pub fn hungarian(cost: &Matrix) -> Vec<Option<usize>> {
     out
 }
 
-fn dist(a: &[f64], b: &[f64]) -> f64 {
+/// Euclidean distance of two points of equal length (the one definition the recovery
+/// metrics share).
+pub fn dist(a: &[f64], b: &[f64]) -> f64 {
     a.iter()
         .zip(b)
         .map(|(x, y)| (x - y).powi(2))

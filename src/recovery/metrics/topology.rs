@@ -1,12 +1,6 @@
 //! Betti numbers of a point cloud (M13d): the Vietoris-Rips complex at one scale, over GF(2).
 
-fn dist(a: &[f64], b: &[f64]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).powi(2))
-        .sum::<f64>()
-        .sqrt()
-}
+use super::matching::dist;
 
 /// Greedy net of `points`: a point is kept if it is farther than `spacing` from every
 /// point kept before it (input order, deterministic).
