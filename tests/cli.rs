@@ -1107,6 +1107,13 @@ fn recovery_data_and_score_through_the_cli() {
         "{err}"
     );
     let ds = out.join("recovery_duffing");
+    // A folder without its manifest (written last) is an interrupted write, not a dataset.
+    let broken = out.join("broken");
+    assert_eq!(run(bin().args(["recovery", "data"]).arg(&specs[0]).arg("--out").arg(&broken)).0, 0);
+    std::fs::remove_file(broken.join("manifest.json")).unwrap();
+    let (code, _, err) = run(bin().args(["recovery", "score"]).arg(&broken).arg("truth"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("manifest.json"), "{err}");
     let (code, _, err) = run(bin()
         .args(["recovery", "score"])
         .arg(&ds)

@@ -353,9 +353,16 @@ impl Dataset {
         ])
     }
 
-    /// Read a dataset folder written by [`Dataset::write`] (errors name the missing or
-    /// inconsistent file).
+    /// Read a dataset folder written by `learndyn recovery data` (its `manifest.json` is
+    /// written last, after [`Dataset::write`]); errors name the missing or inconsistent file.
     pub fn read(dir: &Path) -> Result<Dataset> {
+        if !dir.join("manifest.json").is_file() {
+            return Err(Error::invalid(
+                dir.display().to_string(),
+                "not a complete dataset (no manifest.json, which `learndyn recovery data` \
+                 writes last): rerun `learndyn recovery data SPEC --out DIR`",
+            ));
+        }
         let meta: Meta = read_json(&dir.join("dataset.json"))?;
         let truth_dir = dir.join("truth");
         let d = Dataset {

@@ -35,9 +35,14 @@ pub fn recovery(cmd: RecoveryCommand) -> Result<(), Failure> {
         RecoveryCommand::Data { spec, out } => {
             let s = input(Spec::load(&spec))?;
             let dir = out.unwrap_or_else(|| learndyn::record::default_out_dir(&spec));
-            check_memory(&s)?;
+            let bytes = check_memory(&s)?;
+            // Lock the folder, clean stale temporaries, check room, and drop an old manifest
+            // so the folder reads as incomplete until the new manifest is written last.
+            input(learndyn::record::folder::create_dir(&dir))?;
+            let _lock = input(learndyn::record::folder::begin_run(&dir, bytes / 2))?;
             let d = input(dataset::generate(&s))?;
             let files = input(d.write(&dir))?;
+            input(write_manifest(&dir, &files))?;
             let [tr, tm, n] = d.observations.shape;
             eprintln!(
                 "wrote {} files to {}: {tr} trials x {tm} bins x {n} neurons ({}, dt {}); truth: {} fixed points ({} stable), {} manifolds, {} limit cycles, {} chaotic sets",
@@ -78,7 +83,7 @@ pub fn recovery(cmd: RecoveryCommand) -> Result<(), Failure> {
 /// Refuse (exit 2) a dataset whose arrays cannot fit in memory, before simulating it: per
 /// sample, the states, inputs, activity and rates at sample resolution, and the binned
 /// observations, rates, latents and inputs, plus the `.npy` write buffers (issue 15).
-fn check_memory(s: &Spec) -> Result<(), Failure> {
+fn check_memory(s: &Spec) -> Result<u128, Failure> {
     use learndyn::experiment::memory;
     let sys = input(s.system.build())?;
     let samples = (s.trials.count as u128) * (s.trials.steps as u128);
@@ -94,5 +99,22 @@ fn check_memory(s: &Spec) -> Result<(), Failure> {
             )));
         }
     }
-    Ok(())
+    Ok(need)
+}
+
+/// `manifest.json`, written last: the dataset's files with their SHA-256, so a folder
+/// interrupted mid-write (no manifest) is never mistaken for a dataset.
+fn write_manifest(dir: &std::path::Path, files: &[String]) -> learndyn::Result<()> {
+    let mut sums = serde_json::Map::new();
+    for f in files {
+        sums.insert(
+            f.clone(),
+            learndyn::record::folder::sha256_file(&dir.join(f))?.into(),
+        );
+    }
+    let m = serde_json::json!({"format": "learndyn-recovery-dataset", "files_sha256": sums});
+    learndyn::npy::write_atomic(
+        &dir.join("manifest.json"),
+        (serde_json::to_string_pretty(&m).unwrap_or_default() + "\n").as_bytes(),
+    )
 }
