@@ -1082,6 +1082,36 @@ fn recovery_data_and_score_through_the_cli() {
             "{}",
             spec.display()
         );
+        // The figure's table holds the true points and the truth-as-model's points in the
+        // same place: every model point has a true point at distance 0 in the projection.
+        let csv = std::fs::read_to_string(dir.join("score-truth/figure.csv")).unwrap();
+        let pts = |prefix: &str| -> Vec<(f64, f64)> {
+            csv.lines()
+                .filter(|l| l.split(',').nth(3).is_some_and(|s| s.starts_with(prefix)))
+                .map(|l| {
+                    let c: Vec<&str> = l.split(',').collect();
+                    (c[5].parse().unwrap(), c[6].parse().unwrap())
+                })
+                .collect()
+        };
+        let truth = [
+            pts("true stable"),
+            pts("true unstable"),
+            pts("true attractor set"),
+        ]
+        .concat();
+        assert!(!pts("model").is_empty(), "{}: no model points drawn", spec.display());
+        for (x, y) in pts("model") {
+            let d = truth
+                .iter()
+                .map(|t| (t.0 - x).hypot(t.1 - y))
+                .fold(f64::INFINITY, f64::min);
+            assert!(
+                d < 1e-9,
+                "{}: model point ({x}, {y}) is {d} from every true point",
+                spec.display()
+            );
+        }
     }
     let bad = write(
         &out,
@@ -1109,7 +1139,15 @@ fn recovery_data_and_score_through_the_cli() {
     let ds = out.join("recovery_duffing");
     // A folder without its manifest (written last) is an interrupted write, not a dataset.
     let broken = out.join("broken");
-    assert_eq!(run(bin().args(["recovery", "data"]).arg(&specs[0]).arg("--out").arg(&broken)).0, 0);
+    assert_eq!(
+        run(bin()
+            .args(["recovery", "data"])
+            .arg(&specs[0])
+            .arg("--out")
+            .arg(&broken))
+        .0,
+        0
+    );
     std::fs::remove_file(broken.join("manifest.json")).unwrap();
     let (code, _, err) = run(bin().args(["recovery", "score"]).arg(&broken).arg("truth"));
     assert_eq!(code, 2, "{err}");

@@ -143,6 +143,11 @@ pub(super) fn draw_legend<'a, DB: DrawingBackend + 'a>(
             SeriesStyle::Marker => {
                 anno.legend(move |p| EmptyElement::at(p) + Circle::new((w / 2, 0), 4, c.filled()));
             }
+            SeriesStyle::OpenMarker => {
+                anno.legend(move |p| {
+                    EmptyElement::at(p) + Circle::new((w / 2, 0), 6, c.stroke_width(2))
+                });
+            }
         }
     }
     if any_label {

@@ -62,6 +62,7 @@ mod heatmap;
 mod legend;
 mod output;
 mod panels;
+pub mod recovery;
 pub mod run;
 pub mod scan;
 mod series;

@@ -202,6 +202,7 @@ fn draw_layers<'a, DB: DrawingBackend + 'a>(
         SeriesStyle::Simulation,
         SeriesStyle::Theory,
         SeriesStyle::Marker,
+        SeriesStyle::OpenMarker,
     ] {
         for s in pp.series.iter().filter(|s| s.src.style == pass) {
             let c = palette(s.src.color);
@@ -242,6 +243,14 @@ fn draw_layers<'a, DB: DrawingBackend + 'a>(
                             .iter()
                             .flatten()
                             .map(|&q| Circle::new(q, 4, c.filled())),
+                    )?;
+                }
+                SeriesStyle::OpenMarker => {
+                    chart.draw_series(
+                        s.runs
+                            .iter()
+                            .flatten()
+                            .map(|&q| Circle::new(q, 7, c.stroke_width(2))),
                     )?;
                 }
             }

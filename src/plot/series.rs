@@ -19,6 +19,9 @@ pub enum SeriesStyle {
     Simulation,
     /// Small filled circles, no line and no band.
     Marker,
+    /// Larger open circles, drawn above [`SeriesStyle::Marker`]s so a filled marker at the
+    /// same place stays visible inside (e.g. a model's points over the true ones).
+    OpenMarker,
 }
 
 /// One curve on a panel.
@@ -172,6 +175,7 @@ pub fn panels_csv(panels: &[Panel]) -> String {
                 SeriesStyle::Theory => "theory",
                 SeriesStyle::Simulation => "simulation",
                 SeriesStyle::Marker => "marker",
+                SeriesStyle::OpenMarker => "open_marker",
             };
             for (k, (&x, &y)) in ser.x.iter().zip(&ser.y).enumerate() {
                 s.push_str(&format!("{i},"));

@@ -25,6 +25,19 @@ use std::collections::BTreeMap;
 /// Fraction of the attractor diameter within which points match (M10, M11, M13, M15).
 pub const MATCH_FRACTION: f64 = 0.1;
 
+/// What the score figure draws (not part of `score.json`): points in true coordinates.
+#[derive(Debug, Clone, Default)]
+pub struct FigureData {
+    /// True fixed points: (x, n_unstable).
+    pub true_points: Vec<(Vec<f64>, usize)>,
+    /// True manifold, limit-cycle and chaotic sample points.
+    pub true_sets: Vec<Vec<f64>>,
+    /// Model points mapped into true coordinates: (x, n_unstable, n_marginal).
+    pub model_points: Vec<(Vec<f64>, usize, usize)>,
+    /// (true, model) timescale of the slowest mode at each matched fixed point, time units.
+    pub timescales: Vec<(f64, f64)>,
+}
+
 /// A point in true coordinates with its continuous-time spectrum.
 #[derive(Debug, Clone)]
 pub(crate) struct Point {
@@ -97,6 +110,7 @@ pub(crate) fn mechanism(
     f: &Fitted,
     back: &Affine,
     m: &mut BTreeMap<String, Value>,
+    fig: &mut FigureData,
 ) -> Result<()> {
     let t = &d.truth;
     let duration = d.meta.time as f64 * d.meta.dt;
@@ -158,6 +172,22 @@ pub(crate) fn mechanism(
     let hyper = json!({"match_fraction": MATCH_FRACTION, "match_radius": eps, "diameter": diameter,
                        "marginal_rate": rate_tol, "alignment": "M5 affine map (inferred -> true)"});
     let model = model_points(f, back, d.meta.dt, rate_tol)?;
+    fig.true_points = truth_pts
+        .iter()
+        .map(|p| (p.x.clone(), p.n_unstable))
+        .collect();
+    fig.true_sets = t
+        .manifolds
+        .iter()
+        .flat_map(|m| m.points.iter())
+        .chain(t.limit_cycles.iter().flat_map(|c| c.points.iter()))
+        .chain(t.chaotic.iter().flat_map(|c| c.points.iter()))
+        .cloned()
+        .collect();
+    fig.model_points = model
+        .iter()
+        .map(|p| (p.x.clone(), p.n_unstable, p.n_marginal))
+        .collect();
     if f.fixed_points.is_none() {
         for (id, name) in [
             ("M10", "stable_fp_F1"),
@@ -235,6 +265,10 @@ pub(crate) fn mechanism(
             .sum::<f64>()
             / k.max(1) as f64;
         errs.push(e);
+        if let (Some(a), Some(b)) = (p.eig.first(), q.eig.first()) {
+            fig.timescales
+                .push((1.0 / a.re.abs().max(floor), 1.0 / b.re.abs().max(floor)));
+        }
         w.push(matching::eigenvalue_wasserstein(&p.eig, &q.eig));
     }
     let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);

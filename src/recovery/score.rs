@@ -221,6 +221,9 @@ pub struct Report {
     /// Metrics keyed by ID: each `{name, value, ...details, hyperparameters}`; `value` is null
     /// with a `reason` when the metric does not apply or the model lacks the files it needs.
     pub metrics: BTreeMap<String, Value>,
+    /// What the score figure draws.
+    #[serde(skip)]
+    pub figure: crate::recovery::mechanism::FigureData,
 }
 
 /// Score `fitted` against the truth of `d` (see the module docs and docs/recovery.md).
@@ -275,13 +278,15 @@ pub fn score(d: &Dataset, fitted: &Fitted) -> Result<Report> {
             None => na("cycle_consistency", "the model folder has no rates.npy"),
         },
     );
-    crate::recovery::mechanism::mechanism(d, fitted, &back, &mut m)?;
+    let mut figure = crate::recovery::mechanism::FigureData::default();
+    crate::recovery::mechanism::mechanism(d, fitted, &back, &mut m, &mut figure)?;
     Ok(Report {
         format: "learndyn-recovery-score".into(),
         learndyn_version: env!("CARGO_PKG_VERSION").into(),
         model: fitted.name.clone(),
         dataset_spec_sha256: d.meta.spec_sha256.clone(),
         metrics: m,
+        figure,
     })
 }
 

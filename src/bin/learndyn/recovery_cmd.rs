@@ -73,8 +73,13 @@ pub fn recovery(cmd: RecoveryCommand) -> Result<(), Failure> {
             let out = out.unwrap_or(default_out);
             let report = input(score::score(&data, &fitted))?;
             input(report.write(&out))?;
+            learndyn::plot::recovery::draw_score_figure(&data, &report, &out.join("figure"))
+                .map_err(|e| Failure::Run(e.into()))?;
             print!("{}", report.summary());
-            eprintln!("wrote score.json and summary.txt to {}", out.display());
+            eprintln!(
+                "wrote score.json, summary.txt and figure.png/.svg/.csv to {}",
+                out.display()
+            );
             Ok(())
         }
     }
