@@ -1087,7 +1087,12 @@ fn recovery_data_and_score_through_the_cli() {
         let csv = std::fs::read_to_string(dir.join("score-truth/figure.csv")).unwrap();
         let pts = |prefix: &str| -> Vec<(f64, f64)> {
             csv.lines()
-                .filter(|l| l.split(',').nth(3).is_some_and(|s| s.starts_with(prefix)))
+                .filter(|l| l.starts_with("0,")) // the state-space panel
+                .filter(|l| {
+                    l.split(',')
+                        .nth(3)
+                        .is_some_and(|s| s.trim_matches('"').starts_with(prefix))
+                })
                 .map(|l| {
                     let c: Vec<&str> = l.split(',').collect();
                     (c[5].parse().unwrap(), c[6].parse().unwrap())
@@ -1100,7 +1105,11 @@ fn recovery_data_and_score_through_the_cli() {
             pts("true attractor set"),
         ]
         .concat();
-        assert!(!pts("model").is_empty(), "{}: no model points drawn", spec.display());
+        assert!(
+            !pts("model").is_empty(),
+            "{}: no model points drawn",
+            spec.display()
+        );
         for (x, y) in pts("model") {
             let d = truth
                 .iter()
