@@ -112,7 +112,7 @@ fn external(d: &Dataset, name: &str, edit: impl FnOnce(&mut Vec<ModelPoint>)) ->
     Fitted::read(&dir, d).expect("model folder")
 }
 
-/// RM-1, RM-2, RM-3, RM-4: perfect self-scores, invariant under affine maps and permutations.
+/// RM-1, RM-2, RM-3, RM-4, RM-5: perfect self-scores, invariant under affine maps and permutations.
 #[test]
 fn truth_scores_perfectly_also_after_an_affine_map_and_permutation() {
     for (sys, extra) in [
@@ -145,6 +145,9 @@ fn truth_scores_perfectly_also_after_an_affine_map_and_permutation() {
                 assert_eq!(value(&r, "M11"), 1.0, "{sys}: {:?}", r.metrics["M11"]);
             }
             assert_eq!(value(&r, "M15"), 0.0, "{sys}");
+            // DSA's eigenvalue score: the operators' eigenvalues agree to rounding (squared
+            // distances ~ (1e-10)^2 for these well-conditioned embeddings).
+            assert!(value(&r, "M7") < 1e-16, "{sys}: M7 {}", value(&r, "M7"));
             if !d.truth.manifolds.is_empty() {
                 let m13 = &r.metrics["M13"];
                 assert!(value(&r, "M13") < 1e-6, "{sys}: {m13}");
@@ -158,7 +161,7 @@ fn truth_scores_perfectly_also_after_an_affine_map_and_permutation() {
     }
 }
 
-/// RM-2, RM-4: each broken model fails the metric designed for it; bad model files are errors.
+/// RM-2, RM-4, RM-5: each broken model fails the metric designed for it; bad model files are errors.
 #[test]
 fn broken_models_fail_the_metric_designed_to_catch_them() {
     let d = dataset("kind = \"flip_flop\"\nbits = 3", "");
@@ -226,6 +229,39 @@ fn broken_models_fail_the_metric_designed_to_catch_them() {
         "no stable points in the truth: F1 undefined"
     );
     assert_eq!(r.metrics["M10"]["model_stable"].as_u64(), Some(1));
+    // Same condition averages, different mechanism (C2): the point attractor's latents handed
+    // in for the saddle's dataset. DSA separates them although the means coincide.
+    // The claim: the distance between mechanisms exceeds the spread between two independent
+    // noise draws of the same mechanism (the sampling floor of the score).
+    let trio = |mech: &str, seed: u64| {
+        let text = format!(
+            "seed = {seed}\n[system]\nkind = \"trio\"\nmechanism = \"{mech}\"\n\
+             [trials]\ncount = 60\nsteps = 500\ndt = 0.001\nprocess_noise = 0.01\nsubsteps = 2\n\
+             [observe]\nmixing = \"linear\"\nneurons = 4\nnoise = \"none\"\nbin = 5\n"
+        );
+        dataset::generate(&Spec::parse(&text, "<test>").expect("spec")).expect("dataset")
+    };
+    let saddle = trio("saddle", 5);
+    let dsa_with = |other: &Dataset| {
+        let f = Fitted {
+            name: "other".into(),
+            latents: other.latents.clone(),
+            rates: None,
+            fixed_points: None,
+        };
+        value(&score::score(&saddle, &f).unwrap(), "M7")
+    };
+    let floor = dsa_with(&trio("saddle", 6));
+    for mech in ["line", "point"] {
+        let between = dsa_with(&trio(mech, 5));
+        eprintln!(
+            "DSA saddle vs {mech}: {between:.3e}, saddle vs saddle (other noise): {floor:.3e}"
+        );
+        assert!(
+            between > 10.0 * floor,
+            "saddle vs {mech}: {between} vs floor {floor}"
+        );
+    }
     // Bad model files are clear errors.
     let dir = tmp("bad");
     assert!(Fitted::read(&dir, &d)

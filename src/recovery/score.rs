@@ -8,7 +8,8 @@ use crate::linalg::Matrix;
 use crate::model::state_map::TimeKind;
 use crate::npy::{self, Array3};
 use crate::recovery::dataset::{read_json, Dataset};
-use crate::recovery::metrics::{counts, regress};
+use crate::recovery::metrics::{counts, dsa, regress};
+use num_complex::Complex64;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -279,6 +280,7 @@ pub fn score(d: &Dataset, fitted: &Fitted) -> Result<Report> {
         },
     );
     let mut figure = crate::recovery::mechanism::FigureData::default();
+    m.insert("M7".into(), dsa(d, fitted, &eval)?);
     crate::recovery::mechanism::mechanism(d, fitted, &back, &mut m, &mut figure)?;
     Ok(Report {
         format: "learndyn-recovery-score".into(),
@@ -288,6 +290,37 @@ pub fn score(d: &Dataset, fitted: &Fitted) -> Result<Report> {
         metrics: m,
         figure,
     })
+}
+
+/// Trials of the DSA comparison (CtDB uses 1% of trials; a few dozen suffice for the low-
+/// dimensional operators here and keep the embedding SVD small).
+const DSA_TRIALS: usize = 25;
+
+/// M7: DSA's eigenvalue score between the true latents and the model's on the evaluation
+/// trials (`metrics::dsa`), with the same embedding rank `2 dim` for both.
+fn dsa(d: &Dataset, f: &Fitted, eval: &[usize]) -> Result<Value> {
+    let tm = d.meta.time;
+    let n_delays = (tm / 4).clamp(1, 10);
+    let trials: Vec<usize> = eval.iter().copied().take(DSA_TRIALS).collect();
+    // Rank 2 x dim: the delay embedding's signal subspace without its noise directions (a
+    // full-rank embedding of noisy trials is dominated by the noise: two noise draws of the
+    // Galgali saddle then differ more than the saddle and the line attractor do). Whitening
+    // the top-dim principal axes first makes the truncated operator affine invariant.
+    let dim = d.latents.shape[2];
+    let rank = (2 * dim).min(n_delays * dim);
+    let ops = |a: &Array3| -> Result<Vec<Complex64>> {
+        let per: Vec<Matrix> = trials.iter().map(|&k| rows(a, &[k])).collect();
+        dsa::havok_eigenvalues(&dsa::whitened(&per, dim)?, n_delays, rank)
+    };
+    let (et, em) = (ops(&d.latents)?, ops(&f.latents)?);
+    let v = crate::recovery::metrics::matching::eigenvalue_wasserstein(&et, &em);
+    Ok(
+        json!({"name": "DSA", "value": v, "score_method": "wasserstein",
+        "implementation": "learndyn HAVOK-DMD (theory/recovery.md RM-5), not the DSA package",
+        "preprocessing": "each system's latents on their top `components` principal axes, whitened",
+        "components": dim, "n_delays": n_delays, "delay_interval": 1, "rank": rank, "ridge": 0.0, "trials": trials.len(),
+        "true_operator_rank": et.len(), "model_operator_rank": em.len()}),
+    )
 }
 
 fn na(name: &str, reason: &str) -> Value {

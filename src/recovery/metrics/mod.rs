@@ -3,6 +3,7 @@
 //! `samples x dims` (rows = samples).
 
 pub mod counts;
+pub mod dsa;
 pub mod matching;
 pub mod regress;
 pub mod topology;
