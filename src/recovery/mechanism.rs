@@ -388,7 +388,6 @@ fn spurious(
 fn not_yet(m: &mut BTreeMap<String, Value>) {
     for (id, name) in [
         ("M3", "fewshot_co_bps"),
-        ("M8", "D_stsp / D_H / PE"),
         ("M9", "E_top / E_stat / E_gen"),
         ("M14", "limit_cycle"),
         ("M16", "domain_of_validity"),

@@ -6,4 +6,5 @@ pub mod counts;
 pub mod dsa;
 pub mod matching;
 pub mod regress;
+pub mod spectra;
 pub mod topology;
