@@ -90,6 +90,21 @@ fn external(d: &Dataset, name: &str, edit: impl FnOnce(&mut Vec<ModelPoint>)) ->
         .collect();
     edit(&mut pts);
     let dir = tmp(name);
+    // Step two of the exchange: the queried initial states are the true ones mapped by T (the
+    // M4 map), and the "method" answers with T x(t) + c of the true trajectories.
+    let truth_traj = truth.trajectories.expect("true trajectories");
+    let mut tdata = Vec::with_capacity(truth_traj.data.len());
+    for x in truth_traj.data.chunks(k) {
+        tdata.extend(apply(&t, &c, x));
+    }
+    npy::write_array3(
+        &dir.join("trajectories.npy"),
+        &Array3 {
+            shape: truth_traj.shape,
+            data: tdata,
+        },
+    )
+    .unwrap();
     npy::write_array3(
         &dir.join("latents.npy"),
         &Array3 {
@@ -112,7 +127,7 @@ fn external(d: &Dataset, name: &str, edit: impl FnOnce(&mut Vec<ModelPoint>)) ->
     Fitted::read(&dir, d).expect("model folder")
 }
 
-/// RM-1, RM-2, RM-3, RM-4, RM-5, RM-6: perfect self-scores, invariant under affine maps and permutations.
+/// RM-1, RM-2, RM-3, RM-4, RM-5, RM-6, RM-7: perfect self-scores, invariant under affine maps and permutations.
 #[test]
 fn truth_scores_perfectly_also_after_an_affine_map_and_permutation() {
     for (sys, extra) in [
@@ -151,6 +166,7 @@ fn truth_scores_perfectly_also_after_an_affine_map_and_permutation() {
             // D_H and D_stsp of the aligned latents: the alignment is exact to ~1e-10, which
             // moves spectra and histograms by that much (a sample at a bin edge at most).
             assert!(value(&r, "M8") < 1e-9, "{sys}: M8 {:?}", r.metrics["M8"]);
+            assert_eq!(value(&r, "M9"), 0.0, "{sys}: {:?}", r.metrics["M9"]);
             if let Some(s) = r.metrics["M8"]["D_stsp"].as_f64() {
                 assert!(s < 1e-9, "{sys}: D_stsp {s}");
             }
@@ -254,6 +270,7 @@ fn broken_models_fail_the_metric_designed_to_catch_them() {
             latents: other.latents.clone(),
             rates: None,
             fixed_points: None,
+            trajectories: None,
         };
         value(&score::score(&saddle, &f).unwrap(), "M7")
     };
@@ -284,4 +301,46 @@ fn broken_models_fail_the_metric_designed_to_catch_them() {
     .unwrap();
     let e = Fitted::read(&dir, &d).unwrap_err().to_string();
     assert!(e.contains("expected shape [60, 120"), "{e}");
+}
+
+/// RM-7, C5: a model that knows one basin of the bistable Duffing oscillator (every initial
+/// condition goes to the +x focus: the truth mirrored `(x, y) -> (-x, -y)` where it would end
+/// at the other one) has E_top = 1/2 exactly, since the initial-condition grid and the basins
+/// are symmetric under the same mirror; the truth has 0. The initial states queried through
+/// the file exchange are the model-coordinate images of the grid.
+#[test]
+fn one_basin_model_has_topological_error_one_half() {
+    let d = dataset("kind = \"duffing\"", "");
+    let mut f = Fitted::truth(&d);
+    let traj = f.trajectories.as_mut().expect("trajectories");
+    let [n, steps, dim] = traj.shape;
+    let mut flipped = 0;
+    for i in 0..n {
+        let block = &mut traj.data[i * steps * dim..(i + 1) * steps * dim];
+        if block[(steps - 1) * dim] < 0.0 {
+            block.iter_mut().for_each(|v| *v = -*v);
+            flipped += 1;
+        }
+    }
+    assert_eq!(2 * flipped, n, "the grid is symmetric");
+    let r = score::score(&d, &f).unwrap();
+    assert_eq!(value(&r, "M9"), 0.5, "{:?}", r.metrics["M9"]);
+    assert_eq!(
+        value(&score::score(&d, &Fitted::truth(&d)).unwrap(), "M9"),
+        0.0
+    );
+    // The queries of an affine reparametrization are the grid mapped by it.
+    let ext = external(&d, "queries", |_| {});
+    let dir = tmp("queries-out");
+    let nq = score::write_queries(&d, &ext, &dir).unwrap();
+    assert_eq!(nq, n);
+    let x0 = npy::read_matrix(&dir.join("queries/initial_states.npy")).unwrap();
+    let (t, c) = transform(2, 11);
+    let ics = learndyn::recovery::basins::initial_conditions(&d).unwrap();
+    for (i, x) in ics.iter().enumerate() {
+        let want = apply(&t, &c, x);
+        for (j, w) in want.iter().enumerate() {
+            assert!((x0.get(i, j) - w).abs() < 1e-8, "initial state {i}");
+        }
+    }
 }

@@ -13,6 +13,7 @@
 use crate::error::Result;
 use crate::linalg::{self, Matrix};
 use crate::model::state_map::TimeKind;
+use crate::recovery::basins;
 use crate::recovery::dataset::Dataset;
 use crate::recovery::metrics::matching::{self, dist};
 use crate::recovery::metrics::{regress::Affine, topology};
@@ -188,6 +189,7 @@ pub(crate) fn mechanism(
         .iter()
         .map(|p| (p.x.clone(), p.n_unstable, p.n_marginal))
         .collect();
+    topological_error(d, f, back, eps, m)?;
     if f.fixed_points.is_none() {
         for (id, name) in [
             ("M10", "stable_fp_F1"),
@@ -347,6 +349,68 @@ fn manifolds(
 /// M15: model attractors (stable points and slow points) with no true attractor within
 /// `eps`, counted inside the data domain (within `eps` of a true latent sample of the
 /// training trials) and outside.
+/// Every 3rd training bin's true latent state: the data domain of M15 and M16.
+fn domain_samples(d: &Dataset) -> Vec<&[f64]> {
+    let z = &d.latents;
+    let (tm, dim) = (z.shape[1], z.shape[2]);
+    d.meta
+        .splits
+        .train
+        .iter()
+        .flat_map(|&k| (0..tm).map(move |s| (k, s)))
+        .step_by(3)
+        .map(|(k, s)| &z.data[(k * tm + s) * dim..(k * tm + s + 1) * dim])
+        .collect()
+}
+
+/// M9 (E_top) and M16 (E_top inside vs outside the data domain) from the model's
+/// trajectories of the queried initial conditions (RM-7).
+fn topological_error(
+    d: &Dataset,
+    f: &Fitted,
+    back: &Affine,
+    eps: f64,
+    m: &mut BTreeMap<String, Value>,
+) -> Result<()> {
+    let Some(traj) = &f.trajectories else {
+        let reason = "the model folder has no trajectories.npy (run `learndyn recovery queries DATASET MODEL`, simulate, score again)";
+        m.insert(
+            "M9".into(),
+            json!({"name": "E_top", "value": Value::Null, "reason": reason}),
+        );
+        m.insert(
+            "M16".into(),
+            json!({"name": "domain_of_validity", "value": Value::Null, "reason": reason}),
+        );
+        return Ok(());
+    };
+    let truth = basins::true_trajectories(d)?;
+    let ok = basins::successes(&truth, traj, back, eps);
+    let ics = basins::initial_conditions(d)?;
+    let samples = domain_samples(d);
+    let inside: Vec<bool> = ics
+        .iter()
+        .map(|x| samples.iter().any(|s| dist(s, x) < eps))
+        .collect();
+    let err = |pick: &dyn Fn(usize) -> bool| {
+        let n = (0..ok.len()).filter(|&i| pick(i)).count();
+        let good = (0..ok.len()).filter(|&i| pick(i) && ok[i]).count();
+        (n > 0).then(|| 1.0 - good as f64 / n as f64)
+    };
+    let hyper = json!({"initial_conditions": ics.len(), "steps": basins::STEPS, "dt": basins::query_dt(d),
+        "transient_fraction": 0.75, "match_radius": eps, "lyapunov_criterion": "not applied"});
+    m.insert("M9".into(), json!({"name": "E_top", "value": err(&|_| true),
+        "definition": "fraction of initial conditions whose post-transient model states (aligned) are farther than match_radius (Hausdorff) from the true ones",
+        "hyperparameters": hyper}));
+    let (e_in, e_out) = (err(&|i| inside[i]), err(&|i| !inside[i]));
+    m.insert("M16".into(), json!({"name": "domain_of_validity", "value": e_in,
+        "definition": "E_top over initial conditions inside the data domain (within match_radius of a training sample); outside reported beside it",
+        "e_top_inside": e_in, "e_top_outside": e_out,
+        "reason": if e_in.is_none() { Value::from("no initial condition lies inside the data domain") } else { Value::Null },
+        "inside": inside.iter().filter(|&&b| b).count(), "outside": inside.iter().filter(|&&b| !b).count()}));
+    Ok(())
+}
+
 fn spurious(
     d: &Dataset,
     model: &[Point],
@@ -354,18 +418,7 @@ fn spurious(
     eps: f64,
     m: &mut BTreeMap<String, Value>,
 ) {
-    let z = &d.latents;
-    let dim = z.shape[2];
-    let tm = z.shape[1];
-    let samples: Vec<&[f64]> = d
-        .meta
-        .splits
-        .train
-        .iter()
-        .flat_map(|&k| (0..tm).map(move |s| (k, s)))
-        .step_by(3)
-        .map(|(k, s)| &z.data[(k * tm + s) * dim..(k * tm + s + 1) * dim])
-        .collect();
+    let samples = domain_samples(d);
     let (mut inside, mut outside) = (0usize, 0usize);
     for p in model.iter().filter(|p| p.n_unstable == 0) {
         let near_truth = attractor.iter().any(|a| dist(a, &p.x) < eps);
@@ -386,12 +439,7 @@ fn spurious(
 
 /// Metric IDs not computed yet, listed with the reason so a reader sees the gap.
 fn not_yet(m: &mut BTreeMap<String, Value>) {
-    for (id, name) in [
-        ("M3", "fewshot_co_bps"),
-        ("M9", "E_top / E_stat / E_gen"),
-        ("M14", "limit_cycle"),
-        ("M16", "domain_of_validity"),
-    ] {
+    for (id, name) in [("M3", "fewshot_co_bps"), ("M14", "limit_cycle")] {
         m.entry(id.into()).or_insert_with(
             || json!({"name": name, "value": Value::Null, "reason": "not implemented yet"}),
         );

@@ -6,6 +6,7 @@
 //! Layer: beside [`crate::experiment`]; uses `integrate`, `analysis`, `linalg`, `random`,
 //! `npy`; used by the CLI.
 
+pub mod basins;
 pub mod dataset;
 pub mod mechanism;
 pub mod metrics;

@@ -50,6 +50,9 @@ pub struct Fitted {
     pub rates: Option<Array3>,
     /// Fixed points with Jacobians, continuous-time eigenvalues derived from them.
     pub fixed_points: Option<ModelFixedPoints>,
+    /// Free-running trajectories from the queried initial states `[n, STEPS, k]`, model
+    /// coordinates (`trajectories.npy`, see [`crate::recovery::basins`]).
+    pub trajectories: Option<Array3>,
 }
 
 impl Fitted {
@@ -102,6 +105,7 @@ impl Fitted {
             latents: d.latents.clone(),
             rates: Some(d.rates.clone()),
             fixed_points: points,
+            trajectories: crate::recovery::basins::true_trajectories(d).ok(),
         }
     }
 
@@ -175,11 +179,27 @@ impl Fitted {
         } else {
             None
         };
+        let traj_path = dir.join("trajectories.npy");
+        let trajectories = if traj_path.exists() {
+            let t = npy::read_array3(&traj_path)?;
+            let n = crate::recovery::basins::initial_conditions(d)?.len();
+            crate::recovery::basins::check_shape(
+                &t,
+                n,
+                latents.shape[2],
+                &traj_path.display().to_string(),
+            )?;
+            check_finite(&t, &traj_path)?;
+            Some(t)
+        } else {
+            None
+        };
         Ok(Fitted {
             name: dir.display().to_string(),
             latents,
             rates,
             fixed_points,
+            trajectories,
         })
     }
 }
@@ -427,4 +447,33 @@ impl Report {
         }
         s
     }
+}
+
+/// Write the second step of the file exchange into `dir/queries/`: `initial_states.npy`
+/// (`n x k`, the initial conditions of [`crate::recovery::basins`] mapped into the model's
+/// coordinates by the true -> inferred affine map of M4, fitted on the training trials) and
+/// `queries.json`. Returns the number of initial states.
+pub fn write_queries(d: &Dataset, f: &Fitted, dir: &Path) -> Result<usize> {
+    use crate::recovery::basins;
+    let train = &d.meta.splits.train;
+    let forward = regress::fit_affine(&rows(&d.latents, train), &rows(&f.latents, train), 0.0)?;
+    let x0 = basins::model_initial_states(d, &forward)?;
+    let q = dir.join("queries");
+    std::fs::create_dir_all(&q).map_err(|e| Error::io(&q, e))?;
+    npy::write_matrix(&q.join("initial_states.npy"), &x0)?;
+    let meta = basins::Queries {
+        initial_states: x0.nrows(),
+        steps: basins::STEPS,
+        dt: basins::query_dt(d),
+        write: format!(
+            "{}/trajectories.npy: float64 [{}, {}, {}], your model run freely (zero input) from each initial state, sampled every dt, the first sample being the initial state",
+            dir.display(),
+            x0.nrows(),
+            basins::STEPS,
+            x0.ncols()
+        ),
+    };
+    let text = serde_json::to_string_pretty(&meta).unwrap_or_default() + "\n";
+    npy::write_atomic(&q.join("queries.json"), text.as_bytes())?;
+    Ok(x0.nrows())
 }

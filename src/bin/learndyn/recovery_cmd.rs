@@ -17,6 +17,15 @@ pub enum RecoveryCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Write the initial states a model must be run from (MODEL/queries/initial_states.npy and
+    /// queries.json) for E_top (M9) and the domain of validity (M16); the method then writes
+    /// MODEL/trajectories.npy and scores again.
+    Queries {
+        /// The dataset folder.
+        dataset: PathBuf,
+        /// The model folder (with latents.npy).
+        model: PathBuf,
+    },
     /// Score a fitted model against a dataset's truth: writes score.json and summary.txt.
     Score {
         /// The dataset folder (from `learndyn recovery data`).
@@ -55,6 +64,16 @@ pub fn recovery(cmd: RecoveryCommand) -> Result<(), Failure> {
                 d.truth.manifolds.len(),
                 d.truth.limit_cycles.len(),
                 d.truth.chaotic.len(),
+            );
+            Ok(())
+        }
+        RecoveryCommand::Queries { dataset: ds, model } => {
+            let data = input(dataset::Dataset::read(&ds))?;
+            let fitted = input(score::Fitted::read(&model, &data))?;
+            let n = input(score::write_queries(&data, &fitted, &model))?;
+            eprintln!(
+                "wrote {n} initial states to {}; see queries.json for the trajectories.npy to write",
+                model.join("queries").display()
             );
             Ok(())
         }
