@@ -344,3 +344,35 @@ fn one_basin_model_has_topological_error_one_half() {
         }
     }
 }
+
+/// RM-8: the limit-cycle score. The truth's period estimate from its query trajectories is
+/// the Van der Pol period 6.6632868593 (mu = 1) to the interpolation error of the crossing
+/// estimator (1e-3 relative bound at ~13 samples per period; measured 2e-5), and the truth
+/// scores 0. A model whose trajectories are those of mu = 2 (period 7.6298672, tables of the
+/// Van der Pol period) scores |7.6299 - 6.6633| / 6.6633 = 0.1451.
+#[test]
+fn limit_cycle_period_error_of_a_detuned_oscillator() {
+    let spec = |mu: f64| {
+        let text = format!(
+            "seed = 1\n[system]\nkind = \"van_der_pol\"\nmu = {mu}\n[trials]\ncount = 20\nsteps = 400\ndt = 0.05\n\
+             [observe]\nmixing = \"linear\"\nneurons = 6\nnoise = \"gaussian\"\n"
+        );
+        dataset::generate(&Spec::parse(&text, "<test>").expect("spec")).expect("dataset")
+    };
+    let d = spec(1.0);
+    let r = score::score(&d, &Fitted::truth(&d)).unwrap();
+    let m14 = &r.metrics["M14"];
+    assert_eq!(value(&r, "M14"), 0.0, "{m14}");
+    let est = m14["true_period_estimate"].as_f64().unwrap();
+    assert!((est - 6.663_286_859_3).abs() / 6.663 < 1e-3, "{m14}");
+    let mut detuned = Fitted::truth(&d);
+    detuned.trajectories = Fitted::truth(&spec(2.0)).trajectories;
+    let r = score::score(&d, &detuned).unwrap();
+    let want = (7.629_867_2 - 6.663_286_859_3) / 6.663_286_859_3;
+    assert!(
+        (value(&r, "M14") - want).abs() < 2e-3,
+        "{} vs {want}: {}",
+        value(&r, "M14"),
+        r.metrics["M14"]
+    );
+}

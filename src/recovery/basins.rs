@@ -137,3 +137,26 @@ pub fn successes(truth: &Array3, model: &Array3, back: &Affine, eps: f64) -> Vec
         })
         .collect()
 }
+
+/// Mean period of the post-transient part (last quarter) of trajectory `i` of `traj`
+/// (`[n, STEPS, dim]`, spacing `dt`, true coordinates): the mean spacing of upward crossings
+/// of `x[0] = level`, located by linear interpolation. `None` with fewer than two crossings.
+pub fn crossing_period(traj: &[Vec<f64>], level: f64, dt: f64) -> Option<f64> {
+    let start = traj.len() * 3 / 4;
+    let mut times = Vec::new();
+    for s in start.max(1)..traj.len() {
+        let (a, b) = (traj[s - 1][0] - level, traj[s][0] - level);
+        if a < 0.0 && b >= 0.0 {
+            times.push((s - 1) as f64 * dt + dt * a / (a - b));
+        }
+    }
+    (times.len() >= 2).then(|| (times[times.len() - 1] - times[0]) / (times.len() - 1) as f64)
+}
+
+/// Trajectory `i` of `a` (`[n, steps, k]`), each state mapped by `map`.
+pub fn states(a: &Array3, i: usize, map: impl Fn(&[f64]) -> Vec<f64>) -> Vec<Vec<f64>> {
+    let [_, steps, k] = a.shape;
+    (0..steps)
+        .map(|s| map(&a.data[(i * steps + s) * k..(i * steps + s + 1) * k]))
+        .collect()
+}
