@@ -115,7 +115,7 @@ fn spectrum(x: &[f64], sigma: f64) -> Vec<f64> {
 }
 
 /// `D_H`: the Hellinger distance `(1/sqrt 2) ||sqrt p - sqrt q||` between normalized power
-/// spectra ([`spectrum`]) of each dimension of paired trials (each `time x dims`, same shapes),
+/// spectra (z-scored, frequencies 1 ..= T/2, smoothed, normalized) of each dimension of paired trials (each `time x dims`, same shapes),
 /// averaged over dimensions and trials. In [0, 1]; 0 for identical spectra.
 pub fn power_spectrum_error(truth: &[Matrix], model: &[Matrix], sigma: f64) -> Result<f64> {
     if truth.len() != model.len() || truth.is_empty() {
