@@ -9,6 +9,7 @@ use learndyn::linalg::{self, Matrix};
 use learndyn::model::state_map::TimeKind;
 use learndyn::npy::{self, Array3};
 use learndyn::recovery::dataset::{self, Dataset};
+use learndyn::recovery::metrics::matching;
 use learndyn::recovery::score::{self, Fitted, ModelFixedPoints, ModelPoint};
 use learndyn::recovery::spec::Spec;
 use serde_json::Value;
@@ -231,20 +232,36 @@ fn broken_models_fail_the_metric_designed_to_catch_them() {
     assert_eq!(value(&r, "M15"), 1.0, "{:?}", r.metrics["M15"]);
     // A line attractor replaced by one slow stable point: the slow set is gone (M13).
     let d = dataset("kind = \"integrator\"\ndim = 2\ninput_noise = 0.3", "");
-    let r = score::score(
-        &d,
-        &external(&d, "slow", |p| {
-            let j = vec![vec![-0.5, 0.0], vec![0.0, -1.0]];
-            let x = p[p.len() / 2].x.clone();
-            *p = vec![ModelPoint { x, jacobian: j }];
-        }),
-    )
-    .unwrap();
-    assert!(
-        r.metrics["M13"]["value"].is_null(),
-        "{:?}",
-        r.metrics["M13"]
-    );
+    let mut star = Vec::new();
+    let mut slow = external(&d, "slow", |p| {
+        let j = vec![vec![-0.5, 0.0], vec![0.0, -1.0]];
+        let x = p[p.len() / 2].x.clone();
+        star = x.clone();
+        *p = vec![ModelPoint { x, jacobian: j }];
+    });
+    // Its trajectories from the queried states: x* + exp(J t) (x0 - x*).
+    let dir = tmp("slow-queries");
+    score::write_queries(&d, &slow, &dir).unwrap();
+    let x0 = npy::read_matrix(&dir.join("queries/initial_states.npy")).unwrap();
+    let dt = learndyn::recovery::basins::query_dt(&d);
+    let steps = learndyn::recovery::basins::STEPS;
+    let mut data = Vec::new();
+    for i in 0..x0.nrows() {
+        for s in 0..steps {
+            let t = s as f64 * dt;
+            for (j, rate) in [0.5f64, 1.0].iter().enumerate() {
+                data.push(star[j] + (-rate * t).exp() * (x0.get(i, j) - star[j]));
+            }
+        }
+    }
+    slow.trajectories = Some(Array3 {
+        shape: [x0.nrows(), steps, 2],
+        data,
+    });
+    let r = score::score(&d, &slow).unwrap();
+    // Its slow set is a blob at x*, the middle of the line: the line's ends, half a diameter
+    // away, are not covered (M13 ~ 0.5).
+    assert!(value(&r, "M13") > 0.45, "{:?}", r.metrics["M13"]);
     assert_eq!(r.metrics["M13"]["slow_points"].as_u64(), Some(0));
     assert!(
         r.metrics["M10"]["value"].is_null(),
@@ -375,4 +392,59 @@ fn limit_cycle_period_error_of_a_detuned_oscillator() {
         value(&r, "M14"),
         r.metrics["M14"]
     );
+}
+
+/// RS-10, RM-9 (C4, second half): a ring model perturbed by `eps R x` has only a few fixed
+/// points, yet the scorer still finds the invariant ring from its trajectories (Hausdorff
+/// within the match radius, Betti numbers of a ring) and measures a drift along it that
+/// grows like eps, while the exact ring's drift is zero (to the integration tolerance).
+#[test]
+fn perturbed_ring_keeps_its_ring_and_drifts_in_proportion_to_eps() {
+    let d = dataset("kind = \"ring\"", "");
+    let exact = score::score(&d, &Fitted::truth(&d)).unwrap();
+    let m13 = &exact.metrics["M13"];
+    // DOP853 at rtol 1e-10: a resting state moves by ~1e-10 per query interval.
+    assert!(m13["drift_max"].as_f64().unwrap() < 1e-8, "{m13}");
+    let ring = &d.truth.manifolds[0].points;
+    let (mut drifts, mut shifts) = (Vec::new(), Vec::new());
+    for eps in [0.002, 0.004] {
+        let p = dataset(
+            &format!("kind = \"ring\"\nperturbation = {eps}\nperturbation_seed = 7"),
+            "",
+        );
+        // A few isolated fixed points: the ring breaks into stable points and saddles.
+        let fps = &p.truth.fixed_points;
+        let stable = fps.iter().filter(|q| q.stable).count();
+        assert!((1..=6).contains(&stable) && fps.len() <= 13, "{fps:?}");
+        assert!(fps.iter().all(|q| q.n_marginal == 0));
+        // The perturbed slow ring stays within O(eps) of the exact one.
+        let h = p.truth.manifolds[0]
+            .points
+            .iter()
+            .map(|x| matching::polyline_distance(x, ring, true))
+            .fold(0.0, f64::max);
+        shifts.push(h);
+        // Score it as a model of the exact ring: its isolated fixed points and trajectories.
+        let model = Fitted::truth(&p);
+        let mut f = Fitted::truth(&d);
+        let mut pts = model.fixed_points.clone().unwrap();
+        pts.points.truncate(fps.len());
+        f.fixed_points = Some(pts);
+        f.trajectories = model.trajectories.clone();
+        let r = score::score(&d, &f).unwrap();
+        let m13 = &r.metrics["M13"];
+        assert!(value(&r, "M13") < 0.1, "within the match radius: {m13}");
+        assert_eq!(m13["slow_points"], 0, "{m13}");
+        drifts.push(m13["drift_max"].as_f64().unwrap());
+        if eps == 0.002 {
+            assert_eq!(m13["betti_match"], Value::Bool(true), "{m13}");
+        }
+    }
+    // Drift and displacement are linear in eps to first order: doubling eps doubles them
+    // (second-order terms are O(eps) relative, here < 1%; the drift maximum is over samples,
+    // so allow 5%).
+    assert!((drifts[1] / drifts[0] - 2.0).abs() < 0.1, "{drifts:?}");
+    assert!((shifts[1] / shifts[0] - 2.0).abs() < 0.1, "{shifts:?}");
+    assert!(drifts[0] > 0.0 && drifts[0] < 10.0 * 0.002, "{drifts:?}");
+    assert!(shifts[0] < 10.0 * 0.002, "{shifts:?}");
 }

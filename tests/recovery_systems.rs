@@ -6,6 +6,7 @@
 
 use learndyn::analysis::fixed_points::{find_fixed_points, sample_inits, FpOptions};
 use learndyn::linalg::{self, Matrix};
+use learndyn::recovery::metrics::matching::dist;
 use learndyn::recovery::spec::Spec;
 use learndyn::recovery::system::{Autonomous, System, SystemSpec};
 use learndyn::recovery::truth::Truth;
@@ -382,4 +383,65 @@ fn integrators_and_linear_teachers() {
     let t = s.truth().expect("truth");
     check_description(s.as_ref(), &t);
     assert!((t.fixed_points[0].eigenvalues[0][0] + 0.001).abs() < 1e-9);
+}
+
+/// RS-10: the perturbed ring's listed fixed points are exact (zeros of the field, spectra of
+/// the finite-difference Jacobian), the fixed-point finder started all over the box and on
+/// the old ring finds no others, and its slow ring moves at a speed of order eps.
+#[test]
+fn perturbed_ring_fixed_points_are_exact_and_complete() {
+    let eps = 0.01;
+    let s = system(&format!(
+        "kind = \"ring\"\nperturbation = {eps}\nperturbation_seed = 3"
+    ));
+    let mut t = s.truth().expect("truth");
+    let ring = t.manifolds.remove(0);
+    check_description(s.as_ref(), &t);
+    assert!(t.fixed_points.iter().all(|p| p.n_marginal == 0));
+    // Speed along the relaxed ring: eps |R x| <= eps ||R|| |x| with |x| <= 2.5 and ||R|| of
+    // order 2 (a 6 x 6 Gaussian matrix with N(0, 1/6) entries); nonzero somewhere.
+    assert!(
+        ring.max_speed > 0.0 && ring.max_speed < eps * 2.5 * 3.0,
+        "{}",
+        ring.max_speed
+    );
+    // The finder from the box and from the old ring's samples.
+    let (lo, hi) = s.init_box();
+    let n = s.dim();
+    let exact = system("kind = \"ring\"").truth().unwrap();
+    let old = &exact.manifolds[0].points;
+    let cols = 2048 + old.len();
+    let states = Matrix::from_fn(n, cols, |i, k| {
+        if k < 2048 {
+            let r = learndyn::random::mix64((k * n + i) as u64) as f64 / u64::MAX as f64;
+            lo[i] - 1.0 + (hi[i] - lo[i] + 2.0) * r
+        } else {
+            old[k - 2048][i]
+        }
+    });
+    let opts = FpOptions {
+        noise_scale: 0.0,
+        n_inits: cols,
+        ..FpOptions::default()
+    };
+    let inits = sample_inits(&states, &opts).expect("inits");
+    let found = find_fixed_points(&Autonomous(s.as_ref()), &inits, &opts).expect("search");
+    let mut hits = 0;
+    for p in &found.points {
+        let near = t
+            .fixed_points
+            .iter()
+            .map(|q| dist(&q.x, &p.x))
+            .fold(f64::INFINITY, f64::min);
+        // The finder also reports slow points (here on the slow ring); fixed points only.
+        if speed(s.as_ref(), &p.x) < 1e-10 {
+            assert!(near < 1e-6, "found {:?}, not listed ({near})", p.x);
+            hits += 1;
+        }
+    }
+    assert_eq!(
+        hits,
+        t.fixed_points.len(),
+        "found {hits} of the listed points"
+    );
 }

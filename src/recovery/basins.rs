@@ -28,6 +28,13 @@ pub const STEPS: usize = 400;
 pub const GRID: [usize; 3] = [100, 10, 5];
 /// Random initial conditions beyond 3 dimensions.
 pub const RANDOM: usize = 100;
+/// Extra initial conditions near each true continuous attractor (evenly spaced along its
+/// samples), so that the model's slow set is mapped along the whole manifold (M13): from the
+/// box alone trajectories may land on a few places only (the ring's ICs gather at 5-6).
+pub const NEAR_MANIFOLD: usize = 96;
+/// Offset of those initial conditions from the manifold, as a fraction of its diameter, in a
+/// seeded random direction: the model must bring them back.
+pub const NEAR_OFFSET: f64 = 0.01;
 
 /// `queries/queries.json`: what the method must simulate.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,8 +50,42 @@ pub struct Queries {
     pub write: String,
 }
 
-/// The initial conditions in true coordinates.
+/// The initial conditions in true coordinates: the box grid (or random draws), then
+/// [`NEAR_MANIFOLD`] points near each true continuous attractor.
 pub fn initial_conditions(d: &Dataset) -> Result<Vec<Vec<f64>>> {
+    let mut ics = box_conditions(d)?;
+    let mut rng = crate::random::rng(d.meta.spec.seed, 0xB452);
+    for mf in &d.truth.manifolds {
+        let n = mf.points.len();
+        if n == 0 {
+            continue;
+        }
+        let mut diameter = 0.0f64;
+        for a in &mf.points {
+            for b in &mf.points {
+                diameter = diameter.max(matching::dist(a, b));
+            }
+        }
+        for q in 0..NEAR_MANIFOLD.min(n) {
+            let p = &mf.points[q * n / NEAR_MANIFOLD.min(n)];
+            let dir: Vec<f64> = p
+                .iter()
+                .map(|_| rng.sample::<f64, _>(rand_distr::StandardNormal))
+                .collect();
+            let norm = dir.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-300);
+            ics.push(
+                p.iter()
+                    .zip(&dir)
+                    .map(|(x, v)| x + NEAR_OFFSET * diameter * v / norm)
+                    .collect(),
+            );
+        }
+    }
+    Ok(ics)
+}
+
+/// The grid over the system's initial-state box (random draws beyond 3 dimensions).
+fn box_conditions(d: &Dataset) -> Result<Vec<Vec<f64>>> {
     let sys = d.meta.spec.system.build()?;
     let (lo, hi) = sys.init_box();
     let dim = lo.len();

@@ -14,11 +14,11 @@ use crate::error::Result;
 use crate::linalg::{self, Matrix};
 use crate::model::state_map::TimeKind;
 use crate::recovery::basins;
+use crate::recovery::continuous::{self, Slow};
 use crate::recovery::dataset::Dataset;
 use crate::recovery::metrics::matching::{self, dist};
-use crate::recovery::metrics::{regress::Affine, topology};
+use crate::recovery::metrics::regress::Affine;
 use crate::recovery::score::Fitted;
-use crate::recovery::truth::ManifoldKind;
 use num_complex::Complex64;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -52,7 +52,7 @@ pub(crate) struct Point {
 }
 
 impl Point {
-    fn stable(&self) -> bool {
+    pub(crate) fn stable(&self) -> bool {
         self.n_unstable == 0 && self.n_marginal == 0
     }
 }
@@ -191,12 +191,20 @@ pub(crate) fn mechanism(
         .collect();
     topological_error(d, f, back, eps, m)?;
     limit_cycle(d, f, back, diameter, m)?;
+    let slow = Slow {
+        model: &model,
+        trajectories: f.trajectories.as_ref(),
+        back,
+        eps,
+        diameter,
+        duration,
+    };
+    m.insert("M13".into(), continuous::continuous_attractor(d, &slow)?);
     if f.fixed_points.is_none() {
         for (id, name) in [
             ("M10", "stable_fp_F1"),
             ("M11", "index_agreement"),
             ("M12", "timescale_error"),
-            ("M13", "continuous_attractor"),
             ("M15", "spurious_attractors"),
         ] {
             m.insert(id.into(), json!({"name": name, "value": Value::Null, "reason": "the model folder has no fixed_points.json"}));
@@ -279,7 +287,6 @@ pub(crate) fn mechanism(
         "definition": "mean over matched fixed points of mean_i |ln(tau_model_i / tau_true_i)|, tau = 1 / max(|Re lambda|, marginal_rate), slowest modes first",
         "eigenvalue_wasserstein": mean(&w), "matched": errs.len(),
         "reason": if errs.is_empty() { Value::from("no matched fixed points") } else { Value::Null }}));
-    manifolds(d, &model, eps, diameter, m);
     spurious(d, &model, &attractor, eps, m);
     not_yet(m);
     Ok(())
@@ -287,64 +294,6 @@ pub(crate) fn mechanism(
 
 fn ratio(a: usize, b: usize) -> Option<f64> {
     (b > 0).then(|| a as f64 / b as f64)
-}
-
-/// M13 (a, c, d; b for the points' speeds when given): the model's slow set (points with a
-/// marginal direction) against each true manifold.
-fn manifolds(
-    d: &Dataset,
-    model: &[Point],
-    eps: f64,
-    diameter: f64,
-    m: &mut BTreeMap<String, Value>,
-) {
-    let Some(mf) = d.truth.manifolds.first() else {
-        m.insert(
-            "M13".into(),
-            json!({"name": "continuous_attractor", "value": Value::Null,
-            "reason": "the true system has no continuous attractor"}),
-        );
-        return;
-    };
-    let slow: Vec<&Point> = model.iter().filter(|p| p.n_marginal > 0).collect();
-    let slow_x: Vec<Vec<f64>> = slow.iter().map(|p| p.x.clone()).collect();
-    let h = matching::hausdorff(&mf.points, &slow_x);
-    let tangency: Vec<f64> = slow
-        .iter()
-        .filter_map(|p| {
-            let (k, _) = mf
-                .points
-                .iter()
-                .enumerate()
-                .map(|(k, q)| (k, dist(q, &p.x)))
-                .min_by(|a, b| a.1.total_cmp(&b.1))?;
-            let t = &mf.tangents[k];
-            p.marginal_dirs
-                .iter()
-                .map(|v| v.iter().zip(t).map(|(a, b)| a * b).sum::<f64>().abs())
-                .reduce(f64::max)
-        })
-        .collect();
-    let want = match mf.kind {
-        ManifoldKind::Line => (1, 0),
-        ManifoldKind::Ring => (1, 1),
-    };
-    let net = topology::subsample_greedy(&slow_x, eps / 3.0);
-    let betti = (!net.is_empty()).then(|| topology::betti_0_1(&net, eps));
-    let marginal = (!slow.is_empty())
-        .then(|| slow.iter().map(|p| p.n_marginal as f64).sum::<f64>() / slow.len() as f64);
-    m.insert("M13".into(), json!({"name": "continuous_attractor",
-        "value": if h.is_finite() { Value::from(h / diameter) } else { Value::Null },
-        "definition": "Hausdorff distance between the true manifold and the model's slow set (points with a marginal direction), over the attractor diameter",
-        "hausdorff": if h.is_finite() { Value::from(h) } else { Value::Null },
-        "slow_points": slow.len(),
-        "mean_marginal_modes": marginal, "true_marginal_modes": mf.marginal_modes,
-        "tangency": if tangency.is_empty() { Value::Null } else { Value::from(tangency.iter().sum::<f64>() / tangency.len() as f64) },
-        "betti": betti.map(|(b0, b1)| vec![b0, b1]), "true_betti": vec![want.0, want.1],
-        "betti_match": betti.map(|b| b == want),
-        "drift": Value::Null, "drift_reason": "needs the model's vector field along the slow set (not in the file exchange yet)",
-        "reason": if slow.is_empty() { Value::from("the model has no slow points (no marginal direction at any fixed point)") } else { Value::Null },
-        "hyperparameters": {"betti_scale": eps, "betti_spacing": eps / 3.0}}));
 }
 
 /// M15: model attractors (stable points and slow points) with no true attractor within

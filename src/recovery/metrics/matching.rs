@@ -112,6 +112,36 @@ pub fn directed_hausdorff(a: &[Vec<f64>], b: &[Vec<f64>]) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// Distance from `x` to the polyline through `points` in order (closed: also the segment from
+/// the last point back to the first); `+inf` for no points.
+pub fn polyline_distance(x: &[f64], points: &[Vec<f64>], closed: bool) -> f64 {
+    let n = points.len();
+    let segs = if closed { n } else { n.saturating_sub(1) };
+    let mut best = points
+        .iter()
+        .map(|p| dist(p, x))
+        .fold(f64::INFINITY, f64::min);
+    for k in 0..segs {
+        let (a, b) = (&points[k], &points[(k + 1) % n]);
+        let ab: Vec<f64> = b.iter().zip(a).map(|(p, q)| p - q).collect();
+        let len2: f64 = ab.iter().map(|v| v * v).sum();
+        if len2 == 0.0 {
+            continue;
+        }
+        let t = (x
+            .iter()
+            .zip(a)
+            .zip(&ab)
+            .map(|((xi, ai), d)| (xi - ai) * d)
+            .sum::<f64>()
+            / len2)
+            .clamp(0.0, 1.0);
+        let q: Vec<f64> = a.iter().zip(&ab).map(|(ai, d)| ai + t * d).collect();
+        best = best.min(dist(&q, x));
+    }
+    best
+}
+
 /// Symmetric Hausdorff distance (0 if both are empty, +inf if exactly one is).
 pub fn hausdorff(a: &[Vec<f64>], b: &[Vec<f64>]) -> f64 {
     directed_hausdorff(a, b).max(directed_hausdorff(b, a))

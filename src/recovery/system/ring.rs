@@ -11,6 +11,18 @@
 //! supports gives the ring as a closed polygon of such segments (a hexagon for N = 6), with
 //! its tangent `dx/ds` per segment, and any isolated fixed points. Supports whose block has
 //! a null space of dimension > 1 are skipped (see `enumerate`).
+//!
+//! Perturbed ring (RS-10, C4's second half; Ságodi et al. 2024): `perturbation = eps` adds
+//! the random linear field `eps R x / tau`, `R_jk ~ N(0, 1/N)` drawn from `perturbation_seed`.
+//! The flow stays piecewise linear, so its fixed points are still exact: in the region of
+//! support `S` they solve the full `N x N` system `(I - eps R - W P_S / N) x = c_ff 1` with the
+//! sign constraints; generically only a few survive, isolated. The ring itself persists as a
+//! normally attracting slow invariant manifold (Fenichel) within O(eps) of the unperturbed
+//! one; it has no closed form, so the truth lists it as samples obtained by relaxing the
+//! unperturbed ring's points under the perturbed flow for `RELAX` = 12 time constants (the
+//! fast directions contract at least like `exp(-0.72 t / tau)`, so the samples lie on the slow
+//! manifold to about `2e-4` of their O(eps) starting offset), with tangents from neighbouring
+//! samples and `max_speed` the largest drift speed along it (O(eps)).
 
 use super::{bad, System};
 use crate::error::Result;
@@ -40,7 +52,19 @@ pub struct Ring {
     pub velocity_std: f64,
     /// Steps the angular velocity is held.
     pub velocity_steps: usize,
+    /// Strength `eps` of the random linear perturbation `eps R x / tau` (RS-10; 0: the exact
+    /// ring attractor).
+    pub perturbation: f64,
+    /// Seed of the perturbation matrix `R` (independent of the dataset's seed, so one
+    /// perturbed system can be sampled by several datasets).
+    pub perturbation_seed: u64,
+    /// `R`, row-major `N x N`, drawn by `validated` (not part of the spec).
+    #[serde(skip)]
+    r: Vec<f64>,
 }
+
+/// Time constants the unperturbed ring's samples relax under the perturbed flow (RS-10).
+const RELAX: f64 = 12.0;
 
 impl Default for Ring {
     fn default() -> Self {
@@ -52,6 +76,9 @@ impl Default for Ring {
             tau: 1.0,
             velocity_std: 0.0,
             velocity_steps: 10,
+            perturbation: 0.0,
+            perturbation_seed: 0,
+            r: Vec::new(),
         }
     }
 }
@@ -76,7 +103,111 @@ impl Ring {
                 "must be >= 0, with velocity_steps >= 1",
             ));
         }
-        Ok(self.clone())
+        if !(self.perturbation.is_finite() && self.perturbation >= 0.0) {
+            return Err(bad(
+                "perturbation",
+                "must be a number >= 0 (0: the exact ring)",
+            ));
+        }
+        let mut ring = self.clone();
+        ring.r.clear();
+        if self.perturbation > 0.0 {
+            let n = self.units;
+            let mut rng = crate::random::rng(self.perturbation_seed, 0x819E);
+            let g = crate::random::gaussian_matrix(&mut rng, n, n);
+            let scale = 1.0 / (n as f64).sqrt();
+            ring.r = (0..n * n).map(|i| scale * g.get(i / n, i % n)).collect();
+        }
+        Ok(ring)
+    }
+
+    /// The perturbation term `eps (R x)_j` (0 without perturbation).
+    fn perturb(&self, j: usize, x: &[f64]) -> f64 {
+        if self.r.is_empty() {
+            return 0.0;
+        }
+        let n = self.units;
+        self.perturbation * (0..n).map(|k| self.r[j * n + k] * x[k]).sum::<f64>()
+    }
+
+    /// Fixed points of the perturbed flow (RS-10): one linear solve per support.
+    fn perturbed_fixed_points(&self) -> Result<Vec<Vec<f64>>> {
+        let n = self.units;
+        let nf = n as f64;
+        let mut out = Vec::new();
+        for mask in 1u32..(1 << n) {
+            let a = Matrix::from_fn(n, n, |j, k| {
+                let w = if mask & (1 << k) != 0 {
+                    self.w_sym(j, k) / nf
+                } else {
+                    0.0
+                };
+                f64::from(u8::from(j == k)) - self.perturbation * self.r[j * n + k] - w
+            });
+            let b = Matrix::from_fn(n, 1, |_, _| self.c_ff);
+            let Ok(x) = linalg::solve(&a, &b) else {
+                continue; // singular block: no isolated point with this support
+            };
+            let x: Vec<f64> = (0..n).map(|j| x.get(j, 0)).collect();
+            // Strictly inside the region, where the Jacobian is defined.
+            let inside = (0..n).all(|j| {
+                if mask & (1 << j) != 0 {
+                    x[j] > 1e-9
+                } else {
+                    x[j] < -1e-9
+                }
+            });
+            if inside && x.iter().all(|v| v.is_finite()) {
+                out.push(x);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The perturbed slow ring (RS-10): the unperturbed ring's samples relaxed for `RELAX`
+    /// time constants, ordered by angle, with tangents from neighbours.
+    fn perturbed_manifold(&self, unperturbed: &Manifold) -> Result<Manifold> {
+        let times = [0.0, RELAX * self.tau];
+        let mut points = Vec::with_capacity(unperturbed.points.len());
+        for p in &unperturbed.points {
+            let traj = super::trajectory(self, p, &times)?;
+            points.push(traj[1].clone());
+        }
+        let two_pi = 2.0 * std::f64::consts::PI;
+        points.sort_by(|a, b| {
+            self.angle(a)
+                .rem_euclid(two_pi)
+                .total_cmp(&self.angle(b).rem_euclid(two_pi))
+        });
+        let m = points.len();
+        let tangents = (0..m)
+            .map(|k| {
+                let (a, b) = (&points[(k + m - 1) % m], &points[(k + 1) % m]);
+                let t: Vec<f64> = b.iter().zip(a).map(|(p, q)| p - q).collect();
+                let norm = t.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-300);
+                t.iter().map(|v| v / norm).collect()
+            })
+            .collect();
+        let max_speed = self.max_speed(&points);
+        Ok(Manifold {
+            kind: ManifoldKind::Ring,
+            points,
+            tangents,
+            marginal_modes: 1,
+            max_speed,
+        })
+    }
+
+    /// Largest speed `|f(x, 0)|` over `points`.
+    fn max_speed(&self, points: &[Vec<f64>]) -> f64 {
+        let mut f = vec![0.0; self.units];
+        points
+            .iter()
+            .map(|p| {
+                self.field(p, &[0.0], &mut f);
+                f.iter().map(|v| v * v).sum::<f64>().sqrt()
+            })
+            .fold(0.0, f64::max)
     }
 
     fn theta(&self, j: usize) -> f64 {
@@ -232,7 +363,7 @@ impl System for Ring {
                     r += (self.w_sym(j, k) + u[0] * self.w_asym(j, k)) * xk;
                 }
             }
-            out[j] = (-x[j] + r / nf + self.c_ff) / self.tau;
+            out[j] = (-x[j] + r / nf + self.perturb(j, x) + self.c_ff) / self.tau;
         }
     }
     fn jacobian(&self, x: &[f64], u: &[f64], jac: &mut Matrix) {
@@ -244,10 +375,33 @@ impl System for Ring {
             } else {
                 0.0
             };
-            (w - f64::from(u8::from(j == k))) / self.tau
+            let p = if self.r.is_empty() {
+                0.0
+            } else {
+                self.perturbation * self.r[j * n + k]
+            };
+            (w + p - f64::from(u8::from(j == k))) / self.tau
         });
     }
     fn truth(&self) -> Result<Truth> {
+        if self.perturbation > 0.0 {
+            let mut exact = self.clone();
+            exact.perturbation = 0.0;
+            exact.r.clear();
+            let ring = exact.truth()?;
+            let mut truth = Truth::fixed_points(self.units, Vec::new());
+            for x in self.perturbed_fixed_points()? {
+                truth
+                    .fixed_points
+                    .push(super::describe_fixed_point(self, x)?);
+            }
+            truth.fixed_points.sort_by_key(|p| p.n_unstable);
+            for mf in &ring.manifolds {
+                truth.manifolds.push(self.perturbed_manifold(mf)?);
+            }
+            truth.provenance = crate::recovery::truth::Provenance::ClosedFormAndNumerical;
+            return Ok(truth);
+        }
         let (mut segments, isolated) = self.enumerate()?;
         let mut truth = Truth::fixed_points(self.units, Vec::new());
         for x in isolated {
@@ -283,14 +437,7 @@ impl System for Ring {
                 tangents.push(t.iter().map(|v| v / norm).collect());
             }
         }
-        let mut f = vec![0.0; self.units];
-        let max_speed = points
-            .iter()
-            .map(|p: &Vec<f64>| {
-                self.field(p, &[0.0], &mut f);
-                f.iter().map(|v| v * v).sum::<f64>().sqrt()
-            })
-            .fold(0.0, f64::max);
+        let max_speed = self.max_speed(&points);
         truth.manifolds.push(Manifold {
             kind: ManifoldKind::Ring,
             points,
