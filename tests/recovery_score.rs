@@ -128,7 +128,7 @@ fn external(d: &Dataset, name: &str, edit: impl FnOnce(&mut Vec<ModelPoint>)) ->
     Fitted::read(&dir, d).expect("model folder")
 }
 
-/// RM-1, RM-2, RM-3, RM-4, RM-5, RM-6, RM-7: perfect self-scores, invariant under affine maps and permutations.
+/// RM-1, RM-2, RM-3, RM-4, RM-5, RM-6, RM-7, RM-10: perfect self-scores, invariant under affine maps and permutations.
 #[test]
 fn truth_scores_perfectly_also_after_an_affine_map_and_permutation() {
     for (sys, extra) in [
@@ -168,6 +168,14 @@ fn truth_scores_perfectly_also_after_an_affine_map_and_permutation() {
             // moves spectra and histograms by that much (a sample at a bin edge at most).
             assert!(value(&r, "M8") < 1e-9, "{sys}: M8 {:?}", r.metrics["M8"]);
             assert_eq!(value(&r, "M9"), 0.0, "{sys}: {:?}", r.metrics["M9"]);
+            // RM-10: the same attractors with the same basins, found by recurrences.
+            let m17 = &r.metrics["M17"];
+            assert_eq!(value(&r, "M17"), 0.0, "{sys}: {m17}");
+            assert_eq!(m17["basin_fraction_distance"], 0.0, "{sys}: {m17}");
+            assert_eq!(
+                m17["true_attractors"], m17["model_attractors"],
+                "{sys}: {m17}"
+            );
             if let Some(s) = r.metrics["M8"]["D_stsp"].as_f64() {
                 assert!(s < 1e-9, "{sys}: D_stsp {s}");
             }
@@ -320,7 +328,7 @@ fn broken_models_fail_the_metric_designed_to_catch_them() {
     assert!(e.contains("expected shape [60, 120"), "{e}");
 }
 
-/// RM-7, C5: a model that knows one basin of the bistable Duffing oscillator (every initial
+/// RM-7, RM-10, C5: a model that knows one basin of the bistable Duffing oscillator (every initial
 /// condition goes to the +x focus: the truth mirrored `(x, y) -> (-x, -y)` where it would end
 /// at the other one) has E_top = 1/2 exactly, since the initial-condition grid and the basins
 /// are symmetric under the same mirror; the truth has 0. The initial states queried through
@@ -342,6 +350,18 @@ fn one_basin_model_has_topological_error_one_half() {
     assert_eq!(2 * flipped, n, "the grid is symmetric");
     let r = score::score(&d, &f).unwrap();
     assert_eq!(value(&r, "M9"), 0.5, "{:?}", r.metrics["M9"]);
+    // RM-10: by recurrences, the truth has the two foci with half the grid each; the model
+    // one, so half the initial conditions go to the wrong attractor.
+    let m17 = &r.metrics["M17"];
+    assert_eq!(m17["true_attractors"], 2, "{m17}");
+    assert_eq!(m17["model_attractors"], 1, "{m17}");
+    assert_eq!(
+        m17["true_basin_fractions"],
+        serde_json::json!([0.5, 0.5]),
+        "{m17}"
+    );
+    assert_eq!(value(&r, "M17"), 0.5, "{m17}");
+    assert_eq!(m17["basin_fraction_distance"], 0.5, "{m17}");
     assert_eq!(
         value(&score::score(&d, &Fitted::truth(&d)).unwrap(), "M9"),
         0.0
@@ -362,7 +382,7 @@ fn one_basin_model_has_topological_error_one_half() {
     }
 }
 
-/// RM-8: the limit-cycle score. The truth's period estimate from its query trajectories is
+/// RM-8, RM-10: the limit-cycle score. The truth's period estimate from its query trajectories is
 /// the Van der Pol period 6.6632868593 (mu = 1) to the interpolation error of the crossing
 /// estimator (1e-3 relative bound at ~13 samples per period; measured 2e-5), and the truth
 /// scores 0. A model whose trajectories are those of mu = 2 (period 7.6298672, tables of the
@@ -380,6 +400,10 @@ fn limit_cycle_period_error_of_a_detuned_oscillator() {
     let r = score::score(&d, &Fitted::truth(&d)).unwrap();
     let m14 = &r.metrics["M14"];
     assert_eq!(value(&r, "M14"), 0.0, "{m14}");
+    // RM-10: one attractor, a set (not a point), reached from every initial condition.
+    let m17 = &r.metrics["M17"];
+    assert_eq!(m17["true_kinds"], serde_json::json!(["set"]), "{m17}");
+    assert_eq!(m17["true_undetermined"], 0, "{m17}");
     let est = m14["true_period_estimate"].as_f64().unwrap();
     assert!((est - 6.663_286_859_3).abs() / 6.663 < 1e-3, "{m14}");
     let mut detuned = Fitted::truth(&d);

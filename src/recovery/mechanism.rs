@@ -13,11 +13,13 @@
 use crate::error::Result;
 use crate::linalg::{self, Matrix};
 use crate::model::state_map::TimeKind;
+use crate::npy::Array3;
 use crate::recovery::basins;
 use crate::recovery::continuous::{self, Slow};
 use crate::recovery::dataset::Dataset;
 use crate::recovery::metrics::matching::{self, dist};
 use crate::recovery::metrics::regress::Affine;
+use crate::recovery::recurrences;
 use crate::recovery::score::Fitted;
 use num_complex::Complex64;
 use serde_json::{json, Value};
@@ -189,8 +191,17 @@ pub(crate) fn mechanism(
         .iter()
         .map(|p| (p.x.clone(), p.n_unstable, p.n_marginal))
         .collect();
-    topological_error(d, f, back, eps, m)?;
-    limit_cycle(d, f, back, diameter, m)?;
+    // The true system's query trajectories, when the model has its own to compare.
+    let true_traj = match &f.trajectories {
+        Some(_) => Some(basins::true_trajectories(d)?),
+        None => None,
+    };
+    topological_error(d, f, true_traj.as_ref(), back, eps, m)?;
+    limit_cycle(d, f, true_traj.as_ref(), back, diameter, m)?;
+    m.insert(
+        "M17".into(),
+        every_attractor(f, true_traj.as_ref(), back, eps),
+    );
     let slow = Slow {
         model: &model,
         trajectories: f.trajectories.as_ref(),
@@ -318,11 +329,12 @@ fn domain_samples(d: &Dataset) -> Vec<&[f64]> {
 fn topological_error(
     d: &Dataset,
     f: &Fitted,
+    truth: Option<&Array3>,
     back: &Affine,
     eps: f64,
     m: &mut BTreeMap<String, Value>,
 ) -> Result<()> {
-    let Some(traj) = &f.trajectories else {
+    let (Some(traj), Some(truth)) = (&f.trajectories, truth) else {
         let reason = "the model folder has no trajectories.npy (run `learndyn recovery queries DATASET MODEL`, simulate, score again)";
         m.insert(
             "M9".into(),
@@ -334,8 +346,7 @@ fn topological_error(
         );
         return Ok(());
     };
-    let truth = basins::true_trajectories(d)?;
-    let ok = basins::successes(&truth, traj, back, eps);
+    let ok = basins::successes(truth, traj, back, eps);
     let ics = basins::initial_conditions(d)?;
     let samples = domain_samples(d);
     let inside: Vec<bool> = ics
@@ -368,6 +379,7 @@ fn topological_error(
 fn limit_cycle(
     d: &Dataset,
     f: &Fitted,
+    truth: Option<&Array3>,
     back: &Affine,
     diameter: f64,
     m: &mut BTreeMap<String, Value>,
@@ -376,12 +388,11 @@ fn limit_cycle(
         m.insert("M14".into(), json!({"name": "limit_cycle", "value": Value::Null, "reason": "the true system has no limit cycle"}));
         return Ok(());
     };
-    let Some(traj) = &f.trajectories else {
+    let (Some(traj), Some(truth)) = (&f.trajectories, truth) else {
         m.insert("M14".into(), json!({"name": "limit_cycle", "value": Value::Null,
             "reason": "the model folder has no trajectories.npy (see `learndyn recovery queries`)"}));
         return Ok(());
     };
-    let truth = basins::true_trajectories(d)?;
     let level = cycle.points.iter().map(|p| p[0]).sum::<f64>() / cycle.points.len() as f64;
     let dt = basins::query_dt(d);
     let median = |mut v: Vec<f64>| -> Option<f64> {
@@ -390,7 +401,7 @@ fn limit_cycle(
     };
     let (mut tp, mut mp, mut hd) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..truth.shape[0] {
-        let t = basins::states(&truth, i, |x| x.to_vec());
+        let t = basins::states(truth, i, |x| x.to_vec());
         let mo = basins::states(traj, i, |x| back.apply_point(x));
         if let Some(p) = basins::crossing_period(&t, level, dt) {
             tp.push(p);
@@ -413,6 +424,35 @@ fn limit_cycle(
         "true_period": cycle.period, "true_period_estimate": t_est, "model_period_estimate": m_est,
         "distance_to_true_cycle_over_diameter": median(hd), "floquet_true": cycle.floquet}));
     Ok(())
+}
+
+/// M17: attractors of any kind and their basins by recurrences (RM-10), true vs model on the
+/// same initial conditions, the model's trajectories mapped into true coordinates.
+fn every_attractor(f: &Fitted, truth: Option<&Array3>, back: &Affine, eps: f64) -> Value {
+    let (Some(traj), Some(truth)) = (&f.trajectories, truth) else {
+        return json!({"name": "attractors_by_recurrences", "value": Value::Null,
+            "reason": "the model folder has no trajectories.npy (see `learndyn recovery queries`)"});
+    };
+    let all = |a: &Array3, map: &dyn Fn(&[f64]) -> Vec<f64>| -> Vec<Vec<Vec<f64>>> {
+        (0..a.shape[0]).map(|i| basins::states(a, i, map)).collect()
+    };
+    let t = recurrences::map_attractors(&all(truth, &|x| x.to_vec()), eps);
+    let mo = recurrences::map_attractors(&all(traj, &|x| back.apply_point(x)), eps);
+    let c = recurrences::compare(&t, &mo, eps);
+    let kinds = |b: &recurrences::Basins| -> Vec<&'static str> {
+        b.attractors.iter().map(|a| a.kind(eps)).collect()
+    };
+    let undetermined = |b: &recurrences::Basins| b.labels.iter().filter(|l| l.is_none()).count();
+    json!({"name": "attractors_by_recurrences", "value": c.basin_error,
+        "definition": "fraction of initial conditions whose model attractor (found by recurrences on cells, aligned) is not the match of their true attractor; attractors matched by Hausdorff distance below match_radius",
+        "true_attractors": t.attractors.len(), "model_attractors": mo.attractors.len(),
+        "matched": c.pairs.len(), "true_kinds": kinds(&t), "model_kinds": kinds(&mo),
+        "true_basin_fractions": t.fractions(), "model_basin_fractions": mo.fractions(),
+        "basin_fraction_distance": c.fraction_distance,
+        "true_undetermined": undetermined(&t), "model_undetermined": undetermined(&mo),
+        "reason": if c.basin_error.is_none() { Value::from("no true initial condition reached an attractor within the horizon") } else { Value::Null },
+        "hyperparameters": {"cell": eps, "recurrences": recurrences::RECURRENCES, "known_hits": recurrences::KNOWN_HITS,
+            "collect": recurrences::COLLECT, "merge": "attractors whose cells touch are one", "method": "Datseris & Wagemakers 2022 (AttractorsViaRecurrences), on the query trajectories"}})
 }
 
 fn spurious(

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod score;
 
 pub mod observe;
+pub mod recurrences;
 
 pub mod spec;
 pub mod system;
