@@ -732,6 +732,62 @@ fn theory_partial_observation_json_contract() {
     }
 }
 
+/// `learndyn theory mean-field --json`: the documented keys, check MF1's kappa at
+/// (sigma_mn, g) = (2, 0.5) (MF-3), the trivial branch below the onset, and clear input errors
+/// (exit 2) for a negative or chaotic g and a non-positive sigma_m.
+#[test]
+fn theory_mean_field_json_contract() {
+    let (code, out, err) = run(bin().args([
+        "theory",
+        "mean-field",
+        "--sigma-mn",
+        "2",
+        "--g",
+        "0.5",
+        "--json",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!((v["kappa"].as_f64().unwrap() - 1.2895).abs() < 5e-5);
+    assert!((v["delta0"].as_f64().unwrap() - 1.78786).abs() < 1e-5);
+    assert_eq!(v["stable"], "nontrivial");
+    assert_eq!(v["outlier"].as_f64(), Some(2.0));
+    assert_eq!(v["nontrivial"]["kappa"], v["kappa"]);
+    assert_eq!(v["trivial"]["kappa"].as_f64(), Some(0.0));
+    assert_eq!(v["quadrature"]["rule"], "gauss-hermite");
+    assert!(v["error_estimate"].as_f64().unwrap() < 1e-9);
+    let (code, out, err) = run(bin().args([
+        "theory",
+        "mean-field",
+        "--sigma-mn",
+        "0.5",
+        "--g",
+        "0.2",
+        "--json",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["stable"], "trivial");
+    assert_eq!(v["kappa"].as_f64(), Some(0.0));
+    assert!(v["nontrivial"].is_null());
+    let (code, out, err) = run(bin().args(["theory", "mean-field", "--sigma-mn", "2", "--g", "0"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("kappa = 1.337109"), "{out}");
+    for (bad, what) in [
+        (vec!["--sigma-mn", "2", "--g", "-0.5"], "g"),
+        (vec!["--sigma-mn", "2", "--g", "1.5"], "g"),
+        (
+            vec!["--sigma-mn", "2", "--g", "0.5", "--sigma-m", "0"],
+            "sigma_m",
+        ),
+        (vec!["--sigma-mn", "nan", "--g", "0.5"], "sigma_mn"),
+    ] {
+        let (code, _, err) = run(bin().args(["theory", "mean-field"]).args(&bad));
+        assert_eq!(code, 2, "{bad:?}: {err}");
+        assert!(err.contains(&format!("{what}:")), "{bad:?}: {err}");
+    }
+}
+
 /// `output.format = "parquet"` writes `records.parquet` beside `records.csv`: the same rows in
 /// the same order, with typed nullable integer columns (issue 16 item 1). Read back with the
 /// parquet crate's row reader and compared cell by cell with the CSV.

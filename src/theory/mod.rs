@@ -5,6 +5,7 @@ pub mod arora;
 pub mod deep_linear;
 pub mod kunin;
 pub mod lrnn;
+pub mod mean_field;
 pub mod outlier;
 pub mod partial_obs;
 pub mod riccati;

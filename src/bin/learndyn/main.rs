@@ -126,7 +126,8 @@ enum Command {
     Bench(BenchCommand),
     /// Closed-form calculators for theorists (no config, no output folder)
     ///
-    /// e.g. `learndyn theory partial-observation --teacher B.npy --observed 0,3 --json`.
+    /// e.g. `learndyn theory partial-observation --teacher B.npy --observed 0,3 --json`,
+    /// `learndyn theory mean-field --sigma-mn 2 --g 0.5`.
     #[command(subcommand)]
     Theory(TheoryCommand),
     /// The attractor-recovery benchmark: ground-truth datasets, and scores of fitted models

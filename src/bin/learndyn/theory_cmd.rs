@@ -4,6 +4,7 @@
 use super::Failure;
 use clap::{Subcommand, ValueEnum};
 use learndyn::linalg::Matrix;
+use learndyn::theory::mean_field::{self, MeanFieldOptions, RankOne, RuleKind, StationaryState};
 use learndyn::theory::partial_obs::{self, Problem, TimeKind};
 use num_complex::Complex64;
 use serde_json::json;
@@ -37,6 +38,26 @@ pub enum TheoryCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Stationary mean field of a rank-one RNN on a random bulk, J = g chi/sqrt(N) + m n^T/N,
+    /// phi = tanh (Mastrogiuseppe & Ostojic 2018; theory/mean_field.md MF-1..MF-6): kappa,
+    /// Delta_0, the stable branch and the outlier eigenvalue of J.
+    MeanField {
+        /// Overlap sigma_mn = Cov(m_i, n_i): the outlier eigenvalue of J as N -> infinity.
+        #[arg(long, allow_negative_numbers = true)]
+        sigma_mn: f64,
+        /// Bulk strength g, 0 <= g < 1 (the radius of the bulk of J's spectrum).
+        #[arg(long, allow_negative_numbers = true)]
+        g: f64,
+        /// Standard deviation of m_i (kappa scales as 1/sigma_m).
+        #[arg(long, allow_negative_numbers = true, default_value_t = 1.0)]
+        sigma_m: f64,
+        /// Largest accepted change of kappa and Delta_0 between two quadrature orders.
+        #[arg(long, default_value_t = MeanFieldOptions::default().tol)]
+        tol: f64,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -55,6 +76,13 @@ pub fn theory(cmd: TheoryCommand) -> Result<(), Failure> {
             obs_noise,
             json,
         } => partial_observation(&teacher, &observed, time, q.as_deref(), obs_noise, json),
+        TheoryCommand::MeanField {
+            sigma_mn,
+            g,
+            sigma_m,
+            tol,
+            json,
+        } => mean_field_cmd(sigma_mn, g, sigma_m, tol, json),
     }
 }
 
@@ -178,5 +206,96 @@ fn partial_observation(
         println!("  ... {} more (--json prints all)", n - 20);
     }
     println!("timescales in {unit}; --json prints B_hat too");
+    Ok(())
+}
+
+fn state_json(s: &StationaryState) -> serde_json::Value {
+    json!({
+        "kappa": s.kappa,
+        "delta0": s.delta0,
+        "mean_dphi": s.mean_dphi,
+        "mean_phi2": s.mean_phi2,
+        "bulk_radius": s.bulk_radius,
+    })
+}
+
+fn mean_field_cmd(
+    sigma_mn: f64,
+    g: f64,
+    sigma_m: f64,
+    tol: f64,
+    as_json: bool,
+) -> Result<(), Failure> {
+    let input = |e: learndyn::Error| Failure::Input(e.into());
+    let net = RankOne::new(sigma_mn, sigma_m, g).map_err(input)?;
+    let mf = mean_field::solve(&net, &MeanFieldOptions { tol }).map_err(input)?;
+    let stable = match mf.stable {
+        mean_field::Branch::Trivial => mf.trivial,
+        mean_field::Branch::Nontrivial => mf.nontrivial.unwrap_or(mf.trivial),
+    };
+    let quadrature = match mf.quadrature {
+        None => json!(null),
+        Some(RuleKind::GaussHermite { order }) => json!({"rule": "gauss-hermite", "order": order}),
+        Some(RuleKind::Trapezoid { step }) => json!({"rule": "trapezoid", "step": step}),
+    };
+    if as_json {
+        let v = json!({
+            "sigma_mn": sigma_mn,
+            "sigma_m": sigma_m,
+            "g": g,
+            "stable": mf.stable.name(),
+            "kappa": stable.kappa,
+            "delta0": stable.delta0,
+            "outlier": mf.outlier,
+            "trivial_growth_rate": mf.outlier - 1.0,
+            "trivial": state_json(&mf.trivial),
+            "nontrivial": mf.nontrivial.as_ref().map(state_json),
+            "quadrature": quadrature,
+            "error_estimate": mf.error_estimate,
+        });
+        println!("{v}");
+        return Ok(());
+    }
+    println!(
+        "rank-one mean field, phi = tanh: sigma_mn = {sigma_mn}, sigma_m = {sigma_m}, g = {g}"
+    );
+    println!(
+        "outlier eigenvalue of J: {} (n^T m / N as N -> infinity); bulk radius g = {g}",
+        mf.outlier
+    );
+    println!(
+        "trivial state kappa = 0, Delta_0 = 0: {} (Jacobian outlier sigma_mn - 1 = {:.6})",
+        if mf.outlier > 1.0 {
+            "unstable"
+        } else {
+            "stable"
+        },
+        mf.outlier - 1.0
+    );
+    match &mf.nontrivial {
+        Some(s) => println!(
+            "non-trivial states +-kappa: kappa = {:.6}, Delta_0 = {:.6}, <[phi']> = {:.6}, \
+             <[phi^2]> = {:.6}, bulk radius of J phi' = {:.6}",
+            s.kappa, s.delta0, s.mean_dphi, s.mean_phi2, s.bulk_radius
+        ),
+        None => println!("non-trivial states: none (they exist for sigma_mn > 1)"),
+    }
+    println!(
+        "stable branch: {}; kappa = {:.6}, Delta_0 = {:.6}",
+        mf.stable.name(),
+        stable.kappa,
+        stable.delta0
+    );
+    match mf.quadrature {
+        Some(RuleKind::GaussHermite { order }) => println!(
+            "quadrature: Gauss-Hermite order {order}, error estimate {:.1e}",
+            mf.error_estimate
+        ),
+        Some(RuleKind::Trapezoid { step }) => println!(
+            "quadrature: trapezoid step {step:.4e}, error estimate {:.1e}",
+            mf.error_estimate
+        ),
+        None => {}
+    }
     Ok(())
 }
