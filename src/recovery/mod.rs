@@ -11,6 +11,7 @@ pub(crate) mod continuous;
 pub mod dataset;
 pub mod mechanism;
 pub mod metrics;
+pub mod network;
 pub mod score;
 
 pub mod observe;

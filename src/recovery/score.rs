@@ -95,8 +95,8 @@ impl Fitted {
                 }
             }
             ModelFixedPoints {
-                time: TimeKind::Continuous,
-                dt: None,
+                time: s.time(),
+                dt: (s.time() == TimeKind::Discrete).then(|| s.map_dt()),
                 points: pts,
             }
         });
@@ -112,6 +112,9 @@ impl Fitted {
     /// Read a model folder: `latents.npy` (required), `rates.npy`, `fixed_points.json`
     /// (optional). Shapes are checked against the dataset; errors name the file.
     pub fn read(dir: &Path, d: &Dataset) -> Result<Fitted> {
+        if dir.join("network.json").exists() {
+            return crate::recovery::network::fitted(dir, d);
+        }
         let lat_path = dir.join("latents.npy");
         if !lat_path.exists() {
             return Err(Error::invalid(
@@ -443,10 +446,17 @@ impl Report {
                 }
                 other => other.to_string(),
             };
-            s += &format!("{id:>4}  {name:<22} {value}\n");
+            s += &format!("{id:>4}  {name:<26} {value}\n");
         }
         s
     }
+}
+
+/// The M4 map (true -> the model's coordinates), fitted on the training trials: how the
+/// query initial conditions are mapped into the model's coordinates.
+pub fn forward_map(d: &Dataset, f: &Fitted) -> Result<regress::Affine> {
+    let train = &d.meta.splits.train;
+    regress::fit_affine(&rows(&d.latents, train), &rows(&f.latents, train), 0.0)
 }
 
 /// Write the second step of the file exchange into `dir/queries/`: `initial_states.npy`
@@ -455,8 +465,7 @@ impl Report {
 /// `queries.json`. Returns the number of initial states.
 pub fn write_queries(d: &Dataset, f: &Fitted, dir: &Path) -> Result<usize> {
     use crate::recovery::basins;
-    let train = &d.meta.splits.train;
-    let forward = regress::fit_affine(&rows(&d.latents, train), &rows(&f.latents, train), 0.0)?;
+    let forward = forward_map(d, f)?;
     let x0 = basins::model_initial_states(d, &forward)?;
     let q = dir.join("queries");
     std::fs::create_dir_all(&q).map_err(|e| Error::io(&q, e))?;
