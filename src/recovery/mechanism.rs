@@ -220,7 +220,6 @@ pub(crate) fn mechanism(
         ] {
             m.insert(id.into(), json!({"name": name, "value": Value::Null, "reason": "the model folder has no fixed_points.json"}));
         }
-        not_yet(m);
         return Ok(());
     }
     // M10: stable fixed points, precision / recall / F1 after alignment.
@@ -299,7 +298,6 @@ pub(crate) fn mechanism(
         "eigenvalue_wasserstein": mean(&w), "matched": errs.len(),
         "reason": if errs.is_empty() { Value::from("no matched fixed points") } else { Value::Null }}));
     spurious(d, &model, &attractor, eps, m);
-    not_yet(m);
     Ok(())
 }
 
@@ -479,11 +477,4 @@ fn spurious(
         "inside_data_domain": inside, "outside_data_domain": outside,
         "definition": "model points without unstable directions farther than match_radius from every true attractor point; inside = within match_radius of a training latent sample",
         "hyperparameters": {"match_radius": eps, "domain_samples": "every 3rd training bin"}}));
-}
-
-/// Metric IDs not computed yet, listed with the reason so a reader sees the gap.
-fn not_yet(m: &mut BTreeMap<String, Value>) {
-    m.entry("M3".into()).or_insert_with(
-        || json!({"name": "fewshot_co_bps", "value": Value::Null, "reason": "not implemented yet"}),
-    );
 }

@@ -273,6 +273,7 @@ pub fn score(d: &Dataset, fitted: &Fitted) -> Result<Report> {
         },
     );
     m.insert("M2".into(), co_bps(d, fitted, train, &eval)?);
+    m.insert("M3".into(), fewshot_co_bps(d, fitted, train, &eval)?);
     // M4 state R^2 (true -> inferred) and M5 latent R^2 (inferred -> true): affine maps
     // fitted on the training trials, scored on the evaluation trials.
     let fwd = regress::fit_affine(&z_tr, &h_tr, 0.0)?;
@@ -409,6 +410,59 @@ fn co_bps(d: &Dataset, f: &Fitted, train: &[usize], eval: &[usize]) -> Result<Va
     let v = counts::co_bps(&pick(&d.observations, eval), &pick(r, eval), &null)?;
     Ok(
         json!({"name": "co_bps", "value": v, "neurons": held, "null": "per-neuron mean count on train trials"}),
+    )
+}
+
+/// Training trials the few-shot readout of M3 sees (the first of the training split).
+pub const FEWSHOT_TRIALS: usize = 16;
+/// Ridge of the few-shot GLM per sample, on standardized latents.
+pub const FEWSHOT_RIDGE: f64 = 1e-3;
+
+/// M3 (RM-12): few-shot co-bps. A Poisson GLM `log rate = a + w . z_hat` per held-out neuron,
+/// fitted on the model's (standardized) latents of only [`FEWSHOT_TRIALS`] training trials,
+/// scored by co-bps on the evaluation trials: how well the latents predict unseen neurons
+/// from little data, without the model's own readout.
+fn fewshot_co_bps(d: &Dataset, f: &Fitted, train: &[usize], eval: &[usize]) -> Result<Value> {
+    let held = &d.meta.splits.held_out_neurons;
+    if d.meta.observation != "counts" {
+        return Ok(na("fewshot_co_bps", "observations are not counts"));
+    }
+    if held.is_empty() {
+        return Ok(na(
+            "fewshot_co_bps",
+            "the dataset has no held-out neurons (split.held_out = 0)",
+        ));
+    }
+    let few: Vec<usize> = train.iter().take(FEWSHOT_TRIALS).copied().collect();
+    let (z_few, z_ev) = (rows(&f.latents, &few), rows(&f.latents, eval));
+    let (mean, sd) = crate::recovery::observe::column_stats(&z_few);
+    let standard = |z: &Matrix| {
+        Matrix::from_fn(z.nrows(), z.ncols(), |s, j| {
+            (z.get(s, j) - mean[j]) / if sd[j] > 0.0 { sd[j] } else { 1.0 }
+        })
+    };
+    let (x_few, x_ev) = (standard(&z_few), standard(&z_ev));
+    let (y_few, y_ev) = (rows(&d.observations, &few), rows(&d.observations, eval));
+    let mut pred = Matrix::zeros(x_ev.nrows(), held.len());
+    let mut null = Vec::with_capacity(held.len());
+    let y_tr = rows(&d.observations, train);
+    for (c, &j) in held.iter().enumerate() {
+        let y: Vec<f64> = (0..y_few.nrows()).map(|s| y_few.get(s, j)).collect();
+        let ridge = FEWSHOT_RIDGE * y.len() as f64;
+        let (a, w) = counts::poisson_glm(&x_few, &y, ridge, 100)?;
+        for s in 0..x_ev.nrows() {
+            let e = a + (0..w.len()).map(|i| w[i] * x_ev.get(s, i)).sum::<f64>();
+            pred.set(s, c, e.min(50.0).exp());
+        }
+        let m = (0..y_tr.nrows()).map(|s| y_tr.get(s, j)).sum::<f64>() / y_tr.nrows() as f64;
+        null.push(m.max(1e-12));
+    }
+    let obs = Matrix::from_fn(y_ev.nrows(), held.len(), |s, c| y_ev.get(s, held[c]));
+    let v = counts::co_bps(&obs, &pred, &null)?;
+    Ok(
+        json!({"name": "fewshot_co_bps", "value": v, "neurons": held,
+        "definition": "co-bps on validation+test trials of a Poisson GLM from the model's standardized latents to each held-out neuron, fitted on only the first few training trials",
+        "hyperparameters": {"trials": few.len(), "ridge_per_sample": FEWSHOT_RIDGE, "link": "exp"}}),
     )
 }
 
