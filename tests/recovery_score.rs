@@ -128,7 +128,7 @@ fn external(d: &Dataset, name: &str, edit: impl FnOnce(&mut Vec<ModelPoint>)) ->
     Fitted::read(&dir, d).expect("model folder")
 }
 
-/// RM-1, RM-2, RM-3, RM-4, RM-5, RM-6, RM-7, RM-10, RM-12: perfect self-scores, invariant under affine maps and permutations.
+/// RM-1, RM-2, RM-3, RM-4, RM-5, RM-6, RM-7, RM-10, RM-12, RM-13: perfect self-scores, invariant under affine maps and permutations.
 #[test]
 fn truth_scores_perfectly_also_after_an_affine_map_and_permutation() {
     for (sys, extra) in [
@@ -159,6 +159,18 @@ fn truth_scores_perfectly_also_after_an_affine_map_and_permutation() {
             }
             if !d.truth.fixed_points.is_empty() {
                 assert_eq!(value(&r, "M11"), 1.0, "{sys}: {:?}", r.metrics["M11"]);
+            }
+            // RM-13: the truth, which learndyn can run, has its own fixed-point graph; the
+            // file exchange carries no dynamics (null with a reason).
+            let m11 = &r.metrics["M11"];
+            if f.name == "truth" {
+                assert_eq!(m11["graph_edit_distance"], 0, "{sys}: {m11}");
+                if sys.contains("duffing") {
+                    // The saddle's two branches end in the two foci.
+                    assert_eq!(m11["true_graph_edges"], 2, "{m11}");
+                }
+            } else {
+                assert!(m11["graph_edit_distance"].is_null(), "{sys}: {m11}");
             }
             assert_eq!(value(&r, "M15"), 0.0, "{sys}");
             // RM-12: a readout refitted on 16 trials predicts the held-out neurons almost as
@@ -311,6 +323,7 @@ fn broken_models_fail_the_metric_designed_to_catch_them() {
     let saddle = trio("saddle", 5);
     let dsa_with = |other: &Dataset| {
         let f = Fitted {
+            simulator: None,
             name: "other".into(),
             latents: other.latents.clone(),
             rates: None,

@@ -431,11 +431,16 @@ impl Network {
     }
 
     /// Fixed points of the autonomous network (zero input) by learndyn's finder from the
-    /// columns of `states` (`k x m`, e.g. states along trajectories), keeping only points
-    /// with `q <= tol_q` (slow points dropped).
-    pub fn fixed_points(&self, states: &Matrix, seed: u64) -> Result<Vec<(Vec<f64>, Matrix)>> {
+    /// columns of `states` (`k x m`, e.g. states along trajectories) plus Gaussian noise of
+    /// standard deviation `noise`, keeping only points with `q <= tol_q` (slow points dropped).
+    pub fn fixed_points(
+        &self,
+        states: &Matrix,
+        noise: f64,
+        seed: u64,
+    ) -> Result<Vec<(Vec<f64>, Matrix)>> {
         let opts = FpOptions {
-            noise_scale: 0.0,
+            noise_scale: noise,
             seed,
             ..FpOptions::default()
         };
@@ -612,8 +617,13 @@ pub fn fitted(dir: &Path, d: &Dataset) -> Result<Fitted> {
     let stride = all.len().div_ceil(4096).max(1);
     let picked: Vec<&[f64]> = all.iter().step_by(stride).copied().collect();
     let states = Matrix::from_fn(k, picked.len(), |i, c| picked[c][i]);
+    // As FixedPointFinder: noise around the visited states (half their RMS), so that saddles
+    // between the visited regions are reached too.
+    let rms = (states.as_slice().iter().map(|v| v * v).sum::<f64>()
+        / states.as_slice().len().max(1) as f64)
+        .sqrt();
     let points = net
-        .fixed_points(&states, d.meta.spec.seed)?
+        .fixed_points(&states, 0.5 * rms, d.meta.spec.seed)?
         .into_iter()
         .map(|(x, j)| ModelPoint {
             x,
@@ -633,6 +643,7 @@ pub fn fitted(dir: &Path, d: &Dataset) -> Result<Fitted> {
         rates,
         fixed_points,
         trajectories: None,
+        simulator: None,
     };
     let forward = score::forward_map(d, &fit)?;
     let x0 = basins::model_initial_states(d, &forward)?;
@@ -649,5 +660,13 @@ pub fn fitted(dir: &Path, d: &Dataset) -> Result<Fitted> {
         shape: [x0.nrows(), basins::STEPS, k],
         data,
     });
+    let net = std::sync::Arc::new(net);
+    let zero = Matrix::zeros(2, n_in);
+    fit.simulator = Some(crate::recovery::graph::Simulator(std::sync::Arc::new(
+        move |x0: &[f64], t: f64| {
+            let run = net.run(x0, &zero, t, step)?;
+            Ok((0..run.ncols()).map(|j| run.get(1, j)).collect())
+        },
+    )));
     Ok(fit)
 }

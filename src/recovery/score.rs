@@ -53,6 +53,9 @@ pub struct Fitted {
     /// Free-running trajectories from the queried initial states `[n, STEPS, k]`, model
     /// coordinates (`trajectories.npy`, see [`crate::recovery::basins`]).
     pub trajectories: Option<Array3>,
+    /// The model's autonomous dynamics, when learndyn can run it (the truth, a network
+    /// folder): the fixed-point graph of M11 needs it.
+    pub simulator: Option<crate::recovery::graph::Simulator>,
 }
 
 impl Fitted {
@@ -106,6 +109,17 @@ impl Fitted {
             rates: Some(d.rates.clone()),
             fixed_points: points,
             trajectories: crate::recovery::basins::true_trajectories(d).ok(),
+            simulator: d.meta.spec.system.build().ok().map(|s| {
+                let s: std::sync::Arc<dyn crate::recovery::system::System> =
+                    std::sync::Arc::from(s);
+                crate::recovery::graph::Simulator(std::sync::Arc::new(move |x0: &[f64], t: f64| {
+                    Ok(
+                        crate::recovery::system::trajectory(s.as_ref(), x0, &[0.0, t])?
+                            .pop()
+                            .unwrap_or_default(),
+                    )
+                }))
+            }),
         }
     }
 
@@ -203,6 +217,7 @@ impl Fitted {
             rates,
             fixed_points,
             trajectories,
+            simulator: None,
         })
     }
 }

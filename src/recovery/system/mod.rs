@@ -221,8 +221,9 @@ pub(crate) fn reference_options() -> Options {
 }
 
 /// The autonomous trajectory of `system` from `x0`, saved at `times` (ascending, from 0),
-/// with DOP853 at [`reference_options`].
-pub(crate) fn trajectory(system: &dyn System, x0: &[f64], times: &[f64]) -> Result<Vec<Vec<f64>>> {
+/// with DOP853 at tight tolerances (rtol 1e-10, atol 1e-12); a discrete map is iterated,
+/// each time sampled at its nearest step.
+pub fn trajectory(system: &dyn System, x0: &[f64], times: &[f64]) -> Result<Vec<Vec<f64>>> {
     let u = vec![0.0; system.n_inputs()];
     let mut out = Vec::with_capacity(times.len());
     if system.time() == TimeKind::Discrete {

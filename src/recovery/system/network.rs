@@ -102,7 +102,7 @@ impl System for NetworkSystem {
             self.init_low + (self.init_high - self.init_low) * rng.random::<f64>()
         });
         let mut points = Vec::new();
-        for (x, _) in self.net().fixed_points(&states, 0)? {
+        for (x, _) in self.net().fixed_points(&states, 0.0, 0)? {
             points.push(super::describe_fixed_point(self, x)?);
         }
         let mut t = Truth::fixed_points(k, points);
