@@ -30,12 +30,15 @@ fn mapped(d: &Dataset, t: &Matrix, c: &[f64]) -> Fitted {
     };
     let mut f = Fitted::truth(d);
     f.simulator = None; // the exchange carries no dynamics
-    let map3 = |a: &Array3| Array3 {
-        shape: a.shape,
-        data: a.data.chunks(k).flat_map(apply).collect(),
+    let map3 = |a: &Array3| -> Array3 {
+        Array3 {
+            shape: a.shape,
+            data: a.data.chunks(k).flat_map(apply).collect(),
+        }
     };
-    f.latents = map3(&f.latents);
-    f.trajectories = f.trajectories.as_ref().map(map3);
+    let (lat, traj) = (map3(&f.latents), f.trajectories.as_ref().map(&map3));
+    f.latents = lat;
+    f.trajectories = traj;
     let ti = linalg::solve(t, &Matrix::identity(k)).unwrap();
     if let Some(fps) = f.fixed_points.as_mut() {
         for p in fps.points.iter_mut() {
