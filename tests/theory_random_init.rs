@@ -5,7 +5,8 @@ use learndyn::linalg::Matrix;
 use learndyn::random::{rng, stream};
 use learndyn::theory::random_init::{
     circular_moment, finite_horizon_moments, lag_kernel, lag_ntk, lag_ntk_sd, lazy_residual,
-    memory_variance, power_gram_moment, sensitivity_variance, DiagonalInit, DiagonalRnn, NtkRnn,
+    memory_variance, power_gram_moment, schuessler_weight_change, sensitivity_variance,
+    DiagonalInit, DiagonalRnn, FixedPointRnn, NtkRnn,
 };
 use rand::RngExt;
 use rand_distr::StandardNormal;
@@ -329,4 +330,81 @@ fn ri7_inits_have_their_scales() {
     assert!((rms / 1e-2 - 1.0).abs() < 4.0 * 0.5 * (2.0f64 / 2000.0).sqrt());
     let big = DiagonalRnn::sample(2000, DiagonalInit::Large { a_max: 0.95 }, 3);
     assert!(big.a.iter().all(|a| a.abs() < 0.95));
+}
+
+/// RI-8, the expansion: a width-512 network trained on `W` by GD (`lr P = 0.05`) to
+/// `z_hat = z0 + Delta`, `Delta = +-0.025, +-0.05`, at g = 0 and 0.5. The relative departure of
+/// `||Delta W||_F` from the realized leading order `|Delta| / sqrt(P)` is `-kappa0 x + c2 x^2`
+/// (`x = Delta / P`) within the next order, estimated as `|c2| |x|^3` (one more factor of the
+/// expansion variable), plus the GD correction to the second-order terms, at most
+/// `lr P sigma x^2` (left Riemann sums of the flow in `E = sum lr e`).
+#[test]
+fn ri8_weight_change_follows_its_expansion_in_the_target_offset() {
+    for g in [0.0, 0.5] {
+        let net = FixedPointRnn::sample(512, g, 0);
+        let init = net.init_quantities().unwrap();
+        let lr = 0.05 / init.rate();
+        for delta in [0.05f64, -0.05, 0.025, -0.025] {
+            let z_hat = init.z0 + delta;
+            let trained = net.train(z_hat, lr, 1e-13, 20_000).unwrap();
+            assert!((trained.z - z_hat).abs() <= 1e-13);
+            let x = init.x(z_hat);
+            let dev = trained.delta_w.norm_fro() / (delta.abs() / init.rate().sqrt()) - 1.0;
+            let want = -init.epsilon(z_hat) + init.c2() * x * x;
+            let tol = init.c2().abs() * x.abs().powi(3) + 0.05 * init.sigma * x * x;
+            println!("g {g}, Delta {delta}: departure {dev:.4e} vs {want:.4e} (tol {tol:.1e})");
+            assert!(
+                (dev - want).abs() <= tol,
+                "g {g}, Delta {delta}: {dev:.4e} vs {want:.4e}"
+            );
+        }
+    }
+}
+
+/// Check SC1 (RI-8): N = 512, z_hat = 0.2, GD with `lr = 0.1 (1 - g^2)^2` to `|z_hat - z| <= 1e-12`,
+/// g = 0, 0.5, 0.8, three draws each. `||Delta W||_F` is Schuessler's `|z_hat - z0| (1 - g^2)`
+/// within: the finite-N spread of `||p0|| ||q0|| (1 - g^2)` (4 times `norm_sd`, derived from the
+/// realized spectrum of `W0`, plus its realized bias `|tau(X)(1 - g^2) - 1|`), the known
+/// nonlinear corrections `|kappa0 x| + |c2| x^2`, the next order `|c2| |x|^3`, and the GD
+/// correction `lr P sigma x^2`. It equals the realized second-order prediction within the last
+/// two; and `sigma_2 / sigma_1` of `Delta W` is the leading-order `x^2 sqrt(P) ||r_perp||
+/// ||s_perp|| / 12` within `2 |kappa0 x| + sigma x^2 + lr P` relative (its next order).
+#[test]
+fn ri8_sc1_weight_change_shrinks_as_one_minus_g_squared() {
+    let (n, z_hat) = (512, 0.2);
+    for g in [0.0, 0.5, 0.8] {
+        for seed in 0..3 {
+            let net = FixedPointRnn::sample(n, g, seed);
+            let init = net.init_quantities().unwrap();
+            let lr = 0.1 * (1.0 - g * g) * (1.0f64 - g * g);
+            let lr_p = lr * init.rate();
+            let trained = net.train(z_hat, lr, 1e-12, 10_000).unwrap();
+            assert!((trained.z - z_hat).abs() <= 1e-12);
+            let measured = trained.delta_w.norm_fro();
+            let reference = schuessler_weight_change(z_hat, init.z0, g);
+            let x = init.x(z_hat);
+            let next = init.c2().abs() * x.abs().powi(3) + lr_p * init.sigma * x * x;
+            let finite_n = 4.0 * init.norm_sd(n) + (init.tau_x * (1.0 - g * g) - 1.0).abs();
+            let nonlinear = init.epsilon(z_hat).abs() + init.c2().abs() * x * x;
+            let tol = finite_n + nonlinear + next;
+            let second = init.weight_change(z_hat);
+            let sv = learndyn::linalg::singular_values(trained.delta_w.view()).unwrap();
+            let (ratio, ratio_want) = (sv[1] / sv[0], init.sv_ratio(z_hat));
+            let ratio_tol = 2.0 * init.epsilon(z_hat).abs() + init.sigma * x * x + lr_p;
+            println!(
+                "g {g} seed {seed}: z0 {:.4}, ||dW|| {measured:.4} vs {reference:.4} (rel tol \
+                 {tol:.3}), second order {second:.4}; s2/s1 {ratio:.2e} vs {ratio_want:.2e}",
+                init.z0
+            );
+            assert!(
+                (measured / reference - 1.0).abs() <= tol,
+                "g {g} seed {seed}"
+            );
+            assert!((measured / second - 1.0).abs() <= next, "g {g} seed {seed}");
+            assert!(
+                (ratio / ratio_want - 1.0).abs() <= ratio_tol,
+                "g {g} seed {seed}"
+            );
+        }
+    }
 }

@@ -1,5 +1,5 @@
-//! Linear RNNs from a random (not aligned) initialization (theory/random_init.md, RI-1..RI-7;
-//! reference notes §5.5-§5.7, checks EM1, Z1, CK1).
+//! Linear RNNs from a random (not aligned) initialization (theory/random_init.md, RI-1..RI-8;
+//! reference notes §5.3, §5.5-§5.7, checks EM1, Z1, CK1, SC1).
 //!
 //! - [`NtkRnn`]: the NTK-parametrized linear RNN (RI-1), its exact lag Jacobians and empirical
 //!   lag-space tangent kernel (RI-3), and gradient descent on the impulse response (RI-5);
@@ -9,6 +9,8 @@
 //! - [`memory_variance`], [`sensitivity_variance`]: the curse of memory of a scalar recurrence
 //!   (RI-6).
 //! - [`DiagonalRnn`]: the diagonal student of the extrapolation protocol (RI-7).
+//! - [`FixedPointRnn`], [`schuessler_weight_change`]: the input-driven fixed point trained on
+//!   `W` and its weight change to leading and second order (RI-8).
 
 use crate::linalg::Matrix;
 use crate::random::{gaussian_matrix, rng, stream};
@@ -430,5 +432,201 @@ impl DiagonalRnn {
         let l1: f64 = w.iter().map(|x| x.abs()).sum();
         let l2: f64 = w.iter().map(|x| x * x).sum();
         l1 * l1 / l2
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weight change for an input-driven fixed point (Schuessler et al. 2020)
+// ---------------------------------------------------------------------------------------------
+
+/// Large-`N` leading-order weight change `||Delta W||_F = |z_hat - z0| (1 - g^2)` of a linear RNN
+/// trained on `W` to the fixed-point output `z_hat` (RI-8, T5.9).
+pub fn schuessler_weight_change(z_hat: f64, z0: f64, g: f64) -> f64 {
+    (z_hat - z0).abs() * (1.0 - g * g)
+}
+
+/// Linear RNN `tau dx/dt = -x + W x + w_in u` with constant `u = 1` read out at its fixed point,
+/// `z = w_out^T (I - W)^{-1} w_in`, trained on `W` only (RI-8). `W0 = g chi / sqrt(N)`; `w_in`
+/// and `w_out` are uniformly random directions of norm `sqrt(N)` and `1/sqrt(N)`.
+#[derive(Debug, Clone)]
+pub struct FixedPointRnn {
+    /// Initial recurrent weights `W0`.
+    pub w0: Matrix,
+    /// Input weights, `||w_in|| = sqrt(N)`.
+    pub w_in: Vec<f64>,
+    /// Readout, `||w_out|| = 1/sqrt(N)`.
+    pub w_out: Vec<f64>,
+}
+
+/// The realized quantities of one [`FixedPointRnn`] at its init that enter RI-8.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedPointInit {
+    /// Initial output `z0 = w_out^T q0`.
+    pub z0: f64,
+    /// `||p0||`, `p0 = (I - W0)^{-T} w_out` (the gradient's left factor).
+    pub p_norm: f64,
+    /// `||q0||`, `q0 = (I - W0)^{-1} w_in = x*` (the gradient's right factor).
+    pub q_norm: f64,
+    /// `kappa0 = q0^T (I - W0)^{-1} p0`, the first-order coefficient.
+    pub kappa: f64,
+    /// `||r_perp||`: `r = (I - W0)^{-T} q0` without its component along `p0`.
+    pub r_perp: f64,
+    /// `||s_perp||`: `s = (I - W0)^{-1} p0` without its component along `q0`.
+    pub s_perp: f64,
+    /// `tau(X) = tr(X)/N` with `X = M0^T M0`, `M0 = (I - W0)^{-1}`; tends to `1/(1 - g^2)`.
+    pub tau_x: f64,
+    /// `tau(X^2) = tr(X^2)/N`.
+    pub tau_x2: f64,
+    /// `sigma = ||q0||^2 ||s||^2 + ||p0||^2 ||r||^2` (2 at `g = 0`), the second-order scale.
+    pub sigma: f64,
+}
+
+impl FixedPointInit {
+    /// `P = ||p0||^2 ||q0||^2`, the rate `dz/dE` at the init (`1/(1 - g^2)^2` for large `N`).
+    pub fn rate(&self) -> f64 {
+        (self.p_norm * self.q_norm).powi(2)
+    }
+
+    /// The expansion variable `x = (z_hat - z0) / P` (RI-8).
+    pub fn x(&self, z_hat: f64) -> f64 {
+        (z_hat - self.z0) / self.rate()
+    }
+
+    /// `eps = kappa0 x`, the first-order relative correction (RI-8).
+    pub fn epsilon(&self, z_hat: f64) -> f64 {
+        self.kappa * self.x(z_hat)
+    }
+
+    /// The second-order coefficient `c2 = 7 kappa0^2 / 4 - 3 sigma / 8` (RI-8).
+    pub fn c2(&self) -> f64 {
+        1.75 * self.kappa * self.kappa - 0.375 * self.sigma
+    }
+
+    /// Gradient-flow weight change to second order in `x` (RI-8):
+    /// `||Delta W||_F = |z_hat - z0| / sqrt(P) (1 - kappa0 x + c2 x^2)`.
+    pub fn weight_change(&self, z_hat: f64) -> f64 {
+        let x = self.x(z_hat);
+        (z_hat - self.z0).abs() / self.rate().sqrt() * (1.0 - self.kappa * x + self.c2() * x * x)
+    }
+
+    /// Leading-order `sigma_2 / sigma_1` of `Delta W`: `x^2 sqrt(P) ||r_perp|| ||s_perp|| / 12`
+    /// (RI-8).
+    pub fn sv_ratio(&self, z_hat: f64) -> f64 {
+        self.x(z_hat).powi(2) * self.rate().sqrt() * self.r_perp * self.s_perp / 12.0
+    }
+
+    /// Relative sd of `||p0|| ||q0|| / (||w_out|| ||w_in||)` over the input and readout
+    /// directions at this `W0`: `sqrt((tau(X^2)/tau(X)^2 - 1)/(N + 2))` (RI-8).
+    pub fn norm_sd(&self, n: usize) -> f64 {
+        ((self.tau_x2 / (self.tau_x * self.tau_x) - 1.0) / (n as f64 + 2.0)).sqrt()
+    }
+}
+
+/// Result of [`FixedPointRnn::train`].
+#[derive(Debug, Clone)]
+pub struct FixedPointTrained {
+    /// `Delta W = W - W0`.
+    pub delta_w: Matrix,
+    /// Final output `z`.
+    pub z: f64,
+    /// Gradient steps taken.
+    pub steps: usize,
+}
+
+fn unit_direction(r: &mut rand::rngs::ChaCha8Rng, n: usize, norm: f64) -> Vec<f64> {
+    let v: Vec<f64> = (0..n).map(|_| r.sample::<f64, _>(StandardNormal)).collect();
+    let s = norm / dot(&v, &v).sqrt();
+    v.into_iter().map(|x| s * x).collect()
+}
+
+impl FixedPointRnn {
+    /// Draw `W0` (column by column), then `w_in`, then `w_out` from
+    /// `random::rng(seed, stream::INIT)` (RI-8).
+    pub fn sample(n: usize, g: f64, seed: u64) -> Self {
+        let mut r = rng(seed, stream::INIT);
+        let w0 = gaussian_matrix(&mut r, n, n).scale(g / (n as f64).sqrt());
+        let w_in = unit_direction(&mut r, n, (n as f64).sqrt());
+        let w_out = unit_direction(&mut r, n, 1.0 / (n as f64).sqrt());
+        FixedPointRnn { w0, w_in, w_out }
+    }
+
+    fn resolvent(&self) -> crate::Result<Matrix> {
+        let n = self.w_in.len();
+        let a = Matrix::identity(n).sub(&self.w0);
+        Ok(crate::linalg::solve(&a, &Matrix::identity(n))?)
+    }
+
+    /// The realized init quantities of RI-8 (one `O(N^3)` inverse and one product).
+    pub fn init_quantities(&self) -> crate::Result<FixedPointInit> {
+        let n = self.w_in.len();
+        let m = self.resolvent()?;
+        let q = matvec(&m, &self.w_in, 1.0);
+        let p = t_matvec(&m, &self.w_out, 1.0);
+        let mp = matvec(&m, &p, 1.0);
+        let r = t_matvec(&m, &q, 1.0);
+        let perp = |x: &[f64], along: &[f64]| {
+            let c = dot(x, along) / dot(along, along);
+            let y: Vec<f64> = x.iter().zip(along).map(|(a, b)| a - c * b).collect();
+            dot(&y, &y).sqrt()
+        };
+        let x = m.t_matmul(&m);
+        let nf = n as f64;
+        Ok(FixedPointInit {
+            z0: dot(&self.w_out, &q),
+            p_norm: dot(&p, &p).sqrt(),
+            q_norm: dot(&q, &q).sqrt(),
+            kappa: dot(&q, &mp),
+            r_perp: perp(&r, &p),
+            s_perp: perp(&mp, &q),
+            tau_x: x.trace() / nf,
+            tau_x2: x.norm_fro().powi(2) / nf,
+            sigma: dot(&q, &q) * dot(&mp, &mp) + dot(&p, &p) * dot(&r, &r),
+        })
+    }
+
+    /// Gradient descent on `L = 1/2 (z_hat - z)^2` over `W` with rate `lr`, until
+    /// `|z_hat - z| <= tol` or `max_steps` (RI-8). The gradient `-(z_hat - z) p q^T`
+    /// (`p = (I - W)^{-T} w_out`, `q = (I - W)^{-1} w_in`) is rank one, so the inverse is kept
+    /// by Sherman-Morrison updates: `O(N^2)` per step after one `O(N^3)` inverse.
+    pub fn train(
+        &self,
+        z_hat: f64,
+        lr: f64,
+        tol: f64,
+        max_steps: usize,
+    ) -> crate::Result<FixedPointTrained> {
+        let n = self.w_in.len();
+        let mut m = self.resolvent()?;
+        let mut dw = Matrix::zeros(n, n);
+        let mut steps = 0;
+        loop {
+            let q = matvec(&m, &self.w_in, 1.0);
+            let z = dot(&self.w_out, &q);
+            let e = z_hat - z;
+            if e.abs() <= tol || steps == max_steps {
+                return Ok(FixedPointTrained {
+                    delta_w: dw,
+                    z,
+                    steps,
+                });
+            }
+            let p = t_matvec(&m, &self.w_out, 1.0);
+            // W += alpha p q^T; (I - W - alpha p q^T)^{-1} = M + alpha M p q^T M / (1 - alpha q^T M p).
+            let alpha = lr * e;
+            for (col, qb) in dw.as_mut_slice().chunks_exact_mut(n).zip(&q) {
+                for (x, pa) in col.iter_mut().zip(&p) {
+                    *x += alpha * pa * qb;
+                }
+            }
+            let mp = matvec(&m, &p, 1.0);
+            let qm = t_matvec(&m, &q, 1.0);
+            let c = alpha / (1.0 - alpha * dot(&q, &mp));
+            for (col, qmb) in m.as_mut_slice().chunks_exact_mut(n).zip(&qm) {
+                for (x, mpa) in col.iter_mut().zip(&mp) {
+                    *x += c * mpa * qmb;
+                }
+            }
+            steps += 1;
+        }
     }
 }
