@@ -408,3 +408,31 @@ fn ri8_sc1_weight_change_shrinks_as_one_minus_g_squared() {
         }
     }
 }
+
+/// RI-5's exact gradient against central differences of the loss (n = 6, lags 0..4), every
+/// parameter of `W`, `F`, `C`. Step h = 1e-5: truncation `~ h^2 |L'''|` and rounding
+/// `~ eps |L| / h`, both below 1e-8 here.
+#[test]
+fn ri5_gradient_matches_central_differences() {
+    let net = NtkRnn::sample(6, 0.9, 3);
+    let target = [0.3, -0.2, 0.5, 0.1, -0.4];
+    let (_, g) = net.loss_and_grad(&target);
+    let loss = |m: &NtkRnn| m.loss_and_grad(&target).0;
+    let h = 1e-5;
+    let fd = |set: &dyn Fn(&mut NtkRnn, f64)| {
+        let (mut a, mut b) = (net.clone(), net.clone());
+        set(&mut a, h);
+        set(&mut b, -h);
+        (loss(&a) - loss(&b)) / (2.0 * h)
+    };
+    for i in 0..6 {
+        let df = fd(&|m: &mut NtkRnn, d| m.f[i] += d);
+        let dc = fd(&|m: &mut NtkRnn, d| m.c[i] += d);
+        assert!((df - g.f[i]).abs() < 1e-8, "F[{i}]: {df} vs {}", g.f[i]);
+        assert!((dc - g.c[i]).abs() < 1e-8, "C[{i}]: {dc} vs {}", g.c[i]);
+        for j in 0..6 {
+            let dw = fd(&|m: &mut NtkRnn, d| m.w.set(i, j, m.w.get(i, j) + d));
+            assert!((dw - g.w.get(i, j)).abs() < 1e-8, "W[{i}][{j}]");
+        }
+    }
+}
