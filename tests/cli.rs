@@ -788,6 +788,68 @@ fn theory_mean_field_json_contract() {
     }
 }
 
+/// `learndyn theory lag-kernel --json`: the documented keys, check EM1's row at rho = 0.8
+/// (RI-2), the C + F and W parts summing to Theta, the leading-order sd with `--width` (RI-4:
+/// `2 / sqrt(n)` at lag 0), the table, and clear input errors (exit 2).
+#[test]
+fn theory_lag_kernel_json_contract() {
+    let (code, out, err) = run(bin().args([
+        "theory",
+        "lag-kernel",
+        "--rho",
+        "0.8",
+        "--lags",
+        "8",
+        "--width",
+        "400",
+        "--json",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let theta: Vec<f64> = serde_json::from_value(v["theta"].clone()).unwrap();
+    assert_eq!(theta.len(), 8);
+    for (j, want) in [
+        (0, 2.000),
+        (1, 2.280),
+        (2, 2.099),
+        (3, 1.753),
+        (5, 1.054),
+        (7, 0.569),
+    ] {
+        assert!((theta[j] - want).abs() <= 5e-4, "lag {j}: {}", theta[j]);
+    }
+    for j in 0..8 {
+        let parts = v["c_part"][j].as_f64().unwrap()
+            + v["f_part"][j].as_f64().unwrap()
+            + v["w_part"][j].as_f64().unwrap();
+        assert!((parts - theta[j]).abs() < 1e-12);
+    }
+    assert_eq!(v["lags"][7].as_u64(), Some(7));
+    assert_eq!(v["width"].as_u64(), Some(400));
+    assert!((v["sd"][0].as_f64().unwrap() - 0.1).abs() < 1e-12);
+    let (code, out, err) = run(bin().args(["theory", "lag-kernel", "--rho", "1", "--lags", "3"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("4.000000"), "{out}");
+    let (code, out, _) = run(bin().args(["theory", "lag-kernel", "--rho", "0.5", "--json"]));
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v["sd"].is_null());
+    for (bad, what) in [
+        (vec!["--rho", "-0.5"], "rho"),
+        (vec!["--rho", "nan"], "rho"),
+        (vec!["--rho", "0.8", "--lags", "0"], "lags"),
+        (
+            vec!["--rho", "0.8", "--lags", "20", "--width", "100"],
+            "lags",
+        ),
+        (vec!["--rho", "0.8", "--width", "0"], "width"),
+    ] {
+        let (code, _, err) = run(bin().args(["theory", "lag-kernel"]).args(&bad));
+        assert_eq!(code, 2, "{bad:?}: {err}");
+        assert!(err.contains(&format!("{what}:")), "{bad:?}: {err}");
+    }
+}
+
 /// `output.format = "parquet"` writes `records.parquet` beside `records.csv`: the same rows in
 /// the same order, with typed nullable integer columns (issue 16 item 1). Read back with the
 /// parquet crate's row reader and compared cell by cell with the CSV.
