@@ -181,3 +181,20 @@ fn a_network_folder_is_a_teacher_and_a_model() {
     let e = Fitted::read(&bare, &d).unwrap_err().to_string();
     assert!(e.contains("initial_states.npy"), "{e}");
 }
+
+/// RS-0: an infinite timescale (a marginal direction) survives the JSON round trip of
+/// `truth/attractors.json` (written as null, read back as +inf).
+#[test]
+fn marginal_timescales_round_trip_through_json() {
+    use learndyn::recovery::truth::TrueFixedPoint;
+    use num_complex::Complex64;
+    let p = TrueFixedPoint::from_eigenvalues(
+        vec![0.0, 1.0],
+        &[Complex64::new(0.0, 0.0), Complex64::new(-2.0, 0.0)],
+    );
+    assert!(p.timescales[0].is_infinite());
+    let text = serde_json::to_string(&p).unwrap();
+    assert!(text.contains("null"), "{text}");
+    let back: TrueFixedPoint = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, p);
+}

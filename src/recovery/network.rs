@@ -34,6 +34,9 @@ use crate::recovery::score::{self, Fitted, ModelFixedPoints, ModelPoint};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// A found point counts as fixed when `q = |F(x) - x|^2 / 2 <= FIXED_Q` (RS-11).
+pub const FIXED_Q: f64 = 1e-24;
+
 /// The network's form (`network.json` key `form`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -439,8 +442,13 @@ impl Network {
         noise: f64,
         seed: u64,
     ) -> Result<Vec<(Vec<f64>, Matrix)>> {
+        // Strict: a true fixed point polishes to rounding (q ~ 1e-30); a gated network's
+        // saturated regions (GRU update gate z ~ 1) have q ~ 1e-19 everywhere, slow but not
+        // fixed, and would be listed by the default tol_q = 1e-12.
         let opts = FpOptions {
             noise_scale: noise,
+            tol_q: FIXED_Q,
+            tol_slow: FIXED_Q,
             seed,
             ..FpOptions::default()
         };

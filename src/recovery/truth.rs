@@ -24,7 +24,9 @@ pub struct TrueFixedPoint {
     pub n_marginal: usize,
     /// `n_unstable == 0 && n_marginal == 0`.
     pub stable: bool,
-    /// `-1 / Re lambda` per eigenvalue, same order (time units; +inf for marginal).
+    /// `-1 / Re lambda` per eigenvalue, same order (time units; +inf for marginal, written
+    /// as `null` in JSON).
+    #[serde(with = "inf_as_null")]
     pub timescales: Vec<f64>,
 }
 
@@ -177,5 +179,21 @@ impl Truth {
             + self.manifolds.len()
             + self.limit_cycles.len()
             + self.chaotic.len()
+    }
+}
+
+/// JSON has no infinity: `+-inf` and NaN are written as `null`, and `null` reads back as
+/// `+inf` (a marginal direction's timescale).
+mod inf_as_null {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        let o: Vec<Option<f64>> = v.iter().map(|x| x.is_finite().then_some(*x)).collect();
+        o.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        let o: Vec<Option<f64>> = Vec::deserialize(d)?;
+        Ok(o.into_iter().map(|x| x.unwrap_or(f64::INFINITY)).collect())
     }
 }
