@@ -72,6 +72,8 @@ golden_cases! {
     // figure case drops.
     run_rnn_integrator_bulk: Run("configs/rnn_integrator_bulk.toml"),
         ["train.steps=300", "output.records=4", "train.seeds=[0]"];
+    run_rnn_integrator_lowrank: Run("configs/rnn_integrator_lowrank.toml"),
+        ["output.records=6", "train.seeds=[0, 1]"];
     run_rnn_temporal_precedence: Run("configs/rnn_temporal_precedence.toml"),
         ["output.records=11"];
     run_sgd_adam: Run("configs/sgd_adam.toml"), ["output.records=11"];
