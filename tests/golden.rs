@@ -92,6 +92,7 @@ golden_cases! {
     figure_rnn_flip_flop: Figure("rnn_flip_flop");
     figure_rnn_integrator: Figure("rnn_integrator");
     figure_rnn_integrator_bulk: Figure("rnn_integrator_bulk");
+    figure_rnn_integrator_lowrank: Figure("rnn_integrator_lowrank");
     figure_rnn_temporal_precedence: Figure("rnn_temporal_precedence");
     figure_saxe_modes: Figure("saxe_modes");
 }
