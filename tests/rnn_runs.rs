@@ -165,6 +165,47 @@ fn lk4_lowrank_reduced_ode_equals_full_gradient_flow() {
     assert!((last - 0.95).abs() < 1e-6, "outlier at t = 30: {last}");
 }
 
+/// LK-4 through the CLI on the other task it covers: `lagged_modes` read out at the last step,
+/// rate form (alpha = 0.5), rank two on N = 10 from a random init: `reduced_ode` equals
+/// `gradient_flow` to `FULL_GF_VS_CLOSED` (rtol 1e-11) on the loss, the lag products and the
+/// outlier.
+#[test]
+fn lk4_lowrank_lagged_modes_rate_form_reduced_ode_equals_full_gradient_flow() {
+    let out = run_example(
+        "rnn_temporal_precedence",
+        &[
+            "rnn.init=\"random\"",
+            "rnn.rank=2",
+            "rnn.form=\"rate\"",
+            "rnn.alpha=0.5",
+            "rnn.in_scale=0.5",
+            "rnn.out_scale=0.5",
+            "model.hidden=10",
+            "output.records=21",
+            "train.seeds=[0]",
+            "integrate.rtol=1e-11",
+            "integrate.atol=1e-13",
+        ],
+    );
+    assert_reduced_equals_flow(
+        &out,
+        &[
+            ("loss", None),
+            ("lag_product", Some(0)),
+            ("lag_product", Some(2)),
+            ("eigenvalue_re", Some(0)),
+            ("delta_singular_value", Some(0)),
+        ],
+        "lagged modes, rate form",
+    );
+    let loss = series(&out, Source::ReducedOde, "loss", None);
+    let (first, last) = (
+        *loss.values().next().unwrap(),
+        *loss.values().last().unwrap(),
+    );
+    assert!(last < 0.5 * first, "learns: {first} -> {last}");
+}
+
 /// LK-6 through the CLI: with a random bulk (rnn.g > 0) the overlaps do not close and the
 /// `reduced_ode` source of a rank-R run is skipped with the reason.
 #[test]
