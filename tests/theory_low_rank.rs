@@ -290,3 +290,60 @@ fn lk6_random_bulk_is_an_order_one_correction() {
     eprintln!("g = 0.5: loss difference N = 800 over N = 200: {ratio:.3} (1/sqrt N law: 0.5)");
     assert!(ratio > 0.75, "ratio {ratio:.3}");
 }
+
+/// LK-6, the part of a random bulk that is `O(1/sqrt N)`: the static one, at the init, for
+/// vectors aligned with one random unit direction `r` (independent of `chi`):
+/// `M = N = sqrt(lambda N) r`, `U = b r`, `C = c r^T`. To first order in g the bulk changes the
+/// lag maps by `delta a_k = c b g k lambda^(k-1) r^T chi r`, and `r^T chi r ~ N(0, 1/N)` exactly,
+/// so the loss changes by `delta L = g c b S z / sqrt N`, `S = sum_k w_k e_k k lambda^(k-1)`,
+/// `z ~ N(0, 1)`. Over 24 bulk draws at N = 200 and 800 (g = 0.1, T = 10) the RMS of
+/// `delta L sqrt(N) / (g c b |S|)` is 1 up to sampling error (relative sd `1/sqrt(48)` = 0.14)
+/// and the `O(g)` second-order words: asserted in [0.6, 1.5]. The dynamics is not closed at
+/// this order (`lk6_random_bulk_is_an_order_one_correction`).
+#[test]
+fn lk6_initial_bulk_correction_is_order_one_over_sqrt_n() {
+    let (lambda, b, c, gain, steps): (f64, f64, f64, f64, usize) = (0.3, 0.5, 0.5, 0.1, 10);
+    let t = steps as f64;
+    let s: f64 = (0..steps)
+        .map(|k| {
+            let w = (t - k as f64) / t;
+            let e = c * b * lambda.powi(k as i32) - GAMMA.powi(k as i32);
+            w * e * k as f64 * lambda.powi(k as i32 - 1)
+        })
+        .sum();
+    for &n in &[200usize, 800] {
+        let mut g = rng(n as u64, 92);
+        let mut rms = 0.0;
+        let draws = 24;
+        for draw in 0..draws {
+            let p = problem(
+                n,
+                1,
+                1,
+                steps,
+                Form::Discrete,
+                Bulk::Random(gain),
+                (0.5, 1.0),
+                100 + draw,
+            );
+            let r = linalg::orthonormal_from(&gaussian_matrix(&mut g, n, 1)).unwrap();
+            let mut theta = p.theta0.clone();
+            let mn = r.clone().scale((lambda * n as f64).sqrt());
+            p.model.set(&mut theta, "m", &mn).unwrap();
+            p.model.set(&mut theta, "n", &mn).unwrap();
+            p.model.set(&mut theta, "u", &r.clone().scale(b)).unwrap();
+            p.model
+                .set(&mut theta, "c", &r.transpose().scale(c))
+                .unwrap();
+            let mut ws = p.model.workspace(&p.data);
+            let with_bulk = p.model.loss(&theta, &p.data, &mut ws).unwrap();
+            let v = vectors(&p.model, &theta);
+            let free = p.reduced.loss_of(&v.t_matmul(&v));
+            let z = (with_bulk - free) * (n as f64).sqrt() / (gain * c * b * s.abs());
+            rms += z * z / draws as f64;
+        }
+        let rms = rms.sqrt();
+        eprintln!("N {n}: RMS of delta L sqrt(N) / (g c b |S|) = {rms:.3} (predicted 1)");
+        assert!((0.6..=1.5).contains(&rms), "N {n}: {rms:.3}");
+    }
+}
