@@ -90,11 +90,22 @@ fn problem(
     let (x, b) = generate_inputs(&InputProcess::ImpulseBasis, d, steps, 1, 0).unwrap();
     let y = integrate_targets(&x, steps, b, GAMMA).unwrap();
     let data = SeqBatch::new(x, y, steps, b).unwrap();
+    let reduced = overlap_flow(rank, form, d, steps, &v0);
+    Problem {
+        model,
+        data,
+        theta0,
+        reduced,
+    }
+}
+
+/// The overlap flow of the integrate task from `v0`: LK-2 with `Sigma_k = gamma^k I`,
+/// `w_k = (T - k) / T` (OL-5), every block trained.
+fn overlap_flow(rank: usize, form: Form, d: usize, steps: usize, v0: &Matrix) -> OverlapFlow {
     let alpha = match form {
         Form::Rate { alpha } => alpha,
         Form::Discrete => 1.0,
     };
-    // LK-2 for the integrate task: Sigma_k = gamma^k I, w_k = (T - k) / T (OL-5).
     let t = steps as f64;
     let sigma = (0..steps)
         .map(|k| Matrix::identity(d).scale(GAMMA.powi(k as i32)))
@@ -105,12 +116,30 @@ fn problem(
         u: true,
         c: true,
     };
-    let reduced = OverlapFlow::new(rank, alpha, sigma, weights, trained, &v0).unwrap();
+    OverlapFlow::new(rank, alpha, sigma, weights, trained, v0).unwrap()
+}
+
+/// `p` restarted from the aligned init `M = N = sqrt(lambda N) r`, `U = b r`, `C = c r^T`
+/// (`r` a random unit vector, seed `seed`; rank one, `d = 1`): `G_0` has rank one.
+fn aligned(p: Problem, (lambda, b, c): (f64, f64, f64), seed: u64) -> Problem {
+    let n = p.model.spec().hidden;
+    let mut g = rng(seed, 93);
+    let r = linalg::orthonormal_from(&gaussian_matrix(&mut g, n, 1)).unwrap();
+    let mut theta = p.theta0.clone();
+    let mn = r.clone().scale((lambda * n as f64).sqrt());
+    p.model.set(&mut theta, "m", &mn).unwrap();
+    p.model.set(&mut theta, "n", &mn).unwrap();
+    p.model.set(&mut theta, "u", &r.clone().scale(b)).unwrap();
+    p.model
+        .set(&mut theta, "c", &r.transpose().scale(c))
+        .unwrap();
+    let v0 = vectors(&p.model, &theta);
+    let steps = p.data.steps();
+    let reduced = overlap_flow(1, p.model.spec().form, 1, steps, &v0);
     Problem {
-        model,
-        data,
-        theta0,
+        theta0: theta,
         reduced,
+        ..p
     }
 }
 
@@ -199,7 +228,9 @@ fn lk2_lk3_overlap_loss_and_gradient_equal_the_network_ones() {
 }
 
 /// LK-4, LK-5: on overlap-closed inits (zero bulk, discrete, R = 1; orthogonal bulk g = 0.8,
-/// rate form alpha = 0.5, R = 2, d = 2) the overlap flow equals the full gradient flow of the
+/// rate form alpha = 0.5, R = 2, d = 2; the aligned init `M = N = sqrt(0.05 N) r`,
+/// `U = 0.1 r`, `C = 0.1 r^T` of rank-one overlaps, the outlier model's manifold) the overlap
+/// flow equals the full gradient flow of the
 /// N = 40 rank-R RNN. Both are integrated by DOPRI5 at rtol = 1e-10, atol = 1e-12; each has a
 /// global error of at most ~100 rtol times the state scale (CLOSED_VS_ODE's rationale:
 /// accumulation over the O(100) steps), so the overlaps may differ by 2 * 100 * rtol *
@@ -208,19 +239,35 @@ fn lk2_lk3_overlap_loss_and_gradient_equal_the_network_ones() {
 fn lk4_lk5_overlap_flow_equals_the_full_flow_on_closed_inits() {
     let (rtol, atol) = (1e-10, 1e-12);
     let times: Vec<f64> = (0..=8).map(|i| 4.0 * i as f64).collect();
-    let cases = [
-        (1, 1, Form::Discrete, Bulk::Zero, "zero bulk"),
+    let problems = [
         (
-            2,
-            2,
-            Form::Rate { alpha: 0.5 },
-            Bulk::Orthogonal(0.8),
+            problem(40, 1, 1, 12, Form::Discrete, Bulk::Zero, (0.5, 1.0), 10),
+            "zero bulk",
+        ),
+        (
+            problem(
+                40,
+                2,
+                2,
+                12,
+                Form::Rate { alpha: 0.5 },
+                Bulk::Orthogonal(0.8),
+                (0.5, 1.0),
+                11,
+            ),
             "orthogonal bulk",
         ),
+        (
+            aligned(
+                problem(40, 1, 1, 12, Form::Discrete, Bulk::Zero, (0.5, 1.0), 12),
+                (0.05, 0.1, 0.1),
+                12,
+            ),
+            "aligned (rank-one G0)",
+        ),
     ];
-    for (case, &(rank, d, form, bulk, what)) in cases.iter().enumerate() {
-        let p = problem(40, rank, d, 12, form, bulk, (0.5, 1.0), 10 + case as u64);
-        let rows = compare(&p, &times, &opts(rtol, atol));
+    for (case, (p, what)) in problems.iter().enumerate() {
+        let rows = compare(p, &times, &opts(rtol, atol));
         let scale = rows.iter().map(|r| r.0.max_abs()).fold(0.0, f64::max);
         let loss0 = rows[0].1;
         let dg = rows
@@ -234,7 +281,10 @@ fn lk4_lk5_overlap_flow_equals_the_full_flow_on_closed_inits() {
             dg / scale,
             last.1
         );
-        assert!(last.1 < 0.2 * loss0, "{what}: the network learns");
+        // The aligned init is small (its outlier learns at the rate 2 lambda / N of LK-1's
+        // parametrization); the other two learn most of the task.
+        let learned = if case < 2 { 0.2 } else { 0.9 };
+        assert!(last.1 < learned * loss0, "{what}: the network learns");
         assert!(
             dg <= 2.0 * 100.0 * rtol * scale,
             "{what}: overlaps {dg:.2e}"
@@ -312,7 +362,6 @@ fn lk6_initial_bulk_correction_is_order_one_over_sqrt_n() {
         })
         .sum();
     for &n in &[200usize, 800] {
-        let mut g = rng(n as u64, 92);
         let mut rms = 0.0;
         let draws = 24;
         for draw in 0..draws {
@@ -326,18 +375,10 @@ fn lk6_initial_bulk_correction_is_order_one_over_sqrt_n() {
                 (0.5, 1.0),
                 100 + draw,
             );
-            let r = linalg::orthonormal_from(&gaussian_matrix(&mut g, n, 1)).unwrap();
-            let mut theta = p.theta0.clone();
-            let mn = r.clone().scale((lambda * n as f64).sqrt());
-            p.model.set(&mut theta, "m", &mn).unwrap();
-            p.model.set(&mut theta, "n", &mn).unwrap();
-            p.model.set(&mut theta, "u", &r.clone().scale(b)).unwrap();
-            p.model
-                .set(&mut theta, "c", &r.transpose().scale(c))
-                .unwrap();
+            let p = aligned(p, (lambda, b, c), 1000 * n as u64 + draw);
             let mut ws = p.model.workspace(&p.data);
-            let with_bulk = p.model.loss(&theta, &p.data, &mut ws).unwrap();
-            let v = vectors(&p.model, &theta);
+            let with_bulk = p.model.loss(&p.theta0, &p.data, &mut ws).unwrap();
+            let v = vectors(&p.model, &p.theta0);
             let free = p.reduced.loss_of(&v.t_matmul(&v));
             let z = (with_bulk - free) * (n as f64).sqrt() / (gain * c * b * s.abs());
             rms += z * z / draws as f64;
