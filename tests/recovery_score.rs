@@ -128,7 +128,7 @@ fn external(d: &Dataset, name: &str, edit: impl FnOnce(&mut Vec<ModelPoint>)) ->
     Fitted::read(&dir, d).expect("model folder")
 }
 
-/// RM-1, RM-2, RM-3, RM-4, RM-5, RM-6, RM-7, RM-10: perfect self-scores, invariant under affine maps and permutations.
+/// RM-1, RM-2, RM-3, RM-4, RM-5, RM-6, RM-7, RM-10, RM-12, RM-13: perfect self-scores, invariant under affine maps and permutations.
 #[test]
 fn truth_scores_perfectly_also_after_an_affine_map_and_permutation() {
     for (sys, extra) in [
@@ -160,7 +160,24 @@ fn truth_scores_perfectly_also_after_an_affine_map_and_permutation() {
             if !d.truth.fixed_points.is_empty() {
                 assert_eq!(value(&r, "M11"), 1.0, "{sys}: {:?}", r.metrics["M11"]);
             }
+            // RM-13: the truth, which learndyn can run, has its own fixed-point graph; the
+            // file exchange carries no dynamics (null with a reason).
+            let m11 = &r.metrics["M11"];
+            if f.name == "truth" {
+                assert_eq!(m11["graph_edit_distance"], 0, "{sys}: {m11}");
+                if sys.contains("duffing") {
+                    // The saddle's two branches end in the two foci.
+                    assert_eq!(m11["true_graph_edges"], 2, "{m11}");
+                }
+            } else {
+                assert!(m11["graph_edit_distance"].is_null(), "{sys}: {m11}");
+            }
             assert_eq!(value(&r, "M15"), 0.0, "{sys}");
+            // RM-12: a readout refitted on 16 trials predicts the held-out neurons almost as
+            // well as the true rates (M2); it cannot beat them by more than the evaluation
+            // noise, O(1/sqrt(spikes)) bits per spike (~0.01 here).
+            let (m2, m3) = (value(&r, "M2"), value(&r, "M3"));
+            assert!(m3 > 0.5 * m2 && m3 < m2 + 0.01, "{sys}: M2 {m2}, M3 {m3}");
             // DSA's eigenvalue score: the operators' eigenvalues agree to rounding (squared
             // distances ~ (1e-10)^2 for these well-conditioned embeddings).
             assert!(value(&r, "M7") < 1e-16, "{sys}: M7 {}", value(&r, "M7"));
@@ -192,7 +209,7 @@ fn truth_scores_perfectly_also_after_an_affine_map_and_permutation() {
     }
 }
 
-/// RM-2, RM-4, RM-5: each broken model fails the metric designed for it; bad model files are errors.
+/// RM-2, RM-4, RM-5, RM-12: each broken model fails the metric designed for it; bad model files are errors.
 #[test]
 fn broken_models_fail_the_metric_designed_to_catch_them() {
     let d = dataset("kind = \"flip_flop\"\nbits = 3", "");
@@ -276,6 +293,21 @@ fn broken_models_fail_the_metric_designed_to_catch_them() {
         "no stable points in the truth: F1 undefined"
     );
     assert_eq!(r.metrics["M10"]["model_stable"].as_u64(), Some(1));
+    // RM-12: latents with no information about the state (uniform noise) predict
+    // held-out neurons no better than their mean rate: few-shot co-bps near 0, far below
+    // the truth's.
+    let d = dataset("kind = \"flip_flop\"\nbits = 3", "");
+    let mut noise = Fitted::truth(&d);
+    let mut rng = learndyn::random::rng(4, 9);
+    for v in noise.latents.data.iter_mut() {
+        *v = rand::RngExt::random::<f64>(&mut rng);
+    }
+    let good = value(&score::score(&d, &Fitted::truth(&d)).unwrap(), "M3");
+    let bad = value(&score::score(&d, &noise).unwrap(), "M3");
+    assert!(
+        good > 0.05 && bad < 0.01,
+        "M3 truth {good}, noise latents {bad}"
+    );
     // Same condition averages, different mechanism (C2): the point attractor's latents handed
     // in for the saddle's dataset. DSA separates them although the means coincide.
     // The claim: the distance between mechanisms exceeds the spread between two independent
@@ -291,6 +323,7 @@ fn broken_models_fail_the_metric_designed_to_catch_them() {
     let saddle = trio("saddle", 5);
     let dsa_with = |other: &Dataset| {
         let f = Fitted {
+            simulator: None,
             name: "other".into(),
             latents: other.latents.clone(),
             rates: None,

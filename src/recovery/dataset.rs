@@ -7,6 +7,7 @@
 use crate::error::{Error, Result};
 use crate::integrate::{self, Ivp, Method, Options, Output, Workspace};
 use crate::linalg::Matrix;
+use crate::model::state_map::TimeKind;
 use crate::npy::{self, Array3};
 use crate::recovery::observe::{self, Readout};
 use crate::recovery::spec::{Noise, Spec};
@@ -117,6 +118,19 @@ pub fn generate(spec: &Spec) -> Result<Dataset> {
             key: "trials.init_low".into(),
             message: format!(
                 "init_low and init_high must have {dim} entries (the state dimension) with low <= high"
+            ),
+        });
+    }
+    if system.time() == TimeKind::Discrete
+        && (t.dt - system.map_dt()).abs() > 1e-12 * system.map_dt()
+    {
+        return Err(Error::Config {
+            file: "<spec>".into(),
+            key: "trials.dt".into(),
+            message: format!(
+                "the system is a discrete map whose step stands for {} time units; set trials.dt = {} (one step per sample)",
+                system.map_dt(),
+                system.map_dt()
             ),
         });
     }
@@ -251,7 +265,18 @@ fn simulate_trial(
         if s + 1 == t.steps {
             break;
         }
-        if t.process_noise > 0.0 {
+        if system.time() == TimeKind::Discrete {
+            // One map step per sample, with process noise sigma sqrt(dt) xi.
+            system.field(&x, &uk, &mut f);
+            for (xi, fi) in x.iter_mut().zip(&f) {
+                let z: f64 = if t.process_noise > 0.0 {
+                    rng.sample(StandardNormal)
+                } else {
+                    0.0
+                };
+                *xi = fi + t.process_noise * t.dt.sqrt() * z;
+            }
+        } else if t.process_noise > 0.0 {
             // Euler-Maruyama: x += f(x, u) h + sigma sqrt(h) xi.
             for _ in 0..t.substeps {
                 system.field(&x, &uk, &mut f);

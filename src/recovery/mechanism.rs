@@ -17,6 +17,7 @@ use crate::npy::Array3;
 use crate::recovery::basins;
 use crate::recovery::continuous::{self, Slow};
 use crate::recovery::dataset::Dataset;
+use crate::recovery::graph::{self, Node, Simulator};
 use crate::recovery::metrics::matching::{self, dist};
 use crate::recovery::metrics::regress::Affine;
 use crate::recovery::recurrences;
@@ -24,6 +25,7 @@ use crate::recovery::score::Fitted;
 use num_complex::Complex64;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Fraction of the attractor diameter within which points match (M10, M11, M13, M15).
 pub const MATCH_FRACTION: f64 = 0.1;
@@ -220,7 +222,6 @@ pub(crate) fn mechanism(
         ] {
             m.insert(id.into(), json!({"name": name, "value": Value::Null, "reason": "the model folder has no fixed_points.json"}));
         }
-        not_yet(m);
         return Ok(());
     }
     // M10: stable fixed points, precision / recall / F1 after alignment.
@@ -259,6 +260,10 @@ pub(crate) fn mechanism(
         h
     };
     let isolated: Vec<&Point> = model.iter().filter(|p| p.n_marginal == 0).collect();
+    let (ged, ged_reason) = match fixed_point_graphs(d, f, back, &truth_pts, &model, &all, eps, rate_tol)? {
+        Some(g) => (Some(g), ""),
+        None => (None, "needs the model's dynamics (a network folder, or the truth): the file exchange carries no vector field"),
+    };
     let same = all
         .iter()
         .filter(|(a, b, _)| truth_pts[*a].n_unstable == model[*b].n_unstable)
@@ -268,7 +273,9 @@ pub(crate) fn mechanism(
         "definition": "matched pairs with equal index / max(#true, #model isolated points)",
         "true_index_histogram": hist(&truth_pts.iter().collect::<Vec<_>>()),
         "model_index_histogram": hist(&isolated), "matched": all.len(),
-        "graph_edit_distance": Value::Null, "graph_reason": "not implemented yet",
+        "graph_edit_distance": ged.as_ref().map(|g| g.0), "graph_edit_distance_normalized": ged.as_ref().map(|g| g.1),
+        "true_graph_edges": ged.as_ref().map(|g| g.2), "model_graph_edges": ged.as_ref().map(|g| g.3),
+        "graph_reason": if ged.is_some() { Value::Null } else { Value::from(ged_reason) },
         "reason": if truth_pts.is_empty() && isolated.is_empty() { Value::from("no isolated fixed points in the truth or the model") } else { Value::Null },
         "hyperparameters": {"match_radius": eps}}));
     // M12: timescale error |ln(tau_model / tau_true)| over the slowest k modes of matched pairs.
@@ -299,8 +306,129 @@ pub(crate) fn mechanism(
         "eigenvalue_wasserstein": mean(&w), "matched": errs.len(),
         "reason": if errs.is_empty() { Value::from("no matched fixed points") } else { Value::Null }}));
     spurious(d, &model, &attractor, eps, m);
-    not_yet(m);
     Ok(())
+}
+
+/// M11's graph part (RM-13): the true and the model's fixed-point graphs over isolated points
+/// and their edit distance under the matching `all`: `(distance, distance / size, true edges,
+/// model edges)`. `None` when the model has no simulator.
+#[allow(clippy::too_many_arguments)]
+fn fixed_point_graphs(
+    d: &Dataset,
+    f: &Fitted,
+    back: &Affine,
+    truth_pts: &[Point],
+    model: &[Point],
+    all: &[(usize, usize, f64)],
+    eps: f64,
+    rate_tol: f64,
+) -> Result<Option<(usize, f64, usize, usize)>> {
+    let (Some(msim), Some(fps)) = (&f.simulator, &f.fixed_points) else {
+        return Ok(None);
+    };
+    let system: Arc<dyn crate::recovery::system::System> = Arc::from(d.meta.spec.system.build()?);
+    let tsim = {
+        let s = system.clone();
+        Simulator(Arc::new(move |x0: &[f64], t: f64| {
+            Ok(
+                crate::recovery::system::trajectory(s.as_ref(), x0, &[0.0, t])?
+                    .pop()
+                    .unwrap_or_default(),
+            )
+        }))
+    };
+    let horizon = 20.0 * d.meta.time as f64 * d.meta.dt;
+    let rms = |a: &crate::npy::Array3| {
+        (a.data.iter().map(|v| v * v).sum::<f64>() / a.data.len().max(1) as f64)
+            .sqrt()
+            .max(1.0)
+    };
+    // True graph over the true isolated points.
+    let n = system.dim();
+    let u0 = vec![0.0; system.n_inputs()];
+    let t_idx: Vec<usize> = (0..truth_pts.len())
+        .filter(|&i| truth_pts[i].n_marginal == 0)
+        .collect();
+    let t_jac: Vec<Matrix> = t_idx
+        .iter()
+        .map(|&i| {
+            let mut j = Matrix::zeros(n, n);
+            system.jacobian(&truth_pts[i].x, &u0, &mut j);
+            j
+        })
+        .collect();
+    let t_nodes: Vec<Node> = t_idx
+        .iter()
+        .zip(&t_jac)
+        .map(|(&i, j)| Node {
+            x: &truth_pts[i].x,
+            jacobian: j,
+            index: truth_pts[i].n_unstable,
+        })
+        .collect();
+    let near = |pts: &[&[f64]], x: &[f64]| {
+        pts.iter()
+            .enumerate()
+            .map(|(k, p)| (k, dist(p, x)))
+            .filter(|(_, e)| *e < eps)
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(k, _)| k)
+    };
+    let t_x: Vec<&[f64]> = t_idx.iter().map(|&i| truth_pts[i].x.as_slice()).collect();
+    let probe = |time, dt, delta| graph::Probe {
+        time,
+        dt,
+        rate_tol,
+        delta,
+        horizon,
+    };
+    let tg = graph::build(
+        &t_nodes,
+        probe(system.time(), system.map_dt(), 1e-4 * rms(&d.latents)),
+        &tsim,
+        &|x| near(&t_x, x),
+    )?;
+    // Model graph over its isolated points (model coordinates; assigned in true ones).
+    let m_idx: Vec<usize> = (0..model.len())
+        .filter(|&i| model[i].n_marginal == 0)
+        .collect();
+    let m_jac: Vec<Matrix> = m_idx
+        .iter()
+        .map(|&i| {
+            let p = &fps.points[i];
+            Matrix::from_fn(p.x.len(), p.x.len(), |r, c| p.jacobian[r][c])
+        })
+        .collect();
+    let m_nodes: Vec<Node> = m_idx
+        .iter()
+        .zip(&m_jac)
+        .map(|(&i, j)| Node {
+            x: &fps.points[i].x,
+            jacobian: j,
+            index: model[i].n_unstable,
+        })
+        .collect();
+    let m_x: Vec<&[f64]> = m_idx.iter().map(|&i| model[i].x.as_slice()).collect();
+    let dt = fps.dt.unwrap_or(d.meta.dt);
+    let mg = graph::build(
+        &m_nodes,
+        probe(fps.time, dt, 1e-4 * rms(&f.latents)),
+        msim,
+        &|x| near(&m_x, &back.apply_point(x)),
+    )?;
+    // The matching restricted to isolated points, renumbered into graph nodes.
+    let pos = |idx: &[usize], i: usize| idx.iter().position(|&k| k == i);
+    let pairs: Vec<(usize, usize)> = all
+        .iter()
+        .filter_map(|(a, b, _)| Some((pos(&t_idx, *a)?, pos(&m_idx, *b)?)))
+        .collect();
+    let (ged, size) = graph::edit_distance(&tg, &mg, &pairs);
+    Ok(Some((
+        ged,
+        ged as f64 / size.max(1) as f64,
+        tg.edges.len(),
+        mg.edges.len(),
+    )))
 }
 
 fn ratio(a: usize, b: usize) -> Option<f64> {
@@ -479,11 +607,4 @@ fn spurious(
         "inside_data_domain": inside, "outside_data_domain": outside,
         "definition": "model points without unstable directions farther than match_radius from every true attractor point; inside = within match_radius of a training latent sample",
         "hyperparameters": {"match_radius": eps, "domain_samples": "every 3rd training bin"}}));
-}
-
-/// Metric IDs not computed yet, listed with the reason so a reader sees the gap.
-fn not_yet(m: &mut BTreeMap<String, Value>) {
-    m.entry("M3".into()).or_insert_with(
-        || json!({"name": "fewshot_co_bps", "value": Value::Null, "reason": "not implemented yet"}),
-    );
 }

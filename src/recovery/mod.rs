@@ -9,8 +9,10 @@
 pub mod basins;
 pub(crate) mod continuous;
 pub mod dataset;
+pub mod graph;
 pub mod mechanism;
 pub mod metrics;
+pub mod network;
 pub mod score;
 
 pub mod observe;

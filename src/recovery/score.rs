@@ -53,6 +53,9 @@ pub struct Fitted {
     /// Free-running trajectories from the queried initial states `[n, STEPS, k]`, model
     /// coordinates (`trajectories.npy`, see [`crate::recovery::basins`]).
     pub trajectories: Option<Array3>,
+    /// The model's autonomous dynamics, when learndyn can run it (the truth, a network
+    /// folder): the fixed-point graph of M11 needs it.
+    pub simulator: Option<crate::recovery::graph::Simulator>,
 }
 
 impl Fitted {
@@ -95,8 +98,8 @@ impl Fitted {
                 }
             }
             ModelFixedPoints {
-                time: TimeKind::Continuous,
-                dt: None,
+                time: s.time(),
+                dt: (s.time() == TimeKind::Discrete).then(|| s.map_dt()),
                 points: pts,
             }
         });
@@ -106,12 +109,26 @@ impl Fitted {
             rates: Some(d.rates.clone()),
             fixed_points: points,
             trajectories: crate::recovery::basins::true_trajectories(d).ok(),
+            simulator: d.meta.spec.system.build().ok().map(|s| {
+                let s: std::sync::Arc<dyn crate::recovery::system::System> =
+                    std::sync::Arc::from(s);
+                crate::recovery::graph::Simulator(std::sync::Arc::new(move |x0: &[f64], t: f64| {
+                    Ok(
+                        crate::recovery::system::trajectory(s.as_ref(), x0, &[0.0, t])?
+                            .pop()
+                            .unwrap_or_default(),
+                    )
+                }))
+            }),
         }
     }
 
     /// Read a model folder: `latents.npy` (required), `rates.npy`, `fixed_points.json`
     /// (optional). Shapes are checked against the dataset; errors name the file.
     pub fn read(dir: &Path, d: &Dataset) -> Result<Fitted> {
+        if dir.join("network.json").exists() {
+            return crate::recovery::network::fitted(dir, d);
+        }
         let lat_path = dir.join("latents.npy");
         if !lat_path.exists() {
             return Err(Error::invalid(
@@ -200,6 +217,7 @@ impl Fitted {
             rates,
             fixed_points,
             trajectories,
+            simulator: None,
         })
     }
 }
@@ -270,6 +288,7 @@ pub fn score(d: &Dataset, fitted: &Fitted) -> Result<Report> {
         },
     );
     m.insert("M2".into(), co_bps(d, fitted, train, &eval)?);
+    m.insert("M3".into(), fewshot_co_bps(d, fitted, train, &eval)?);
     // M4 state R^2 (true -> inferred) and M5 latent R^2 (inferred -> true): affine maps
     // fitted on the training trials, scored on the evaluation trials.
     let fwd = regress::fit_affine(&z_tr, &h_tr, 0.0)?;
@@ -409,6 +428,59 @@ fn co_bps(d: &Dataset, f: &Fitted, train: &[usize], eval: &[usize]) -> Result<Va
     )
 }
 
+/// Training trials the few-shot readout of M3 sees (the first of the training split).
+pub const FEWSHOT_TRIALS: usize = 16;
+/// Ridge of the few-shot GLM per sample, on standardized latents.
+pub const FEWSHOT_RIDGE: f64 = 1e-3;
+
+/// M3 (RM-12): few-shot co-bps. A Poisson GLM `log rate = a + w . z_hat` per held-out neuron,
+/// fitted on the model's (standardized) latents of only [`FEWSHOT_TRIALS`] training trials,
+/// scored by co-bps on the evaluation trials: how well the latents predict unseen neurons
+/// from little data, without the model's own readout.
+fn fewshot_co_bps(d: &Dataset, f: &Fitted, train: &[usize], eval: &[usize]) -> Result<Value> {
+    let held = &d.meta.splits.held_out_neurons;
+    if d.meta.observation != "counts" {
+        return Ok(na("fewshot_co_bps", "observations are not counts"));
+    }
+    if held.is_empty() {
+        return Ok(na(
+            "fewshot_co_bps",
+            "the dataset has no held-out neurons (split.held_out = 0)",
+        ));
+    }
+    let few: Vec<usize> = train.iter().take(FEWSHOT_TRIALS).copied().collect();
+    let (z_few, z_ev) = (rows(&f.latents, &few), rows(&f.latents, eval));
+    let (mean, sd) = crate::recovery::observe::column_stats(&z_few);
+    let standard = |z: &Matrix| {
+        Matrix::from_fn(z.nrows(), z.ncols(), |s, j| {
+            (z.get(s, j) - mean[j]) / if sd[j] > 0.0 { sd[j] } else { 1.0 }
+        })
+    };
+    let (x_few, x_ev) = (standard(&z_few), standard(&z_ev));
+    let (y_few, y_ev) = (rows(&d.observations, &few), rows(&d.observations, eval));
+    let mut pred = Matrix::zeros(x_ev.nrows(), held.len());
+    let mut null = Vec::with_capacity(held.len());
+    let y_tr = rows(&d.observations, train);
+    for (c, &j) in held.iter().enumerate() {
+        let y: Vec<f64> = (0..y_few.nrows()).map(|s| y_few.get(s, j)).collect();
+        let ridge = FEWSHOT_RIDGE * y.len() as f64;
+        let (a, w) = counts::poisson_glm(&x_few, &y, ridge, 100)?;
+        for s in 0..x_ev.nrows() {
+            let e = a + (0..w.len()).map(|i| w[i] * x_ev.get(s, i)).sum::<f64>();
+            pred.set(s, c, e.min(50.0).exp());
+        }
+        let m = (0..y_tr.nrows()).map(|s| y_tr.get(s, j)).sum::<f64>() / y_tr.nrows() as f64;
+        null.push(m.max(1e-12));
+    }
+    let obs = Matrix::from_fn(y_ev.nrows(), held.len(), |s, c| y_ev.get(s, held[c]));
+    let v = counts::co_bps(&obs, &pred, &null)?;
+    Ok(
+        json!({"name": "fewshot_co_bps", "value": v, "neurons": held,
+        "definition": "co-bps on validation+test trials of a Poisson GLM from the model's standardized latents to each held-out neuron, fitted on only the first few training trials",
+        "hyperparameters": {"trials": few.len(), "ridge_per_sample": FEWSHOT_RIDGE, "link": "exp"}}),
+    )
+}
+
 impl Report {
     /// Write `score.json` and `summary.txt` into `dir` (created if missing), atomically.
     pub fn write(&self, dir: &Path) -> Result<()> {
@@ -443,10 +515,17 @@ impl Report {
                 }
                 other => other.to_string(),
             };
-            s += &format!("{id:>4}  {name:<22} {value}\n");
+            s += &format!("{id:>4}  {name:<26} {value}\n");
         }
         s
     }
+}
+
+/// The M4 map (true -> the model's coordinates), fitted on the training trials: how the
+/// query initial conditions are mapped into the model's coordinates.
+pub fn forward_map(d: &Dataset, f: &Fitted) -> Result<regress::Affine> {
+    let train = &d.meta.splits.train;
+    regress::fit_affine(&rows(&d.latents, train), &rows(&f.latents, train), 0.0)
 }
 
 /// Write the second step of the file exchange into `dir/queries/`: `initial_states.npy`
@@ -455,8 +534,7 @@ impl Report {
 /// `queries.json`. Returns the number of initial states.
 pub fn write_queries(d: &Dataset, f: &Fitted, dir: &Path) -> Result<usize> {
     use crate::recovery::basins;
-    let train = &d.meta.splits.train;
-    let forward = regress::fit_affine(&rows(&d.latents, train), &rows(&f.latents, train), 0.0)?;
+    let forward = forward_map(d, f)?;
     let x0 = basins::model_initial_states(d, &forward)?;
     let q = dir.join("queries");
     std::fs::create_dir_all(&q).map_err(|e| Error::io(&q, e))?;

@@ -121,12 +121,15 @@ pub enum Provenance {
     ClosedForm,
     /// Closed-form fixed points; cycles or chaotic sets from learndyn's solvers.
     ClosedFormAndNumerical,
+    /// Fixed points found by learndyn's fixed-point finder (teacher networks).
+    Numerical,
 }
 
 /// Everything known about the attractors of the autonomous system (`u = 0`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Truth {
-    /// Always continuous for the built-in systems (flows).
+    /// Continuous for the built-in systems (flows); discrete for teacher networks that are
+    /// maps, whose fixed points list continuous-equivalent rates `ln(mu) / dt`.
     pub time: TimeKind,
     /// State dimension.
     pub dim: usize,

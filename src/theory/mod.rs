@@ -9,4 +9,5 @@ pub mod lrnn;
 pub mod mean_field;
 pub mod outlier;
 pub mod partial_obs;
+pub mod random_init;
 pub mod riccati;

@@ -127,7 +127,8 @@ enum Command {
     /// Closed-form calculators for theorists (no config, no output folder)
     ///
     /// e.g. `learndyn theory partial-observation --teacher B.npy --observed 0,3 --json`,
-    /// `learndyn theory mean-field --sigma-mn 2 --g 0.5`.
+    /// `learndyn theory mean-field --sigma-mn 2 --g 0.5`,
+    /// `learndyn theory lag-kernel --rho 0.8 --lags 8 --json`.
     #[command(subcommand)]
     Theory(TheoryCommand),
     /// The attractor-recovery benchmark: ground-truth datasets, and scores of fitted models

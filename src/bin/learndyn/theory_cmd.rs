@@ -6,6 +6,7 @@ use clap::{Subcommand, ValueEnum};
 use learndyn::linalg::Matrix;
 use learndyn::theory::mean_field::{self, MeanFieldOptions, RankOne, RuleKind, StationaryState};
 use learndyn::theory::partial_obs::{self, Problem, TimeKind};
+use learndyn::theory::random_init;
 use num_complex::Complex64;
 use serde_json::json;
 use std::path::PathBuf;
@@ -58,6 +59,24 @@ pub enum TheoryCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Lag-space tangent kernel of a randomly initialized linear RNN in NTK parametrization,
+    /// W entries N(0, rho^2), F and C N(0, 1), all trained (Emami et al. 2021;
+    /// theory/random_init.md RI-2, RI-4): Theta_jj = 2 rho^{2j} + j rho^{2(j-1)} per lag, and
+    /// with --width the leading-order sd of one network's Theta_jj.
+    LagKernel {
+        /// Init scale rho of the recurrent weights (the spectral radius of W/sqrt(n)).
+        #[arg(long, allow_negative_numbers = true)]
+        rho: f64,
+        /// Number of lags, 0..LAGS-1.
+        #[arg(long, default_value_t = 8)]
+        lags: usize,
+        /// Width n of a finite network: also print the sd of its empirical Theta_jj (RI-4).
+        #[arg(long)]
+        width: Option<usize>,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -83,6 +102,12 @@ pub fn theory(cmd: TheoryCommand) -> Result<(), Failure> {
             tol,
             json,
         } => mean_field_cmd(sigma_mn, g, sigma_m, tol, json),
+        TheoryCommand::LagKernel {
+            rho,
+            lags,
+            width,
+            json,
+        } => lag_kernel_cmd(rho, lags, width, json),
     }
 }
 
@@ -296,6 +321,78 @@ fn mean_field_cmd(
             mf.error_estimate
         ),
         None => {}
+    }
+    Ok(())
+}
+
+/// Largest lag count of `theory lag-kernel`.
+const MAX_LAGS: usize = 200;
+/// Largest lag count with `--width`: the sd of lag j counts non-crossing pairings of words up
+/// to length 4j, (j + 1)^2 of them, O(j^5) work per lag.
+const MAX_SD_LAGS: usize = 16;
+
+fn lag_kernel_cmd(
+    rho: f64,
+    lags: usize,
+    width: Option<usize>,
+    as_json: bool,
+) -> Result<(), Failure> {
+    let bad = |msg: String| Failure::Input(anyhow::anyhow!(msg));
+    if !rho.is_finite() || rho < 0.0 {
+        return Err(bad(format!(
+            "rho: {rho} is not a finite non-negative init scale (e.g. --rho 0.8)"
+        )));
+    }
+    if lags == 0 || lags > MAX_LAGS {
+        return Err(bad(format!("lags: {lags} is not in 1..={MAX_LAGS}")));
+    }
+    if width == Some(0) {
+        return Err(bad("width: 0 is not a network width".to_string()));
+    }
+    if width.is_some() && lags > MAX_SD_LAGS {
+        return Err(bad(format!(
+            "lags: {lags} with --width is not in 1..={MAX_SD_LAGS} (the sd's cost grows like lags^6)"
+        )));
+    }
+    let r2 = rho * rho;
+    let theta = random_init::lag_kernel(rho, lags);
+    let cf: Vec<f64> = (0..lags).map(|j| r2.powi(j as i32)).collect();
+    let w_part: Vec<f64> = theta.iter().zip(&cf).map(|(t, c)| t - 2.0 * c).collect();
+    let sd: Option<Vec<f64>> = width.map(|n| {
+        (0..lags)
+            .map(|j| random_init::lag_ntk_sd(rho, j, j, n))
+            .collect()
+    });
+    if as_json {
+        let v = json!({
+            "rho": rho,
+            "lags": (0..lags).collect::<Vec<_>>(),
+            "theta": theta,
+            "c_part": cf,
+            "f_part": cf,
+            "w_part": w_part,
+            "width": width,
+            "sd": sd,
+        });
+        println!("{v}");
+        return Ok(());
+    }
+    println!(
+        "lag-space NTK of a linear RNN in NTK parametrization, rho = {rho}: \
+         Theta_jj = 2 rho^(2j) + j rho^(2(j-1)), off-diagonal 0 (wide limit)"
+    );
+    let sd_head = width.map_or(String::new(), |n| {
+        format!("  {:>12}", format!("sd (n={n})"))
+    });
+    println!(
+        "{:>4}  {:>12}  {:>12}  {:>12}{sd_head}",
+        "lag", "Theta_jj", "C + F", "W"
+    );
+    for (j, ((t, c), w)) in theta.iter().zip(&cf).zip(&w_part).enumerate() {
+        let sd_cell = sd
+            .as_ref()
+            .map_or(String::new(), |s| format!("  {:>12.6}", s[j]));
+        println!("{j:>4}  {t:>12.6}  {:>12.6}  {w:>12.6}{sd_cell}", 2.0 * c);
     }
     Ok(())
 }

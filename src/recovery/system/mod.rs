@@ -11,6 +11,7 @@ mod flip_flop;
 mod integrator;
 mod linear;
 mod lorenz;
+mod network;
 mod ring;
 mod trio;
 mod van_der_pol;
@@ -20,6 +21,7 @@ pub use flip_flop::FlipFlop;
 pub use integrator::Integrator;
 pub use linear::{Linear, LinearTeacher};
 pub use lorenz::Lorenz;
+pub use network::NetworkSystem;
 pub use ring::Ring;
 pub use trio::{Trio, TrioMechanism};
 pub use van_der_pol::VanDerPol;
@@ -45,10 +47,21 @@ pub trait System: Send + Sync {
     fn n_inputs(&self) -> usize {
         0
     }
-    /// Write `f(x, u)` into `out` (length [`System::dim`]).
+    /// Write `f(x, u)` into `out` (length [`System::dim`]); for a discrete map
+    /// ([`System::time`]), the next state `F(x, u)`.
     fn field(&self, x: &[f64], u: &[f64], out: &mut [f64]);
-    /// The Jacobian `df/dx` at `(x, u)` into `jac` (`dim x dim`, entry `(i, j) = df_i/dx_j`).
+    /// The Jacobian `df/dx` (discrete: `dF/dx`) at `(x, u)` into `jac` (`dim x dim`, entry
+    /// `(i, j) = df_i/dx_j`).
     fn jacobian(&self, x: &[f64], u: &[f64], jac: &mut Matrix);
+    /// A flow (default) or a discrete map `x_{s+1} = F(x_s, u_s)` (teacher networks).
+    fn time(&self) -> TimeKind {
+        TimeKind::Continuous
+    }
+    /// For a discrete map: the time one step stands for (the dataset's `trials.dt` must
+    /// equal it).
+    fn map_dt(&self) -> f64 {
+        1.0
+    }
     /// The exact description of the autonomous system (`u = 0`).
     fn truth(&self) -> Result<Truth>;
     /// The box `(low, high)` initial states are drawn from (uniformly) unless the spec says
@@ -91,6 +104,8 @@ pub enum SystemSpec {
     /// Linear teacher `dx/dt = (B - I) x` (RS-8): feed-forward chain, non-normal line
     /// attractor, or `B` from a `.npy` file.
     Linear(Linear),
+    /// A teacher network in the standard weights form (RS-11), attractors found numerically.
+    Network(NetworkSystem),
 }
 
 impl SystemSpec {
@@ -105,6 +120,7 @@ impl SystemSpec {
             SystemSpec::VanDerPol(s) => Box::new(s.validated()?),
             SystemSpec::Lorenz(s) => Box::new(s.validated()?),
             SystemSpec::Linear(s) => Box::new(s.validated()?),
+            SystemSpec::Network(s) => Box::new(s.validated()?),
         })
     }
 
@@ -115,7 +131,7 @@ impl SystemSpec {
     }
 
     /// The names accepted as `system.kind`.
-    pub const KINDS: [&'static str; 8] = [
+    pub const KINDS: [&'static str; 9] = [
         "flip_flop",
         "integrator",
         "trio",
@@ -124,6 +140,7 @@ impl SystemSpec {
         "van_der_pol",
         "lorenz",
         "linear",
+        "network",
     ];
 }
 
@@ -135,11 +152,14 @@ impl StateMap for Autonomous<'_> {
         self.0.dim()
     }
     fn kind(&self) -> TimeKind {
-        TimeKind::Continuous
+        self.0.time()
     }
     fn residual(&self, x: &[f64], out: &mut [f64]) {
         let u = vec![0.0; self.0.n_inputs()];
         self.0.field(x, &u, out);
+        if self.0.time() == TimeKind::Discrete {
+            out.iter_mut().zip(x).for_each(|(o, xi)| *o -= xi);
+        }
     }
     fn jacobian(&self, x: &[f64], jac: &mut Matrix) {
         let u = vec![0.0; self.0.n_inputs()];
@@ -148,12 +168,19 @@ impl StateMap for Autonomous<'_> {
 }
 
 /// A fixed point `x` of `system` (autonomous) described from its analytic Jacobian:
-/// eigenvalues (most unstable first), stability and timescales (FP-3 conventions).
-/// `marginal_tol` decides marginal directions (`|Re lambda| <= marginal_tol`).
+/// eigenvalues (most unstable first), stability and timescales (FP-3 conventions). For a
+/// discrete map the eigenvalues are the continuous-equivalent rates `ln(mu) / dt` of the
+/// multipliers `mu` (as the scorer converts a discrete model's, RM-1).
 pub fn describe_fixed_point(system: &dyn System, x: Vec<f64>) -> Result<TrueFixedPoint> {
     let n = system.dim();
     let mut jac = Matrix::zeros(n, n);
     Autonomous(system).jacobian(&x, &mut jac);
+    if system.time() == TimeKind::Discrete {
+        let dt = system.map_dt();
+        let mu = crate::linalg::eigenvalues(&jac)?;
+        let rates: Vec<num_complex::Complex64> = mu.iter().map(|m| m.ln() / dt).collect();
+        return Ok(TrueFixedPoint::from_eigenvalues(x, &rates));
+    }
     TrueFixedPoint::from_jacobian(x, &jac)
 }
 
@@ -194,10 +221,26 @@ pub(crate) fn reference_options() -> Options {
 }
 
 /// The autonomous trajectory of `system` from `x0`, saved at `times` (ascending, from 0),
-/// with DOP853 at [`reference_options`].
-pub(crate) fn trajectory(system: &dyn System, x0: &[f64], times: &[f64]) -> Result<Vec<Vec<f64>>> {
+/// with DOP853 at tight tolerances (rtol 1e-10, atol 1e-12); a discrete map is iterated,
+/// each time sampled at its nearest step.
+pub fn trajectory(system: &dyn System, x0: &[f64], times: &[f64]) -> Result<Vec<Vec<f64>>> {
     let u = vec![0.0; system.n_inputs()];
     let mut out = Vec::with_capacity(times.len());
+    if system.time() == TimeKind::Discrete {
+        // Iterate the map; each time is sampled at its nearest step.
+        let (mut x, mut next) = (x0.to_vec(), vec![0.0; x0.len()]);
+        let mut step = 0usize;
+        for &t in times {
+            let want = (t / system.map_dt()).round() as usize;
+            while step < want {
+                system.field(&x, &u, &mut next);
+                std::mem::swap(&mut x, &mut next);
+                step += 1;
+            }
+            out.push(x.clone());
+        }
+        return Ok(out);
+    }
     let mut save = |_t: f64, y: &[f64]| out.push(y.to_vec());
     let t1 = times.last().copied().unwrap_or(0.0);
     let method = Method::parse("dop853").expect("built-in method");
