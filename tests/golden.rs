@@ -72,6 +72,8 @@ golden_cases! {
     // figure case drops.
     run_rnn_integrator_bulk: Run("configs/rnn_integrator_bulk.toml"),
         ["train.steps=300", "output.records=4", "train.seeds=[0]"];
+    run_rnn_integrator_lowrank: Run("configs/rnn_integrator_lowrank.toml"),
+        ["output.records=6", "train.seeds=[0, 1]"];
     run_rnn_temporal_precedence: Run("configs/rnn_temporal_precedence.toml"),
         ["output.records=11"];
     run_sgd_adam: Run("configs/sgd_adam.toml"), ["output.records=11"];
@@ -90,6 +92,7 @@ golden_cases! {
     figure_rnn_flip_flop: Figure("rnn_flip_flop");
     figure_rnn_integrator: Figure("rnn_integrator");
     figure_rnn_integrator_bulk: Figure("rnn_integrator_bulk");
+    figure_rnn_integrator_lowrank: Figure("rnn_integrator_lowrank");
     figure_rnn_temporal_precedence: Figure("rnn_temporal_precedence");
     figure_saxe_modes: Figure("saxe_modes");
 }

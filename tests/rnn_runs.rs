@@ -131,6 +131,103 @@ fn rate_rnn_integrator_reduced_ode_equals_full_gradient_flow() {
     assert!(*ev.values().last().unwrap() > 0.2, "the outlier moved");
 }
 
+/// LK-4, LK-5 through the CLI: on the shipped rank-one example (zero bulk, random init) the
+/// `reduced_ode` source (the overlap flow) equals the full gradient flow of the N = 64 RNN.
+/// Both are integrated at rtol 1e-11, so they agree to the tolerance of the full flow vs
+/// closed forms; the outlier of `M N^T / N` reaches gamma = 0.95. The timescales of the zero
+/// eigenvalues are not compared: the flow's are those of rounding-level eigenvalues.
+#[test]
+fn lk4_lowrank_reduced_ode_equals_full_gradient_flow() {
+    let out = run_example(
+        "rnn_integrator_lowrank",
+        &[
+            "output.records=31",
+            "train.seeds=[0]",
+            "integrate.rtol=1e-11",
+            "integrate.atol=1e-13",
+        ],
+    );
+    assert_reduced_equals_flow(
+        &out,
+        &[
+            ("loss", None),
+            ("eigenvalue_re", Some(0)),
+            ("timescale", Some(0)),
+            ("mode_strength", Some(0)),
+            ("delta_singular_value", Some(0)),
+            ("delta_singular_value", Some(1)),
+            ("effective_rank", None),
+        ],
+        "rank one",
+    );
+    let ev = series(&out, Source::ReducedOde, "eigenvalue_re", Some(0));
+    let last = *ev.values().last().unwrap();
+    assert!((last - 0.95).abs() < 1e-6, "outlier at t = 30: {last}");
+}
+
+/// LK-4 through the CLI on the other task it covers: `lagged_modes` read out at the last step,
+/// rate form (alpha = 0.5), rank two on N = 10 from a random init: `reduced_ode` equals
+/// `gradient_flow` to `FULL_GF_VS_CLOSED` (rtol 1e-11) on the loss, the lag products and the
+/// outlier.
+#[test]
+fn lk4_lowrank_lagged_modes_rate_form_reduced_ode_equals_full_gradient_flow() {
+    let out = run_example(
+        "rnn_temporal_precedence",
+        &[
+            "rnn.init=\"random\"",
+            "rnn.rank=2",
+            "rnn.form=\"rate\"",
+            "rnn.alpha=0.5",
+            "rnn.in_scale=0.5",
+            "rnn.out_scale=0.5",
+            "model.hidden=10",
+            "output.records=21",
+            "train.seeds=[0]",
+            "integrate.rtol=1e-11",
+            "integrate.atol=1e-13",
+        ],
+    );
+    assert_reduced_equals_flow(
+        &out,
+        &[
+            ("loss", None),
+            ("lag_product", Some(0)),
+            ("lag_product", Some(2)),
+            ("eigenvalue_re", Some(0)),
+            ("delta_singular_value", Some(0)),
+        ],
+        "lagged modes, rate form",
+    );
+    let loss = series(&out, Source::ReducedOde, "loss", None);
+    let (first, last) = (
+        *loss.values().next().unwrap(),
+        *loss.values().last().unwrap(),
+    );
+    assert!(last < 0.5 * first, "learns: {first} -> {last}");
+}
+
+/// LK-6 through the CLI: with a random bulk (rnn.g > 0) the overlaps do not close and the
+/// `reduced_ode` source of a rank-R run is skipped with the reason.
+#[test]
+fn lk6_lowrank_run_with_a_random_bulk_skips_the_reduced_ode() {
+    let out = run_example(
+        "rnn_integrator_lowrank",
+        &[
+            "rnn.g=0.5",
+            "train.steps=20",
+            "output.records=3",
+            "train.seeds=[0]",
+        ],
+    );
+    let skip = out
+        .skipped
+        .iter()
+        .find(|s| s.source == "reduced_ode")
+        .expect("reduced_ode skipped");
+    assert!(skip.reason.contains("LK-6"), "{}", skip.reason);
+    assert!(series(&out, Source::GradientFlow, "loss", None).len() == 3);
+}
+
 /// GD with BPTT approaches the gradient flow at first order in lr (C-6): the error of the
 /// outlier eigenvalue at t = 2 halves with lr.
 #[test]

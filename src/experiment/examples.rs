@@ -12,7 +12,7 @@ pub struct Example {
 }
 
 /// Every shipped example; the first is the built-in demo.
-pub const EXAMPLES: [Example; 16] = [
+pub const EXAMPLES: [Example; 17] = [
     Example {
         name: "demo",
         about:
@@ -79,6 +79,11 @@ pub const EXAMPLES: [Example; 16] = [
         name: "rnn_integrator_bulk",
         about: "linear RNN with a random bulk learning to integrate: one outlier leaves the bulk",
         text: include_str!("../../configs/rnn_integrator_bulk.toml"),
+    },
+    Example {
+        name: "rnn_integrator_lowrank",
+        about: "rank-one linear RNN learning to integrate: the overlap-space ODE vs the full flow",
+        text: include_str!("../../configs/rnn_integrator_lowrank.toml"),
     },
     Example {
         name: "rnn_temporal_precedence",

@@ -4,6 +4,7 @@
 pub mod arora;
 pub mod deep_linear;
 pub mod kunin;
+pub mod low_rank;
 pub mod lrnn;
 pub mod mean_field;
 pub mod outlier;

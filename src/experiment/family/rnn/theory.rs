@@ -1,8 +1,10 @@
 //! The reduced theories of linear RNNs started from the aligned init: the outlier model of
 //! learning to integrate (OL-*, both forms through OL-9) and the per-mode linear-RNN ODE
-//! (LR-2, discrete form, last-step readout).
+//! (LR-2, discrete form, last-step readout); for rank-R runs (`rnn.rank > 0`) the overlap-space
+//! flow of the low-rank RNN (LK-4, any init, exact for a zero bulk `rnn.g = 0`).
 
 use super::RnnFamily;
+use crate::analysis::spectra;
 use crate::error::Result;
 use crate::experiment::config::{Config, TaskKind};
 use crate::experiment::family::sequence;
@@ -12,8 +14,10 @@ use crate::experiment::observable::Observable;
 use crate::experiment::rnn_config::{InputKind, Readout, RnnInitKind};
 use crate::experiment::{Record, Source};
 use crate::integrate;
+use crate::linalg::Matrix;
 use crate::model::rnn::Activation;
 use crate::model::seq_rnn::Form;
+use crate::theory::low_rank::{self, OverlapFlow, Trained};
 use crate::theory::lrnn::LrnnModes;
 use crate::theory::outlier::{LagWeights, RateOutlier};
 use num_complex::Complex64;
@@ -22,6 +26,9 @@ impl RnnFamily {
     /// Why the reduced theory does not apply (None: it does).
     pub(super) fn reduced_reason(&self, c: &Config) -> Option<String> {
         let spec = self.model.spec();
+        if spec.rank.is_some() {
+            return self.low_rank_reason(c);
+        }
         let s = c.sequence.clone().unwrap_or_default();
         if self.task.modes.is_none() {
             return Some(format!(
@@ -71,6 +78,9 @@ impl RnnFamily {
         &self,
         ctx: &TheoryContext,
     ) -> Result<(Vec<Record>, integrate::Stats)> {
+        if self.model.spec().rank.is_some() {
+            return self.low_rank_records(ctx);
+        }
         let c = ctx.config;
         let modes = self.task.modes.as_ref().expect("checked by reduced_reason");
         let s = c.sequence.clone().unwrap_or_default();
@@ -168,6 +178,164 @@ impl RnnFamily {
         }
         Ok((out, stats))
     }
+}
+
+impl RnnFamily {
+    /// Why the overlap flow LK-4 does not apply to this rank-R run (None: it does, exactly).
+    fn low_rank_reason(&self, c: &Config) -> Option<String> {
+        let spec = self.model.spec();
+        let s = c.sequence.clone().unwrap_or_default();
+        if self.task.modes.is_none() {
+            return Some(format!(
+                "task.kind = \"{}\" has no lag targets; the low-rank overlap ODE (LK-4) needs \"integrate\" or \"lagged_modes\"",
+                c.task.kind.name()
+            ));
+        }
+        if spec.activation != Activation::Identity || spec.bias {
+            return Some("the low-rank overlap ODE (LK-4) is for linear RNNs without bias (rnn.activation = \"identity\", rnn.bias = false)".into());
+        }
+        if spec.learn.h0 || self.rnn.h0 != 0.0 {
+            return Some("the low-rank overlap ODE (LK-4) starts from h_0 = 0 and does not train it (rnn.h0 = 0, no \"h0\" in rnn.learn)".into());
+        }
+        if c.task.noise_std > 0.0 || self.rnn.noise_std > 0.0 {
+            return Some(
+                "observation and state noise are not part of the low-rank overlap ODE (LK-4)"
+                    .into(),
+            );
+        }
+        if c.train.truncation.is_some() {
+            return Some("truncated BPTT is not the gradient of the loss the overlap ODE flows on (omit train.truncation)".into());
+        }
+        let white = s.input == InputKind::WhiteNoise && s.input_std.to_bits() == 1.0f64.to_bits();
+        if !(self.task.population || white) {
+            return Some(format!(
+                "the low-rank overlap ODE (LK-4) assumes unit white-noise inputs: sequence.input = \"impulse_basis\" (exact) or \"white_noise\" with input_std = 1 (sampled), not \"{}\"",
+                serde_name(&s.input)
+            ));
+        }
+        match (c.task.kind, s.readout) {
+            (TaskKind::Integrate, Readout::All) | (TaskKind::LaggedModes, Readout::Last) => {}
+            _ => return Some("the low-rank overlap ODE (LK-4) covers task.kind = \"integrate\" with sequence.readout = \"all\" and \"lagged_modes\" with \"last\"".into()),
+        }
+        if self.rnn.g > 0.0 {
+            return Some(format!(
+                "the overlaps close only for a bulk that annihilates the trained vectors (LK-3, e.g. rnn.g = 0); the random bulk g chi (rnn.g = {}) feeds the directions chi^j U, (chi^T)^j C^T into M and N, an O(g^2) effect at every N (theory/low_rank.md, LK-6)",
+                self.rnn.g
+            ));
+        }
+        None
+    }
+
+    /// The LK-4 records of a rank-R run, started from the first seed's init (as the
+    /// `gradient_flow` source).
+    fn low_rank_records(&self, ctx: &TheoryContext) -> Result<(Vec<Record>, integrate::Stats)> {
+        let c = ctx.config;
+        let modes = self
+            .task
+            .modes
+            .as_ref()
+            .expect("checked by low_rank_reason");
+        let s = c.sequence.clone().unwrap_or_default();
+        let m = &self.model;
+        let spec = m.spec();
+        let rank = spec.rank.expect("a rank-R run");
+        let theta0 = self.init_params(c.train.seeds[0])?;
+        let block = |name: &str| {
+            m.get(&theta0, name).ok_or_else(|| {
+                crate::error::Error::invalid("rank-R RNN", format!("no block {name}"))
+            })
+        };
+        let v0 = low_rank::stack_vectors(&block("m")?, &block("n")?, &block("u")?, &block("c")?)?;
+        let alpha = match spec.form {
+            Form::Rate { alpha } => alpha,
+            Form::Discrete => 1.0,
+        };
+        let (sigma, weights) = lag_targets(modes, s.steps, s.readout);
+        let trained = Trained {
+            mn: spec.learn.w,
+            u: spec.learn.u,
+            c: spec.learn.c,
+        };
+        let mut ode = OverlapFlow::new(rank, alpha, sigma, weights, trained, &v0)?;
+        let y0 = ode.initial_state();
+        let observer = ode.clone();
+        let mut states = Vec::new();
+        let mut on_save = |t: f64, y: &[f64]| states.push((t, observer.observe(y)));
+        let stats = solve_saving(ctx.method, &mut ode, &y0, ctx.times, ctx.opts, &mut on_save)?;
+        let (want, n, form) = (ctx.want, spec.hidden, spec.form);
+        let steps = s.steps;
+        let mut out = Vec::new();
+        for (t, state) in states {
+            let at = Stamp::theory(Source::ReducedOde, t);
+            let st = state?;
+            if want.has(Observable::Loss) {
+                out.push(at.record(Observable::Loss, None, st.loss));
+            }
+            // u_a^T (C W^k U) v_a.
+            let project = |a: usize, k: usize| {
+                let map = &st.w_lag_maps[k];
+                let mut v = 0.0;
+                for i in 0..map.nrows() {
+                    for j in 0..map.ncols() {
+                        v += modes.u.get(i, a) * map.get(i, j) * modes.v.get(j, a);
+                    }
+                }
+                v
+            };
+            if want.has(Observable::ModeStrength) {
+                for (a, &lag) in modes.lags.iter().enumerate() {
+                    out.push(at.record(Observable::ModeStrength, Some(a), project(a, lag)));
+                }
+            }
+            if want.has(Observable::LagProduct) {
+                for a in 0..modes.lags.len() {
+                    for k in 0..steps {
+                        out.push(at.record(
+                            Observable::LagProduct,
+                            Some(a * steps + k),
+                            project(a, k),
+                        ));
+                    }
+                }
+            }
+            // W = M N^T / n: the eigenvalues of N^T M / n and n - R zeros.
+            let mut ev = st.eigenvalues.clone();
+            ev.resize(n, Complex64::new(0.0, 0.0));
+            spectra::sort_eigenvalues(&mut ev, super::time_kind(form));
+            sequence::push_spectrum(&mut out, at, &ev, &|l| super::w_timescale(l, form), want);
+            let mut sv = st.delta_singular_values.clone();
+            sv.resize(n, 0.0);
+            sequence::push_delta(&mut out, at, &sv, want);
+        }
+        Ok((out, stats))
+    }
+}
+
+/// Target lag maps `Sigma_k = sum_a s_a(k) u_a v_a^T` and lag weights (LK-2): `(T - k) / T`
+/// for outputs at every step (OL-5), 1 for the last-step readout (LR-1).
+fn lag_targets(
+    modes: &sequence::TaskModes,
+    steps: usize,
+    readout: Readout,
+) -> (Vec<Matrix>, Vec<f64>) {
+    let (d_out, d_in) = (modes.u.nrows(), modes.v.nrows());
+    let sigma = (0..steps)
+        .map(|k| {
+            Matrix::from_fn(d_out, d_in, |i, j| {
+                (0..modes.lags.len())
+                    .map(|a| modes.profiles[a][k] * modes.u.get(i, a) * modes.v.get(j, a))
+                    .sum()
+            })
+        })
+        .collect();
+    let t = steps as f64;
+    let weights = (0..steps)
+        .map(|k| match readout {
+            Readout::Last => 1.0,
+            Readout::All => (t - k as f64) / t,
+        })
+        .collect();
+    (sigma, weights)
 }
 
 /// The config spelling of a serde enum value.
