@@ -102,6 +102,7 @@ fn cases(dir: &Path) -> Vec<(String, Vec<String>)> {
         ("task.singular_values", "[1.0, 2.0]"),
         ("task.singular_values", "[1, 1, 1, 1, 1, 1, 1]"),
         ("model.depth", "1"),
+        ("model.depth", "6519842672169907272"),
         ("integrate.max_steps", "0"),
         ("train.batch_size", "4"),
         ("train.clip", "1.0"),

@@ -1345,3 +1345,55 @@ fn python_file_exchange_example_runs() {
     assert_eq!(m["M10"]["recall"].as_f64(), Some(0.0), "{}", m["M10"]);
     assert!(m["M9"]["value"].as_f64().is_some(), "{}", m["M9"]);
 }
+
+/// `learndyn recovery fit`: the latent LDS fits a dataset and its folder scores through the
+/// CLI; a bad `--latent` is an input error (exit 2) naming the flag.
+#[test]
+fn recovery_fit_then_score_through_the_cli() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let out = tmp("recovery-fit");
+    let spec = out.join("small.toml");
+    let text = std::fs::read_to_string(root.join("configs/recovery_duffing.toml"))
+        .unwrap()
+        .replace("count = 200", "count = 30");
+    std::fs::write(&spec, text).unwrap();
+    let data = out.join("duffing");
+    let (code, _, err) = run(bin()
+        .args(["recovery", "data"])
+        .arg(&spec)
+        .arg("--out")
+        .arg(&data));
+    assert_eq!(code, 0, "{err}");
+    let (code, stdout, err) = run(bin()
+        .args(["recovery", "fit"])
+        .arg(&data)
+        .args(["--method", "lds", "--latent", "2"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("one-step R^2"), "{stdout}");
+    let fit: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("fit-lds/fit.json")).unwrap())
+            .unwrap();
+    assert!(fit["one_step_r2_train"].as_f64().unwrap() > 0.9, "{fit}");
+    let (code, _, err) = run(bin()
+        .args(["recovery", "score"])
+        .arg(&data)
+        .arg(data.join("fit-lds")));
+    assert_eq!(code, 0, "{err}");
+    // A linear model of a bistable system: one fixed point, the two foci not recovered.
+    let s: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(data.join("fit-lds/score/score.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        s["metrics"]["M10"]["recall"].as_f64(),
+        Some(0.0),
+        "{}",
+        s["metrics"]["M10"]
+    );
+    let (code, _, err) = run(bin()
+        .args(["recovery", "fit"])
+        .arg(&data)
+        .args(["--method", "lds", "--latent", "0"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--latent"), "{err}");
+}

@@ -9,6 +9,7 @@
 pub mod basins;
 pub(crate) mod continuous;
 pub mod dataset;
+pub mod fit;
 pub mod graph;
 pub mod mechanism;
 pub mod metrics;

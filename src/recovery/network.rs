@@ -384,13 +384,16 @@ impl Network {
 
     /// Run from `h0` under the inputs `x` (`steps x n_inputs`, row `s` held on
     /// `[t_s, t_{s+1})`), sampled every `dt`: `steps x k` states, the first being `h0`.
-    /// Discrete forms take `round(dt / step)` steps per sample (`step` = the form's dt).
+    /// Discrete forms are sampled at the nearest step to each sample time (`step` = the
+    /// form's dt).
     pub fn run(&self, h0: &[f64], x: &Matrix, dt: f64, step: f64) -> Result<Matrix> {
         let (k, steps) = (self.dim(), x.nrows());
         let mut out = Matrix::zeros(steps, k);
         let mut h = h0.to_vec();
         let mut next = vec![0.0; k];
-        let per = ((dt / step).round() as usize).max(1);
+        // A map is sampled at the nearest step to each sample time (cumulative, so the
+        // horizon is kept when dt is not a multiple of the step).
+        let mut done = 0usize;
         let method = Method::parse("dopri5").expect("built-in method");
         let opts = Options {
             rtol: 1e-8,
@@ -408,9 +411,11 @@ impl Network {
             let xs: Vec<f64> = (0..x.ncols()).map(|j| x.get(s, j)).collect();
             match self.time() {
                 TimeKind::Discrete => {
-                    for _ in 0..per {
+                    let target = (((s + 1) as f64 * dt) / step).round() as usize;
+                    while done < target {
                         self.eval(&h, &xs, &mut next);
                         std::mem::swap(&mut h, &mut next);
+                        done += 1;
                     }
                 }
                 TimeKind::Continuous => {

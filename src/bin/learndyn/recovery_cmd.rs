@@ -26,6 +26,26 @@ pub enum RecoveryCommand {
         /// The model folder (with latents.npy).
         model: PathBuf,
     },
+    /// Fit a built-in model to a dataset's observations (training trials) and write it as a
+    /// network folder that `recovery score` runs: `observed` (the observed-unit student,
+    /// y_{t+1} = A y_t + U u_t + b on the held-in neurons) or `lds` (a linear dynamical system
+    /// on the top --latent principal components), by ridge least squares.
+    Fit {
+        /// The dataset folder.
+        dataset: PathBuf,
+        /// The fitter.
+        #[arg(long, value_enum)]
+        method: Method,
+        /// State dimension of `lds` [default 3].
+        #[arg(long)]
+        latent: Option<usize>,
+        /// Ridge on the dynamics' weights (not the intercept).
+        #[arg(long, default_value_t = 0.0)]
+        ridge: f64,
+        /// Output folder [default: <dataset>/fit-<method>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Score a fitted model against a dataset's truth: writes score.json and summary.txt.
     Score {
         /// The dataset folder (from `learndyn recovery data`).
@@ -39,8 +59,47 @@ pub enum RecoveryCommand {
     },
 }
 
+/// `recovery fit --method`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Method {
+    /// The observed-unit student.
+    Observed,
+    /// A latent linear dynamical system on principal components.
+    Lds,
+}
+
 pub fn recovery(cmd: RecoveryCommand) -> Result<(), Failure> {
     match cmd {
+        RecoveryCommand::Fit {
+            dataset,
+            method,
+            latent,
+            ridge,
+            out,
+        } => {
+            let d = input(dataset::Dataset::read(&dataset))?;
+            let (m, name) = match method {
+                Method::Observed => (learndyn::recovery::fit::FitMethod::Observed, "observed"),
+                Method::Lds => (learndyn::recovery::fit::FitMethod::Lds, "lds"),
+            };
+            let dir = out.unwrap_or_else(|| dataset.join(format!("fit-{name}")));
+            let r = input(learndyn::recovery::fit::fit(&d, m, latent, ridge, &dir))?;
+            println!(
+                "fitted {name} (state dimension {}, {} transitions): one-step R^2 {:.4} train{}",
+                r.latent,
+                r.transitions,
+                r.one_step_r2_train,
+                r.one_step_r2_eval
+                    .map_or(String::new(), |v| format!(", {v:.4} validation+test"))
+            );
+            eprintln!(
+                "wrote network.json, a/u/b/c/d.npy, initial_states.npy and fit.json to {}; next: learndyn recovery score {} {}",
+                dir.display(),
+                dataset.display(),
+                dir.display()
+            );
+            Ok(())
+        }
         RecoveryCommand::Data { spec, out } => {
             let s = input(Spec::load(&spec))?;
             let dir = out.unwrap_or_else(|| learndyn::record::default_out_dir(&spec));

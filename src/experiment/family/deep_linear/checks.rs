@@ -39,6 +39,9 @@ fn recurrent_only_keys(c: &Config, origin: &str) -> Result<()> {
     Ok(())
 }
 
+/// Largest `model.depth` accepted.
+const MAX_DEPTH: usize = 1000;
+
 /// `model.depth` and `model.hidden`.
 fn model(c: &Config, origin: &str) -> Result<()> {
     let err = |key: &str, message: String| fail(origin, key, message);
@@ -47,6 +50,14 @@ fn model(c: &Config, origin: &str) -> Result<()> {
         return err(
             "model.depth",
             format!("must be >= 2 (number of weight matrices), got {}", m.depth),
+        );
+    }
+    // Bounded before anything is sized by it (a fuzzed depth of 6e18 once asked for 6e18
+    // hidden widths).
+    if m.depth > MAX_DEPTH {
+        return err(
+            "model.depth",
+            format!("must be <= {MAX_DEPTH} (number of weight matrices), got {}", m.depth),
         );
     }
     match m.hidden.expand(m.depth - 1) {
