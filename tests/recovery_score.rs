@@ -128,7 +128,7 @@ fn external(d: &Dataset, name: &str, edit: impl FnOnce(&mut Vec<ModelPoint>)) ->
     Fitted::read(&dir, d).expect("model folder")
 }
 
-/// RM-1, RM-2, RM-3, RM-4, RM-5, RM-6, RM-7, RM-10, RM-12, RM-13: perfect self-scores, invariant under affine maps and permutations.
+/// RM-1, RM-2, RM-3, RM-4, RM-5, RM-6, RM-7, RM-10, RM-12, RM-13, RM-14: perfect self-scores, invariant under affine maps and permutations.
 #[test]
 fn truth_scores_perfectly_also_after_an_affine_map_and_permutation() {
     for (sys, extra) in [
@@ -181,6 +181,9 @@ fn truth_scores_perfectly_also_after_an_affine_map_and_permutation() {
             // DSA's eigenvalue score: the operators' eigenvalues agree to rounding (squared
             // distances ~ (1e-10)^2 for these well-conditioned embeddings).
             assert!(value(&r, "M7") < 1e-16, "{sys}: M7 {}", value(&r, "M7"));
+            // RM-14: the whitened operators are orthogonally conjugate: angle ~ sqrt(eps).
+            let ang = r.metrics["M7"]["angular"].as_f64().unwrap();
+            assert!(ang < 1e-6, "{sys}: DSA angular {ang}");
             // D_H and D_stsp of the aligned latents: the alignment is exact to ~1e-10, which
             // moves spectra and histograms by that much (a sample at a bin edge at most).
             assert!(value(&r, "M8") < 1e-9, "{sys}: M8 {:?}", r.metrics["M8"]);
@@ -209,7 +212,7 @@ fn truth_scores_perfectly_also_after_an_affine_map_and_permutation() {
     }
 }
 
-/// RM-2, RM-4, RM-5, RM-12: each broken model fails the metric designed for it; bad model files are errors.
+/// RM-2, RM-4, RM-5, RM-12, RM-14: each broken model fails the metric designed for it; bad model files are errors.
 #[test]
 fn broken_models_fail_the_metric_designed_to_catch_them() {
     let d = dataset("kind = \"flip_flop\"\nbits = 3", "");
@@ -330,17 +333,26 @@ fn broken_models_fail_the_metric_designed_to_catch_them() {
             fixed_points: None,
             trajectories: None,
         };
-        value(&score::score(&saddle, &f).unwrap(), "M7")
+        let r = score::score(&saddle, &f).unwrap();
+        (
+            value(&r, "M7"),
+            r.metrics["M7"]["angular"].as_f64().unwrap(),
+        )
     };
-    let floor = dsa_with(&trio("saddle", 6));
+    let (floor, floor_angle) = dsa_with(&trio("saddle", 6));
     for mech in ["line", "point"] {
-        let between = dsa_with(&trio(mech, 5));
+        let (between, angle) = dsa_with(&trio(mech, 5));
         eprintln!(
-            "DSA saddle vs {mech}: {between:.3e}, saddle vs saddle (other noise): {floor:.3e}"
+            "DSA saddle vs {mech}: {between:.3e} (angular {angle:.3e}), saddle vs saddle (other noise): {floor:.3e} ({floor_angle:.3e})"
         );
         assert!(
             between > 10.0 * floor,
             "saddle vs {mech}: {between} vs floor {floor}"
+        );
+        // RM-14: the Procrustes angle separates them too.
+        assert!(
+            angle > 2.0 * floor_angle,
+            "saddle vs {mech}: angle {angle} vs floor {floor_angle}"
         );
     }
     // Bad model files are clear errors.

@@ -9,7 +9,6 @@ use crate::model::state_map::TimeKind;
 use crate::npy::{self, Array3};
 use crate::recovery::dataset::{read_json, Dataset};
 use crate::recovery::metrics::{counts, dsa, regress};
-use num_complex::Complex64;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -348,14 +347,21 @@ fn dsa(d: &Dataset, f: &Fitted, eval: &[usize]) -> Result<Value> {
     // the top-dim principal axes first makes the truncated operator affine invariant.
     let dim = d.latents.shape[2];
     let rank = (2 * dim).min(n_delays * dim);
-    let ops = |a: &Array3| -> Result<Vec<Complex64>> {
+    let ops = |a: &Array3| -> Result<Matrix> {
         let per: Vec<Matrix> = trials.iter().map(|&k| rows(a, &[k])).collect();
-        dsa::havok_eigenvalues(&dsa::whitened(&per, dim)?, n_delays, rank)
+        dsa::havok_operator(&dsa::whitened(&per, dim)?, n_delays, rank)
     };
-    let (et, em) = (ops(&d.latents)?, ops(&f.latents)?);
+    let (at, am) = (ops(&d.latents)?, ops(&f.latents)?);
+    let (et, em) = (
+        crate::linalg::eigenvalues(&at)?,
+        crate::linalg::eigenvalues(&am)?,
+    );
     let v = crate::recovery::metrics::matching::eigenvalue_wasserstein(&et, &em);
+    let procrustes = dsa::procrustes_scores(&at, &am, 16, d.meta.spec.seed)?;
     Ok(
         json!({"name": "DSA", "value": v, "score_method": "wasserstein",
+        "angular": procrustes.map(|p| p.0), "euclidean": procrustes.map(|p| p.1),
+        "procrustes": "max over orthogonal C of <A, C B C^T> on Frobenius-normalized operators: Riemannian ascent from the identity and 16 seeded random starts (RM-14); null when the operators' ranks differ",
         "implementation": "learndyn HAVOK-DMD (theory/recovery.md RM-5), not the DSA package",
         "preprocessing": "each system's latents on their top `components` principal axes, whitened",
         "components": dim, "n_delays": n_delays, "delay_interval": 1, "rank": rank, "ridge": 0.0, "trials": trials.len(),

@@ -14,6 +14,7 @@
 use crate::error::{Error, Result};
 use crate::linalg::{self, Matrix};
 use num_complex::Complex64;
+use rand::RngExt;
 
 /// The trials projected on their top `components` principal axes (pooled over trials) and
 /// scaled to unit variance per axis: any invertible affine map of the states changes the
@@ -74,6 +75,14 @@ pub fn havok_eigenvalues(
     n_delays: usize,
     rank: usize,
 ) -> Result<Vec<Complex64>> {
+    Ok(linalg::eigenvalues(&havok_operator(
+        trials, n_delays, rank,
+    )?)?)
+}
+
+/// The delay-embedding operator itself (`r x r`, in the embedding's principal coordinates),
+/// whose eigenvalues [`havok_eigenvalues`] returns: the matrix DSA's Procrustes scores compare.
+pub fn havok_operator(trials: &[Matrix], n_delays: usize, rank: usize) -> Result<Matrix> {
     let Some(first) = trials.first() else {
         return Err(Error::invalid("DSA", "no trials"));
     };
@@ -138,8 +147,153 @@ pub fn havok_eigenvalues(
     }
     // Affine least squares c_{t+1} ≈ A c_t + b: the intercept makes it exact for affine
     // dynamics (the pair means differ from the all-sample mean used to centre).
-    let a = super::regress::fit_affine(&x, &y, 0.0)?.a;
-    Ok(linalg::eigenvalues(&a)?)
+    Ok(super::regress::fit_affine(&x, &y, 0.0)?.a)
+}
+
+/// DSA's Procrustes scores of two operators of the same size (Ostrow et al. 2023;
+/// attractors.md §6 M7; theory/recovery.md RM-14), on Frobenius-normalized `A`, `B`:
+/// `f = max_{C orthogonal} <A, C B C^T>`, returned as `(angular, euclidean)` with
+/// `angular = arccos(f)` (radians) and `euclidean = sqrt(2 - 2 f)` (= min |A - C B C^T|_F).
+/// The maximum is found by Riemannian gradient ascent on the orthogonal group
+/// (`C <- C expm(eta skew(C^T G))`, backtracking) then the shifted polar iteration, from
+/// sign-diagonal matrices (all of them for `r <= 8`, else 64 seeded ones, each first improved
+/// by greedy sign flips) and `restarts` seeded random orthogonal matrices (both components of
+/// O(r)), keeping the best. `None` when the
+/// sizes differ or an operator is zero.
+pub fn procrustes_scores(
+    a: &Matrix,
+    b: &Matrix,
+    restarts: usize,
+    seed: u64,
+) -> Result<Option<(f64, f64)>> {
+    let r = a.nrows();
+    if b.nrows() != r || a.ncols() != r || b.ncols() != r {
+        return Ok(None);
+    }
+    let (na, nb) = (a.norm_fro(), b.norm_fro());
+    if na == 0.0 || nb == 0.0 {
+        return Ok(None);
+    }
+    let (a, b) = (a.clone().scale(1.0 / na), b.clone().scale(1.0 / nb));
+    let f = |c: &Matrix| -> f64 {
+        let m = c.matmul(&b).matmul_t(c);
+        a.as_slice()
+            .iter()
+            .zip(m.as_slice())
+            .map(|(x, y)| x * y)
+            .sum()
+    };
+    let mut rng = crate::random::rng(seed, 0xD5A);
+    let mut best = f64::NEG_INFINITY;
+    // Starts: every sign-diagonal matrix for r <= 8 (principal coordinates of conjugate
+    // operators differ by signs when the singular values are distinct, and those are local
+    // maxima of one another), then random orthogonal ones.
+    let signs = if r <= 8 { 1usize << r } else { 64 };
+    // <A, D B D> for D = diag(d): sum_ij A_ij B_ij d_i d_j; greedy single flips to a local max.
+    let w = Matrix::from_fn(r, r, |i, j| a.get(i, j) * b.get(i, j));
+    let greedy = |d: &mut Vec<f64>| loop {
+        let mut flipped = false;
+        for i in 0..r {
+            // Flipping d_i changes the sum by -2 d_i sum_{j != i} (w_ij + w_ji) d_j.
+            let delta: f64 = -2.0
+                * d[i]
+                * (0..r)
+                    .filter(|&j| j != i)
+                    .map(|j| (w.get(i, j) + w.get(j, i)) * d[j])
+                    .sum::<f64>();
+            if delta > 1e-15 {
+                d[i] = -d[i];
+                flipped = true;
+            }
+        }
+        if !flipped {
+            break;
+        }
+    };
+    for k in 0..signs + restarts {
+        let mut c = if k < signs {
+            let mut d: Vec<f64> = (0..r)
+                .map(|i| {
+                    let bit = if r <= 8 {
+                        k & (1 << i) != 0
+                    } else {
+                        rng.random::<bool>()
+                    };
+                    if bit {
+                        -1.0
+                    } else {
+                        1.0
+                    }
+                })
+                .collect();
+            greedy(&mut d);
+            Matrix::from_diag(&d)
+        } else {
+            let g = crate::random::gaussian_matrix(&mut rng, r, r);
+            let mut q = linalg::orthonormal_from(&g)?;
+            if k % 2 == 0 {
+                // The other component of O(r): flip one column.
+                for i in 0..r {
+                    q.set(i, 0, -q.get(i, 0));
+                }
+            }
+            q
+        };
+        let mut val = f(&c);
+        let mut eta = 1.0;
+        for _ in 0..500 {
+            // Euclidean gradient of <A, C B C^T>: A C B^T + A^T C B.
+            let g = a
+                .matmul(&c)
+                .matmul_t(&b)
+                .add_scaled(&a.transpose().matmul(&c).matmul(&b), 1.0);
+            let ctg = c.transpose().matmul(&g);
+            let omega = Matrix::from_fn(r, r, |i, j| 0.5 * (ctg.get(i, j) - ctg.get(j, i)));
+            if omega.norm_fro() < 1e-13 {
+                break;
+            }
+            let mut improved = false;
+            while eta > 1e-12 {
+                let cand = c.matmul(&linalg::expm(&omega.clone().scale(eta))?);
+                let v = f(&cand);
+                if v > val {
+                    c = cand;
+                    val = v;
+                    eta *= 2.0;
+                    improved = true;
+                    break;
+                }
+                eta *= 0.5;
+            }
+            if !improved {
+                break;
+            }
+        }
+        // Polish by the shifted polar iteration C <- polar(G(C) + sigma C), sigma = 2 >=
+        // the objective's curvature bound on normalized operators: monotone, and it keeps
+        // converging where the gradient steps crawl (near-degenerate directions).
+        for _ in 0..2000 {
+            let g = a
+                .matmul(&c)
+                .matmul_t(&b)
+                .add_scaled(&a.transpose().matmul(&c).matmul(&b), 1.0)
+                .add_scaled(&c, 2.0);
+            let svd = linalg::svd(g.view())?;
+            let cand = svd.u.matmul_t(&svd.v);
+            let v = f(&cand);
+            if v <= val + 1e-16 {
+                if v > val {
+                    val = v;
+                }
+                break;
+            }
+            c = cand;
+            val = v;
+        }
+        best = best.max(val);
+    }
+    let cos = best.clamp(-1.0, 1.0);
+    Ok(Some((cos.acos(), (2.0 - 2.0 * cos).max(0.0).sqrt())))
 }
 
 #[cfg(test)]
@@ -150,6 +304,34 @@ mod tests {
     /// `n_delays = 1` the operator's eigenvalues are B's, `0.9 +- 0.3i`, to rounding; with
     /// `n_delays = 3` the embedding has rank 2 and gives them again; an affine map of the
     /// states changes neither.
+    #[test]
+    fn procrustes_scores_are_zero_for_conjugates_and_known_for_a_rotation_pair() {
+        let a = Matrix::from_fn(3, 3, |i, j| ((i * 3 + j) as f64 * 0.7).sin());
+        let q = linalg::orthonormal_from(&Matrix::from_fn(3, 3, |i, j| {
+            ((i + 2 * j) as f64).cos() + f64::from(u8::from(i == j))
+        }))
+        .unwrap();
+        let b = q.matmul(&a).matmul_t(&q).scale(2.5);
+        let (ang, euc) = procrustes_scores(&a, &b, 8, 1).unwrap().unwrap();
+        assert!(ang < 1e-6 && euc < 1e-6, "{ang} {euc}");
+        // Rotations by +-theta in the plane are conjugate (by a reflection): distance 0;
+        // a rotation and a scaling are not: cos = <R, I>/(|R||I|) = cos(theta).
+        let th = 0.4f64;
+        let rot = Matrix::from_fn(2, 2, |i, j| match (i, j) {
+            (0, 0) | (1, 1) => th.cos(),
+            (0, 1) => -th.sin(),
+            _ => th.sin(),
+        });
+        let (ang, _) = procrustes_scores(&rot, &rot.transpose(), 8, 2)
+            .unwrap()
+            .unwrap();
+        assert!(ang < 1e-6, "{ang}");
+        let (ang, _) = procrustes_scores(&rot, &Matrix::identity(2), 8, 3)
+            .unwrap()
+            .unwrap();
+        assert!((ang - th).abs() < 1e-9, "{ang}");
+    }
+
     #[test]
     fn linear_systems_give_their_own_eigenvalues_invariant_under_affine_maps() {
         let mut trials = Vec::new();
