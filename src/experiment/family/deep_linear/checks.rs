@@ -57,7 +57,10 @@ fn model(c: &Config, origin: &str) -> Result<()> {
     if m.depth > MAX_DEPTH {
         return err(
             "model.depth",
-            format!("must be <= {MAX_DEPTH} (number of weight matrices), got {}", m.depth),
+            format!(
+                "must be <= {MAX_DEPTH} (number of weight matrices), got {}",
+                m.depth
+            ),
         );
     }
     match m.hidden.expand(m.depth - 1) {
