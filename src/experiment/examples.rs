@@ -12,7 +12,7 @@ pub struct Example {
 }
 
 /// Every shipped example; the first is the built-in demo.
-pub const EXAMPLES: [Example; 17] = [
+pub const EXAMPLES: [Example; 18] = [
     Example {
         name: "demo",
         about:
@@ -89,6 +89,11 @@ pub const EXAMPLES: [Example; 17] = [
         name: "rnn_temporal_precedence",
         about: "linear RNN, geometric lag profile: lag products learned in order of lag (LR-2)",
         text: include_str!("../../configs/rnn_temporal_precedence.toml"),
+    },
+    Example {
+        name: "rnn_partial_observation",
+        about: "student of 2 observed units of a 6-unit linear teacher RNN beside the stationary student (PO-10)",
+        text: include_str!("../../configs/rnn_partial_observation.toml"),
     },
     Example {
         name: "rnn_flip_flop",

@@ -70,6 +70,19 @@ pub enum Readout {
     Last,
 }
 
+/// `sequence.student_input`: what the student of a `teacher_rnn` task reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum StudentInput {
+    /// The teacher's own inputs `x_t` (default).
+    #[default]
+    Teacher,
+    /// The observed units at the previous step, `y_{t-1}` (0 at `t = 0`), with their
+    /// observation noise: the student of the observed units (theory/partial_observation.md,
+    /// PO-10). Needs `task.d_in = task.d_out`.
+    Observed,
+}
+
 /// `sequence.profile`: the lag profile of the `lagged_modes` teacher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -203,6 +216,10 @@ pub struct SequenceConfig {
     /// default: the first `task.d_out` units).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observed: Option<Vec<usize>>,
+    /// `teacher_rnn`: what the student reads: the teacher's inputs (`"teacher"`, default) or
+    /// the observed units at the previous step (`"observed"`, PO-10).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub student_input: Option<StudentInput>,
     /// `npy`: inputs `[batch, time, d_in]` (`.npy`, relative to the config).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inputs: Option<String>,
@@ -232,6 +249,7 @@ impl Default for SequenceConfig {
             complex_pairs: vec![],
             teacher_w: None,
             observed: None,
+            student_input: None,
             inputs: None,
             targets: None,
         }

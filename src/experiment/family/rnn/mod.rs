@@ -93,16 +93,35 @@ impl Family for RnnFamily {
     }
 
     fn observer<'a>(&'a self, theta0: &[f64], want: &Wanted) -> Result<RnnObserver<'a>> {
+        let closed_loop = self
+            .task
+            .teacher
+            .as_ref()
+            .is_some_and(|t| t.student_reads_observed);
         Ok(RnnObserver {
             model: &self.model,
             want: want.clone(),
             w0: self.model.effective_w(theta0)?,
             modes: self.task.modes.as_ref(),
+            closed_loop,
         })
     }
 
     fn theory(&self, source: Source, ctx: &TheoryContext) -> Result<TheoryOutcome> {
         Ok(match source {
+            Source::ClosedForm => match self.closed_form_reason(ctx.config) {
+                Some(reason) => TheoryOutcome::Skipped(reason),
+                None => match self.closed_form_records(ctx) {
+                    Ok(records) => TheoryOutcome::Computed {
+                        records,
+                        learn_times: None,
+                        stats: None,
+                    },
+                    Err(e) => {
+                        TheoryOutcome::Skipped(format!("no stationary student (PO-1, PO-3): {e}"))
+                    }
+                },
+            },
             Source::ReducedOde => match self.reduced_reason(ctx.config) {
                 Some(reason) => TheoryOutcome::Skipped(reason),
                 None => match self.reduced_records(ctx) {
@@ -115,7 +134,7 @@ impl Family for RnnFamily {
                 },
             },
             _ => TheoryOutcome::Skipped(
-                "RNN learning dynamics have no closed form in learndyn; see reduced_ode and gradient_flow".into(),
+                "the RNN family's theory sources are closed_form and reduced_ode".into(),
             ),
         })
     }
@@ -449,6 +468,9 @@ pub struct RnnObserver<'a> {
     want: Wanted,
     w0: Matrix,
     modes: Option<&'a TaskModes>,
+    /// The student reads its observed units (`sequence.student_input = "observed"`): its
+    /// spectrum is that of the closed loop `W + U C` (PO-10).
+    closed_loop: bool,
 }
 
 /// Column `a` of `m` as an `n x 1` matrix.
@@ -500,7 +522,16 @@ impl TrajectoryObserver for RnnObserver<'_> {
             Observable::EigenvalueIm,
             Observable::Timescale,
         ]) {
-            let ev = sequence::sorted_eigenvalues(&w, time_kind(form));
+            // Fed its own outputs (x_t = C h_{t-1}), a student of the observed units runs on
+            // h_t = (W + U C) h_{t-1}: its learned dynamics (PO-10).
+            let ev = if self.closed_loop && u.ncols() == c.nrows() && w.nrows() == u.nrows() {
+                sequence::sorted_eigenvalues(
+                    &w.clone().add_scaled(&u.matmul(&c), 1.0),
+                    time_kind(form),
+                )
+            } else {
+                sequence::sorted_eigenvalues(&w, time_kind(form))
+            };
             sequence::push_spectrum(out, at, &ev, &|l| w_timescale(l, form), want);
         }
         if want.any(&[Observable::DeltaSingularValue, Observable::EffectiveRank]) {

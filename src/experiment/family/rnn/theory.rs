@@ -345,3 +345,114 @@ fn serde_name<T: serde::Serialize>(v: &T) -> String {
         .and_then(|x| x.as_str().map(str::to_string))
         .unwrap_or_default()
 }
+
+impl RnnFamily {
+    /// Why the partial-observation closed form (PO-10) does not apply (None: it does).
+    pub(super) fn closed_form_reason(&self, c: &Config) -> Option<String> {
+        // Other tasks keep the message they always had (golden manifests pin it).
+        let Some(teacher) = self.task.teacher.as_ref() else {
+            return Some(
+                "RNN learning dynamics have no closed form in learndyn; see reduced_ode and gradient_flow".into(),
+            );
+        };
+        if !teacher.student_reads_observed {
+            return Some("the student reads the teacher's inputs and can represent its input-output map exactly; the stationary student of the observed units (PO-10) needs sequence.student_input = \"observed\"".into());
+        }
+        if teacher.rnn.activation != Activation::Identity {
+            return Some("the stationary student (PO-1) is for a linear teacher (sequence.teacher_activation = \"identity\")".into());
+        }
+        let s = c.sequence.clone().unwrap_or_default();
+        if s.input != InputKind::WhiteNoise {
+            return Some(format!(
+                "the teacher's process noise is U x_t only for white-noise inputs (sequence.input = \"white_noise\"), not \"{}\"",
+                serde_name(&s.input)
+            ));
+        }
+        if s.readout != Readout::All {
+            return Some(
+                "the one-step fit of PO-10 scores every step (sequence.readout = \"all\")".into(),
+            );
+        }
+        let spec = self.model.spec();
+        if spec.activation != Activation::Identity
+            || spec.bias
+            || !matches!(spec.form, Form::Discrete)
+            || spec.rank.is_some()
+        {
+            return Some("the student of PO-10 is a linear one-step map: rnn.activation = \"identity\", rnn.bias = false, rnn.form = \"discrete\", rnn.rank = 0".into());
+        }
+        if spec.learn.w || self.rnn.g > 0.0 || self.rnn.init != RnnInitKind::Random {
+            return Some("a student with recurrent memory (W != 0) fits the best predictor from the whole observed past, not the one-step stationary student of PO-10; fix W = 0 (rnn.g = 0, no \"w\" in rnn.learn)".into());
+        }
+        if spec.learn.h0 || self.rnn.h0 != 0.0 || self.rnn.noise_std > 0.0 {
+            return Some("the student of PO-10 has h_0 = 0 and no state noise (rnn.h0 = 0, no \"h0\" in rnn.learn, rnn.noise_std = 0)".into());
+        }
+        if !(spec.learn.u || spec.learn.c) {
+            return Some("train U or C (rnn.learn) so the one-step map C U is fitted".into());
+        }
+        if spec.hidden < teacher.observed.len() {
+            return Some(format!(
+                "model.hidden = {} < d_out = {}: the one-step map C U is rank-limited (a reduced-rank fit, not PO-10)",
+                spec.hidden,
+                teacher.observed.len()
+            ));
+        }
+        None
+    }
+
+    /// The partial-observation problem of the run (PO-10): the teacher's one-step map
+    /// `M = W` (discrete) or `(1 - a) I + a W` (rate form, Euler step `a`), its process noise
+    /// `Q = s_x^2 U U^T` (times `a^2`), the observed units and `task.noise_std` (PO-4), in
+    /// discrete time (the student's time).
+    pub(super) fn partial_observation_problem(
+        &self,
+        c: &Config,
+    ) -> Option<(Matrix, Matrix, Vec<usize>)> {
+        let teacher = self.task.teacher.as_ref()?;
+        let s = c.sequence.clone().unwrap_or_default();
+        let rnn = &teacher.rnn;
+        let n = rnn.w.nrows();
+        let a = rnn.alpha.unwrap_or(1.0);
+        let m = Matrix::from_fn(n, n, |i, j| {
+            let keep = if i == j { 1.0 - a } else { 0.0 };
+            keep + a * rnn.w.get(i, j)
+        });
+        let drive = rnn.u.clone().scale(a * s.input_std);
+        let q = drive.matmul_t(&drive);
+        Some((m, q, teacher.observed.clone()))
+    }
+
+    /// The records of the stationary student (PO-10): its spectrum, padded with zeros to
+    /// `model.hidden` and ordered like the trained student's closed loop, and the timescales
+    /// in steps; the same values at every record time (the `t -> infinity` limit of the fit).
+    pub(super) fn closed_form_records(&self, ctx: &TheoryContext) -> Result<Vec<Record>> {
+        use crate::theory::partial_obs::{self, Problem, TimeKind as PoTime};
+        let c = ctx.config;
+        let (m, q, observed) = self
+            .partial_observation_problem(c)
+            .expect("checked by closed_form_reason");
+        let student = partial_obs::stationary_student(&Problem {
+            teacher: &m,
+            noise: Some(&q),
+            observed: &observed,
+            time: PoTime::Discrete,
+            obs_noise: c.task.noise_std,
+        })?;
+        let n = self.model.spec().hidden;
+        let mut ev = student.eigenvalues.clone();
+        ev.resize(n, Complex64::new(0.0, 0.0));
+        spectra::sort_eigenvalues(&mut ev, spectra::TimeKind::Discrete);
+        let mut out = Vec::new();
+        for &t in ctx.times {
+            let at = Stamp::theory(Source::ClosedForm, t);
+            sequence::push_spectrum(
+                &mut out,
+                at,
+                &ev,
+                &|l| super::w_timescale(l, Form::Discrete),
+                ctx.want,
+            );
+        }
+        Ok(out)
+    }
+}

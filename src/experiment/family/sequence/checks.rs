@@ -4,7 +4,7 @@
 use crate::error::Result;
 use crate::experiment::config::{Config, InitConfig, OneOrMany, OptimizerKind, TaskKind};
 use crate::experiment::family::fail;
-use crate::experiment::rnn_config::{InputKind, Profile};
+use crate::experiment::rnn_config::{InputKind, Profile, StudentInput};
 
 /// The checks every recurrent family shares: one hidden size, no `[init]`, a sequence task
 /// and its `[sequence]` keys, the `[train]` keys of sequence data, `[analysis]`. `family` is
@@ -184,6 +184,21 @@ fn task_kind(c: &Config, origin: &str) -> Result<()> {
     let err = |key: &str, message: String| fail(origin, key, message);
     let s = c.sequence.clone().unwrap_or_default();
     let t = &c.task;
+    if s.student_input.is_some() && t.kind != TaskKind::TeacherRnn {
+        return err(
+            "sequence.student_input",
+            format!(
+                "applies only to task.kind = \"teacher_rnn\", not \"{}\"",
+                t.kind.name()
+            ),
+        );
+    }
+    if s.student_input == Some(StudentInput::Observed) && t.d_in != t.d_out {
+        return err(
+            "task.d_in",
+            format!("sequence.student_input = \"observed\" feeds the d_out = {} observed units back as the student's inputs (and drives the teacher with as many input channels): d_in must equal d_out", t.d_out),
+        );
+    }
     match t.kind {
         TaskKind::Integrate => {
             if t.d_in != t.d_out {

@@ -12,7 +12,9 @@ use crate::error::{Error, Result};
 use crate::experiment::config::{LoadedConfig, TaskKind};
 use crate::experiment::family::Stamp;
 use crate::experiment::observable::{Observable, Wanted};
-use crate::experiment::rnn_config::{AnalysisConfig, InputKind, Profile, Readout, SequenceConfig};
+use crate::experiment::rnn_config::{
+    AnalysisConfig, InputKind, Profile, Readout, SequenceConfig, StudentInput,
+};
 use crate::experiment::Record;
 use crate::linalg::Matrix;
 use crate::model::rnn::SeqBatch;
@@ -42,6 +44,21 @@ pub struct SequenceTask {
     pub modes: Option<TaskModes>,
     /// Whether the inputs are the impulse basis (population loss of linear models).
     pub population: bool,
+    /// The teacher RNN of a `teacher_rnn` task.
+    pub teacher: Option<TeacherFacts>,
+}
+
+/// The teacher of a `teacher_rnn` task and what its student reads (the partial-observation
+/// closed form, PO-10).
+#[derive(Debug, Clone)]
+pub struct TeacherFacts {
+    /// The teacher network.
+    pub rnn: TeacherRnn,
+    /// Its observed units (the targets, in order).
+    pub observed: Vec<usize>,
+    /// Whether the student reads the observed units at the previous step
+    /// (`sequence.student_input = "observed"`) instead of the teacher's inputs.
+    pub student_reads_observed: bool,
 }
 
 /// A config error of `loaded`'s file at `key`.
@@ -154,6 +171,7 @@ pub fn build_task(loaded: &LoadedConfig) -> Result<SequenceTask> {
     let population = matches!(process, InputProcess::ImpulseBasis);
     let inputs = || sequences::generate_inputs(&process, t.d_in, steps, s.sequences, t.seed);
     let mut modes = None;
+    let mut teacher = None;
     let seq: SeqData = match t.kind {
         TaskKind::Integrate => {
             let (x, b) = inputs()?;
@@ -215,7 +233,11 @@ pub fn build_task(loaded: &LoadedConfig) -> Result<SequenceTask> {
         TaskKind::FlipFlop => {
             sequences::flip_flop(t.d_in, steps, s.sequences, s.pulse_prob, t.seed)?
         }
-        TaskKind::TeacherRnn => teacher_rnn_data(loaded, &s, &inputs)?,
+        TaskKind::TeacherRnn => {
+            let (seq, facts) = teacher_rnn_data(loaded, &s, &inputs)?;
+            teacher = Some(facts);
+            seq
+        }
         TaskKind::Npy => npy_data(loaded, &s)?,
         TaskKind::LinearTeacher => {
             return Err(cfg_err(
@@ -243,16 +265,19 @@ pub fn build_task(loaded: &LoadedConfig) -> Result<SequenceTask> {
         data,
         modes,
         population,
+        teacher,
     })
 }
 
 /// The `teacher_rnn` task: a teacher RNN (from `sequence.teacher_w` or a drawn spectrum)
-/// driven by the inputs, observed at `sequence.observed` with `task.noise_std`.
+/// driven by the inputs, observed at `sequence.observed` with `task.noise_std`. With
+/// `sequence.student_input = "observed"` the student's inputs are the (noisy) observed units
+/// one step earlier, `x_t = y_{t-1}` and `x_0 = 0` (PO-10).
 fn teacher_rnn_data(
     loaded: &LoadedConfig,
     s: &SequenceConfig,
     inputs: &dyn Fn() -> Result<(Matrix, usize)>,
-) -> Result<SeqData> {
+) -> Result<(SeqData, TeacherFacts)> {
     let t = &loaded.config.task;
     let steps = s.steps;
     let w = match &s.teacher_w {
@@ -298,12 +323,39 @@ fn teacher_rnn_data(
     let states = teacher.states(&x, steps, b)?;
     let observed: Vec<usize> = s.observed.clone().unwrap_or_else(|| (0..t.d_out).collect());
     let y = sequences::observe(&states, Some(&observed), None, t.noise_std, t.seed)?;
-    Ok(SeqData {
-        x,
-        y,
-        steps,
-        batch: b,
-    })
+    let reads = s.student_input == Some(StudentInput::Observed);
+    // Columns are step-major (column t * batch + j); the student's input at step t is the
+    // observation at step t - 1.
+    let x = if reads {
+        let d = y.nrows();
+        Matrix::from_fn(
+            d,
+            steps * b,
+            |i, col| {
+                if col < b {
+                    0.0
+                } else {
+                    y.get(i, col - b)
+                }
+            },
+        )
+    } else {
+        x
+    };
+    let facts = TeacherFacts {
+        rnn: teacher,
+        observed,
+        student_reads_observed: reads,
+    };
+    Ok((
+        SeqData {
+            x,
+            y,
+            steps,
+            batch: b,
+        },
+        facts,
+    ))
 }
 
 /// The `npy` task: the user's `[batch, time, dim]` inputs and targets.
