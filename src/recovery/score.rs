@@ -361,7 +361,7 @@ fn dsa(d: &Dataset, f: &Fitted, eval: &[usize]) -> Result<Value> {
     Ok(
         json!({"name": "DSA", "value": v, "score_method": "wasserstein",
         "angular": procrustes.map(|p| p.0), "euclidean": procrustes.map(|p| p.1),
-        "procrustes": "max over orthogonal C of <A, C B C^T> on Frobenius-normalized operators: Riemannian ascent from the identity and 16 seeded random starts (RM-14); null when the operators' ranks differ",
+        "procrustes": "max over orthogonal C of <A, C B C^T> on Frobenius-normalized operators: Riemannian ascent from the identity and 16 seeded random starts (RM-14); null when the operators' ranks differ or exceed 24 (cost)",
         "implementation": "learndyn HAVOK-DMD (theory/recovery.md RM-5), not the DSA package",
         "preprocessing": "each system's latents on their top `components` principal axes, whitened",
         "components": dim, "n_delays": n_delays, "delay_interval": 1, "rank": rank, "ridge": 0.0, "trials": trials.len(),

@@ -150,6 +150,10 @@ pub fn havok_operator(trials: &[Matrix], n_delays: usize, rank: usize) -> Result
     Ok(super::regress::fit_affine(&x, &y, 0.0)?.a)
 }
 
+/// Largest operator size [`procrustes_scores`] optimizes over (its cost grows like `r^3` per
+/// step times the starts: at `r = 100`, the 50-unit chain's rank, it took minutes).
+pub const PROCRUSTES_MAX_RANK: usize = 24;
+
 /// DSA's Procrustes scores of two operators of the same size (Ostrow et al. 2023;
 /// attractors.md §6 M7; theory/recovery.md RM-14), on Frobenius-normalized `A`, `B`:
 /// `f = max_{C orthogonal} <A, C B C^T>`, returned as `(angular, euclidean)` with
@@ -159,7 +163,7 @@ pub fn havok_operator(trials: &[Matrix], n_delays: usize, rank: usize) -> Result
 /// sign-diagonal matrices (all of them for `r <= 8`, else 64 seeded ones, each first improved
 /// by greedy sign flips) and `restarts` seeded random orthogonal matrices (both components of
 /// O(r)), keeping the best. `None` when the
-/// sizes differ or an operator is zero.
+/// sizes differ, exceed [`PROCRUSTES_MAX_RANK`], or an operator is zero.
 pub fn procrustes_scores(
     a: &Matrix,
     b: &Matrix,
@@ -167,7 +171,7 @@ pub fn procrustes_scores(
     seed: u64,
 ) -> Result<Option<(f64, f64)>> {
     let r = a.nrows();
-    if b.nrows() != r || a.ncols() != r || b.ncols() != r {
+    if b.nrows() != r || a.ncols() != r || b.ncols() != r || r > PROCRUSTES_MAX_RANK {
         return Ok(None);
     }
     let (na, nb) = (a.norm_fro(), b.norm_fro());
