@@ -3,6 +3,7 @@
 
 use super::{input, Failure};
 use clap::Subcommand;
+use learndyn::recovery::latent::{self, Initial, LatentForm, LatentSpec, Procedure, ReadoutKind};
 use learndyn::recovery::{dataset, score, spec::Spec};
 use std::path::PathBuf;
 
@@ -27,21 +28,27 @@ pub enum RecoveryCommand {
         model: PathBuf,
     },
     /// Fit a built-in model to a dataset's observations (training trials) and write it as a
-    /// network folder that `recovery score` runs: `observed` (the observed-unit student,
-    /// y_{t+1} = A y_t + U u_t + b on the held-in neurons) or `lds` (a linear dynamical system
-    /// on the top --latent principal components), by ridge least squares.
+    /// network folder that `recovery score` runs. By ridge least squares: `observed` (the
+    /// observed-unit student, y_{t+1} = A y_t + U u_t + b on the held-in neurons) or `lds` (a
+    /// linear dynamical system on the top --latent principal components). By Adam on a
+    /// training procedure (--procedure), with a Gaussian or Poisson readout, each trial's
+    /// initial state from an encoder over its first bins, the free-running validation loss
+    /// checked every --validate-every steps and the best checkpoint kept: `rnn` (latent tanh
+    /// RNN), `gru` (latent GRU), `linear-rnn` (latent linear system).
     Fit {
         /// The dataset folder.
         dataset: PathBuf,
         /// The fitter.
         #[arg(long, value_enum)]
         method: Method,
-        /// State dimension of `lds` [default 3].
+        /// State dimension [default 3 for `lds`, 8 for the latent RNNs].
         #[arg(long)]
         latent: Option<usize>,
-        /// Ridge on the dynamics' weights (not the intercept).
+        /// Ridge on the dynamics' weights (not the intercept) of `observed` and `lds`.
         #[arg(long, default_value_t = 0.0)]
         ridge: f64,
+        #[command(flatten)]
+        latent_opts: LatentOpts,
         /// Output folder [default: <dataset>/fit-<method>].
         #[arg(long)]
         out: Option<PathBuf>,
@@ -62,10 +69,166 @@ pub enum RecoveryCommand {
 /// `recovery fit --method`.
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum Method {
-    /// The observed-unit student.
+    /// The observed-unit student (ridge least squares).
     Observed,
-    /// A latent linear dynamical system on principal components.
+    /// A latent linear dynamical system on principal components (ridge least squares).
     Lds,
+    /// A latent tanh RNN trained by Adam.
+    Rnn,
+    /// A latent GRU trained by Adam.
+    Gru,
+    /// A latent linear system trained by Adam (BPTT, any procedure).
+    LinearRnn,
+}
+
+/// `recovery fit --procedure`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ProcedureArg {
+    /// Free-running BPTT from each trial's initial state.
+    Free,
+    /// Teacher forcing (every step from the data-inferred state).
+    Tf,
+    /// Generalized teacher forcing with --alpha.
+    Gtf,
+    /// Multiple shooting with --segment and --penalty.
+    Shooting,
+}
+
+/// `recovery fit --initial`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum InitialArg {
+    /// An encoder over each trial's first --encoder-bins bins.
+    Encoder,
+    /// One learned initial state for every trial (fits the trial mean only).
+    Shared,
+    /// `h_0 = 0`.
+    Zero,
+}
+
+/// `recovery fit --readout`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ReadoutArg {
+    /// Linear-Gaussian.
+    Gaussian,
+    /// Exp-Poisson.
+    Poisson,
+}
+
+/// Options of the latent RNN fitters (`rnn`, `gru`, `linear-rnn`).
+#[derive(clap::Args)]
+pub struct LatentOpts {
+    /// Training procedure of the latent RNNs.
+    #[arg(long, value_enum, default_value = "free")]
+    procedure: ProcedureArg,
+    /// GTF's mixing 0 <= alpha <= 1 (0 free running, 1 teacher forcing).
+    #[arg(long, default_value_t = 0.5)]
+    alpha: f64,
+    /// Multiple shooting's segment length in bins.
+    #[arg(long, default_value_t = 10)]
+    segment: usize,
+    /// Multiple shooting's continuity penalty.
+    #[arg(long, default_value_t = 1.0)]
+    penalty: f64,
+    /// How each trial's initial state is found.
+    #[arg(long, value_enum, default_value = "encoder")]
+    initial: InitialArg,
+    /// Bins the encoder reads.
+    #[arg(long, default_value_t = 3)]
+    encoder_bins: usize,
+    /// Readout [default: poisson for count data, else gaussian].
+    #[arg(long, value_enum)]
+    readout: Option<ReadoutArg>,
+    /// Adam steps (full batch).
+    #[arg(long, default_value_t = 2000)]
+    steps: u64,
+    /// Adam's learning rate (cosine decay to a tenth).
+    #[arg(long, default_value_t = 1e-2)]
+    lr: f64,
+    /// Clip the gradient's norm to this; 0 for no clipping.
+    #[arg(long, default_value_t = 1.0)]
+    clip: f64,
+    /// Validate (free running) and report progress every this many steps.
+    #[arg(long, default_value_t = 50)]
+    validate_every: u64,
+    /// Seed of the initial weights.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+impl LatentOpts {
+    fn spec(&self, form: LatentForm, latent: Option<usize>) -> LatentSpec {
+        LatentSpec {
+            readout: self.readout.map(|r| match r {
+                ReadoutArg::Gaussian => ReadoutKind::Gaussian,
+                ReadoutArg::Poisson => ReadoutKind::Poisson,
+            }),
+            initial: match self.initial {
+                InitialArg::Encoder => Initial::Encoder {
+                    bins: self.encoder_bins,
+                },
+                InitialArg::Shared => Initial::Shared,
+                InitialArg::Zero => Initial::Zero,
+            },
+            procedure: match self.procedure {
+                ProcedureArg::Free => Procedure::FreeRunning,
+                ProcedureArg::Tf => Procedure::TeacherForcing,
+                ProcedureArg::Gtf => Procedure::Gtf { alpha: self.alpha },
+                ProcedureArg::Shooting => Procedure::MultipleShooting {
+                    segment: self.segment,
+                    penalty: self.penalty,
+                },
+            },
+            steps: self.steps,
+            lr: self.lr,
+            clip: (self.clip > 0.0).then_some(self.clip),
+            validate_every: self.validate_every,
+            seed: self.seed,
+            ..LatentSpec::new(form, latent.unwrap_or(8))
+        }
+    }
+}
+
+/// Fit a latent RNN, reporting progress on stderr.
+fn fit_latent(
+    d: &dataset::Dataset,
+    spec: &LatentSpec,
+    dataset: &std::path::Path,
+    dir: &std::path::Path,
+) -> Result<(), Failure> {
+    let t0 = std::time::Instant::now();
+    let mut progress = |p: latent::Progress| {
+        eprintln!(
+            "step {:>6}/{}  train loss {:.6}  validation loss {:.6}  ({:.1} s)",
+            p.step,
+            p.steps,
+            p.train_loss,
+            p.validation_loss,
+            t0.elapsed().as_secs_f64()
+        );
+    };
+    let r = input(latent::fit(d, spec, dir, &mut progress))?;
+    println!(
+        "fitted a latent {:?} (k = {}, {:?}): {}; best step {} (validation loss {:.6}); free-running R^2 {:.4} train{}",
+        spec.form,
+        spec.latent,
+        spec.procedure,
+        r.status,
+        r.best_step,
+        r.best_validation_loss,
+        r.r2_train,
+        r.r2_eval
+            .map_or(String::new(), |v| format!(", {v:.4} validation+test"))
+    );
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+    eprintln!(
+        "wrote network.json, the weights, initial_states.npy and fit.json to {}; next: learndyn recovery score {} {}",
+        dir.display(),
+        dataset.display(),
+        dir.display()
+    );
+    Ok(())
 }
 
 pub fn recovery(cmd: RecoveryCommand) -> Result<(), Failure> {
@@ -75,12 +238,23 @@ pub fn recovery(cmd: RecoveryCommand) -> Result<(), Failure> {
             method,
             latent,
             ridge,
+            latent_opts,
             out,
         } => {
             let d = input(dataset::Dataset::read(&dataset))?;
+            let form = match method {
+                Method::Rnn => Some((LatentForm::Rnn, "rnn")),
+                Method::Gru => Some((LatentForm::Gru, "gru")),
+                Method::LinearRnn => Some((LatentForm::Linear, "linear-rnn")),
+                Method::Observed | Method::Lds => None,
+            };
+            if let Some((form, name)) = form {
+                let dir = out.unwrap_or_else(|| dataset.join(format!("fit-{name}")));
+                return fit_latent(&d, &latent_opts.spec(form, latent), &dataset, &dir);
+            }
             let (m, name) = match method {
                 Method::Observed => (learndyn::recovery::fit::FitMethod::Observed, "observed"),
-                Method::Lds => (learndyn::recovery::fit::FitMethod::Lds, "lds"),
+                _ => (learndyn::recovery::fit::FitMethod::Lds, "lds"),
             };
             let dir = out.unwrap_or_else(|| dataset.join(format!("fit-{name}")));
             let r = input(learndyn::recovery::fit::fit(&d, m, latent, ridge, &dir))?;
