@@ -175,6 +175,7 @@ pub fn fit(
         }
     });
     let h0 = Matrix::from_fn(d.meta.trials, k, |t, j| x_all[t].get(0, j));
+    crate::recovery::network::clear_model_folder(dir)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     for (name, m) in [
         ("a", &a),

@@ -32,8 +32,8 @@ pub enum RecoveryCommand {
     /// observed-unit student, y_{t+1} = A y_t + U u_t + b on the held-in neurons) or `lds` (a
     /// linear dynamical system on the top --latent principal components). By Adam on a
     /// training procedure (--procedure), with a Gaussian or Poisson readout, each trial's
-    /// initial state from an encoder over its first bins, the free-running validation loss
-    /// checked every --validate-every steps and the best checkpoint kept: `rnn` (latent tanh
+    /// initial state from an encoder over its first bins, the validation loss (the
+    /// procedure's objective on the validation trials) checked every --validate-every steps and the best checkpoint kept: `rnn` (latent tanh
     /// RNN), `gru` (latent GRU), `linear-rnn` (latent linear system).
     Fit {
         /// The dataset folder.

@@ -253,11 +253,9 @@ impl Cell {
         // `delta`: gradient of the recurrent product's output (k x b, or 3k x b for the GRU).
         match self {
             Cell::Rnn { .. } | Cell::Linear { .. } => {
-                for q in 0..k * b {
-                    dd[q] = match self {
-                        Cell::Rnn { .. } => a.gp[q] * (1.0 - a.p[q] * a.p[q]),
-                        _ => a.gp[q],
-                    };
+                let tanh = matches!(self, Cell::Rnn { .. });
+                for ((d, g), p) in dd[..k * b].iter_mut().zip(a.gp).zip(a.p) {
+                    *d = if tanh { g * (1.0 - p * p) } else { *g };
                 }
                 a.ght.iter_mut().for_each(|v| *v = 0.0);
             }

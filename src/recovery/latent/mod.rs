@@ -4,7 +4,8 @@
 //! trial's initial state from an encoder over its first bins, and a choice of training
 //! procedure: free-running BPTT, teacher forcing, generalized teacher forcing (GTF) or
 //! multiple shooting. Trained by learndyn's one [`Trainer`] (Adam, cosine decay, clipping),
-//! with the free-running validation loss checked every `validate_every` steps and the best
+//! with the validation loss (the procedure's own objective on the validation trials; free
+//! running for multiple shooting) checked every `validate_every` steps and the best
 //! checkpoint kept. The result is a network folder ([`crate::recovery::network`]) that
 //! `learndyn recovery score` runs.
 //!
@@ -45,7 +46,7 @@ pub struct Progress {
     pub steps: u64,
     /// Training loss (of the procedure) at this step.
     pub train_loss: f64,
-    /// Free-running validation loss.
+    /// Validation loss (the procedure's objective on the validation trials).
     pub validation_loss: f64,
 }
 
@@ -60,7 +61,7 @@ pub struct LatentReport {
     pub status: String,
     /// Step of the kept checkpoint.
     pub best_step: u64,
-    /// Its free-running validation loss (on training trials when there are no validation
+    /// Its validation loss (on training trials when there are no validation
     /// trials).
     pub best_validation_loss: f64,
     /// Free-running loss of the kept checkpoint on the training trials.
@@ -382,17 +383,21 @@ pub fn fit(
         train_data.clone(),
         true,
     )?;
-    let free = |data: SeqData| {
-        LatentModel::new(
-            cell,
-            readout,
-            spec.initial,
-            Procedure::FreeRunning,
-            data,
-            false,
-        )
+    // Validation runs the procedure's own objective on the validation trials (early stopping
+    // on the held-out loss that is minimized); multiple shooting has no learned states for
+    // them and validates free running.
+    let val_procedure = match spec.procedure {
+        Procedure::MultipleShooting { .. } => Procedure::FreeRunning,
+        p => p,
     };
-    let mut val_model = free(co.data(d, val_trials, enc_bins))?;
+    let mut val_model = LatentModel::new(
+        cell,
+        readout,
+        spec.initial,
+        val_procedure,
+        co.data(d, val_trials, enc_bins),
+        false,
+    )?;
     let n_core = val_model.n_params();
     let mut theta = init_theta(&model, spec, &co, &train_data);
     let settings = TrainSettings {
@@ -444,7 +449,7 @@ pub fn fit(
     if !best.0.is_finite() {
         return Err(Error::invalid(
             "fit",
-            "no finite free-running validation loss at any checkpoint (the model diverged); \
+            "no finite validation loss at any checkpoint (the model diverged); \
              lower --lr or set a smaller clip",
         ));
     }
@@ -588,7 +593,17 @@ fn write_fit(
     });
     let h0 = Matrix::from_fn(tr, k, |t, j| state(t, 0)[j]);
     let (spread, warnings) = distinguishability(d, spec, &h, k);
+    crate::recovery::network::clear_model_folder(dir)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    // The exported latents: every trial run free from its initial state on its inputs.
+    let latents = npy::Array3 {
+        shape: [tr, tm, k],
+        data: (0..tr)
+            .flat_map(|t| (0..tm).flat_map(move |s| (0..k).map(move |j| (t, s, j))))
+            .map(|(t, s, j)| state(t, s)[j])
+            .collect(),
+    };
+    npy::write_array3(&dir.join("latents.npy"), &latents)?;
     let mut blocks: Vec<(&str, Matrix)> = vec![("c", c), ("d", dvec), ("initial_states", h0)];
     let get = |name: &str| layout.get(theta, name).expect("cell block");
     let form = match spec.form {

@@ -107,7 +107,7 @@ pub struct LatentSpec {
     pub lr: f64,
     /// Clip the gradient's 2-norm to this (`None`: no clipping).
     pub clip: Option<f64>,
-    /// Evaluate the free-running validation loss every this many steps and keep the best.
+    /// Evaluate the validation loss every this many steps and keep the best checkpoint.
     pub validate_every: u64,
     /// Seed of the initial weights.
     pub seed: u64,
