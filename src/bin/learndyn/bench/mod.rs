@@ -6,6 +6,7 @@
 //! API.
 
 pub mod cli;
+pub mod fit;
 pub mod gd;
 pub mod ode;
 pub mod rnn;
