@@ -320,6 +320,7 @@ mod easy {
     use learndyn::npy;
     use learndyn::recovery::dataset::{self, Dataset};
     use learndyn::recovery::fit::{self, FitMethod};
+    use learndyn::recovery::inspect;
     use learndyn::recovery::latent::{self, LatentForm, LatentSpec, Procedure};
     use learndyn::recovery::network::Network;
     use learndyn::recovery::score::{self, Fitted};
@@ -447,7 +448,7 @@ mod easy {
     /// latent GRU (k = 6, encoder initial states, the defaults' clipping and schedule) finds
     /// the 8 stable fixed points (F1 = 1), and the latents it exports are those the network
     /// folder gives when run from its initial states (learndyn's GRU of the folder against the
-    /// fitter's cell: the bias merge of RF-3).
+    /// fitter's cell: the bias merge of RF-3) and that `learndyn simulate` gives.
     #[test]
     fn rf3_latent_gru_recovers_the_flip_flops_eight_attractors() {
         let d = dataset(
@@ -489,6 +490,48 @@ mod easy {
             Some(1.0),
             "{}",
             s.metrics["M10"]
+        );
+        // Without the truth, `recovery inspect` finds the 8 stable points too, and its
+        // held-out R^2 (the network folder run by the scorer's reader) equals the fitter's own
+        // (its latent model's free-running means) to rounding: two implementations.
+        let insp = inspect::inspect(&d, &dir, None).unwrap();
+        eprintln!("{}", insp.summary());
+        assert_eq!(insp.counts["stable"], 8, "{:?}", insp.counts);
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("fit.json")).unwrap()).unwrap();
+        let (a, b) = (
+            insp.r2_heldout.unwrap(),
+            report["r2_eval"].as_f64().unwrap(),
+        );
+        assert!((a - b).abs() < 1e-9, "inspect R^2 {a} vs fit R^2 {b}");
+        // `learndyn simulate` from the exported initial states under the dataset's inputs
+        // reproduces the exported latents.
+        let data_dir = tmp("ff-data");
+        d.write(&data_dir).unwrap();
+        let sim = dir.join("sim");
+        let st = std::process::Command::new(env!("CARGO_BIN_EXE_learndyn"))
+            .arg("simulate")
+            .arg(&dir)
+            .arg("--initial")
+            .arg(dir.join("initial_states.npy"))
+            .arg("--inputs")
+            .arg(data_dir.join("inputs.npy"))
+            .arg("--out")
+            .arg(&sim)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let traj = npy::read_array3(&sim.join("trajectories.npy")).unwrap();
+        assert_eq!(traj.shape, lat.shape);
+        let worst = traj
+            .data
+            .iter()
+            .zip(&lat.data)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            worst < 1e-12,
+            "simulate differs from the exported latents by {worst}"
         );
     }
 }

@@ -135,6 +135,10 @@ enum Command {
     /// (docs/recovery.md).
     #[command(subcommand)]
     Recovery(recovery_cmd::RecoveryCommand),
+    /// Run a model folder (network.json + weights, e.g. from `recovery fit`) from given
+    /// initial states under given inputs: writes trajectories.npy [trials, time, k] and, with
+    /// a readout, rates.npy [trials, time, neurons].
+    Simulate(recovery_cmd::SimulateArgs),
     /// Print a shipped example config (also in configs/), or list them.
     Example {
         /// Example name.
@@ -655,6 +659,7 @@ fn main() -> ExitCode {
         Command::Bench(cmd) => bench(cmd).map_err(Failure::Run),
         Command::Theory(cmd) => theory(cmd),
         Command::Recovery(cmd) => recovery_cmd::recovery(cmd),
+        Command::Simulate(args) => recovery_cmd::simulate(args),
         Command::Scan(args) => scan(args),
         Command::Figure {
             ids,

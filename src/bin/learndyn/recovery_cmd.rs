@@ -53,6 +53,23 @@ pub enum RecoveryCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Show what a fitted model found, without the truth: its fixed points by stability with
+    /// their slowest timescales, in neuron space and in the data's top principal components,
+    /// and its R^2 on held-out trials. Writes inspect.json, fixed_points.csv, summary.txt and
+    /// figure.png/.svg/.csv.
+    Inspect {
+        /// The dataset folder.
+        dataset: PathBuf,
+        /// The model folder.
+        model: PathBuf,
+        /// Marginal when |continuous-time rate| is below this, per time unit [default: 1 / the
+        /// trial duration].
+        #[arg(long)]
+        rate_tol: Option<f64>,
+        /// Output folder [default: <model>/inspect].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Score a fitted model against a dataset's truth: writes score.json and summary.txt.
     Score {
         /// The dataset folder (from `learndyn recovery data`).
@@ -310,6 +327,27 @@ pub fn recovery(cmd: RecoveryCommand) -> Result<(), Failure> {
             );
             Ok(())
         }
+        RecoveryCommand::Inspect {
+            dataset: ds,
+            model,
+            rate_tol,
+            out,
+        } => {
+            let data = input(dataset::Dataset::read(&ds))?;
+            let insp = input(learndyn::recovery::inspect::inspect(
+                &data, &model, rate_tol,
+            ))?;
+            let out = out.unwrap_or_else(|| model.join("inspect"));
+            input(write_inspection(&insp, &out))?;
+            learndyn::plot::inspect::draw_inspect_figure(&insp, &out.join("figure"))
+                .map_err(|e| Failure::Run(e.into()))?;
+            print!("{}", insp.summary());
+            eprintln!(
+                "wrote inspect.json, fixed_points.csv, summary.txt and figure.png/.svg/.csv to {}",
+                out.display()
+            );
+            Ok(())
+        }
         RecoveryCommand::Score {
             dataset: ds,
             model,
@@ -374,4 +412,166 @@ fn write_manifest(dir: &std::path::Path, files: &[String]) -> learndyn::Result<(
         &dir.join("manifest.json"),
         (serde_json::to_string_pretty(&m).unwrap_or_default() + "\n").as_bytes(),
     )
+}
+
+/// `inspect.json`, `fixed_points.csv` (one row per point: kind, counts, slowest timescale,
+/// PCs, latent coordinates, neuron activity) and `summary.txt`, each written atomically.
+fn write_inspection(
+    insp: &learndyn::recovery::inspect::Inspection,
+    out: &std::path::Path,
+) -> learndyn::Result<()> {
+    use learndyn::npy::write_atomic;
+    std::fs::create_dir_all(out).map_err(|e| learndyn::Error::io(out, e))?;
+    let json = serde_json::to_string_pretty(insp).unwrap_or_default() + "\n";
+    write_atomic(&out.join("inspect.json"), json.as_bytes())?;
+    let k = insp.points.first().map_or(0, |p| p.latent.len());
+    let n = insp
+        .points
+        .first()
+        .and_then(|p| p.neurons.as_ref())
+        .map_or(0, Vec::len);
+    let n_pc = insp.pc_explained.len();
+    let mut header = vec![
+        "point".to_string(),
+        "kind".into(),
+        "n_unstable".into(),
+        "n_marginal".into(),
+        "slowest_timescale".into(),
+    ];
+    header.extend((1..=n_pc).map(|i| format!("pc{i}")));
+    header.extend((0..k).map(|i| format!("latent{i}")));
+    header.extend((0..n).map(|i| format!("neuron{i}")));
+    let mut csv = header.join(",") + "\n";
+    for (i, p) in insp.points.iter().enumerate() {
+        let mut row = vec![
+            i.to_string(),
+            p.kind.clone(),
+            p.n_unstable.to_string(),
+            p.n_marginal.to_string(),
+            format!("{}", p.slowest_timescale),
+        ];
+        let nan = |m: usize| vec!["nan".to_string(); m];
+        row.extend(
+            p.pcs
+                .as_ref()
+                .map_or(nan(n_pc), |v| v.iter().map(|x| x.to_string()).collect()),
+        );
+        row.extend(p.latent.iter().map(|x| x.to_string()));
+        row.extend(
+            p.neurons
+                .as_ref()
+                .map_or(nan(n), |v| v.iter().map(|x| x.to_string()).collect()),
+        );
+        csv += &(row.join(",") + "\n");
+    }
+    write_atomic(&out.join("fixed_points.csv"), csv.as_bytes())?;
+    write_atomic(&out.join("summary.txt"), insp.summary().as_bytes())
+}
+
+/// `learndyn simulate`.
+#[derive(clap::Args)]
+pub struct SimulateArgs {
+    /// The model folder (network.json and weights).
+    model: PathBuf,
+    /// Initial states, .npy [trials, k] (or [k] for one trial).
+    #[arg(long)]
+    initial: PathBuf,
+    /// Inputs, .npy [trials, time, n_inputs] (bin s held on [s dt, (s+1) dt)); without it the
+    /// input is 0 for --steps bins.
+    #[arg(long)]
+    inputs: Option<PathBuf>,
+    /// Bins to simulate without --inputs (the first is the initial state).
+    #[arg(long, default_value_t = 100)]
+    steps: usize,
+    /// Time per bin [default: the network's dt, else 1].
+    #[arg(long)]
+    dt: Option<f64>,
+    /// Output folder [default: <model>/simulate].
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub fn simulate(a: SimulateArgs) -> Result<(), Failure> {
+    use learndyn::linalg::Matrix;
+    use learndyn::npy;
+    use learndyn::recovery::network::Network;
+    let net = input(Network::load(&a.model))?;
+    let k = net.dim();
+    let mut h0 = input(npy::read_matrix(&a.initial))?;
+    // A 1-D file reads as a column: one trial's state.
+    if h0.ncols() == 1 && h0.nrows() == k && k > 1 {
+        h0 = h0.transpose();
+    }
+    if h0.ncols() != k {
+        return Err(Failure::Input(anyhow::anyhow!(
+            "--initial {}: {} columns, the model has k = {k} (shape [trials, {k}])",
+            a.initial.display(),
+            h0.ncols()
+        )));
+    }
+    let trials = h0.nrows();
+    let n_in = net.n_inputs();
+    let inputs = match &a.inputs {
+        Some(p) => {
+            let x = input(npy::read_array3(p))?;
+            if x.shape[0] != trials || x.shape[2] != n_in {
+                return Err(Failure::Input(anyhow::anyhow!(
+                    "--inputs {}: shape {:?}, expected [{trials}, time, {n_in}] (trials of --initial, the model's inputs)",
+                    p.display(),
+                    x.shape
+                )));
+            }
+            Some(x)
+        }
+        None => None,
+    };
+    let tm = inputs.as_ref().map_or(a.steps, |x| x.shape[1]);
+    if tm == 0 {
+        return Err(Failure::Input(anyhow::anyhow!("--steps must be >= 1")));
+    }
+    let step = net.file.dt.unwrap_or(1.0);
+    let dt = a.dt.unwrap_or(step);
+    if !(dt.is_finite() && dt > 0.0) {
+        return Err(Failure::Input(anyhow::anyhow!("--dt must be a number > 0")));
+    }
+    let mut traj = Vec::with_capacity(trials * tm * k);
+    let mut rates = Vec::new();
+    for t in 0..trials {
+        let x = Matrix::from_fn(tm, n_in, |s, j| {
+            inputs.as_ref().map_or(0.0, |a| a.get(t, s, j))
+        });
+        let h: Vec<f64> = (0..k).map(|j| h0.get(t, j)).collect();
+        let run = net
+            .run(&h, &x, dt, step)
+            .map_err(|e| Failure::Run(e.into()))?;
+        for s in 0..tm {
+            let row: Vec<f64> = (0..k).map(|j| run.get(s, j)).collect();
+            rates.extend(net.rates(&row));
+            traj.extend(row);
+        }
+    }
+    let out = a.out.unwrap_or_else(|| a.model.join("simulate"));
+    input(std::fs::create_dir_all(&out).map_err(|e| learndyn::Error::io(&out, e)))?;
+    let t_arr = npy::Array3 {
+        shape: [trials, tm, k],
+        data: traj,
+    };
+    input(npy::write_array3(&out.join("trajectories.npy"), &t_arr))?;
+    let mut wrote = "trajectories.npy".to_string();
+    if !rates.is_empty() {
+        let n = rates.len() / (trials * tm);
+        input(npy::write_array3(
+            &out.join("rates.npy"),
+            &npy::Array3 {
+                shape: [trials, tm, n],
+                data: rates,
+            },
+        ))?;
+        wrote += " and rates.npy";
+    }
+    eprintln!(
+        "simulated {trials} trials x {tm} bins (dt {dt}); wrote {wrote} to {}",
+        out.display()
+    );
+    Ok(())
 }
