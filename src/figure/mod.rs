@@ -31,6 +31,7 @@ use crate::scan::{self, ScanSpec};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
+pub mod procedures;
 pub mod theory;
 
 /// `figure.kind`: what the source file is.

@@ -32,6 +32,9 @@ use std::path::Path;
 pub enum TheoryFigure {
     /// Student timescales of partially observed linear teachers vs population size.
     PartialObservation(PartialObservationFigure),
+    /// Student timescale vs observed fraction per training procedure (fits, not only closed
+    /// forms: [`super::procedures`]).
+    Procedures(super::procedures::ProceduresFigure),
 }
 
 /// `[partial_observation]`.
@@ -59,6 +62,7 @@ const EMBEDDING_STREAM: u64 = 0x5030_0001;
 pub fn make(fig: &TheoryFigure, data: &Path) -> Result<Vec<std::path::PathBuf>> {
     match fig {
         TheoryFigure::PartialObservation(p) => partial_observation(p, data),
+        TheoryFigure::Procedures(p) => super::procedures::make(p, data),
     }
 }
 
