@@ -57,11 +57,17 @@ fn theta_for(m: &LatentModel, seed: u64) -> Vec<f64> {
         .collect()
 }
 
-fn cells(k: usize, n_in: usize) -> [Cell; 3] {
+fn cells(k: usize, n_in: usize) -> [Cell; 5] {
     [
         Cell::Rnn { k, n_in },
         Cell::Linear { k, n_in },
         Cell::Gru { k, n_in },
+        Cell::Rate {
+            k,
+            n_in,
+            alpha: 0.3,
+        },
+        Cell::LowRank { k, n_in, rank: 2 },
     ]
 }
 
@@ -202,20 +208,24 @@ fn step(cell: Cell, m: &LatentModel, theta: &[f64], h: &[f64], x: &[f64]) -> Vec
         (0..v.len()).map(|j| w.get(r, j) * v[j]).sum::<f64>()
     };
     match cell {
-        Cell::Rnn { .. } | Cell::Linear { .. } => {
-            let wname = if matches!(cell, Cell::Rnn { .. }) {
-                "w"
-            } else {
-                "a"
+        Cell::Rnn { .. } | Cell::Linear { .. } | Cell::Rate { .. } | Cell::LowRank { .. } => {
+            let w = match cell {
+                Cell::Linear { .. } => get("a"),
+                Cell::LowRank { .. } => get("m").matmul_t(&get("n")).scale(1.0 / k as f64),
+                _ => get("w"),
             };
-            let (w, u, b) = (get(wname), get("u"), get("b"));
+            let (u, b) = (get("u"), get("b"));
+            let src: Vec<f64> = match cell {
+                Cell::Rate { .. } => h.iter().map(|v| v.tanh()).collect(),
+                _ => h.to_vec(),
+            };
             (0..k)
                 .map(|r| {
-                    let a = affine(&w, h, r) + affine(&u, x, r) + b.get(r, 0);
-                    if matches!(cell, Cell::Rnn { .. }) {
-                        a.tanh()
-                    } else {
-                        a
+                    let a = affine(&w, &src, r) + affine(&u, x, r) + b.get(r, 0);
+                    match cell {
+                        Cell::Rnn { .. } | Cell::LowRank { .. } => a.tanh(),
+                        Cell::Rate { alpha, .. } => (1.0 - alpha) * h[r] + alpha * a,
+                        _ => a,
                     }
                 })
                 .collect()

@@ -34,7 +34,8 @@ pub enum RecoveryCommand {
     /// training procedure (--procedure), with a Gaussian or Poisson readout, each trial's
     /// initial state from an encoder over its first bins, the validation loss (the
     /// procedure's objective on the validation trials) checked every --validate-every steps and the best checkpoint kept: `rnn` (latent tanh
-    /// RNN), `gru` (latent GRU), `linear-rnn` (latent linear system).
+    /// RNN), `gru` (latent GRU), `linear-rnn` (latent linear system), `rate-rnn` (latent rate
+    /// RNN), `low-rank` (latent tanh RNN with a rank --rank recurrence).
     Fit {
         /// The dataset folder.
         dataset: PathBuf,
@@ -96,6 +97,10 @@ pub enum Method {
     Gru,
     /// A latent linear system trained by Adam (BPTT, any procedure).
     LinearRnn,
+    /// A latent rate RNN (Euler map with --rate-alpha) trained by Adam.
+    RateRnn,
+    /// A latent tanh RNN with a rank --rank recurrence trained by Adam.
+    LowRank,
 }
 
 /// `recovery fit --procedure`.
@@ -170,6 +175,12 @@ pub struct LatentOpts {
     /// Seed of the initial weights.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Rank of the `low-rank` recurrence.
+    #[arg(long, default_value_t = 1)]
+    rank: usize,
+    /// Euler fraction dt / tau of the `rate-rnn` form, in (0, 1].
+    #[arg(long, default_value_t = 0.2)]
+    rate_alpha: f64,
 }
 
 impl LatentOpts {
@@ -200,6 +211,8 @@ impl LatentOpts {
             clip: (self.clip > 0.0).then_some(self.clip),
             validate_every: self.validate_every,
             seed: self.seed,
+            rank: self.rank,
+            rate_alpha: self.rate_alpha,
             ..LatentSpec::new(form, latent.unwrap_or(8))
         }
     }
@@ -263,6 +276,8 @@ pub fn recovery(cmd: RecoveryCommand) -> Result<(), Failure> {
                 Method::Rnn => Some((LatentForm::Rnn, "rnn")),
                 Method::Gru => Some((LatentForm::Gru, "gru")),
                 Method::LinearRnn => Some((LatentForm::Linear, "linear-rnn")),
+                Method::RateRnn => Some((LatentForm::Rate, "rate-rnn")),
+                Method::LowRank => Some((LatentForm::LowRank, "low-rank")),
                 Method::Observed | Method::Lds => None,
             };
             if let Some((form, name)) = form {

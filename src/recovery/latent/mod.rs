@@ -96,6 +96,12 @@ fn check(spec: &LatentSpec, d: &Dataset) -> Result<()> {
     if spec.validate_every == 0 {
         return bad("validate_every", "must be >= 1".into());
     }
+    if spec.form == LatentForm::LowRank && !(1..=spec.latent).contains(&spec.rank) {
+        return bad("rank", format!("must be 1 ..= latent = {}", spec.latent));
+    }
+    if spec.form == LatentForm::Rate && !(spec.rate_alpha > 0.0 && spec.rate_alpha <= 1.0) {
+        return bad("rate_alpha", "must be in (0, 1]".into());
+    }
     match spec.procedure {
         Procedure::Gtf { alpha } if !(0.0..=1.0).contains(&alpha) => {
             return bad("alpha", format!("must be in [0, 1], got {alpha}"));
@@ -286,8 +292,10 @@ fn init_theta(m: &LatentModel, spec: &LatentSpec, co: &Coords, data: &SeqData) -
         }
     };
     match spec.form {
-        LatentForm::Rnn | LatentForm::Linear => {
+        LatentForm::Rnn | LatentForm::Linear | LatentForm::Rate | LatentForm::LowRank => {
             fill("w", 0.9 / (k as f64).sqrt(), &mut theta);
+            fill("m", 1.0, &mut theta);
+            fill("n", 1.0, &mut theta);
             fill("a", 0.9 / (k as f64).sqrt(), &mut theta);
             fill("u", 0.5 / (n_in.max(1) as f64).sqrt(), &mut theta);
         }
@@ -344,6 +352,16 @@ pub fn cell_of(spec: &LatentSpec, n_in: usize) -> Cell {
         LatentForm::Rnn => Cell::Rnn { k, n_in },
         LatentForm::Linear => Cell::Linear { k, n_in },
         LatentForm::Gru => Cell::Gru { k, n_in },
+        LatentForm::Rate => Cell::Rate {
+            k,
+            n_in,
+            alpha: spec.rate_alpha,
+        },
+        LatentForm::LowRank => Cell::LowRank {
+            k,
+            n_in,
+            rank: spec.rank,
+        },
     }
 }
 
@@ -615,6 +633,20 @@ fn write_fit(
             blocks.extend([("a", get("a")), ("u", get("u")), ("b", get("b"))]);
             "lds"
         }
+        LatentForm::Rate => {
+            blocks.extend([("w", get("w")), ("u", get("u")), ("b", get("b"))]);
+            "rate_rnn"
+        }
+        LatentForm::LowRank => {
+            // The network form's W = M N^T / k is this form's.
+            blocks.extend([
+                ("m", get("m")),
+                ("n", get("n")),
+                ("u", get("u")),
+                ("b", get("b")),
+            ]);
+            "rnn"
+        }
         LatentForm::Gru => {
             let (bi, bh) = (get("bi"), get("bh"));
             // learndyn's GRU merges the r and z biases and keeps b_hn inside the reset gate.
@@ -641,8 +673,13 @@ fn write_fit(
     let net = serde_json::json!({"form": form, "time": if form == "lds" { Some("discrete") } else { None },
         "dt": d.meta.dt, "link": link});
     let mut net = net;
-    if form != "lds" {
-        net.as_object_mut().map(|o| o.remove("time"));
+    if let Some(o) = net.as_object_mut() {
+        if form != "lds" {
+            o.remove("time");
+        }
+        if form == "rate_rnn" {
+            o.insert("alpha".into(), serde_json::json!(spec.rate_alpha));
+        }
     }
     npy::write_atomic(
         &dir.join("network.json"),
