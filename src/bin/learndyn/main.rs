@@ -243,7 +243,14 @@ fn scan(args: ScanArgs) -> Result<(), Failure> {
                 partition,
                 mem,
             };
-            let text = scan::slurm_script(&s.file.scan.name, &bin, &absolute(&spec), &dir, &opts);
+            let text = scan::slurm_script(
+                "scan",
+                &s.file.scan.name,
+                &bin,
+                &absolute(&spec),
+                &dir,
+                &opts,
+            );
             let path = dir.join("scan.sbatch");
             input(learndyn::npy::write_atomic(&path, text.as_bytes()))?;
             println!("{}", path.display());
