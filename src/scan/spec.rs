@@ -100,6 +100,10 @@ pub struct AxisSpec {
     /// `[start, stop, count]`, geometrically spaced (start and stop are values, > 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logspace: Option<(f64, f64, usize)>,
+    /// Table cells of a single-key axis, one per value, in place of the values themselves
+    /// (e.g. names for table values: `labels = ["observed", "lds2"]`). Recovery runs only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<String>>,
 }
 
 /// The whole spec file.
@@ -140,6 +144,9 @@ pub struct Axis {
     pub values: Vec<Vec<toml::Value>>,
     /// Spacing.
     pub spacing: Spacing,
+    /// The table cells of the values, when the axis names them (`labels`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<String>>,
 }
 
 /// A validated scan.
@@ -282,6 +289,13 @@ impl ScanSpec {
         }
         let mut axes = Vec::new();
         for a in &file.axis {
+            if a.labels.is_some() {
+                return Err(spec_err(
+                    origin,
+                    "axis.labels",
+                    "labels are for `learndyn recovery run` axes; a scan's cells are its values",
+                ));
+            }
             axes.push(parse_axis(a, origin)?);
         }
         let mut seen = std::collections::BTreeSet::new();
@@ -515,10 +529,23 @@ pub fn parse_axis(a: &AxisSpec, origin: &str) -> Result<Axis> {
             Spacing::Log,
         )
     };
+    if let Some(l) = &a.labels {
+        if keys.len() != 1 || l.len() != values.len() {
+            return Err(spec_err(
+                origin,
+                &format!("{name}.labels"),
+                format!(
+                    "give one label per value ({}) of a single-key axis",
+                    values.len()
+                ),
+            ));
+        }
+    }
     Ok(Axis {
         keys,
         values,
         spacing,
+        labels: a.labels.clone(),
     })
 }
 

@@ -18,7 +18,7 @@ pub mod spec;
 
 use crate::error::Result;
 use crate::recovery::{dataset, score};
-use crate::scan::engine::{self, fmt_f64, fmt_value, Jobs, ScanReport, Shard};
+use crate::scan::engine::{self, fmt_f64, Jobs, ScanReport, Shard};
 use columns::{number, score_columns, JOB_COLUMNS};
 use spec::{Job, Keep, MetricId, RunSpec};
 use std::path::{Path, PathBuf};
@@ -127,7 +127,7 @@ impl Jobs for RecoveryJobs<'_> {
             replicate.to_string(),
             job.dataset.seed.to_string(),
         ];
-        row.extend(job.coords.iter().map(|(_, v)| fmt_value(v)));
+        row.extend(self.spec.cells(point));
         let work = point_dir(dir, point, replicate);
         // A kill may have left a partial folder of this job.
         let _ = std::fs::remove_dir_all(&work);
@@ -153,7 +153,6 @@ impl Jobs for RecoveryJobs<'_> {
         Ok(row)
     }
     fn row_is_valid(&self, point: u64, replicate: u64, row: &[String]) -> bool {
-        let coords = self.spec.coords(point);
         let Ok(job) = self.spec.job(point, replicate) else {
             return false;
         };
@@ -162,7 +161,7 @@ impl Jobs for RecoveryJobs<'_> {
             replicate.to_string(),
             job.dataset.seed.to_string(),
         ];
-        want.extend(coords.iter().map(|(_, v)| fmt_value(v)));
+        want.extend(self.spec.cells(point));
         engine::standard_row_is_valid(&self.header, row, &want)
     }
     fn manifest(&self) -> serde_json::Value {

@@ -27,6 +27,7 @@
 //! [[axis]]
 //! key = "fit"                       # a whole section per value: methods with their options
 //! values = [{ method = "observed" }, { method = "lds", latent = 2 }]
+//! labels = ["observed", "lds2"]     # the table's cells (default: the values, inline TOML)
 //! ```
 //!
 //! Axis keys are the dataset's (`seed`, `system`, `system.*`, `trials.*`, `observe.*`,
@@ -360,6 +361,23 @@ impl RunSpec {
             .iter()
             .zip(&idx)
             .flat_map(|(a, &i)| a.keys.iter().cloned().zip(a.values[i].iter().cloned()))
+            .collect()
+    }
+
+    /// The table cells of grid point `point`'s coordinates: each value (as
+    /// [`crate::scan::engine::fmt_value`] writes it), or its axis label.
+    pub fn cells(&self, point: u64) -> Vec<String> {
+        let idx = grid_index(&self.axes, point);
+        self.axes
+            .iter()
+            .zip(&idx)
+            .flat_map(|(a, &i)| match &a.labels {
+                Some(l) => vec![l[i].clone()],
+                None => a.values[i]
+                    .iter()
+                    .map(crate::scan::engine::fmt_value)
+                    .collect(),
+            })
             .collect()
     }
 
