@@ -101,6 +101,10 @@ enum Command {
         /// Fit a log-log slope to each line and show it in the legend (e.g. error vs lr).
         #[arg(long)]
         fit_slope: bool,
+        /// Draw only the rows whose COLUMN holds exactly VALUE, e.g. --where fit.method=lds
+        /// (repeatable: all must hold).
+        #[arg(long = "where", value_name = "COLUMN=VALUE")]
+        filter: Vec<String>,
     },
     /// Regenerate the reproducible figures in figures/<id>/ (data and plots) from their spec.toml.
     Figure {
@@ -455,6 +459,22 @@ fn run_and_write(loaded: &LoadedConfig, out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--where COLUMN=VALUE` filters of `learndyn plot`.
+fn parse_where(filters: &[String]) -> Result<Vec<(String, String)>, Failure> {
+    filters
+        .iter()
+        .map(|f| {
+            f.split_once('=')
+                .map(|(c, v)| (c.to_string(), v.to_string()))
+                .ok_or_else(|| {
+                    Failure::Input(anyhow::anyhow!(
+                        "--where {f}: write COLUMN=VALUE, e.g. --where fit.method=lds"
+                    ))
+                })
+        })
+        .collect()
+}
+
 /// Exit code 2: the input (config, --set, referenced files) is invalid; 1: the run failed.
 enum Failure {
     Input(anyhow::Error),
@@ -591,7 +611,8 @@ fn main() -> ExitCode {
             log_y,
             log_z,
             fit_slope,
-        } => {
+            filter,
+        } => parse_where(&filter).and_then(|filter| {
             let stem = out.unwrap_or_else(|| {
                 table.with_file_name(format!(
                     "{}_{}",
@@ -608,6 +629,7 @@ fn main() -> ExitCode {
                 log_y,
                 log_z,
                 fit_slope,
+                filter,
             };
             input(learndyn::scan::plot_table(&table, &req, &stem)).map(|_| {
                 eprintln!(
@@ -615,7 +637,7 @@ fn main() -> ExitCode {
                     stem.display()
                 );
             })
-        }
+        }),
         Command::Example { name, list } => match (name, list) {
             (None, _) | (_, true) => {
                 // Align the descriptions on the longest name (issue 16).
