@@ -288,7 +288,7 @@ fn bad_keys_exit_2_naming_the_key_before_any_work() {
     let err = fails(&format!(
         "{base}[[axis]]\nkey = \"observe.noise_sdt\"\nvalues = [0.1, 0.2]\n"
     ));
-    assert!(err.contains("observe.noise_sdt"), "{err}");
+    assert!(err.contains("observe.noise_sdt: unknown field"), "{err}");
     // A typo in a section of an axis key.
     let err = fails(&format!(
         "{base}[[axis]]\nkey = \"obsreve.noise_std\"\nvalues = [0.1]\n"
@@ -501,4 +501,40 @@ fn kept_scores_and_every_scalar_score_field_has_a_column_or_a_reason() {
         })
         .collect();
     assert!(applied.values().all(|b| *b), "{applied:?}");
+}
+
+#[test]
+fn the_shipped_example_runs_and_shows_linear_fits_miss_the_attractors() {
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/recovery_run_example.toml");
+    let d = tmp("example");
+    run_spec(&spec, &d, &[]);
+    let (header, rows) = columns(&std::fs::read(d.join("results.csv")).unwrap());
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    assert_eq!(rows.len(), 8);
+    for r in &rows {
+        assert_eq!(r[col("status")], "ok", "{r:?}");
+        // Linear models have one fixed point: none of the four stable ones is found.
+        assert_eq!(r[col("M10_true_stable")], "4.0");
+        assert_eq!(r[col("M10_model_stable")], "1.0");
+        assert_eq!(r[col("M10_stable_fp_F1")], "0.0");
+    }
+    // Seeing both units explains the latent state better than seeing one (observed-unit
+    // student, low noise).
+    let m5 = |fraction: &str| -> f64 {
+        let r = rows
+            .iter()
+            .find(|r| {
+                r[col("observe.fraction")] == fraction
+                    && r[col("observe.noise_std")] == "0.05"
+                    && r[col("fit")] == "observed"
+            })
+            .unwrap();
+        r[col("M5_latent_R2")].parse().unwrap()
+    };
+    assert!(
+        m5("1.0") > m5("0.5") + 0.1,
+        "{} vs {}",
+        m5("1.0"),
+        m5("0.5")
+    );
 }

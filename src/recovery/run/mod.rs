@@ -186,6 +186,9 @@ impl Jobs for RecoveryJobs<'_> {
             "jobs": spec.n_points() * spec.run.replicates,
             "header": self.header,
             "axes": spec.axes,
+            // The document every point starts from: the dataset spec's keys and [fit].
+            "base": spec.base,
+            "score": spec.score,
             "keep": spec.run.keep,
             "learndyn_version": env!("CARGO_PKG_VERSION"),
         })

@@ -230,7 +230,14 @@ fn typed<T: serde::de::DeserializeOwned>(
                     format!("{section}.{f}")
                 }
             });
-        err(origin, &field.unwrap_or_else(|| section.to_string()), msg)
+        let key = field.unwrap_or_else(|| {
+            if section.is_empty() {
+                "spec".to_string()
+            } else {
+                section.to_string()
+            }
+        });
+        err(origin, &key, msg)
     })
 }
 
@@ -410,12 +417,45 @@ impl RunSpec {
                 .unwrap_or(toml::Value::Table(toml::Table::new())),
             &origin,
             "fit",
-        )?;
+        )
+        .map_err(|e| match e {
+            Error::Config { file, key, message } if message.contains("unknown field") => {
+                Error::Config {
+                    file,
+                    key,
+                    message: format!(
+                        "{message}; each method takes only its own options: to combine methods \
+                         with different options, vary whole [fit] tables (key = \"fit\", values = \
+                         [{{ method = \"observed\" }}, {{ method = \"lds\", latent = 2 }}])"
+                    ),
+                }
+            }
+            other => other,
+        })?;
         let fraction = match doc.get_mut("observe") {
             Some(toml::Value::Table(o)) => o.remove("fraction"),
             _ => None,
         };
-        let mut dataset: Spec = typed(toml::Value::Table(doc), &origin, "")?;
+        let table = toml::Value::Table(doc);
+        let mut dataset: Spec = typed(table.clone(), &origin, "").map_err(|e| match e {
+            // Name the unknown field by its full dotted key.
+            Error::Config { file, key, message } => {
+                let variant = message
+                    .split("unknown variant `")
+                    .nth(1)
+                    .and_then(|r| r.split('`').next());
+                let found = match variant {
+                    Some(v) => locate_value(&table, v),
+                    None => locate(&table, &key),
+                };
+                Error::Config {
+                    file,
+                    key: found.unwrap_or(key),
+                    message,
+                }
+            }
+            other => other,
+        })?;
         if let Some(f) = fraction {
             let f = f
                 .as_float()
@@ -445,6 +485,33 @@ impl RunSpec {
             dataset,
             fit,
         })
+    }
+}
+
+/// The dotted path of the first key named `field` in `v` (depth first), if any.
+fn locate(v: &toml::Value, field: &str) -> Option<String> {
+    let t = v.as_table()?;
+    if t.contains_key(field) {
+        return Some(field.to_string());
+    }
+    t.iter()
+        .find_map(|(k, inner)| locate(inner, field).map(|p| format!("{k}.{p}")))
+}
+
+/// The dotted path of the first string value `value` in `v` (depth first), if any.
+fn locate_value(v: &toml::Value, value: &str) -> Option<String> {
+    match v {
+        toml::Value::String(s) if s == value => Some(String::new()),
+        toml::Value::Table(t) => t.iter().find_map(|(k, inner)| {
+            locate_value(inner, value).map(|p| {
+                if p.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{k}.{p}")
+                }
+            })
+        }),
+        _ => None,
     }
 }
 
