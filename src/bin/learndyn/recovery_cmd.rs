@@ -58,11 +58,13 @@ pub enum RecoveryCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Data -> fit -> score for every combination of a run spec's axes (system, observation,
-    /// observed fraction, noise, trials, method, latent size, seed, ...) into one table,
-    /// OUT/results.csv: parallel, resumable (rerun the same command after a kill), shardable
-    /// (--shard K/N, then `recovery run merge OUT`), or a SLURM job array (`recovery run
-    /// slurm`). See docs/recovery.md "One command from spec to table" and
+    /// Data -> fit -> score over a grid of settings into one table (resumable, shardable)
+    ///
+    /// Runs every combination of a run spec's axes (system, observation model, observed
+    /// fraction, noise, trials, method, latent size, seed, ...) into OUT/results.csv: in
+    /// parallel, resumable (rerun the same command after a kill), shardable (--shard K/N, then
+    /// `recovery run merge OUT`), or as a SLURM job array (`recovery run slurm`). See
+    /// docs/recovery.md "One command from spec to table" and
     /// configs/recovery_run_example.toml.
     Run(RunArgs),
 }
