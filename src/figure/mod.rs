@@ -255,6 +255,7 @@ fn draw_plots(spec: &FigureSpec, data: &Path, out: &Path) -> Result<Vec<PathBuf>
             log_y: p.log_y,
             log_z: p.log_z,
             fit_slope: p.fit_slope,
+            filter: Vec::new(),
         };
         let stem = out.join(&p.out);
         scan::plot_table(&table, &req, &stem)?;

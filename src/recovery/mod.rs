@@ -20,6 +20,7 @@ pub mod score;
 
 pub mod observe;
 pub mod recurrences;
+pub mod run;
 
 pub mod spec;
 pub mod system;

@@ -1,7 +1,8 @@
 //! `learndyn recovery ...`: the attractor-recovery benchmark (docs/recovery.md): make a
-//! dataset from a spec, score a fitted model (or the truth itself) against it.
+//! dataset from a spec, fit it, score a fitted model (or the truth itself) against it, or all
+//! three over a grid of settings into one table (`recovery run`).
 
-use super::{input, Failure};
+use super::{input, jobs_cmd, threads_or_all, Failure};
 use clap::Subcommand;
 use learndyn::recovery::latent::{self, Initial, LatentForm, LatentSpec, Procedure, ReadoutKind};
 use learndyn::recovery::{dataset, score, spec::Spec};
@@ -82,6 +83,151 @@ pub enum RecoveryCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Data -> fit -> score over a grid of settings into one table (resumable, shardable)
+    ///
+    /// Runs every combination of a run spec's axes (system, observation model, observed
+    /// fraction, noise, trials, method, latent size, seed, ...) into OUT/results.csv: in
+    /// parallel, resumable (rerun the same command after a kill), shardable (--shard K/N, then
+    /// `recovery run merge OUT`), or as a SLURM job array (`recovery run slurm`). See
+    /// docs/recovery.md "One command from spec to table" and
+    /// configs/recovery_run_example.toml.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct RunArgs {
+    #[command(subcommand)]
+    command: Option<RunCommand>,
+    /// The run spec (see configs/recovery_run_example.toml).
+    spec: Option<PathBuf>,
+    /// Output folder [default: out/<spec file stem>]. Rerunning the same command resumes.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Worker threads [default: all cores]. Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Run only shard K of N (K = 1..N), or `slurm`: the shard of this SLURM job-array task
+    /// (from SLURM_ARRAY_TASK_ID / _COUNT / _MIN; what `recovery run slurm` scripts use).
+    #[arg(long, value_name = "K/N|slurm")]
+    shard: Option<String>,
+    /// Print the grid, the columns and the first points' dataset specs and fits; run nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Delete this run's previous results in the output folder first (default: resume).
+    #[arg(long)]
+    restart: bool,
+}
+
+#[derive(Subcommand)]
+enum RunCommand {
+    /// Merge DIR/results.shard-K-of-N.csv into DIR/results.csv (checks nothing is missing or duplicated).
+    Merge {
+        /// The run's output folder.
+        dir: PathBuf,
+    },
+    /// Write DIR/scan.sbatch, a job-array script that runs the spec as N shards on SLURM.
+    Slurm {
+        /// The run spec.
+        spec: PathBuf,
+        /// Number of array tasks.
+        #[arg(long)]
+        shards: u64,
+        /// Output folder [default: out/<spec file stem>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// CPUs (threads) per array task.
+        #[arg(long, default_value_t = 1)]
+        cpus_per_task: u64,
+        /// Wall-time limit per task.
+        #[arg(long, default_value = "01:00:00")]
+        time: String,
+        /// Partition.
+        #[arg(long)]
+        partition: Option<String>,
+        /// Memory per task (e.g. 4G).
+        #[arg(long)]
+        mem: Option<String>,
+    },
+}
+
+/// `learndyn recovery run ...`.
+fn run_cmd(args: RunArgs) -> Result<(), Failure> {
+    use learndyn::recovery::run::{self, spec::RunSpec};
+    match args.command {
+        Some(RunCommand::Merge { dir }) => jobs_cmd::merge(&dir),
+        Some(RunCommand::Slurm {
+            spec,
+            shards,
+            out,
+            cpus_per_task,
+            time,
+            partition,
+            mem,
+        }) => {
+            let s = input(RunSpec::load(&spec))?;
+            let dir = out.unwrap_or_else(|| learndyn::record::default_out_dir(&spec));
+            let opts = learndyn::scan::SlurmOptions {
+                shards,
+                cpus_per_task,
+                time,
+                partition,
+                mem,
+            };
+            jobs_cmd::slurm("recovery run", &s.run.name, &spec, &dir, &opts)
+        }
+        None => {
+            let Some(spec_path) = args.spec else {
+                return Err(Failure::Input(anyhow::anyhow!(
+                    "give a run spec (learndyn recovery run SPEC.toml), or `learndyn recovery run merge DIR` / `learndyn recovery run slurm SPEC --shards N`"
+                )));
+            };
+            let spec = input(RunSpec::load(&spec_path))?;
+            let n_jobs = spec.n_points() * spec.run.replicates;
+            if args.dry_run {
+                println!(
+                    "recovery run '{}': {} points x {} replicates = {n_jobs} jobs",
+                    spec.run.name,
+                    spec.n_points(),
+                    spec.run.replicates
+                );
+                for a in &spec.axes {
+                    let vals: Vec<String> = a
+                        .values
+                        .iter()
+                        .map(|v| {
+                            v.iter()
+                                .map(|x| x.to_string())
+                                .collect::<Vec<_>>()
+                                .join("/")
+                        })
+                        .collect();
+                    println!("  axis {}: {}", a.keys.join("+"), vals.join(", "));
+                }
+                println!("  columns: {}", run::header(&spec).join(","));
+                for p in 0..spec.n_points().min(3) {
+                    let job = input(spec.job(p, 0))?;
+                    println!("\n# point {p} (replicate 0), dataset spec:");
+                    print!("{}", job.dataset.canonical());
+                    println!("# fit:");
+                    print!("{}", toml::to_string(&job.fit).unwrap_or_default());
+                }
+                return Ok(());
+            }
+            let shard = jobs_cmd::parse_shard(args.shard.as_deref())?;
+            let dir = args
+                .out
+                .unwrap_or_else(|| learndyn::record::default_out_dir(&spec_path));
+            if args.restart {
+                jobs_cmd::restart(&dir, shard);
+            }
+            let threads = threads_or_all(args.threads);
+            let label = format!("recovery run {}", spec.run.name);
+            jobs_cmd::run_with_progress(&label, n_jobs, threads, |progress| {
+                run::run(&spec, &dir, threads, shard, progress)
+            })
+        }
+    }
 }
 
 /// `recovery fit --method`.
@@ -263,6 +409,7 @@ fn fit_latent(
 
 pub fn recovery(cmd: RecoveryCommand) -> Result<(), Failure> {
     match cmd {
+        RecoveryCommand::Run(args) => run_cmd(args),
         RecoveryCommand::Fit {
             dataset,
             method,
