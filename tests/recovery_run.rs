@@ -538,3 +538,85 @@ fn the_shipped_example_runs_and_shows_linear_fits_miss_the_attractors() {
         m5("0.5")
     );
 }
+
+/// A latent fitter in a run: a GRU trained by GTF (alpha = 0.5) from the job's seed gives the
+/// row that `recovery data` + `recovery fit --method gru ... --seed <seed>` + `recovery score`
+/// give by hand, bit for bit.
+#[test]
+fn a_latent_gru_row_is_the_fit_run_by_hand() {
+    let d = tmp("latent");
+    let spec = write_spec(
+        &d,
+        &format!(
+            "{DATASET}[run]\nname = \"l\"\n[fit]\nmethod = \"gru\"\nlatent = 3\nsteps = 60\n\
+             validate_every = 20\nprocedure = {{ kind = \"gtf\", alpha = 0.5 }}\n\
+             [[axis]]\nkey = \"observe.fraction\"\nvalues = [1.0]\n"
+        ),
+    );
+    run_spec(&spec, &d.join("out"), &[]);
+    let table = std::fs::read(d.join("out").join("results.csv")).unwrap();
+    let (header, rows) = columns(&table);
+    let row = &rows[0];
+    let cell =
+        |name: &str| -> String { row[header.iter().position(|h| h == name).unwrap()].clone() };
+    assert_eq!(cell("status"), "ok");
+    let ds_spec = d.join("ds.toml");
+    std::fs::write(
+        &ds_spec,
+        DATASET
+            .replace("seed = 3\n", &format!("seed = {}\n", cell("seed")))
+            .replace("noise_std = 0.1\n", "noise_std = 0.1\nneurons = 2\n"),
+    )
+    .unwrap();
+    let (data, model) = (d.join("data"), d.join("model"));
+    run_ok(
+        bin()
+            .args(["recovery", "data"])
+            .arg(&ds_spec)
+            .arg("--out")
+            .arg(&data),
+    );
+    run_ok(
+        bin()
+            .args(["recovery", "fit"])
+            .arg(&data)
+            .args([
+                "--method",
+                "gru",
+                "--latent",
+                "3",
+                "--steps",
+                "60",
+                "--validate-every",
+                "20",
+            ])
+            .args([
+                "--procedure",
+                "gtf",
+                "--alpha",
+                "0.5",
+                "--seed",
+                &cell("seed"),
+                "--out",
+            ])
+            .arg(&model),
+    );
+    run_ok(
+        bin()
+            .args(["recovery", "score"])
+            .arg(&data)
+            .arg(&model)
+            .arg("--out")
+            .arg(d.join("score")),
+    );
+    let m = metrics(&d.join("score"));
+    for (col, id) in [("M4_state_R2", "M4"), ("M1_rate_R2", "M1")] {
+        let table: f64 = cell(col).parse().unwrap();
+        let by_hand = m[id]["value"].as_f64().unwrap();
+        assert_eq!(
+            table.to_bits(),
+            by_hand.to_bits(),
+            "{col}: {table} vs {by_hand}"
+        );
+    }
+}
