@@ -44,6 +44,9 @@ pub enum FigureKind {
     Scan,
     /// A theory calculation ([`theory::TheoryFigure`]): tables and their `[[plot]]`s.
     Theory,
+    /// A recovery run spec (`learndyn recovery run`): `results.csv` and its `[[plot]]`s;
+    /// `quick` overrides are dotted keys of the spec (`fit.steps=100`).
+    Recovery,
 }
 
 /// `[figure]`.
@@ -191,6 +194,31 @@ pub fn make(dir: &Path, id: &str, quick: bool, threads: usize) -> Result<Vec<Pat
             scan::run(&s, &data, threads, None, &|_, _| {})?;
             written.extend(draw_plots(&spec, &data, &out)?);
         }
+        FigureKind::Recovery => {
+            let text = std::fs::read_to_string(&source).map_err(|e| Error::io(&source, e))?;
+            let mut table: toml::Table = toml::from_str(&text).map_err(|e| Error::Config {
+                file: source.display().to_string(),
+                key: "<toml>".into(),
+                message: e.message().trim().to_string(),
+            })?;
+            for o in &overrides {
+                let (k, v) = o.split_once('=').ok_or_else(|| {
+                    Error::invalid("figure.quick", format!("'{o}' is not key=value"))
+                })?;
+                let value = parse_value(v.trim());
+                set_run_key(&mut table, k.trim(), value)?;
+            }
+            let text = toml::to_string(&table)
+                .map_err(|e| Error::invalid("figure.quick", e.to_string()))?;
+            let base = source.parent().unwrap_or(Path::new("."));
+            let rs = crate::recovery::run::spec::RunSpec::parse(
+                &text,
+                &source.display().to_string(),
+                base,
+            )?;
+            crate::recovery::run::run(&rs, &data, threads, None, &|_, _| {})?;
+            written.extend(draw_plots(&spec, &data, &out)?);
+        }
         FigureKind::Theory => {
             let text = std::fs::read_to_string(&source).map_err(|e| Error::io(&source, e))?;
             let mut table: toml::Table = toml::from_str(&text).map_err(|e| Error::Config {
@@ -234,11 +262,38 @@ fn split_override(o: &str) -> Result<((&str, &str), toml::Value)> {
         .trim()
         .split_once('.')
         .ok_or_else(|| Error::invalid("figure.quick", format!("'{k}' is not section.key")))?;
-    let value = toml::from_str::<toml::Table>(&format!("v = {}", v.trim()))
+    Ok((sk, parse_value(v.trim())))
+}
+
+/// Set `key` of a recovery run spec: a dotted key, or `axis.<i>.<field>` for the `i`-th axis.
+fn set_run_key(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<()> {
+    if let Some(rest) = key.strip_prefix("axis.") {
+        let bad = || {
+            Error::invalid(
+                "figure.quick",
+                format!("'{key}': expected axis.<i>.<field>"),
+            )
+        };
+        let (i, field) = rest.split_once('.').ok_or_else(bad)?;
+        let i: usize = i.parse().map_err(|_| bad())?;
+        let axis = table
+            .get_mut("axis")
+            .and_then(toml::Value::as_array_mut)
+            .and_then(|a| a.get_mut(i))
+            .and_then(toml::Value::as_table_mut)
+            .ok_or_else(|| Error::invalid("figure.quick", format!("'{key}': no axis {i}")))?;
+        axis.insert(field.to_string(), value);
+        return Ok(());
+    }
+    crate::recovery::run::spec::set_path(table, key, value)
+}
+
+/// A TOML value (a bare word is a string).
+fn parse_value(v: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {v}"))
         .ok()
         .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(v.trim().to_string()));
-    Ok((sk, value))
+        .unwrap_or_else(|| toml::Value::String(v.to_string()))
 }
 
 /// Draw the `[[plot]]`s of `spec` from the tables in `data` into `out`.
