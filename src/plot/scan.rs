@@ -27,6 +27,13 @@ pub struct PlotRequest {
     pub log_z: bool,
     /// Fit a log-log slope to each line's means and show it in the legend.
     pub fit_slope: bool,
+    /// Title (`None`: what is averaged and the band, from the table).
+    pub title: Option<String>,
+    /// Label of the x axis (`None`: the column name).
+    pub x_label: Option<String>,
+    /// Label of the y axis (`None`: the metric's column name, or `value` for several; for a
+    /// heatmap, the y column's name).
+    pub y_label: Option<String>,
 }
 
 /// A scan results table (`results.csv`, see `docs/scans.md`) as the plots read it.
@@ -140,9 +147,12 @@ pub fn draw_table(table: &ScanTable<'_>, req: &PlotRequest, stem: &Path) -> Resu
         let yi = col(y)?;
         let (xs, ys, z) = mean_grid(&usable, (xi, yi, zis[0]));
         let map = Heatmap {
-            title: format!("{} ({over})", req.z[0]),
-            x_label: req.x.clone(),
-            y_label: y.clone(),
+            title: req
+                .title
+                .clone()
+                .unwrap_or_else(|| format!("{} ({over})", req.z[0])),
+            x_label: req.x_label.clone().unwrap_or_else(|| req.x.clone()),
+            y_label: req.y_label.clone().unwrap_or_else(|| y.clone()),
             z_label: req.z[0].clone(),
             x: xs,
             y: ys,
@@ -180,17 +190,19 @@ pub fn draw_table(table: &ScanTable<'_>, req: &PlotRequest, stem: &Path) -> Resu
     };
     let panel = Panel {
         // The legend names the metrics; a long list would not fit in the title.
-        title: if req.z.len() == 1 {
-            format!("{} ({over}; band: min-max{note})", req.z[0])
-        } else {
-            format!("{over}; band: min-max{note}")
+        title: match &req.title {
+            Some(t) => format!("{t}{note}"),
+            None if req.z.len() == 1 => format!("{} ({over}; band: min-max{note})", req.z[0]),
+            None => format!("{over}; band: min-max{note}"),
         },
-        x_label: req.x.clone(),
-        y_label: if req.z.len() == 1 {
-            req.z[0].clone()
-        } else {
-            "value".into()
-        },
+        x_label: req.x_label.clone().unwrap_or_else(|| req.x.clone()),
+        y_label: req.y_label.clone().unwrap_or_else(|| {
+            if req.z.len() == 1 {
+                req.z[0].clone()
+            } else {
+                "value".into()
+            }
+        }),
         log_x,
         log_y,
         series,

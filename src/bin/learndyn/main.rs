@@ -692,6 +692,9 @@ fn main() -> ExitCode {
                 log_y,
                 log_z,
                 fit_slope,
+                title: None,
+                x_label: None,
+                y_label: None,
             };
             input(learndyn::scan::plot_table(&table, &req, &stem)).map(|_| {
                 eprintln!(
