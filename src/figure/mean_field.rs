@@ -18,7 +18,7 @@
 //! finite_size_seeds = [0, 1, 2, 3]
 //! ```
 //!
-//! It writes two scan-style tables (`status` `ok`):
+//! It writes three scan-style tables (`status` `ok`):
 //! - `overlap.csv`: `point,replicate,status,g,sigma_mn,N,seed,kappa_theory,delta0_theory,
 //!   kappa_sd_theory,kappa_sim,delta0_sim,steps`. Theory rows (`N`, `seed`, `steps` empty, the
 //!   `*_sim` columns `nan`) on the grid, then one row per finite network (MF-2's `kappa`,
@@ -28,6 +28,9 @@
 //! - `finite_size.csv`: `point,replicate,status,g,sigma_mn,N,seed,kappa_theory,kappa_sim,
 //!   abs_error_sim,kappa_sd_theory,mean_abs_error_theory,steps`: `|kappa_sim - kappa|` against
 //!   `E|error| = sqrt(2/pi) sd` of a Gaussian error of the leading-order sd `c / sqrt(N)`.
+//! - `finite_size_rms.csv`: `point,replicate,status,g,sigma_mn,N,networks,kappa_theory,
+//!   rms_error_sim,kappa_sd_theory`: one row per `(g, N)`, the rms of `kappa_sim - kappa` over
+//!   the `networks` seeds against the leading-order sd.
 //!
 //! Network seeds are `seed + 1000 point`, so every point draws its own networks.
 
@@ -80,15 +83,15 @@ fn stable_state(net: &RankOne) -> Result<(f64, f64)> {
 }
 
 fn fmt_opt(x: Option<f64>) -> String {
-    x.map_or_else(|| "nan".to_string(), |v| v.to_string())
+    x.map_or_else(|| "nan".to_string(), |v| format!("{v:?}"))
 }
 
 /// Compute the tables of `p` into `data`. Returns the files written.
 pub fn make(p: &MeanFieldFigure, data: &Path) -> Result<Vec<PathBuf>> {
-    if p.overlap_points < 2 || p.overlap_max <= p.overlap_min {
+    if p.overlap_points < 2 || p.overlap_max <= p.overlap_min || p.finite_size_seeds.is_empty() {
         return Err(Error::invalid(
             "mean_field",
-            "the theory grid needs overlap_points >= 2 and overlap_max > overlap_min",
+            "needs overlap_points >= 2, overlap_max > overlap_min and finite_size_seeds",
         ));
     }
     let mut rows = vec![];
@@ -96,10 +99,12 @@ pub fn make(p: &MeanFieldFigure, data: &Path) -> Result<Vec<PathBuf>> {
     for &g in &p.g {
         for i in 0..p.overlap_points {
             let t = i as f64 / (p.overlap_points - 1) as f64;
-            let sigma_mn = p.overlap_min + t * (p.overlap_max - p.overlap_min);
+            // Rounded to 1e-9 so that the grid holds 1 and 2 exactly, not 2.0000000000000004.
+            let sigma_mn =
+                ((p.overlap_min + t * (p.overlap_max - p.overlap_min)) * 1e9).round() / 1e9;
             let (kappa, delta0) = stable_state(&RankOne::new(sigma_mn, p.sigma_m, g)?)?;
             rows.push(format!(
-                "{point},0,ok,{g},{sigma_mn},,,{kappa},{delta0},nan,nan,nan,"
+                "{point},0,ok,{g:?},{sigma_mn:?},,,{kappa:?},{delta0:?},nan,nan,nan,"
             ));
             point += 1;
         }
@@ -114,7 +119,7 @@ pub fn make(p: &MeanFieldFigure, data: &Path) -> Result<Vec<PathBuf>> {
                 let fin = FiniteNetwork::sample(p.sim_units, &net, p.sigma_perp, s)?
                     .relax(&mf::RelaxOptions::default())?;
                 rows.push(format!(
-                    "{point},{rep},ok,{g},{sigma_mn},{},{s},{kappa},{delta0},{},{},{},{}",
+                    "{point},{rep},ok,{g:?},{sigma_mn:?},{},{s},{kappa:?},{delta0:?},{},{:?},{:?},{}",
                     p.sim_units,
                     fmt_opt(sd),
                     fin.kappa,
@@ -135,7 +140,7 @@ pub fn make(p: &MeanFieldFigure, data: &Path) -> Result<Vec<PathBuf>> {
         ),
     )?;
 
-    let mut rows = vec![];
+    let (mut rows, mut rms_rows) = (vec![], vec![]);
     let sigma_mn = p.finite_size_overlap;
     let mut point = 0;
     for &g in &p.g {
@@ -149,17 +154,24 @@ pub fn make(p: &MeanFieldFigure, data: &Path) -> Result<Vec<PathBuf>> {
                 )
             })?;
             let mean_abs = (2.0 / std::f64::consts::PI).sqrt() * sd;
+            let mut sq = 0.0;
             for (rep, &seed) in p.finite_size_seeds.iter().enumerate() {
                 let s = network_seed(point, seed);
                 let fin = FiniteNetwork::sample(n_units, &net, p.sigma_perp, s)?
                     .relax(&mf::RelaxOptions::default())?;
                 rows.push(format!(
-                    "{point},{rep},ok,{g},{sigma_mn},{n_units},{s},{kappa},{},{},{sd},{mean_abs},{}",
+                    "{point},{rep},ok,{g:?},{sigma_mn:?},{n_units},{s},{kappa:?},{:?},{:?},{sd:?},{mean_abs:?},{}",
                     fin.kappa,
                     (fin.kappa - kappa).abs(),
                     fin.steps
                 ));
+                sq += (fin.kappa - kappa).powi(2);
             }
+            let k = p.finite_size_seeds.len();
+            rms_rows.push(format!(
+                "{point},0,ok,{g:?},{sigma_mn:?},{n_units},{k},{kappa:?},{:?},{sd:?}",
+                (sq / k as f64).sqrt()
+            ));
             point += 1;
         }
     }
@@ -172,5 +184,14 @@ pub fn make(p: &MeanFieldFigure, data: &Path) -> Result<Vec<PathBuf>> {
             &rows,
         ),
     )?;
-    Ok(vec![overlap, finite])
+    let rms = data.join("finite_size_rms.csv");
+    crate::npy::write_atomic(
+        &rms,
+        &csv(
+            "point,replicate,status,g,sigma_mn,N,networks,kappa_theory,rms_error_sim,\
+             kappa_sd_theory",
+            &rms_rows,
+        ),
+    )?;
+    Ok(vec![overlap, finite, rms])
 }

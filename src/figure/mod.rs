@@ -22,6 +22,7 @@
 //! title = "Time to learn vs depth"   # optional: title and axis labels
 //! x_label = "depth L"                 # [default: the column names]
 //! y_label = "t_learn"
+//! points = []                         # metrics drawn as one marker per row, not averaged
 //! ```
 //!
 //! Normal runs write into the figure folder (`data/` and the images); `--quick` runs write
@@ -108,6 +109,9 @@ pub struct PlotSpec {
     /// Label of the y axis [default: the metric column's name].
     #[serde(default)]
     pub y_label: Option<String>,
+    /// Metric columns drawn as markers, one per row (e.g. each finite network), not averaged.
+    #[serde(default)]
+    pub points: Vec<String>,
 }
 
 /// A figure spec file.
@@ -279,6 +283,7 @@ fn draw_plots(spec: &FigureSpec, data: &Path, out: &Path) -> Result<Vec<PathBuf>
             title: p.title.clone(),
             x_label: p.x_label.clone(),
             y_label: p.y_label.clone(),
+            points: p.points.clone(),
         };
         let stem = out.join(&p.out);
         scan::plot_table(&table, &req, &stem)?;

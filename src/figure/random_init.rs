@@ -197,7 +197,7 @@ fn lag_kernel(p: &LagKernel, data: &Path) -> Result<Vec<PathBuf>> {
     for j in 0..p.lags {
         for (rep, (&seed, d)) in p.seeds.iter().zip(&by_seed).enumerate() {
             rows.push(format!(
-                "{j},{rep},ok,{},{j},{seed},{},{},{}",
+                "{j},{rep},ok,{},{j},{seed},{:?},{:?},{:?}",
                 p.width,
                 d[j],
                 lag_ntk(p.rho, j),
@@ -228,7 +228,7 @@ fn lag_kernel(p: &LagKernel, data: &Path) -> Result<Vec<PathBuf>> {
                 .sum::<f64>()
                 / p.lags as f64)
                 .sqrt();
-            rows.push(format!("{point},{rep},ok,{n},{seed},{rms},{rms_sd}"));
+            rows.push(format!("{point},{rep},ok,{n},{seed},{rms:?},{rms_sd:?}"));
         }
     }
     let b = write(
@@ -247,7 +247,7 @@ fn lag_kernel(p: &LagKernel, data: &Path) -> Result<Vec<PathBuf>> {
         let mean = nets.iter().map(|d| d[j]).sum::<f64>() / m;
         let sd = (nets.iter().map(|d| (d[j] - mean).powi(2)).sum::<f64>() / (m - 1.0)).sqrt();
         rows.push(format!(
-            "{j},0,ok,{},{j},{},{sd},{}",
+            "{j},0,ok,{},{j},{},{sd:?},{:?}",
             p.spread_width,
             nets.len(),
             lag_ntk_sd(p.rho, j, j, p.spread_width)
@@ -294,7 +294,7 @@ fn curse_of_memory(p: &CurseOfMemory, data: &Path) -> Result<PathBuf> {
         .enumerate()
         {
             rows.push(format!(
-                "{},0,ok,{name},{lambda},{},{horizon},{},{exact},{mc}",
+                "{},0,ok,{name},{lambda:?},{:?},{horizon},{},{exact:?},{mc:?}",
                 2 * i + k,
                 1.0 - lambda,
                 p.chains
@@ -343,7 +343,7 @@ fn extrapolation(p: &Extrapolation, data: &Path) -> Result<Vec<PathBuf>> {
         for (rep, &seed) in p.seeds.iter().enumerate() {
             let (net, loss) = train_student(p, DiagonalInit::Small { s }, seed);
             rows.push(format!(
-                "{point},{rep},ok,{s},{seed},{loss},{},{}",
+                "{point},{rep},ok,{s:?},{seed},{loss:?},{:?},{:?}",
                 extrapolation_error(p, &net),
                 net.effective_states()
             ));
@@ -379,7 +379,7 @@ fn extrapolation(p: &Extrapolation, data: &Path) -> Result<Vec<PathBuf>> {
     for j in 0..p.test_lags {
         for (rep, (&seed, (small, large))) in p.seeds.iter().zip(&responses).enumerate() {
             rows.push(format!(
-                "{j},{rep},ok,{j},{seed},{},{},{}",
+                "{j},{rep},ok,{j},{seed},{:?},{:?},{:?}",
                 small[j],
                 large[j],
                 p.gamma.powi(j as i32)
@@ -426,7 +426,7 @@ fn weight_change(p: &WeightChange, data: &Path) -> Result<PathBuf> {
             let leading = schuessler_weight_change(p.z_hat, init.z0, g);
             let sv = crate::linalg::singular_values(trained.delta_w.view())?;
             rows.push(format!(
-                "{point},{rep},ok,{g},{one_minus_g2},{},{seed},{},{},{dw},{leading},{},{},{},{},{}",
+                "{point},{rep},ok,{g:?},{one_minus_g2:?},{},{seed},{:?},{},{dw:?},{leading:?},{:?},{:?},{:?},{:?},{:?}",
                 p.units,
                 init.z0,
                 trained.steps,

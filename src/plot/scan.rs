@@ -34,6 +34,9 @@ pub struct PlotRequest {
     /// Label of the y axis (`None`: the metric's column name, or `value` for several; for a
     /// heatmap, the y column's name).
     pub y_label: Option<String>,
+    /// Metric columns (of `z`) drawn as markers, one per row, not averaged (lines only);
+    /// filled, or open for a `*theory*` column.
+    pub points: Vec<String>,
 }
 
 /// A scan results table (`results.csv`, see `docs/scans.md`) as the plots read it.
@@ -259,7 +262,8 @@ fn mean_grid(
 
 /// One line per metric column in `zis` (and per value of the group column `gi`, if any) over
 /// column `xi` of `rows`: the mean over the rows at each x with a min-max band (theory metrics,
-/// named `*theory*`, dashed and without band). Returns the series and every band edge, which
+/// named `*theory*`, dashed and without band; metrics in `req.points`, one marker per row,
+/// open for theory metrics). Returns the series and every band edge, which
 /// decide the default log y.
 fn line_series(
     rows: &[&Vec<String>],
@@ -283,6 +287,7 @@ fn line_series(
                     .push(z);
             }
         }
+        let points = req.points.contains(zname);
         let mut keys: Vec<String> = groups.keys().cloned().collect();
         keys.sort_by(|a, b| num(a).total_cmp(&num(b)).then(a.cmp(b)));
         for (gidx, g) in keys.iter().enumerate() {
@@ -303,6 +308,34 @@ fn line_series(
                 Some(gname) => format!("{zname}, {gname} = {g}"),
                 None => zname.clone(),
             };
+            if points {
+                // Every row its own marker, in x order.
+                let (px, py): (Vec<f64>, Vec<f64>) = xs
+                    .iter()
+                    .flat_map(|x| pts[&x.to_bits()].iter().map(move |z| (*x, *z)))
+                    .unzip();
+                all_y.extend(py.iter().copied());
+                if req.fit_slope {
+                    if let Some(k) = loglog_slope(&px, &py) {
+                        label.push_str(&format!(" (slope {k:.2})"));
+                    }
+                }
+                series.push(Series {
+                    label,
+                    // A theory value per row (e.g. a realized prediction) rings its point.
+                    style: if theory {
+                        SeriesStyle::OpenMarker
+                    } else {
+                        SeriesStyle::Marker
+                    },
+                    color: if req.group.is_some() { gidx } else { m },
+                    x: px,
+                    y: py,
+                    lo: None,
+                    hi: None,
+                });
+                continue;
+            }
             if req.fit_slope {
                 if let Some(k) = loglog_slope(&xs, &mean) {
                     label.push_str(&format!(" (slope {k:.2})"));

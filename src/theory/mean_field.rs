@@ -415,6 +415,20 @@ fn nontrivial_at(net: &RankOne, rule: &GaussianRule) -> Result<StationaryState> 
     })
 }
 
+/// The Gauss-Hermite rules of [`ORDERS`], built once per process (a rule of order 600 costs an
+/// eigendecomposition of its Jacobi matrix, far more than the bisection that uses it).
+fn gauss_hermite_orders() -> Result<&'static [GaussianRule]> {
+    static RULES: std::sync::OnceLock<Vec<GaussianRule>> = std::sync::OnceLock::new();
+    if let Some(r) = RULES.get() {
+        return Ok(r);
+    }
+    let rules = ORDERS
+        .iter()
+        .map(|&n| GaussianRule::gauss_hermite(n))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RULES.get_or_init(|| rules))
+}
+
 /// The stationary mean field (MF-2, MF-3, MF-5) of `net`.
 ///
 /// The non-trivial state is computed with the Gauss-Hermite rules of [`ORDERS`] in turn until
@@ -467,13 +481,12 @@ pub fn solve(net: &RankOne, opts: &MeanFieldOptions) -> Result<MeanField> {
         out
     };
     let mut prev: Option<StationaryState> = None;
-    for &n in &ORDERS {
-        let rule = GaussianRule::gauss_hermite(n)?;
-        let state = nontrivial_at(net, &rule)?;
+    for rule in gauss_hermite_orders()? {
+        let state = nontrivial_at(net, rule)?;
         if let Some(p) = prev {
             let err = change(&state, &p);
             if err <= opts.tol {
-                return Ok(accept(state, &rule, err));
+                return Ok(accept(state, rule, err));
             }
         }
         prev = Some(state);

@@ -695,6 +695,7 @@ fn main() -> ExitCode {
                 title: None,
                 x_label: None,
                 y_label: None,
+                points: vec![],
             };
             input(learndyn::scan::plot_table(&table, &req, &stem)).map(|_| {
                 eprintln!(
