@@ -20,6 +20,11 @@
 //! reach, `sigma_mn > 3.1`). Units: `x`, `kappa` and `sqrt(Delta_0)` are in units of the
 //! argument of `phi`; `kappa` scales as `1 / sigma_m` at fixed `sigma_mn`.
 //!
+//! Finite networks (MF-1, MF-2, MF-5): [`FiniteNetwork`] draws one and relaxes it to its
+//! stationary state; [`kappa_sd`] is the leading-order spread `c / sqrt(N)` of its `kappa`
+//! around the mean field (theory/mean_field.md, "Checks"). The figure `figures/mean_field/`
+//! draws both.
+//!
 //! Scope: `0 <= g < 1`, where the bulk alone is silent and these stationary states are the whole
 //! story (MF-5). For `g >= 1` the bulk is chaotic and the stationary equations do not describe
 //! the network (dynamic mean field, not implemented): such input is an error.
