@@ -12,6 +12,7 @@
 #   4. learndyn: single-process `learndyn scan SPEC` into DIR_A; `learndyn scan slurm SPEC
 #      --shards 3` into DIR_B; sbatch of the generated script; wait; `learndyn scan merge
 #      DIR_B`; `cmp` of the two results.csv; and `scan merge` must refuse a missing shard;
+#      then the same for `learndyn recovery run configs/recovery_run_example.toml`;
 #   5. on any exit (success, failure, Ctrl-C, SIGTERM) cancels its jobs and stops exactly the
 #      daemons it started (recorded PIDs), then removes the temp dir (kept on failure).
 #
@@ -540,6 +541,28 @@ if ((CLUSTER_ONLY == 0)); then
     else
         SUMMARY+=("scan array job $SCAN_ID: $SHARDS/$SHARDS tasks COMPLETED; merged results.csv == single-process results.csv ($ROWS rows, sha256 $SHA...)")
     fi
+
+    # The same for `learndyn recovery run` (data -> fit -> score jobs on the same engine).
+    RSPEC=$REPO/configs/recovery_run_example.toml
+    DIR_RA=$WORK/recovery-single DIR_RB=$WORK/recovery-slurm
+    log "single-process recovery run: learndyn recovery run $RSPEC --out $DIR_RA"
+    "$BIN" recovery run "$RSPEC" --out "$DIR_RA" || die "single-process 'learndyn recovery run' failed"
+    log "learndyn recovery run slurm $RSPEC --shards $SHARDS --out $DIR_RB"
+    "$BIN" recovery run slurm "$RSPEC" --shards "$SHARDS" --out "$DIR_RB" --partition "$PARTITION" \
+        --cpus-per-task 1 --time 00:10:00 >/dev/null || die "'learndyn recovery run slurm' failed"
+    [[ -s $DIR_RB/scan.sbatch ]] || die "'learndyn recovery run slurm' wrote no $DIR_RB/scan.sbatch"
+    RUN_ID=$(submit recovery "$SUBMIT" "$DIR_RB/scan.sbatch")
+    JOB_IDS+=("$RUN_ID")
+    wait_job recovery "$RUN_ID" "$SHARDS"
+    "$BIN" recovery run merge "$DIR_RB" || die "'learndyn recovery run merge' failed"
+    if ! cmp "$DIR_RA/results.csv" "$DIR_RB/results.csv"; then
+        diff "$DIR_RA/results.csv" "$DIR_RB/results.csv" | head -n 40 >&2 || true
+        die "merged SLURM recovery results differ from the single-process results"
+    fi
+    ROWS=$(($(wc -l <"$DIR_RA/results.csv") - 1))
+    log "recovery run identical: $ROWS data rows"
+    CHECKS_PASSED=$((CHECKS_PASSED + 1))
+    SUMMARY+=("recovery run array job $RUN_ID: $SHARDS/$SHARDS tasks COMPLETED; merged results.csv == single-process results.csv ($ROWS rows)")
 else
     log "--cluster-only: skipping the learndyn scan"
 fi

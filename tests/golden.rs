@@ -111,7 +111,8 @@ fn every_config_and_figure_has_a_case() {
         if p.extension().is_some_and(|x| x == "toml") {
             let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
             // Recovery dataset specs are not run configs: `cli::recovery_data_and_score_
-            // through_the_cli` makes and scores each one.
+            // through_the_cli` makes and scores each one (and tests/recovery_run.rs runs the
+            // recovery run specs, `recovery_run_*`).
             if stem.starts_with("recovery_") {
                 continue;
             }

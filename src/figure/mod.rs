@@ -36,6 +36,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 pub mod mean_field;
+pub mod procedures;
 pub mod random_init;
 pub mod theory;
 
@@ -284,6 +285,7 @@ fn draw_plots(spec: &FigureSpec, data: &Path, out: &Path) -> Result<Vec<PathBuf>
             x_label: p.x_label.clone(),
             y_label: p.y_label.clone(),
             points: p.points.clone(),
+            filter: Vec::new(),
         };
         let stem = out.join(&p.out);
         scan::plot_table(&table, &req, &stem)?;

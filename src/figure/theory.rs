@@ -38,6 +38,9 @@ pub enum TheoryFigure {
     /// Random-init linear RNNs: lag kernel, curse of memory, extrapolation, weight change
     /// ([`super::random_init`]).
     RandomInit(super::random_init::RandomInitFigure),
+    /// Student timescale vs observed fraction per training procedure (fits, not only closed
+    /// forms: [`super::procedures`]).
+    Procedures(super::procedures::ProceduresFigure),
 }
 
 /// `[partial_observation]`.
@@ -67,6 +70,7 @@ pub fn make(fig: &TheoryFigure, data: &Path) -> Result<Vec<std::path::PathBuf>> 
         TheoryFigure::PartialObservation(p) => partial_observation(p, data),
         TheoryFigure::MeanField(p) => super::mean_field::make(p, data),
         TheoryFigure::RandomInit(p) => super::random_init::make(p, data),
+        TheoryFigure::Procedures(p) => super::procedures::make(p, data),
     }
 }
 

@@ -59,6 +59,7 @@
 
 mod color;
 mod heatmap;
+pub mod inspect;
 mod legend;
 mod output;
 mod panels;

@@ -37,6 +37,9 @@ pub struct PlotRequest {
     /// Metric columns (of `z`) drawn as markers, one per row, not averaged (lines only);
     /// filled, or open for a `*theory*` column.
     pub points: Vec<String>,
+    /// Draw only the rows whose column (first) holds exactly this cell (second), e.g.
+    /// `("fit.method", "lds")`: one method of a recovery run's table.
+    pub filter: Vec<(String, String)>,
 }
 
 /// A scan results table (`results.csv`, see `docs/scans.md`) as the plots read it.
@@ -101,8 +104,31 @@ pub fn draw_table(table: &ScanTable<'_>, req: &PlotRequest, stem: &Path) -> Resu
         return Err(Error::invalid("--z", "name at least one metric column"));
     }
     let si = col("status")?;
-    // Only finished runs: failed and diverged rows carry no metrics.
-    let usable: Vec<&Vec<String>> = table.rows.iter().filter(|r| r[si] == "ok").collect();
+    let filters: Vec<(usize, &str)> = req
+        .filter
+        .iter()
+        .map(|(c, v)| col(c).map(|i| (i, v.as_str())))
+        .collect::<Result<_>>()?;
+    // Only finished runs (failed and diverged rows carry no metrics) that pass the filters.
+    let usable: Vec<&Vec<String>> = table
+        .rows
+        .iter()
+        .filter(|r| r[si] == "ok" && filters.iter().all(|&(i, v)| r[i] == v))
+        .collect();
+    if usable.is_empty() && !filters.is_empty() {
+        return Err(Error::invalid(
+            "--where",
+            format!(
+                "no finished row of {} matches {}",
+                table.path.display(),
+                req.filter
+                    .iter()
+                    .map(|(c, v)| format!("{c}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ),
+        ));
+    }
     if let Some(y) = &req.y {
         if *y == req.x {
             return Err(Error::invalid(
@@ -138,12 +164,25 @@ pub fn draw_table(table: &ScanTable<'_>, req: &PlotRequest, stem: &Path) -> Resu
         .position(|h| h == "status")
         .unwrap_or(3)
         .saturating_sub(3);
-    let used = 1 + usize::from(req.y.is_some()) + usize::from(req.group.is_some());
-    let over = if n_axes > used {
-        "mean over seeds and the other axes"
-    } else {
-        "mean over seeds"
-    };
+    let used = 1
+        + usize::from(req.y.is_some())
+        + usize::from(req.group.is_some())
+        + filters
+            .iter()
+            .filter(|(i, _)| (3..3 + n_axes).contains(i))
+            .count();
+    let over = format!(
+        "{}mean over seeds{}",
+        req.filter
+            .iter()
+            .map(|(c, v)| format!("{c}={v}; "))
+            .collect::<String>(),
+        if n_axes > used {
+            " and the other axes"
+        } else {
+            ""
+        }
+    );
     let log_x = req.log_x.unwrap_or_else(|| (table.log_spacing)(&req.x));
     let to_err = |e: PlotError| Error::invalid(stem.display().to_string(), e.to_string());
     if let Some(y) = &req.y {

@@ -32,6 +32,84 @@ pub enum FitMethod {
     Lds,
 }
 
+/// A fitter with its options: the `[fit]` section of a recovery run spec
+/// (`learndyn recovery run`, docs/recovery.md), tagged by `method`. Every variant takes only
+/// its own options (unknown keys are errors), so a new fitter is one new variant with its
+/// fields and one arm in [`FitSpec::fit`].
+///
+/// ```toml
+/// [fit]
+/// method = "lds"   # observed | lds
+/// latent = 3
+/// ridge = 0.0
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FitSpec {
+    /// The observed-unit student (RF-1): the state is the held-in neurons' activity.
+    Observed {
+        /// Ridge on the dynamics' weights, not the intercept (default 0).
+        #[serde(default)]
+        ridge: f64,
+    },
+    /// A latent linear dynamical system on principal components (RF-2).
+    Lds {
+        /// State dimension, 1 ..= the held-in neurons (default 3).
+        #[serde(default = "default_latent")]
+        latent: usize,
+        /// Ridge on the dynamics' weights, not the intercept (default 0).
+        #[serde(default)]
+        ridge: f64,
+    },
+}
+
+fn default_latent() -> usize {
+    3
+}
+
+/// What a [`FitSpec::fit`] reports beside the model folder it wrote (NaN where the fitter has
+/// no such number).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitSummary {
+    /// State dimension of the fitted model.
+    pub state_dim: usize,
+    /// One-step-ahead R^2 of the state on the training trials.
+    pub one_step_r2_train: f64,
+    /// The same on the validation + test trials.
+    pub one_step_r2_eval: f64,
+    /// Why the fit diverged (non-finite parameters or losses), if it did.
+    pub diverged: Option<String>,
+}
+
+impl FitSpec {
+    /// The method's name (`method` in the spec).
+    pub fn method(&self) -> &'static str {
+        match self {
+            FitSpec::Observed { .. } => "observed",
+            FitSpec::Lds { .. } => "lds",
+        }
+    }
+
+    /// Fit `d` and write the model as a network folder `dir` that
+    /// [`crate::recovery::score::Fitted::read`] runs. `seed` is the job's seed: a stochastic
+    /// fitter draws every random number from it (the least-squares fitters draw none).
+    pub fn fit(&self, d: &Dataset, dir: &Path, seed: u64) -> Result<FitSummary> {
+        let _ = seed;
+        let report = match *self {
+            FitSpec::Observed { ridge } => fit(d, FitMethod::Observed, None, ridge, dir)?,
+            FitSpec::Lds { latent, ridge } => fit(d, FitMethod::Lds, Some(latent), ridge, dir)?,
+        };
+        let r2 = report.one_step_r2_train;
+        Ok(FitSummary {
+            state_dim: report.latent,
+            one_step_r2_train: r2,
+            one_step_r2_eval: report.one_step_r2_eval.unwrap_or(f64::NAN),
+            diverged: (!r2.is_finite())
+                .then(|| format!("the least-squares fit is not finite (one-step R^2 {r2})")),
+        })
+    }
+}
+
 /// What was fitted (`fit.json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct FitReport {
@@ -175,6 +253,7 @@ pub fn fit(
         }
     });
     let h0 = Matrix::from_fn(d.meta.trials, k, |t, j| x_all[t].get(0, j));
+    crate::recovery::network::clear_model_folder(dir)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     for (name, m) in [
         ("a", &a),

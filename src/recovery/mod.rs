@@ -11,6 +11,7 @@ pub(crate) mod continuous;
 pub mod dataset;
 pub mod fit;
 pub mod graph;
+pub mod inspect;
 pub mod latent;
 pub mod mechanism;
 pub mod metrics;
@@ -19,6 +20,7 @@ pub mod score;
 
 pub mod observe;
 pub mod recurrences;
+pub mod run;
 
 pub mod spec;
 pub mod system;

@@ -550,6 +550,61 @@ impl VectorField for Flow<'_> {
     }
 }
 
+/// Files a fitter writes or a scorer reads in a network folder (weights of every form, the
+/// exported latents and trajectories, fixed points, the queries and the old score).
+const MODEL_FILES: [&str; 20] = [
+    "network.json",
+    "w.npy",
+    "a.npy",
+    "u.npy",
+    "b.npy",
+    "c.npy",
+    "d.npy",
+    "m.npy",
+    "n.npy",
+    "wi.npy",
+    "wh.npy",
+    "bi.npy",
+    "bhn.npy",
+    "initial_states.npy",
+    "latents.npy",
+    "rates.npy",
+    "trajectories.npy",
+    "fixed_points.json",
+    "fit.json",
+    "summary.txt",
+];
+
+/// Remove what an earlier fit left in `dir` (weights of every form, latents, rates,
+/// trajectories, fixed points, `queries/` and `score/`), so a refit into the same folder
+/// never mixes with stale latents or weights of another form. Other files are left alone; a
+/// dataset folder (with `dataset.json`) is refused.
+pub fn clear_model_folder(dir: &Path) -> Result<()> {
+    if dir.join("dataset.json").exists() {
+        return Err(Error::invalid(
+            "--out",
+            format!(
+                "{} is a dataset folder; write the fitted model to its own folder (the default \
+                 is <dataset>/fit-<method>)",
+                dir.display()
+            ),
+        ));
+    }
+    for f in MODEL_FILES {
+        let p = dir.join(f);
+        if p.exists() {
+            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    for sub in ["queries", "score"] {
+        let p = dir.join(sub);
+        if p.is_dir() {
+            std::fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    Ok(())
+}
+
 /// A network folder as a fitted model (RM-11): latents from `latents.npy` if present, else
 /// the network run on each trial's inputs from `initial_states.npy` (`[trials, k]`); rates
 /// from the readout; fixed points found by learndyn's finder from the training trials'

@@ -100,6 +100,10 @@ pub struct AxisSpec {
     /// `[start, stop, count]`, geometrically spaced (start and stop are values, > 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logspace: Option<(f64, f64, usize)>,
+    /// Table cells of a single-key axis, one per value, in place of the values themselves
+    /// (e.g. names for table values: `labels = ["observed", "lds2"]`). Recovery runs only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<String>>,
 }
 
 /// The whole spec file.
@@ -140,6 +144,9 @@ pub struct Axis {
     pub values: Vec<Vec<toml::Value>>,
     /// Spacing.
     pub spacing: Spacing,
+    /// The table cells of the values, when the axis names them (`labels`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<String>>,
 }
 
 /// A validated scan.
@@ -282,6 +289,13 @@ impl ScanSpec {
         }
         let mut axes = Vec::new();
         for a in &file.axis {
+            if a.labels.is_some() {
+                return Err(spec_err(
+                    origin,
+                    "axis.labels",
+                    "labels are for `learndyn recovery run` axes; a scan's cells are its values",
+                ));
+            }
             axes.push(parse_axis(a, origin)?);
         }
         let mut seen = std::collections::BTreeSet::new();
@@ -331,13 +345,7 @@ impl ScanSpec {
 
     /// Point `id` (row-major, last axis fastest), with derived values applied.
     pub fn point(&self, id: u64) -> Result<Point> {
-        let mut rem = id;
-        let mut idx = vec![0usize; self.axes.len()];
-        for (i, a) in self.axes.iter().enumerate().rev() {
-            let n = a.values.len() as u64;
-            idx[i] = (rem % n) as usize;
-            rem /= n;
-        }
+        let idx = grid_index(&self.axes, id);
         let mut table = self.base.clone();
         let mut coords = Vec::new();
         for (a, &i) in self.axes.iter().zip(&idx) {
@@ -398,6 +406,18 @@ impl ScanSpec {
     }
 }
 
+/// The position on each axis of grid point `id` (row-major: the last axis varies fastest).
+pub fn grid_index(axes: &[Axis], id: u64) -> Vec<usize> {
+    let mut rem = id;
+    let mut idx = vec![0usize; axes.len()];
+    for (i, a) in axes.iter().enumerate().rev() {
+        let n = a.values.len() as u64;
+        idx[i] = (rem % n) as usize;
+        rem /= n;
+    }
+    idx
+}
+
 /// The base config table of a spec: the file `scan.base` (relative to `base_dir`), the inline
 /// `[base]`, or empty.
 fn read_base(file: &ScanSpecFile, origin: &str, base_dir: &Path) -> Result<toml::Table> {
@@ -426,8 +446,9 @@ fn read_base(file: &ScanSpecFile, origin: &str, base_dir: &Path) -> Result<toml:
     })
 }
 
-/// One `[[axis]]`: its keys (one, or several zipped) and its values per point.
-fn parse_axis(a: &AxisSpec, origin: &str) -> Result<Axis> {
+/// One `[[axis]]`: its keys (one, or several zipped) and its values per point. `origin`
+/// names the spec in errors.
+pub fn parse_axis(a: &AxisSpec, origin: &str) -> Result<Axis> {
     let keys: Vec<String> = match (&a.key, &a.keys) {
         (Some(k), None) => vec![k.clone()],
         (None, Some(ks)) if !ks.is_empty() => ks.clone(),
@@ -508,10 +529,23 @@ fn parse_axis(a: &AxisSpec, origin: &str) -> Result<Axis> {
             Spacing::Log,
         )
     };
+    if let Some(l) = &a.labels {
+        if keys.len() != 1 || l.len() != values.len() {
+            return Err(spec_err(
+                origin,
+                &format!("{name}.labels"),
+                format!(
+                    "give one label per value ({}) of a single-key axis",
+                    values.len()
+                ),
+            ));
+        }
+    }
     Ok(Axis {
         keys,
         values,
         spacing,
+        labels: a.labels.clone(),
     })
 }
 
@@ -667,7 +701,7 @@ pub fn eval(expr: &str, table: &toml::Table) -> std::result::Result<f64, String>
 
 /// `linspace` / `logspace` of each `[[axis]]` must be `[start, stop, count]` with an integer
 /// count: say so, naming the axis and its key, before serde's "expected a tuple of size 3".
-fn check_ranges(text: &str, origin: &str) -> Result<()> {
+pub(crate) fn check_ranges(text: &str, origin: &str) -> Result<()> {
     let Ok(t) = toml::from_str::<toml::Table>(text) else {
         return Ok(()); // the typed parse reports the syntax error with its line
     };

@@ -4,6 +4,7 @@
 //! library's API.
 
 mod bench;
+mod jobs_cmd;
 mod recovery_cmd;
 mod theory_cmd;
 
@@ -100,6 +101,10 @@ enum Command {
         /// Fit a log-log slope to each line and show it in the legend (e.g. error vs lr).
         #[arg(long)]
         fit_slope: bool,
+        /// Draw only the rows whose COLUMN holds exactly VALUE, e.g. --where fit.method=lds
+        /// (repeatable: all must hold).
+        #[arg(long = "where", value_name = "COLUMN=VALUE")]
+        filter: Vec<String>,
     },
     /// Regenerate the reproducible figures in figures/<id>/ (data and plots) from their spec.toml.
     Figure {
@@ -135,6 +140,10 @@ enum Command {
     /// (docs/recovery.md).
     #[command(subcommand)]
     Recovery(recovery_cmd::RecoveryCommand),
+    /// Run a model folder (network.json + weights, e.g. from `recovery fit`) from given
+    /// initial states under given inputs: writes trajectories.npy [trials, time, k] and, with
+    /// a readout, rates.npy [trials, time, neurons].
+    Simulate(recovery_cmd::SimulateArgs),
     /// Print a shipped example config (also in configs/), or list them.
     Example {
         /// Example name.
@@ -202,22 +211,10 @@ enum ScanCommand {
     },
 }
 
-fn absolute(p: &Path) -> PathBuf {
-    std::fs::canonicalize(p).unwrap_or_else(|_| {
-        std::env::current_dir()
-            .map(|d| d.join(p))
-            .unwrap_or_else(|_| p.to_path_buf())
-    })
-}
-
 fn scan(args: ScanArgs) -> Result<(), Failure> {
     use learndyn::scan::{self, ScanSpec};
     match args.command {
-        Some(ScanCommand::Merge { dir }) => {
-            let n = input(scan::merge(&dir))?;
-            eprintln!("merged {n} rows into {}", dir.join("results.csv").display());
-            Ok(())
-        }
+        Some(ScanCommand::Merge { dir }) => jobs_cmd::merge(&dir),
         Some(ScanCommand::Slurm {
             spec,
             shards,
@@ -228,14 +225,7 @@ fn scan(args: ScanArgs) -> Result<(), Failure> {
             mem,
         }) => {
             let s = input(ScanSpec::load(&spec))?;
-            if shards == 0 {
-                return Err(Failure::Input(anyhow::anyhow!("--shards must be >= 1")));
-            }
             let dir = out.unwrap_or_else(|| record::default_out_dir(&spec));
-            // A folder (not a file), writable, named in the error otherwise.
-            input(record::folder::check_writable(&dir))?;
-            let dir = absolute(&dir);
-            let bin = std::env::current_exe().map_err(|e| Failure::Run(e.into()))?;
             let opts = scan::SlurmOptions {
                 shards,
                 cpus_per_task,
@@ -243,16 +233,7 @@ fn scan(args: ScanArgs) -> Result<(), Failure> {
                 partition,
                 mem,
             };
-            let text = scan::slurm_script(&s.file.scan.name, &bin, &absolute(&spec), &dir, &opts);
-            let path = dir.join("scan.sbatch");
-            input(learndyn::npy::write_atomic(&path, text.as_bytes()))?;
-            println!("{}", path.display());
-            eprintln!(
-                "submit with: sbatch {}   then, when all {shards} tasks are done: learndyn scan merge {}",
-                path.display(),
-                dir.display()
-            );
-            Ok(())
+            jobs_cmd::slurm("scan", &s.file.scan.name, &spec, &dir, &opts)
         }
         None => {
             let Some(spec_path) = args.spec else {
@@ -325,73 +306,16 @@ fn run_scan(
     restart: bool,
     threads: Option<usize>,
 ) -> Result<(), Failure> {
-    use learndyn::scan::{self, Shard};
-    let shard = match shard_arg {
-        Some("slurm") => match Shard::from_slurm_env() {
-            Some(s) => Some(input(s)?),
-            None => {
-                return Err(Failure::Input(anyhow::anyhow!(
-                    "--shard slurm: SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT are not set (run it inside a SLURM job array, or give --shard K/N)"
-                )))
-            }
-        },
-        Some(s) => Some(input(Shard::parse(s))?),
-        None => None,
-    };
+    let shard = jobs_cmd::parse_shard(shard_arg)?;
     let dir = out.unwrap_or_else(|| record::default_out_dir(spec_path));
     if restart {
-        let _ = std::fs::remove_file(dir.join(scan::results_name(shard)));
-        if shard.is_none() {
-            let _ = std::fs::remove_file(dir.join("scan.json"));
-        }
+        jobs_cmd::restart(&dir, shard);
     }
     let threads = threads_or_all(threads);
-    let bar = ProgressBar::with_draw_target(
-        Some(spec.n_jobs()),
-        if std::io::stderr().is_terminal() {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        },
-    );
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} runs ({per_sec}, eta {eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_message(format!("scan {}", spec.file.scan.name));
-    let started = Instant::now();
-    let report = scan::run(spec, &dir, threads, shard, &|done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
+    let label = format!("scan {}", spec.file.scan.name);
+    jobs_cmd::run_with_progress(&label, spec.n_jobs(), threads, |progress| {
+        learndyn::scan::run(spec, &dir, threads, shard, progress)
     })
-    .map_err(|e| match e {
-        // A bad spec, or an output folder that cannot be used (a file, locked by another
-        // writer, another scan's table): the user's input, exit 2.
-        learndyn::Error::Config { .. } | learndyn::Error::Invalid { .. } => {
-            Failure::Input(e.into())
-        }
-        _ => Failure::Run(e.into()),
-    })?;
-    bar.finish_and_clear();
-    eprintln!(
-        "{}: {} runs ({} resumed, {} run now in {:.2} s on {threads} threads); status {:?}{}",
-        report.results.display(),
-        report.jobs,
-        report.resumed,
-        report.ran,
-        started.elapsed().as_secs_f64(),
-        report.status_counts,
-        if report.dropped_rows > 0 {
-            format!(
-                "; dropped {} partial or invalid rows (rerun)",
-                report.dropped_rows
-            )
-        } else {
-            String::new()
-        }
-    );
-    Ok(())
 }
 
 /// `--threads`, or every core.
@@ -539,6 +463,22 @@ fn run_and_write(loaded: &LoadedConfig, out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--where COLUMN=VALUE` filters of `learndyn plot`.
+fn parse_where(filters: &[String]) -> Result<Vec<(String, String)>, Failure> {
+    filters
+        .iter()
+        .map(|f| {
+            f.split_once('=')
+                .map(|(c, v)| (c.to_string(), v.to_string()))
+                .ok_or_else(|| {
+                    Failure::Input(anyhow::anyhow!(
+                        "--where {f}: write COLUMN=VALUE, e.g. --where fit.method=lds"
+                    ))
+                })
+        })
+        .collect()
+}
+
 /// Exit code 2: the input (config, --set, referenced files) is invalid; 1: the run failed.
 enum Failure {
     Input(anyhow::Error),
@@ -655,6 +595,7 @@ fn main() -> ExitCode {
         Command::Bench(cmd) => bench(cmd).map_err(Failure::Run),
         Command::Theory(cmd) => theory(cmd),
         Command::Recovery(cmd) => recovery_cmd::recovery(cmd),
+        Command::Simulate(args) => recovery_cmd::simulate(args),
         Command::Scan(args) => scan(args),
         Command::Figure {
             ids,
@@ -675,7 +616,8 @@ fn main() -> ExitCode {
             log_y,
             log_z,
             fit_slope,
-        } => {
+            filter,
+        } => parse_where(&filter).and_then(|filter| {
             let stem = out.unwrap_or_else(|| {
                 table.with_file_name(format!(
                     "{}_{}",
@@ -696,6 +638,7 @@ fn main() -> ExitCode {
                 x_label: None,
                 y_label: None,
                 points: vec![],
+                filter,
             };
             input(learndyn::scan::plot_table(&table, &req, &stem)).map(|_| {
                 eprintln!(
@@ -703,7 +646,7 @@ fn main() -> ExitCode {
                     stem.display()
                 );
             })
-        }
+        }),
         Command::Example { name, list } => match (name, list) {
             (None, _) | (_, true) => {
                 // Align the descriptions on the longest name (issue 16).

@@ -14,7 +14,7 @@ use crate::linalg::gemm;
 use crate::model::ParamLayout;
 
 /// The latent dynamics with its sizes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Cell {
     /// `p = tanh(W h + U x + b)`.
     Rnn {
@@ -37,6 +37,24 @@ pub enum Cell {
         /// Inputs.
         n_in: usize,
     },
+    /// The rate RNN's Euler map `p = (1 - alpha) h + alpha (W tanh(h) + U x + b)`.
+    Rate {
+        /// Latent size.
+        k: usize,
+        /// Inputs.
+        n_in: usize,
+        /// The Euler fraction `dt / tau`, in (0, 1].
+        alpha: f64,
+    },
+    /// The tanh RNN with a rank-`rank` recurrence `W = M N^T / k` (`M`, `N`: `k x rank`).
+    LowRank {
+        /// Latent size.
+        k: usize,
+        /// Inputs.
+        n_in: usize,
+        /// Rank of the recurrence.
+        rank: usize,
+    },
 }
 
 /// Saved activations of the GRU (empty for the other forms), `k x T B` each.
@@ -48,6 +66,21 @@ pub struct Gates {
     hhn: Vec<f64>,
     /// `3k x b` scratch: `W_h h + b_h` forward, `dL/dhh` backward.
     hh: Vec<f64>,
+    /// The recurrence's input (`h` or `tanh(h)`), `k x b` (the other forms).
+    src: Vec<f64>,
+    /// Scratch of the recurrence's backward pass.
+    rec: RecScratch,
+}
+
+/// Scratch of [`Cell::recurrence_back`].
+#[derive(Debug, Clone, Default)]
+pub struct RecScratch {
+    /// `dL/d src`, `k x b`.
+    gsrc: Vec<f64>,
+    /// `rank x b` products of the low-rank recurrence.
+    t1: Vec<f64>,
+    /// See `t1`.
+    t2: Vec<f64>,
 }
 
 impl Gates {
@@ -60,8 +93,28 @@ impl Gates {
                 n: vec![0.0; k * tb],
                 hhn: vec![0.0; k * tb],
                 hh: vec![0.0; 3 * k * tb],
+                ..Gates::default()
             },
-            _ => Gates::default(),
+            Cell::LowRank { k, rank, .. } => Gates {
+                src: vec![0.0; k * tb],
+                rec: RecScratch {
+                    gsrc: vec![0.0; k * tb],
+                    t1: vec![0.0; rank * tb],
+                    t2: vec![0.0; rank * tb],
+                },
+                ..Gates::default()
+            },
+            _ => {
+                let k = cell.k();
+                Gates {
+                    src: vec![0.0; k * tb],
+                    rec: RecScratch {
+                        gsrc: vec![0.0; k * tb],
+                        ..RecScratch::default()
+                    },
+                    ..Gates::default()
+                }
+            }
         }
     }
 }
@@ -92,13 +145,21 @@ impl Cell {
     /// Latent size.
     pub fn k(&self) -> usize {
         match *self {
-            Cell::Rnn { k, .. } | Cell::Linear { k, .. } | Cell::Gru { k, .. } => k,
+            Cell::Rnn { k, .. }
+            | Cell::Linear { k, .. }
+            | Cell::Gru { k, .. }
+            | Cell::Rate { k, .. }
+            | Cell::LowRank { k, .. } => k,
         }
     }
     /// Inputs.
     pub fn n_in(&self) -> usize {
         match *self {
-            Cell::Rnn { n_in, .. } | Cell::Linear { n_in, .. } | Cell::Gru { n_in, .. } => n_in,
+            Cell::Rnn { n_in, .. }
+            | Cell::Linear { n_in, .. }
+            | Cell::Gru { n_in, .. }
+            | Cell::Rate { n_in, .. }
+            | Cell::LowRank { n_in, .. } => n_in,
         }
     }
     /// Rows of the drive (`k`, or `3k` for the GRU).
@@ -111,7 +172,7 @@ impl Cell {
     /// Names of the drive's weight and bias blocks and of the recurrent block.
     fn names(&self) -> (&'static str, &'static str, &'static str) {
         match self {
-            Cell::Rnn { .. } => ("u", "b", "w"),
+            Cell::Rnn { .. } | Cell::Rate { .. } | Cell::LowRank { .. } => ("u", "b", "w"),
             Cell::Linear { .. } => ("u", "b", "a"),
             Cell::Gru { .. } => ("wi", "bi", "wh"),
         }
@@ -120,7 +181,11 @@ impl Cell {
     pub fn shapes(&self) -> Vec<(&'static str, usize, usize, bool)> {
         let (k, n_in, r) = (self.k(), self.n_in(), self.drive_rows());
         let (u, b, w) = self.names();
-        let mut v = vec![(w, r, k, true), (u, r, n_in, true), (b, r, 1, true)];
+        let mut v = match *self {
+            Cell::LowRank { rank, .. } => vec![("m", k, rank, true), ("n", k, rank, true)],
+            _ => vec![(w, r, k, true)],
+        };
+        v.extend([(u, r, n_in, true), (b, r, 1, true)]);
         if let Cell::Gru { .. } = self {
             v.push(("bh", r, 1, true));
         }
@@ -187,20 +252,25 @@ impl Cell {
         let (k, r) = (self.k(), self.drive_rows());
         let (_, _, w) = self.names();
         let ds = &drive[s * r * b..(s + 1) * r * b];
-        match self {
-            Cell::Rnn { .. } | Cell::Linear { .. } => {
+        match *self {
+            Cell::Rnn { .. } | Cell::Linear { .. } | Cell::Rate { .. } | Cell::LowRank { .. } => {
                 p.copy_from_slice(ds);
-                gemm(
-                    mmut(k, b, p),
-                    mref(k, k, &theta[range(l, w)]),
-                    false,
-                    mref(k, b, ht),
-                    false,
-                    1.0,
-                    true,
-                );
-                if let Cell::Rnn { .. } = self {
-                    p.iter_mut().for_each(|v| *v = v.tanh());
+                // The recurrence reads h (tanh RNN, linear) or tanh(h) (rate RNN).
+                let src = &mut gates.src[..k * b];
+                match *self {
+                    Cell::Rate { .. } => src.iter_mut().zip(ht).for_each(|(v, h)| *v = h.tanh()),
+                    _ => src.copy_from_slice(ht),
+                }
+                self.recurrence(theta, l, src, p, &mut gates.rec.t1);
+                match *self {
+                    Cell::Rnn { .. } | Cell::LowRank { .. } => {
+                        p.iter_mut().for_each(|v| *v = v.tanh());
+                    }
+                    Cell::Rate { alpha, .. } => p
+                        .iter_mut()
+                        .zip(ht)
+                        .for_each(|(v, h)| *v = (1.0 - alpha) * h + alpha * *v),
+                    _ => {}
                 }
             }
             Cell::Gru { .. } => {
@@ -237,6 +307,146 @@ impl Cell {
         }
     }
 
+    /// `p += W src` for the `b = src.len() / k` columns of `src`: the dense `W`, or the
+    /// low-rank `M (N^T src) / k` through `t` (`rank x b`).
+    fn recurrence(
+        &self,
+        theta: &[f64],
+        l: &ParamLayout,
+        src: &[f64],
+        p: &mut [f64],
+        t: &mut [f64],
+    ) {
+        let k = self.k();
+        let b = src.len() / k;
+        match *self {
+            Cell::LowRank { rank, .. } => {
+                let (m, n) = (&theta[range(l, "m")], &theta[range(l, "n")]);
+                gemm(
+                    mmut(rank, b, t),
+                    mref(k, rank, n),
+                    true,
+                    mref(k, b, src),
+                    false,
+                    1.0,
+                    false,
+                );
+                gemm(
+                    mmut(k, b, p),
+                    mref(k, rank, m),
+                    false,
+                    mref(rank, b, t),
+                    false,
+                    1.0 / k as f64,
+                    true,
+                );
+            }
+            _ => {
+                let (_, _, w) = self.names();
+                gemm(
+                    mmut(k, b, p),
+                    mref(k, k, &theta[range(l, w)]),
+                    false,
+                    mref(k, b, src),
+                    false,
+                    1.0,
+                    true,
+                );
+            }
+        }
+    }
+
+    /// Backward of [`Cell::recurrence`] with `delta = dL/dp`: `sc.gsrc = W^T delta` and the
+    /// recurrent blocks' gradients accumulated into `grad` (`dW += delta src^T`; low rank:
+    /// `dM += delta (N^T src)^T / k`, `dN += src (M^T delta)^T / k`).
+    fn recurrence_back(
+        &self,
+        theta: &[f64],
+        l: &ParamLayout,
+        src: &[f64],
+        delta: &[f64],
+        grad: &mut [f64],
+        sc: &mut RecScratch,
+    ) {
+        let k = self.k();
+        let b = src.len() / k;
+        let gsrc = &mut sc.gsrc[..k * b];
+        match *self {
+            Cell::LowRank { rank, .. } => {
+                let (mr, nr) = (range(l, "m"), range(l, "n"));
+                let s = 1.0 / k as f64;
+                let (t1, t2) = (&mut sc.t1[..rank * b], &mut sc.t2[..rank * b]);
+                gemm(
+                    mmut(rank, b, t1),
+                    mref(k, rank, &theta[mr.clone()]),
+                    true,
+                    mref(k, b, delta),
+                    false,
+                    1.0,
+                    false,
+                );
+                gemm(
+                    mmut(rank, b, t2),
+                    mref(k, rank, &theta[nr.clone()]),
+                    true,
+                    mref(k, b, src),
+                    false,
+                    1.0,
+                    false,
+                );
+                gemm(
+                    mmut(k, b, gsrc),
+                    mref(k, rank, &theta[nr.clone()]),
+                    false,
+                    mref(rank, b, t1),
+                    false,
+                    s,
+                    false,
+                );
+                gemm(
+                    mmut(k, rank, &mut grad[mr]),
+                    mref(k, b, delta),
+                    false,
+                    mref(rank, b, t2),
+                    true,
+                    s,
+                    true,
+                );
+                gemm(
+                    mmut(k, rank, &mut grad[nr]),
+                    mref(k, b, src),
+                    false,
+                    mref(rank, b, t1),
+                    true,
+                    s,
+                    true,
+                );
+            }
+            _ => {
+                let (_, _, w) = self.names();
+                let wr = range(l, w);
+                gemm(
+                    mmut(k, b, gsrc),
+                    mref(k, k, &theta[wr.clone()]),
+                    true,
+                    mref(k, b, delta),
+                    false,
+                    1.0,
+                    false,
+                );
+                gemm(
+                    mmut(k, k, &mut grad[wr]),
+                    mref(k, b, delta),
+                    false,
+                    mref(k, b, src),
+                    true,
+                    1.0,
+                    true,
+                );
+            }
+        }
+    }
+
     /// Backward of [`Cell::step`]: `dL/dht`, the drive's gradient of bin `s`, and the
     /// recurrent blocks' gradients (accumulated into `grad`).
     pub fn step_back(
@@ -251,15 +461,34 @@ impl Cell {
         let (_, _, w) = self.names();
         let dd = &mut a.ddrive[s * r * b..(s + 1) * r * b];
         // `delta`: gradient of the recurrent product's output (k x b, or 3k x b for the GRU).
-        match self {
-            Cell::Rnn { .. } | Cell::Linear { .. } => {
-                for q in 0..k * b {
-                    dd[q] = match self {
-                        Cell::Rnn { .. } => a.gp[q] * (1.0 - a.p[q] * a.p[q]),
-                        _ => a.gp[q],
+        match *self {
+            Cell::Rnn { .. } | Cell::Linear { .. } | Cell::Rate { .. } | Cell::LowRank { .. } => {
+                // delta = dL/d(pre-activation), the drive's gradient.
+                for ((d, g), p) in dd[..k * b].iter_mut().zip(a.gp).zip(a.p) {
+                    *d = match *self {
+                        Cell::Rnn { .. } | Cell::LowRank { .. } => g * (1.0 - p * p),
+                        Cell::Rate { alpha, .. } => alpha * g,
+                        _ => *g,
                     };
                 }
-                a.ght.iter_mut().for_each(|v| *v = 0.0);
+                let src = &mut gates.src[..k * b];
+                match *self {
+                    Cell::Rate { .. } => src.iter_mut().zip(a.ht).for_each(|(v, h)| *v = h.tanh()),
+                    _ => src.copy_from_slice(a.ht),
+                }
+                self.recurrence_back(theta, l, src, &dd[..k * b], grad, &mut gates.rec);
+                let gsrc = &gates.rec.gsrc[..k * b];
+                match *self {
+                    Cell::Rate { alpha, .. } => {
+                        for (((o, g), gs), sv) in
+                            a.ght.iter_mut().zip(a.gp).zip(gsrc).zip(src.iter())
+                        {
+                            *o = (1.0 - alpha) * g + (1.0 - sv * sv) * gs;
+                        }
+                    }
+                    _ => a.ght.copy_from_slice(gsrc),
+                }
+                return;
             }
             Cell::Gru { .. } => {
                 let o = s * k * b;

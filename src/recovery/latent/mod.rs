@@ -4,7 +4,8 @@
 //! trial's initial state from an encoder over its first bins, and a choice of training
 //! procedure: free-running BPTT, teacher forcing, generalized teacher forcing (GTF) or
 //! multiple shooting. Trained by learndyn's one [`Trainer`] (Adam, cosine decay, clipping),
-//! with the free-running validation loss checked every `validate_every` steps and the best
+//! with the validation loss (the procedure's own objective on the validation trials; free
+//! running for multiple shooting) checked every `validate_every` steps and the best
 //! checkpoint kept. The result is a network folder ([`crate::recovery::network`]) that
 //! `learndyn recovery score` runs.
 //!
@@ -45,7 +46,7 @@ pub struct Progress {
     pub steps: u64,
     /// Training loss (of the procedure) at this step.
     pub train_loss: f64,
-    /// Free-running validation loss.
+    /// Validation loss (the procedure's objective on the validation trials).
     pub validation_loss: f64,
 }
 
@@ -60,7 +61,7 @@ pub struct LatentReport {
     pub status: String,
     /// Step of the kept checkpoint.
     pub best_step: u64,
-    /// Its free-running validation loss (on training trials when there are no validation
+    /// Its validation loss (on training trials when there are no validation
     /// trials).
     pub best_validation_loss: f64,
     /// Free-running loss of the kept checkpoint on the training trials.
@@ -94,6 +95,12 @@ fn check(spec: &LatentSpec, d: &Dataset) -> Result<()> {
     }
     if spec.validate_every == 0 {
         return bad("validate_every", "must be >= 1".into());
+    }
+    if spec.form == LatentForm::LowRank && !(1..=spec.latent).contains(&spec.rank) {
+        return bad("rank", format!("must be 1 ..= latent = {}", spec.latent));
+    }
+    if spec.form == LatentForm::Rate && !(spec.rate_alpha > 0.0 && spec.rate_alpha <= 1.0) {
+        return bad("rate_alpha", "must be in (0, 1]".into());
     }
     match spec.procedure {
         Procedure::Gtf { alpha } if !(0.0..=1.0).contains(&alpha) => {
@@ -285,8 +292,10 @@ fn init_theta(m: &LatentModel, spec: &LatentSpec, co: &Coords, data: &SeqData) -
         }
     };
     match spec.form {
-        LatentForm::Rnn | LatentForm::Linear => {
+        LatentForm::Rnn | LatentForm::Linear | LatentForm::Rate | LatentForm::LowRank => {
             fill("w", 0.9 / (k as f64).sqrt(), &mut theta);
+            fill("m", 1.0, &mut theta);
+            fill("n", 1.0, &mut theta);
             fill("a", 0.9 / (k as f64).sqrt(), &mut theta);
             fill("u", 0.5 / (n_in.max(1) as f64).sqrt(), &mut theta);
         }
@@ -343,6 +352,16 @@ pub fn cell_of(spec: &LatentSpec, n_in: usize) -> Cell {
         LatentForm::Rnn => Cell::Rnn { k, n_in },
         LatentForm::Linear => Cell::Linear { k, n_in },
         LatentForm::Gru => Cell::Gru { k, n_in },
+        LatentForm::Rate => Cell::Rate {
+            k,
+            n_in,
+            alpha: spec.rate_alpha,
+        },
+        LatentForm::LowRank => Cell::LowRank {
+            k,
+            n_in,
+            rank: spec.rank,
+        },
     }
 }
 
@@ -382,17 +401,21 @@ pub fn fit(
         train_data.clone(),
         true,
     )?;
-    let free = |data: SeqData| {
-        LatentModel::new(
-            cell,
-            readout,
-            spec.initial,
-            Procedure::FreeRunning,
-            data,
-            false,
-        )
+    // Validation runs the procedure's own objective on the validation trials (early stopping
+    // on the held-out loss that is minimized); multiple shooting has no learned states for
+    // them and validates free running.
+    let val_procedure = match spec.procedure {
+        Procedure::MultipleShooting { .. } => Procedure::FreeRunning,
+        p => p,
     };
-    let mut val_model = free(co.data(d, val_trials, enc_bins))?;
+    let mut val_model = LatentModel::new(
+        cell,
+        readout,
+        spec.initial,
+        val_procedure,
+        co.data(d, val_trials, enc_bins),
+        false,
+    )?;
     let n_core = val_model.n_params();
     let mut theta = init_theta(&model, spec, &co, &train_data);
     let settings = TrainSettings {
@@ -444,7 +467,7 @@ pub fn fit(
     if !best.0.is_finite() {
         return Err(Error::invalid(
             "fit",
-            "no finite free-running validation loss at any checkpoint (the model diverged); \
+            "no finite validation loss at any checkpoint (the model diverged); \
              lower --lr or set a smaller clip",
         ));
     }
@@ -588,7 +611,17 @@ fn write_fit(
     });
     let h0 = Matrix::from_fn(tr, k, |t, j| state(t, 0)[j]);
     let (spread, warnings) = distinguishability(d, spec, &h, k);
+    crate::recovery::network::clear_model_folder(dir)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    // The exported latents: every trial run free from its initial state on its inputs.
+    let latents = npy::Array3 {
+        shape: [tr, tm, k],
+        data: (0..tr)
+            .flat_map(|t| (0..tm).flat_map(move |s| (0..k).map(move |j| (t, s, j))))
+            .map(|(t, s, j)| state(t, s)[j])
+            .collect(),
+    };
+    npy::write_array3(&dir.join("latents.npy"), &latents)?;
     let mut blocks: Vec<(&str, Matrix)> = vec![("c", c), ("d", dvec), ("initial_states", h0)];
     let get = |name: &str| layout.get(theta, name).expect("cell block");
     let form = match spec.form {
@@ -599,6 +632,20 @@ fn write_fit(
         LatentForm::Linear => {
             blocks.extend([("a", get("a")), ("u", get("u")), ("b", get("b"))]);
             "lds"
+        }
+        LatentForm::Rate => {
+            blocks.extend([("w", get("w")), ("u", get("u")), ("b", get("b"))]);
+            "rate_rnn"
+        }
+        LatentForm::LowRank => {
+            // The network form's W = M N^T / k is this form's.
+            blocks.extend([
+                ("m", get("m")),
+                ("n", get("n")),
+                ("u", get("u")),
+                ("b", get("b")),
+            ]);
+            "rnn"
         }
         LatentForm::Gru => {
             let (bi, bh) = (get("bi"), get("bh"));
@@ -626,8 +673,13 @@ fn write_fit(
     let net = serde_json::json!({"form": form, "time": if form == "lds" { Some("discrete") } else { None },
         "dt": d.meta.dt, "link": link});
     let mut net = net;
-    if form != "lds" {
-        net.as_object_mut().map(|o| o.remove("time"));
+    if let Some(o) = net.as_object_mut() {
+        if form != "lds" {
+            o.remove("time");
+        }
+        if form == "rate_rnn" {
+            o.insert("alpha".into(), serde_json::json!(spec.rate_alpha));
+        }
     }
     npy::write_atomic(
         &dir.join("network.json"),

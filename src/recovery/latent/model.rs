@@ -237,7 +237,7 @@ impl LatentModel {
         &mut self,
         theta: &[f64],
         batch: Option<&[usize]>,
-        mut grad: Option<&mut [f64]>,
+        grad: Option<&mut [f64]>,
     ) -> Result<f64> {
         self.layout.check_len("theta", theta.len())?;
         let full: Vec<usize>;
@@ -259,7 +259,7 @@ impl LatentModel {
             None => &self.data,
         };
         let mut buf = std::mem::take(&mut self.buf);
-        let loss = self.forward_backward(&mut buf, theta, d, idx, grad.as_deref_mut());
+        let loss = self.forward_backward(&mut buf, theta, d, idx, grad);
         self.buf = buf;
         self.batch = d_owned;
         Ok(loss)

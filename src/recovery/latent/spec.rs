@@ -15,6 +15,12 @@ pub enum LatentForm {
     Gru,
     /// `h_{s+1} = A h_s + U x_s + b` (network form `lds`, discrete), fitted by BPTT.
     Linear,
+    /// The rate RNN's Euler map `h_{s+1} = (1 - a) h_s + a (W tanh(h_s) + U x_s + b)` with
+    /// `a = rate_alpha` (network form `rate_rnn` with `alpha`).
+    Rate,
+    /// The tanh RNN with a rank-`rank` recurrence `W = M N^T / k` (network form `rnn` with
+    /// blocks `m`, `n`).
+    LowRank,
 }
 
 /// Readout of the observed neurons from the latent state, `eta = C h + d`.
@@ -107,10 +113,24 @@ pub struct LatentSpec {
     pub lr: f64,
     /// Clip the gradient's 2-norm to this (`None`: no clipping).
     pub clip: Option<f64>,
-    /// Evaluate the free-running validation loss every this many steps and keep the best.
+    /// Evaluate the validation loss every this many steps and keep the best checkpoint.
     pub validate_every: u64,
     /// Seed of the initial weights.
     pub seed: u64,
+    /// Rank of the `low_rank` form's recurrence (1 ..= latent).
+    #[serde(default = "one")]
+    pub rank: usize,
+    /// Euler fraction `dt / tau` of the `rate` form, in (0, 1].
+    #[serde(default = "default_rate_alpha")]
+    pub rate_alpha: f64,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn default_rate_alpha() -> f64 {
+    0.2
 }
 
 impl LatentSpec {
@@ -128,6 +148,8 @@ impl LatentSpec {
             clip: Some(1.0),
             validate_every: 50,
             seed: 0,
+            rank: 1,
+            rate_alpha: default_rate_alpha(),
         }
     }
 }

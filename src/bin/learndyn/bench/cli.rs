@@ -58,6 +58,20 @@ pub enum BenchCommand {
         #[arg(long, default_value = "64,256,512", value_parser = parse_sizes)]
         n: Sizes,
     },
+    /// Latent GRU with an exp-Poisson readout fitted by Adam (peers' workload 4): identical
+    /// problems, loss checked against the peers' to 1e-9 when recorded, time per step and the
+    /// share of the GEMM bound.
+    Fit {
+        /// Print one JSON line per configuration (append to the peers' results.jsonl).
+        #[arg(long)]
+        json: bool,
+        /// Timed repeats after one warm-up.
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        /// Only configurations with N in this list (default: the peers' 64, 128).
+        #[arg(long, default_value = "64,128", value_parser = parse_sizes)]
+        n: Sizes,
+    },
     /// Scan engine: overhead per trivial point and 1 -> 2 thread speedup.
     Scan {
         /// Print a JSON line instead of a summary.
@@ -170,6 +184,31 @@ pub fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
                         1e3 * r["time_per_step_s"]["min"].as_f64().unwrap_or(f64::NAN),
                         r["loss_0"],
                         r["loss_S"],
+                        if line["ok"] == true { "ok" } else { "FAILED" }
+                    );
+                }
+            }
+            Ok(())
+        }
+        BenchCommand::Fit { json, repeats, n } => {
+            use super::fit;
+            for c in fit::CONFIGS {
+                if !n.0.contains(&c.0) {
+                    continue;
+                }
+                let line = fit::fit_line(c, repeats, 0).map_err(anyhow::Error::msg)?;
+                if json {
+                    println!("{}", serde_json::to_string(&line)?);
+                } else {
+                    let r = &line["results"]["learndyn"];
+                    let (nn, t, b, _, _, steps) = c;
+                    println!(
+                        "GRU fit N={nn} T={t} B={b} S={steps}: {:.3} ms/step (min {:.3}); loss {} -> {}; wall/GEMM-bound {:.2}; checks {}",
+                        1e3 * r["time_per_step_s"]["median"].as_f64().unwrap_or(f64::NAN),
+                        1e3 * r["time_per_step_s"]["min"].as_f64().unwrap_or(f64::NAN),
+                        r["loss_0"],
+                        r["loss_S"],
+                        r["wall_over_gemm_bound"].as_f64().unwrap_or(f64::NAN),
                         if line["ok"] == true { "ok" } else { "FAILED" }
                     );
                 }

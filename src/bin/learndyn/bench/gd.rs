@@ -374,7 +374,8 @@ pub fn gd_line(
     let cpu_per_step: Vec<f64> = t.cpu.iter().map(|c| c / s).collect();
     let (loss_0, loss_s) = (losses[0], losses[steps]);
 
-    let (checks, ok) = super::training_checks(&losses, &timed, peer_losses(n, l, p, steps, seed));
+    let (checks, ok) =
+        super::training_checks(&losses, &timed, peer_losses(n, l, p, steps, seed), true);
 
     let rate = gemm_rate(n);
     let bound = flops as f64 / rate;

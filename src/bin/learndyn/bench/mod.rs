@@ -6,6 +6,7 @@
 //! API.
 
 pub mod cli;
+pub mod fit;
 pub mod gd;
 pub mod ode;
 pub mod rnn;
@@ -126,12 +127,15 @@ pub const PEER_TOL: f64 = 1e-9;
 /// The checks shared by the training benchmarks (GD, BPTT): `losses` is the warm-up run's loss
 /// before each step and after the last one, `timed` the same from a timed run, `peer` the
 /// peers' `(loss_0, loss_S)` when known. Returns the `checks` map and whether all pass:
-/// `loss_matches_peers` (relative error < [`PEER_TOL`]), `loss_decreases` (monotone, the
-/// peers' check), `timed_runs_reproduce_warmup` (bitwise: sequential faer is deterministic).
+/// `loss_matches_peers` (relative error < [`PEER_TOL`]), `loss_decreases` (the peers' check;
+/// also monotone when `monotone` is asked, as for GD at a stable rate, not for Adam, whose
+/// first steps may overshoot), `timed_runs_reproduce_warmup` (bitwise: sequential faer is
+/// deterministic).
 pub fn training_checks(
     losses: &[f64],
     timed: &[f64],
     peer: Option<(f64, f64)>,
+    require_monotone: bool,
 ) -> (serde_json::Map<String, Value>, bool) {
     let rel_err = |a: f64, b: f64| (a - b).abs() / b.abs().max(1e-300);
     let (loss_0, loss_s) = (losses[0], losses[losses.len() - 1]);
@@ -149,11 +153,11 @@ pub fn training_checks(
     }
     let decreases = loss_s < loss_0;
     let monotone = losses.windows(2).all(|w| w[1] - w[0] <= 1e-12 * w[0].abs());
-    ok &= decreases && monotone;
+    let pass = decreases && (monotone || !require_monotone);
+    ok &= pass;
     checks.insert(
         "loss_decreases".into(),
-        json!({"loss_0": loss_0, "loss_S": loss_s, "monotone": monotone,
-               "pass": decreases && monotone}),
+        json!({"loss_0": loss_0, "loss_S": loss_s, "monotone": monotone, "pass": pass}),
     );
     let same = losses
         .iter()

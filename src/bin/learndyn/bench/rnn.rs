@@ -241,6 +241,7 @@ pub fn rnn_line(
         &losses,
         &timed,
         peer_losses(n, t, b, act.name(), steps, seed),
+        true,
     );
 
     let flops = 6 * (b * t * n * n) as u64;

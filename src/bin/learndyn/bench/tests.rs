@@ -193,3 +193,73 @@ mod rnn {
         }
     }
 }
+
+mod fit {
+    use crate::bench::fit::{fit_line, make_problem, peer_losses, train, CONFIGS};
+    use learndyn::model::Model;
+
+    /// Workload 4 reproduces the peers' JAX losses (loss_0 and loss_S after 10 Adam steps) to
+    /// 1e-9 relative: the same problem through the portable random numbers, the same GRU, the
+    /// same Adam (measured: 4e-14 and 7e-14).
+    #[test]
+    fn first_config_reproduces_the_peers_losses() {
+        let c = CONFIGS[0];
+        let (ref0, ref_s) = peer_losses(c, 0).expect("recorded");
+        let (mut m, mut theta) = make_problem(c, 0).unwrap();
+        let s = c.5;
+        let mut losses = vec![0.0; s + 1];
+        train(&mut m, &mut theta, &mut losses).unwrap();
+        let e0 = (losses[0] - ref0).abs() / ref0;
+        let e_s = (losses[s] - ref_s).abs() / ref_s;
+        eprintln!("loss_0 rel {e0:.1e}, loss_S rel {e_s:.1e}");
+        assert!(e0 < 1e-9 && e_s < 1e-9, "rel errors {e0:e} {e_s:e}");
+    }
+
+    /// A tiny problem against a plain reference: the loss by scalar loops from the peers'
+    /// equations (h_0 = 0, readouts at h_1..h_T), equal to the model's to 1e-14.
+    #[test]
+    fn tiny_problem_loss_matches_a_plain_forward_pass() {
+        let c = (3, 5, 2, 2, 4, 1);
+        let (mut m, theta) = make_problem(c, 7).unwrap();
+        let (k, t, b, n_in, n_out, _) = c;
+        let l = m.layout().clone();
+        let g = |name: &str| l.get(&theta, name).unwrap();
+        let (wi, wh, bi, bh, cm, d) = (g("wi"), g("wh"), g("bi"), g("bh"), g("c"), g("d"));
+        let raw = learndyn::random::portable::unit(7, 401, b * t * n_in);
+        let data = m.data().clone();
+        let sig = |a: f64| 1.0 / (1.0 + (-a).exp());
+        let mut total = 0.0;
+        for bb in 0..b {
+            let mut h = vec![0.0; k];
+            for tt in 0..t {
+                let x = &raw[(bb * t + tt) * n_in..(bb * t + tt + 1) * n_in];
+                let gi =
+                    |r: usize| bi.get(r, 0) + (0..n_in).map(|j| wi.get(r, j) * x[j]).sum::<f64>();
+                let gh = |r: usize, h: &[f64]| {
+                    bh.get(r, 0) + (0..k).map(|j| wh.get(r, j) * h[j]).sum::<f64>()
+                };
+                let hn: Vec<f64> = (0..k)
+                    .map(|j| {
+                        let r = sig(gi(j) + gh(j, &h));
+                        let z = sig(gi(k + j) + gh(k + j, &h));
+                        let nn = (gi(2 * k + j) + r * gh(2 * k + j, &h)).tanh();
+                        (1.0 - z) * nn + z * h[j]
+                    })
+                    .collect();
+                h = hn;
+                let col = (tt + 1) * b + bb;
+                for o in 0..n_out {
+                    let eta = d.get(o, 0) + (0..k).map(|j| cm.get(o, j) * h[j]).sum::<f64>();
+                    total += eta.exp() - data.y[col * n_out + o] * eta;
+                }
+            }
+        }
+        let want = total / (t * b * n_out) as f64;
+        let got = m.loss(&theta).unwrap();
+        assert!((got - want).abs() < 1e-14 * want.abs(), "{got} vs {want}");
+        // The JSON line: its checks pass (no peer reference for this size).
+        let line = fit_line(c, 1, 7).unwrap();
+        assert_eq!(line["ok"], true, "{line}");
+        assert_eq!(line["workload"], "gru_fit");
+    }
+}
