@@ -91,7 +91,7 @@ fn transition(d: &Dataset) -> Result<(Matrix, Matrix)> {
     Ok((a, q))
 }
 
-/// Relative weight below which a mode is ignored (see [`top_modulus`]).
+/// Relative weight below which a mode is ignored (see `top_modulus`).
 pub const MODE_WEIGHT_FLOOR: f64 = 1e-2;
 
 /// Largest eigenvalue modulus of the fitted one-step map `A` in `dir` among the modes that

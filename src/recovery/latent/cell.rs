@@ -72,7 +72,7 @@ pub struct Gates {
     rec: RecScratch,
 }
 
-/// Scratch of [`Cell::recurrence_back`].
+/// Scratch of `Cell::recurrence_back`.
 #[derive(Debug, Clone, Default)]
 pub struct RecScratch {
     /// `dL/d src`, `k x b`.
