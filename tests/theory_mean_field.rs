@@ -2,13 +2,10 @@
 //! notes §5.8, check MF1) against its reference values, an independent quadrature, finite
 //! networks (N = 4000) and the spectrum of `J`.
 use learndyn::linalg::{eigenvalues, solve as lin_solve, Matrix};
-use learndyn::random::{gaussian_matrix, rng, stream};
 use learndyn::theory::mean_field::{
-    dphi, nontrivial_delta0, onset_kappa, solve, Branch, GaussianRule, MeanFieldOptions, RankOne,
-    RuleKind, MAX_ORDER,
+    dphi, kappa_sd, nontrivial_delta0, onset_kappa, solve, Branch, FiniteNetwork, GaussianRule,
+    MeanFieldOptions, RankOne, RelaxOptions, RuleKind, MAX_ORDER,
 };
-use rand::RngExt;
-use rand_distr::StandardNormal;
 
 fn mean_field(sigma_mn: f64, g: f64) -> learndyn::theory::mean_field::MeanField {
     solve(
@@ -213,114 +210,32 @@ fn mf6_onset_is_a_square_root_with_the_tanh_coefficients() {
     }
 }
 
-/// A finite network: `chi` (N x N; not drawn for g = 0), `m`,
-/// `n = sigma_mn m + sigma_perp xi` (sigma_m = 1).
-struct Network {
-    n_units: usize,
-    g: f64,
-    chi: Option<Matrix>,
-    m: Vec<f64>,
-    n: Vec<f64>,
+/// A finite network of the MF-1 model (sigma_m = 1).
+fn network(n_units: usize, sigma_mn: f64, sigma_perp: f64, g: f64, seed: u64) -> FiniteNetwork {
+    FiniteNetwork::sample(
+        n_units,
+        &RankOne::new(sigma_mn, 1.0, g).unwrap(),
+        sigma_perp,
+        seed,
+    )
+    .unwrap()
 }
 
-impl Network {
-    fn sample(n_units: usize, sigma_mn: f64, sigma_perp: f64, g: f64, seed: u64) -> Self {
-        let chi =
-            (g > 0.0).then(|| gaussian_matrix(&mut rng(seed, stream::BULK), n_units, n_units));
-        let mut r = rng(seed, stream::TEACHER);
-        let m: Vec<f64> = (0..n_units)
-            .map(|_| r.sample::<f64, _>(StandardNormal))
-            .collect();
-        let n = m
-            .iter()
-            .map(|&mi| sigma_mn * mi + sigma_perp * r.sample::<f64, _>(StandardNormal))
-            .collect();
-        Network {
-            n_units,
-            g,
-            chi,
-            m,
-            n,
-        }
-    }
-
-    /// `J phi(x)` without forming `J`: `g chi phi / sqrt(N) + m (n . phi) / N`.
-    fn drive(&self, x: &[f64], out: &mut [f64]) {
-        let nn = self.n_units;
-        let phi: Vec<f64> = x.iter().map(|v| v.tanh()).collect();
-        let kappa = self.n.iter().zip(&phi).map(|(a, b)| a * b).sum::<f64>() / nn as f64;
-        let c = self.g / (nn as f64).sqrt();
-        out.iter_mut()
-            .zip(&self.m)
-            .for_each(|(o, &mi)| *o = kappa * mi);
-        let Some(chi) = &self.chi else {
-            return;
-        };
-        let data = chi.as_slice();
-        for (j, p) in phi.iter().enumerate() {
-            let a = c * p;
-            let col = &data[j * nn..(j + 1) * nn];
-            out.iter_mut().zip(col).for_each(|(o, &v)| *o += a * v);
-        }
-    }
-
-    /// Euler steps with dt = 1 (`x <- J phi(x)`, the fixed-point map of
-    /// `dx/dt = -x + J phi(x)`) from `x = m` until `max |x - J phi(x)| < 1e-10`. Returns
-    /// `(kappa = mean(n_i tanh x_i), steps)`. Convergence means the spectral radius of
-    /// `J diag(phi'(x*))` is below 1, so the fixed point is linearly stable (MF-5).
-    fn relax(&self) -> (f64, usize) {
-        let nn = self.n_units;
-        let mut x = self.m.clone();
-        let mut y = vec![0.0; nn];
-        for step in 1..=2000 {
-            self.drive(&x, &mut y);
-            let res = x
-                .iter()
-                .zip(&y)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
-            std::mem::swap(&mut x, &mut y);
-            if res < 1e-10 {
-                let k = self
-                    .n
-                    .iter()
-                    .zip(&x)
-                    .map(|(a, b)| a * b.tanh())
-                    .sum::<f64>()
-                    / nn as f64;
-                return (k, step);
-            }
-        }
-        panic!("no stationary state after 2000 steps");
-    }
+/// `(kappa, steps)` of the stationary state the network settles on from `x = m`.
+fn relax(net: &FiniteNetwork) -> (f64, usize) {
+    let s = net.relax(&RelaxOptions::default()).unwrap();
+    (s.kappa, s.steps)
 }
 
-/// Predicted standard deviation of the finite-N kappa (sigma_m = 1), to leading order in
-/// 1/sqrt(N): `sd = sqrt(Var(n phi(x)) / N) / (1 - F')`. `Var(n phi(x))` is the spread of the
-/// sample mean that defines kappa at fixed kappa (x = kappa m + delta, delta ~ N(0, q),
-/// q = g^2 <[phi^2]>); `1 - F' = 2 sigma_mn kappa^2 |P| / (1 - g^2 |P|)`, with
-/// `P = d<[phi']>/dD = <[phi''']>/2` at Delta_0, is the linear response of the self-consistency
-/// kappa = F(kappa) = sigma_mn kappa <[phi']>_{Delta(kappa)} (theory/mean_field.md MF-2).
+/// Predicted standard deviation of the finite-N kappa (sigma_m = 1), `kappa_sd`.
 fn predicted_sd(sigma_mn: f64, g: f64, sigma_perp: f64, n_units: usize) -> f64 {
-    let s = mean_field(sigma_mn, g).nontrivial.unwrap();
-    let gh = GaussianRule::gauss_hermite(120).unwrap();
-    let q = g * g * s.mean_phi2;
-    let (mut e_z2phi2, mut e_phi2) = (0.0, 0.0);
-    for (&z1, &w1) in gh.nodes().iter().zip(gh.weights()) {
-        for (&z2, &w2) in gh.nodes().iter().zip(gh.weights()) {
-            let p2 = (s.kappa * z1 + q.sqrt() * z2).tanh().powi(2);
-            e_z2phi2 += w1 * w2 * z1 * z1 * p2;
-            e_phi2 += w1 * w2 * p2;
-        }
-    }
-    let var = sigma_mn * sigma_mn * e_z2phi2 + sigma_perp * sigma_perp * e_phi2 - s.kappa.powi(2);
-    let p = 0.5
-        * gh.average(s.delta0, |x| {
-            let t2 = x.tanh().powi(2);
-            -2.0 * (1.0 - t2) * (1.0 - 3.0 * t2)
-        });
-    let gain = 2.0 * sigma_mn * s.kappa.powi(2) * p.abs() / (1.0 - g * g * p.abs());
-    (var / n_units as f64).sqrt() / gain
+    kappa_sd(
+        &RankOne::new(sigma_mn, 1.0, g).unwrap(),
+        sigma_perp,
+        n_units,
+    )
+    .unwrap()
+    .unwrap()
 }
 
 /// Finite networks of the MF-1 model at N = 4000 (MF-2, MF-5): from x = m, the dynamics
@@ -342,7 +257,7 @@ fn mf2_mf5_networks_of_4000_units_settle_on_the_mean_field_state() {
         let sd = predicted_sd(sigma_mn, g, 1.0, n_units);
         let mut sum = 0.0;
         for seed in (1..=seeds).map(|s| 1000 * case as u64 + s) {
-            let (kappa, steps) = Network::sample(n_units, sigma_mn, 1.0, g, seed).relax();
+            let (kappa, steps) = relax(&network(n_units, sigma_mn, 1.0, g, seed));
             eprintln!(
                 "sigma_mn {sigma_mn}, g {g}, seed {seed}: kappa_sim {kappa:.4} vs MF {want:.4} \
                  ({:+.2}%, {:+.2} sd); {steps} steps",
@@ -377,11 +292,7 @@ fn finite_size_spread_over_seeds() {
         for (sigma_mn, g) in [(2.0, 0.0), (2.0, 0.5), (1.5, 0.3)] {
             let want = mean_field(sigma_mn, g).nontrivial.unwrap().kappa;
             let ks: Vec<f64> = (0..12)
-                .map(|seed| {
-                    Network::sample(n_units, sigma_mn, 1.0, g, 100 + seed)
-                        .relax()
-                        .0
-                })
+                .map(|seed| relax(&network(n_units, sigma_mn, 1.0, g, 100 + seed)).0)
                 .collect();
             let mean = ks.iter().sum::<f64>() / ks.len() as f64;
             let sd =
@@ -407,7 +318,7 @@ fn mf5_outlier_eigenvalue_is_the_overlap_n_dot_m_over_n() {
     let (sigma_mn, sigma_perp): (f64, f64) = (2.0, 1.0);
     let sigma_n = (sigma_mn * sigma_mn + sigma_perp * sigma_perp).sqrt();
     for g in [0.0, 0.5] {
-        let net = Network::sample(n_units, sigma_mn, sigma_perp, g, 7);
+        let net = network(n_units, sigma_mn, sigma_perp, g, 7);
         let nf = n_units as f64;
         let bulk = match &net.chi {
             Some(chi) => chi.clone().scale(g / nf.sqrt()),

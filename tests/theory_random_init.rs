@@ -2,14 +2,11 @@
 //! §5.5-§5.7, checks EM1, Z1, CK1, SC1): closed forms against finite networks, with tolerances
 //! derived from the width, the sample count and the learning rate.
 use learndyn::linalg::Matrix;
-use learndyn::random::{rng, stream};
 use learndyn::theory::random_init::{
     circular_moment, finite_horizon_moments, lag_kernel, lag_ntk, lag_ntk_sd, lazy_residual,
-    memory_variance, power_gram_moment, schuessler_weight_change, sensitivity_variance,
-    DiagonalInit, DiagonalRnn, FixedPointRnn, NtkRnn,
+    memory_variance, monte_carlo_moments, power_gram_moment, schuessler_weight_change,
+    sensitivity_variance, DiagonalInit, DiagonalRnn, FixedPointRnn, NtkRnn,
 };
-use rand::RngExt;
-use rand_distr::StandardNormal;
 
 const RHO: f64 = 0.8;
 
@@ -222,21 +219,9 @@ fn ri6_hidden_state_and_its_sensitivity_variances_by_monte_carlo() {
         assert!((f_eh2 / memory_variance(lambda) - 1.0).abs() <= tail + 1e-13);
         let s_tail = ((horizon + 1) * (horizon + 1)) as f64 * tail / (lambda * lambda);
         assert!((f_vs / sensitivity_variance(lambda) - 1.0).abs() <= s_tail + 1e-13);
-        let mut r = rng(i as u64, stream::SAMPLES);
-        let (mut sum_h2, mut sum_s2) = (0.0, 0.0);
-        for _ in 0..chains {
-            let (mut h, mut s) = (0.0f64, 0.0f64);
-            for _ in 0..horizon {
-                // s_t = d h_t / d lambda = lambda s_{t-1} + h_{t-1}.
-                s = lambda * s + h;
-                h = lambda * h + r.sample::<f64, _>(StandardNormal);
-            }
-            sum_h2 += h * h;
-            sum_s2 += s * s;
-        }
+        let (mc_h2, mc_s2) = monte_carlo_moments(lambda, horizon, chains, i as u64);
         let m = chains as f64;
         let tol = 4.0 * (2.0 / m).sqrt();
-        let (mc_h2, mc_s2) = (sum_h2 / m, sum_s2 / m);
         println!("lambda {lambda}: E h^2 {mc_h2:.5} vs {f_eh2:.5}, Var dh {mc_s2:.5} vs {f_vs:.5}");
         assert!(
             (mc_h2 / f_eh2 - 1.0).abs() <= tol,

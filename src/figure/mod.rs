@@ -19,6 +19,10 @@
 //! x = "model.depth"
 //! z = ["t_learn_gd_m0", "t_learn_theory_m0"]
 //! fit_slope = false
+//! title = "Time to learn vs depth"   # optional: title and axis labels
+//! x_label = "depth L"                 # [default: the column names]
+//! y_label = "t_learn"
+//! points = []                         # metrics drawn as one marker per row, not averaged
 //! ```
 //!
 //! Normal runs write into the figure folder (`data/` and the images); `--quick` runs write
@@ -31,7 +35,9 @@ use crate::scan::{self, ScanSpec};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
+pub mod mean_field;
 pub mod procedures;
+pub mod random_init;
 pub mod theory;
 
 /// `figure.kind`: what the source file is.
@@ -98,6 +104,18 @@ pub struct PlotSpec {
     /// Fit and show log-log slopes.
     #[serde(default)]
     pub fit_slope: bool,
+    /// Title [default: what is averaged, and the band].
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Label of the x axis [default: the column name].
+    #[serde(default)]
+    pub x_label: Option<String>,
+    /// Label of the y axis [default: the metric column's name].
+    #[serde(default)]
+    pub y_label: Option<String>,
+    /// Metric columns drawn as markers, one per row (e.g. each finite network), not averaged.
+    #[serde(default)]
+    pub points: Vec<String>,
 }
 
 /// A figure spec file.
@@ -226,16 +244,24 @@ pub fn make(dir: &Path, id: &str, quick: bool, threads: usize) -> Result<Vec<Pat
                 key: "<toml>".into(),
                 message: e.message().trim().to_string(),
             })?;
+            // Theory sources may nest tables: `a.b.key=value` sets `key` of `[a.b]`.
             for o in &overrides {
-                let (k, v) = split_override(o)?;
-                let (sec, key) = k;
-                let section = table
-                    .get_mut(sec)
-                    .and_then(toml::Value::as_table_mut)
-                    .ok_or_else(|| {
-                        Error::invalid("figure.quick", format!("no section [{sec}] in the source"))
-                    })?;
-                section.insert(key.to_string(), v);
+                let ((sec, key), v) = split_override(o)?;
+                let mut path: Vec<&str> = std::iter::once(sec).chain(key.split('.')).collect();
+                let last = path.pop().unwrap_or(key);
+                let mut section = &mut table;
+                for (i, part) in path.iter().enumerate() {
+                    section = section
+                        .get_mut(*part)
+                        .and_then(toml::Value::as_table_mut)
+                        .ok_or_else(|| {
+                            Error::invalid(
+                                "figure.quick",
+                                format!("no section [{}] in the source", path[..=i].join(".")),
+                            )
+                        })?;
+                }
+                section.insert(last.to_string(), v);
             }
             let fig: theory::TheoryFigure =
                 toml::Value::Table(table)
@@ -310,6 +336,10 @@ fn draw_plots(spec: &FigureSpec, data: &Path, out: &Path) -> Result<Vec<PathBuf>
             log_y: p.log_y,
             log_z: p.log_z,
             fit_slope: p.fit_slope,
+            title: p.title.clone(),
+            x_label: p.x_label.clone(),
+            y_label: p.y_label.clone(),
+            points: p.points.clone(),
             filter: Vec::new(),
         };
         let stem = out.join(&p.out);

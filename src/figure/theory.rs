@@ -1,7 +1,8 @@
 //! Theory figures (`kind = "theory"`): tables computed from closed forms alone, no training,
 //! written as scan-style tables (`point,replicate,...`) that the `[[plot]]`s draw.
 //!
-//! The source file names one calculation:
+//! The source file names one calculation (one variant of [`TheoryFigure`]; the mean-field and
+//! random-init calculations are in [`super::mean_field`] and [`super::random_init`]):
 //!
 //! ```toml
 //! [partial_observation]      # theory/partial_observation.md, attractors.md §3.6 and C1
@@ -32,6 +33,11 @@ use std::path::Path;
 pub enum TheoryFigure {
     /// Student timescales of partially observed linear teachers vs population size.
     PartialObservation(PartialObservationFigure),
+    /// Rank-one mean field against finite networks ([`super::mean_field`]).
+    MeanField(super::mean_field::MeanFieldFigure),
+    /// Random-init linear RNNs: lag kernel, curse of memory, extrapolation, weight change
+    /// ([`super::random_init`]).
+    RandomInit(super::random_init::RandomInitFigure),
     /// Student timescale vs observed fraction per training procedure (fits, not only closed
     /// forms: [`super::procedures`]).
     Procedures(super::procedures::ProceduresFigure),
@@ -62,11 +68,14 @@ const EMBEDDING_STREAM: u64 = 0x5030_0001;
 pub fn make(fig: &TheoryFigure, data: &Path) -> Result<Vec<std::path::PathBuf>> {
     match fig {
         TheoryFigure::PartialObservation(p) => partial_observation(p, data),
+        TheoryFigure::MeanField(p) => super::mean_field::make(p, data),
+        TheoryFigure::RandomInit(p) => super::random_init::make(p, data),
         TheoryFigure::Procedures(p) => super::procedures::make(p, data),
     }
 }
 
-fn csv(header: &str, rows: &[String]) -> Vec<u8> {
+/// A CSV file of `header` and `rows` (each a line without its newline).
+pub(super) fn csv(header: &str, rows: &[String]) -> Vec<u8> {
     let mut s = String::from(header);
     s.push('\n');
     for r in rows {

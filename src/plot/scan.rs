@@ -27,6 +27,16 @@ pub struct PlotRequest {
     pub log_z: bool,
     /// Fit a log-log slope to each line's means and show it in the legend.
     pub fit_slope: bool,
+    /// Title (`None`: what is averaged and the band, from the table).
+    pub title: Option<String>,
+    /// Label of the x axis (`None`: the column name).
+    pub x_label: Option<String>,
+    /// Label of the y axis (`None`: the metric's column name, or `value` for several; for a
+    /// heatmap, the y column's name).
+    pub y_label: Option<String>,
+    /// Metric columns (of `z`) drawn as markers, one per row, not averaged (lines only);
+    /// filled, or open for a `*theory*` column.
+    pub points: Vec<String>,
     /// Draw only the rows whose column (first) holds exactly this cell (second), e.g.
     /// `("fit.method", "lds")`: one method of a recovery run's table.
     pub filter: Vec<(String, String)>,
@@ -179,9 +189,12 @@ pub fn draw_table(table: &ScanTable<'_>, req: &PlotRequest, stem: &Path) -> Resu
         let yi = col(y)?;
         let (xs, ys, z) = mean_grid(&usable, (xi, yi, zis[0]));
         let map = Heatmap {
-            title: format!("{} ({over})", req.z[0]),
-            x_label: req.x.clone(),
-            y_label: y.clone(),
+            title: req
+                .title
+                .clone()
+                .unwrap_or_else(|| format!("{} ({over})", req.z[0])),
+            x_label: req.x_label.clone().unwrap_or_else(|| req.x.clone()),
+            y_label: req.y_label.clone().unwrap_or_else(|| y.clone()),
             z_label: req.z[0].clone(),
             x: xs,
             y: ys,
@@ -219,17 +232,19 @@ pub fn draw_table(table: &ScanTable<'_>, req: &PlotRequest, stem: &Path) -> Resu
     };
     let panel = Panel {
         // The legend names the metrics; a long list would not fit in the title.
-        title: if req.z.len() == 1 {
-            format!("{} ({over}; band: min-max{note})", req.z[0])
-        } else {
-            format!("{over}; band: min-max{note}")
+        title: match &req.title {
+            Some(t) => format!("{t}{note}"),
+            None if req.z.len() == 1 => format!("{} ({over}; band: min-max{note})", req.z[0]),
+            None => format!("{over}; band: min-max{note}"),
         },
-        x_label: req.x.clone(),
-        y_label: if req.z.len() == 1 {
-            req.z[0].clone()
-        } else {
-            "value".into()
-        },
+        x_label: req.x_label.clone().unwrap_or_else(|| req.x.clone()),
+        y_label: req.y_label.clone().unwrap_or_else(|| {
+            if req.z.len() == 1 {
+                req.z[0].clone()
+            } else {
+                "value".into()
+            }
+        }),
         log_x,
         log_y,
         series,
@@ -286,7 +301,8 @@ fn mean_grid(
 
 /// One line per metric column in `zis` (and per value of the group column `gi`, if any) over
 /// column `xi` of `rows`: the mean over the rows at each x with a min-max band (theory metrics,
-/// named `*theory*`, dashed and without band). Returns the series and every band edge, which
+/// named `*theory*`, dashed and without band; metrics in `req.points`, one marker per row,
+/// open for theory metrics). Returns the series and every band edge, which
 /// decide the default log y.
 fn line_series(
     rows: &[&Vec<String>],
@@ -310,6 +326,7 @@ fn line_series(
                     .push(z);
             }
         }
+        let points = req.points.contains(zname);
         let mut keys: Vec<String> = groups.keys().cloned().collect();
         keys.sort_by(|a, b| num(a).total_cmp(&num(b)).then(a.cmp(b)));
         for (gidx, g) in keys.iter().enumerate() {
@@ -330,6 +347,34 @@ fn line_series(
                 Some(gname) => format!("{zname}, {gname} = {g}"),
                 None => zname.clone(),
             };
+            if points {
+                // Every row its own marker, in x order.
+                let (px, py): (Vec<f64>, Vec<f64>) = xs
+                    .iter()
+                    .flat_map(|x| pts[&x.to_bits()].iter().map(move |z| (*x, *z)))
+                    .unzip();
+                all_y.extend(py.iter().copied());
+                if req.fit_slope {
+                    if let Some(k) = loglog_slope(&px, &py) {
+                        label.push_str(&format!(" (slope {k:.2})"));
+                    }
+                }
+                series.push(Series {
+                    label,
+                    // A theory value per row (e.g. a realized prediction) rings its point.
+                    style: if theory {
+                        SeriesStyle::OpenMarker
+                    } else {
+                        SeriesStyle::Marker
+                    },
+                    color: if req.group.is_some() { gidx } else { m },
+                    x: px,
+                    y: py,
+                    lo: None,
+                    hi: None,
+                });
+                continue;
+            }
             if req.fit_slope {
                 if let Some(k) = loglog_slope(&xs, &mean) {
                     label.push_str(&format!(" (slope {k:.2})"));

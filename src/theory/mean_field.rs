@@ -20,6 +20,11 @@
 //! reach, `sigma_mn > 3.1`). Units: `x`, `kappa` and `sqrt(Delta_0)` are in units of the
 //! argument of `phi`; `kappa` scales as `1 / sigma_m` at fixed `sigma_mn`.
 //!
+//! Finite networks (MF-1, MF-2, MF-5): [`FiniteNetwork`] draws one and relaxes it to its
+//! stationary state; [`kappa_sd`] is the leading-order spread `c / sqrt(N)` of its `kappa`
+//! around the mean field (theory/mean_field.md, "Checks"). The figure `figures/mean_field/`
+//! draws both.
+//!
 //! Scope: `0 <= g < 1`, where the bulk alone is silent and these stationary states are the whole
 //! story (MF-5). For `g >= 1` the bulk is chaotic and the stationary equations do not describe
 //! the network (dynamic mean field, not implemented): such input is an error.
@@ -415,6 +420,20 @@ fn nontrivial_at(net: &RankOne, rule: &GaussianRule) -> Result<StationaryState> 
     })
 }
 
+/// The Gauss-Hermite rules of [`ORDERS`], built once per process (a rule of order 600 costs an
+/// eigendecomposition of its Jacobi matrix, far more than the bisection that uses it).
+fn gauss_hermite_orders() -> Result<&'static [GaussianRule]> {
+    static RULES: std::sync::OnceLock<Vec<GaussianRule>> = std::sync::OnceLock::new();
+    if let Some(r) = RULES.get() {
+        return Ok(r);
+    }
+    let rules = ORDERS
+        .iter()
+        .map(|&n| GaussianRule::gauss_hermite(n))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RULES.get_or_init(|| rules))
+}
+
 /// The stationary mean field (MF-2, MF-3, MF-5) of `net`.
 ///
 /// The non-trivial state is computed with the Gauss-Hermite rules of [`ORDERS`] in turn until
@@ -467,13 +486,12 @@ pub fn solve(net: &RankOne, opts: &MeanFieldOptions) -> Result<MeanField> {
         out
     };
     let mut prev: Option<StationaryState> = None;
-    for &n in &ORDERS {
-        let rule = GaussianRule::gauss_hermite(n)?;
-        let state = nontrivial_at(net, &rule)?;
+    for rule in gauss_hermite_orders()? {
+        let state = nontrivial_at(net, rule)?;
         if let Some(p) = prev {
             let err = change(&state, &p);
             if err <= opts.tol {
-                return Ok(accept(state, &rule, err));
+                return Ok(accept(state, rule, err));
             }
         }
         prev = Some(state);
@@ -532,4 +550,203 @@ pub fn onset_kappa(net: &RankOne) -> f64 {
     }
     let g2 = net.g * net.g;
     ((1.0 - g2) * eps + (1.0 + g2) * eps * eps).sqrt() / net.sigma_m
+}
+
+/// A finite network of the MF-1 model: `J = g chi / sqrt(N) + m n^T / N` with `m_i = sigma_m z_i`
+/// and `n_i = (sigma_mn / sigma_m^2) m_i + sigma_perp xi_i` (`z`, `xi`, `chi` i.i.d. standard
+/// normal). `J` is never formed: [`FiniteNetwork::drive`] applies it in `O(N^2)` (`O(N)` at
+/// `g = 0`, where no bulk is drawn).
+#[derive(Debug, Clone)]
+pub struct FiniteNetwork {
+    /// Bulk strength `g`.
+    pub g: f64,
+    /// The bulk `chi` (`N x N`, unscaled); `None` for `g = 0`.
+    pub chi: Option<Matrix>,
+    /// `m` (length `N`).
+    pub m: Vec<f64>,
+    /// `n` (length `N`).
+    pub n: Vec<f64>,
+}
+
+/// Settings of [`FiniteNetwork::relax`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RelaxOptions {
+    /// Stop when `max_i |x_i - (J phi(x))_i| < tol` (default `1e-10`).
+    pub tol: f64,
+    /// Largest number of steps (default 2000).
+    pub max_steps: usize,
+}
+
+impl Default for RelaxOptions {
+    fn default() -> Self {
+        RelaxOptions {
+            tol: 1e-10,
+            max_steps: 2000,
+        }
+    }
+}
+
+/// The stationary state a [`FiniteNetwork`] settles on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FiniteState {
+    /// `kappa = n^T phi(x) / N` (MF-2).
+    pub kappa: f64,
+    /// `Delta_0 = x^T x / N`, the second moment of `x_i` across units (MF-2; the mean field's
+    /// `x_i` have mean 0).
+    pub delta0: f64,
+    /// Steps taken.
+    pub steps: usize,
+    /// The state `x`.
+    pub x: Vec<f64>,
+}
+
+impl FiniteNetwork {
+    /// Draw a network of `n_units` units: `chi` from `random::rng(seed, stream::BULK)` (not
+    /// drawn for `g = 0`), then `m` and `n` from `random::rng(seed, stream::TEACHER)`, unit by
+    /// unit (`z_i`, then `xi_i`). `sigma_perp` (finite, `>= 0`) sets `Var n` and with it the
+    /// finite-`N` spread, not the mean field.
+    pub fn sample(n_units: usize, net: &RankOne, sigma_perp: f64, seed: u64) -> Result<Self> {
+        use crate::random::{gaussian_matrix, rng, stream};
+        use rand::RngExt;
+        use rand_distr::StandardNormal;
+        if n_units == 0 {
+            return Err(Error::invalid(
+                "n_units",
+                "a network needs at least one unit",
+            ));
+        }
+        if !(sigma_perp.is_finite() && sigma_perp >= 0.0) {
+            return Err(Error::invalid(
+                "sigma_perp",
+                format!("must be finite and >= 0, got {sigma_perp}"),
+            ));
+        }
+        let chi =
+            (net.g > 0.0).then(|| gaussian_matrix(&mut rng(seed, stream::BULK), n_units, n_units));
+        let mut r = rng(seed, stream::TEACHER);
+        let m: Vec<f64> = (0..n_units)
+            .map(|_| net.sigma_m * r.sample::<f64, _>(StandardNormal))
+            .collect();
+        let a = net.sigma_mn / (net.sigma_m * net.sigma_m);
+        let n = m
+            .iter()
+            .map(|&mi| a * mi + sigma_perp * r.sample::<f64, _>(StandardNormal))
+            .collect();
+        Ok(FiniteNetwork {
+            g: net.g,
+            chi,
+            m,
+            n,
+        })
+    }
+
+    /// Number of units `N`.
+    pub fn len(&self) -> usize {
+        self.m.len()
+    }
+
+    /// Always `false`: [`FiniteNetwork::sample`] draws at least one unit.
+    pub fn is_empty(&self) -> bool {
+        self.m.is_empty()
+    }
+
+    /// `out = J phi(x) = g chi phi(x) / sqrt(N) + m (n . phi(x)) / N`.
+    pub fn drive(&self, x: &[f64], out: &mut [f64]) {
+        let nn = self.len();
+        let phi: Vec<f64> = x.iter().map(|v| v.tanh()).collect();
+        let kappa = self.n.iter().zip(&phi).map(|(a, b)| a * b).sum::<f64>() / nn as f64;
+        out.iter_mut()
+            .zip(&self.m)
+            .for_each(|(o, &mi)| *o = kappa * mi);
+        let Some(chi) = &self.chi else {
+            return;
+        };
+        let c = self.g / (nn as f64).sqrt();
+        for (col, p) in chi.as_slice().chunks_exact(nn).zip(&phi) {
+            let a = c * p;
+            out.iter_mut().zip(col).for_each(|(o, &v)| *o += a * v);
+        }
+    }
+
+    /// Euler steps with `dt = 1` (`x <- J phi(x)`, the fixed-point map of
+    /// `dx/dt = -x + J phi(x)`) from `x = m` until `max |x - J phi(x)| < opts.tol` (MF-2, MF-5).
+    /// Convergence means the spectral radius of `J diag(phi'(x*))` is below 1, so the fixed
+    /// point is linearly stable. From `x = m` the network settles on `+kappa` (or on the
+    /// trivial state). An error after `opts.max_steps` steps without convergence (near the
+    /// onset `sigma_mn = 1` the contraction is slow).
+    pub fn relax(&self, opts: &RelaxOptions) -> Result<FiniteState> {
+        let nn = self.len();
+        let mut x = self.m.clone();
+        let mut y = vec![0.0; nn];
+        let mut res = f64::INFINITY;
+        for step in 1..=opts.max_steps {
+            self.drive(&x, &mut y);
+            res = x
+                .iter()
+                .zip(&y)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            std::mem::swap(&mut x, &mut y);
+            if res < opts.tol {
+                let kappa = self
+                    .n
+                    .iter()
+                    .zip(&x)
+                    .map(|(a, b)| a * b.tanh())
+                    .sum::<f64>()
+                    / nn as f64;
+                let delta0 = x.iter().map(|v| v * v).sum::<f64>() / nn as f64;
+                return Ok(FiniteState {
+                    kappa,
+                    delta0,
+                    steps: step,
+                    x,
+                });
+            }
+        }
+        Err(Error::invalid(
+            "relax",
+            format!(
+                "no stationary state after {} steps (residual {res:.2e} > tol {:.1e}); raise \
+                 max_steps or move sigma_mn away from the onset 1",
+                opts.max_steps, opts.tol
+            ),
+        ))
+    }
+}
+
+/// Leading-order standard deviation `c / sqrt(N)` of the `kappa` of one [`FiniteNetwork`] of
+/// `n_units` units around the non-trivial mean field (theory/mean_field.md, Checks; MF-2):
+/// `sd = sqrt(Var(n phi(x)) / N) / (1 - F')`. `Var(n phi(x))` is the spread of the sample mean
+/// that defines `kappa` at fixed `kappa` (`x = kappa m + delta`, `delta ~ N(0, q)`,
+/// `q = g^2 <[phi^2]>`); `1 - F' = 2 sigma_mn kappa^2 sigma_m^2 |P| / (1 - g^2 |P|)`, with
+/// `P = d<[phi']>/dD = <[phi''']>/2` at `Delta_0`, is the linear response of the
+/// self-consistency `kappa = F(kappa) = sigma_mn kappa <[phi']>_{Delta(kappa)}`. The
+/// expectations are 2-D Gauss-Hermite sums of order 120. `None` for `sigma_mn <= 1` (no
+/// non-trivial state; the spread diverges at the onset as `1/kappa^2`).
+pub fn kappa_sd(net: &RankOne, sigma_perp: f64, n_units: usize) -> Result<Option<f64>> {
+    let Some(s) = solve(net, &MeanFieldOptions::default())?.nontrivial else {
+        return Ok(None);
+    };
+    let gh = GaussianRule::gauss_hermite(120)?;
+    let q = net.g * net.g * s.mean_phi2;
+    let (mut e_z2phi2, mut e_phi2) = (0.0, 0.0);
+    for (&z1, &w1) in gh.nodes().iter().zip(gh.weights()) {
+        for (&z2, &w2) in gh.nodes().iter().zip(gh.weights()) {
+            let p2 = (s.kappa * net.sigma_m * z1 + q.sqrt() * z2).tanh().powi(2);
+            e_z2phi2 += w1 * w2 * z1 * z1 * p2;
+            e_phi2 += w1 * w2 * p2;
+        }
+    }
+    let a = net.sigma_mn / net.sigma_m;
+    let var = a * a * e_z2phi2 + sigma_perp * sigma_perp * e_phi2 - s.kappa.powi(2);
+    // phi''' = -2 sech^2 (1 - 3 tanh^2).
+    let p = 0.5
+        * gh.average(s.delta0, |x| {
+            let t2 = x.tanh().powi(2);
+            -2.0 * (1.0 - t2) * (1.0 - 3.0 * t2)
+        });
+    let gain = 2.0 * net.sigma_mn * (s.kappa * net.sigma_m).powi(2) * p.abs()
+        / (1.0 - net.g * net.g * p.abs());
+    Ok(Some((var / n_units as f64).sqrt() / gain))
 }

@@ -7,7 +7,8 @@
 //!   [`lag_ntk_sd`], its leading finite-width spread (RI-4), from the moments of a circular
 //!   element ([`circular_moment`]).
 //! - [`memory_variance`], [`sensitivity_variance`]: the curse of memory of a scalar recurrence
-//!   (RI-6).
+//!   (RI-6), with [`finite_horizon_moments`] and their Monte Carlo estimate
+//!   [`monte_carlo_moments`].
 //! - [`DiagonalRnn`]: the diagonal student of the extrapolation protocol (RI-7).
 //! - [`FixedPointRnn`], [`schuessler_weight_change`]: the input-driven fixed point trained on
 //!   `W` and its weight change to leading and second order (RI-8).
@@ -331,6 +332,27 @@ pub fn finite_horizon_moments(lambda: f64, horizon: usize) -> (f64, f64) {
         p *= l2;
     }
     (eh2, var_s)
+}
+
+/// Monte Carlo estimates of the two moments of [`finite_horizon_moments`] (RI-6): the mean
+/// squares of `h_T` and `s_T = dh_T/dlambda` over `chains` independent chains of `horizon`
+/// steps from `h_0 = s_0 = 0`, `s_t = lambda s_{t-1} + h_{t-1}`, `h_t = lambda h_{t-1} + x_t`,
+/// the `x_t` drawn chain by chain from `random::rng(seed, stream::SAMPLES)`. Both are centred
+/// Gaussians, so each estimate has relative sd `sqrt(2 / chains)`.
+pub fn monte_carlo_moments(lambda: f64, horizon: usize, chains: usize, seed: u64) -> (f64, f64) {
+    let mut r = rng(seed, stream::SAMPLES);
+    let (mut sum_h2, mut sum_s2) = (0.0, 0.0);
+    for _ in 0..chains {
+        let (mut h, mut s) = (0.0f64, 0.0f64);
+        for _ in 0..horizon {
+            s = lambda * s + h;
+            h = lambda * h + r.sample::<f64, _>(StandardNormal);
+        }
+        sum_h2 += h * h;
+        sum_s2 += s * s;
+    }
+    let m = chains as f64;
+    (sum_h2 / m, sum_s2 / m)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -634,6 +634,10 @@ fn main() -> ExitCode {
                 log_y,
                 log_z,
                 fit_slope,
+                title: None,
+                x_label: None,
+                y_label: None,
+                points: vec![],
                 filter,
             };
             input(learndyn::scan::plot_table(&table, &req, &stem)).map(|_| {
