@@ -545,3 +545,48 @@ mod easy {
         );
     }
 }
+
+/// Issue 12's new-user case: a bistable system (Duffing, 2 stable points and a saddle) seen
+/// through 20 noisy neurons. The default latent GRU fit (encoder initial states, clipping, the
+/// cosine schedule; no invented input pulse) finds both attractors and the saddle in the data's
+/// domain; one shared initial state for every trial (the old trial-mean route) is warned about.
+#[test]
+fn rf3_default_gru_fit_finds_both_attractors_of_a_bistable_system() {
+    use learndyn::recovery::{dataset, inspect, latent, spec::Spec};
+    let d = dataset::generate(
+        &Spec::parse(
+            "seed = 0\n[system]\nkind = \"duffing\"\ndelta = 0.5\nalpha = 1.0\nbeta = 0.1\n\
+             [trials]\ncount = 60\nsteps = 200\ndt = 0.05\n\
+             [observe]\nmixing = \"linear\"\nneurons = 20\nnoise = \"gaussian\"\nnoise_std = 0.05\n\
+             [split]\ntrain = 0.7\nvalidation = 0.15\n",
+            "<test>",
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("learndyn-latent-duffing-{}", std::process::id()));
+    let spec = latent::LatentSpec {
+        steps: 1000,
+        validate_every: 250,
+        ..latent::LatentSpec::new(latent::LatentForm::Gru, 4)
+    };
+    let r = latent::fit(&d, &spec, &dir, &mut |_| {}).unwrap();
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    let insp = inspect::inspect(&d, &dir, None).unwrap();
+    eprintln!("{}", insp.summary());
+    assert_eq!(insp.counts["stable"], 2, "{:?}", insp.counts);
+    assert_eq!(insp.counts["saddle"], 1, "{:?}", insp.counts);
+    let shared = latent::LatentSpec {
+        steps: 50,
+        initial: latent::Initial::Shared,
+        ..spec
+    };
+    let r = latent::fit(&d, &shared, &dir.join("shared"), &mut |_| {}).unwrap();
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("cannot tell trials apart")),
+        "{:?}",
+        r.warnings
+    );
+}

@@ -55,7 +55,7 @@ pub fn draw_inspect_figure(insp: &Inspection, stem: &Path) -> Result<(), PlotErr
             let pts: Vec<(f64, f64)> = insp
                 .points
                 .iter()
-                .filter(|p| p.kind == kind)
+                .filter(|p| p.kind == kind && p.in_data_domain)
                 .filter_map(|p| p.pcs.as_ref().map(|v| pick(v)))
                 .collect();
             if !pts.is_empty() {

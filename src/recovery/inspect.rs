@@ -51,6 +51,10 @@ pub struct InspectedPoint {
     pub eigenvalues: Vec<[f64; 2]>,
     /// `1 / |Re r|` of the most persistent direction, time units.
     pub slowest_timescale: f64,
+    /// Whether the point lies within the range of the model's latents on the data (per
+    /// latent coordinate, widened by 10% of that range on each side). Points outside (e.g.
+    /// in a GRU's saturated region, where every state barely moves) are listed but not counted.
+    pub in_data_domain: bool,
 }
 
 /// `inspect.json`.
@@ -60,8 +64,10 @@ pub struct Inspection {
     pub model: String,
     /// Marginal-rate tolerance used, per time unit.
     pub rate_tol: f64,
-    /// Points by kind.
+    /// Points by kind, within the data's domain.
     pub counts: BTreeMap<String, usize>,
+    /// Points outside the data's domain (not in `counts`).
+    pub outside_data_domain: usize,
     /// The points, stable ones first, then by slowest timescale (longest first).
     pub points: Vec<InspectedPoint>,
     /// Fraction of the data's variance along each principal axis shown.
@@ -112,15 +118,29 @@ pub fn inspect(d: &Dataset, dir: &Path, rate_tol: Option<f64>) -> Result<Inspect
             points.push(classify(p.x.clone(), rates, tol, neurons, pcs));
         }
     }
+    let (lo, hi) = latent_box(&f.latents);
+    for p in &mut points {
+        p.in_data_domain = p
+            .latent
+            .iter()
+            .enumerate()
+            .all(|(j, x)| j < lo.len() && *x >= lo[j] && *x <= hi[j]);
+    }
     points.sort_by(|a, b| {
-        (a.kind != "stable")
-            .cmp(&(b.kind != "stable"))
+        (!a.in_data_domain)
+            .cmp(&!b.in_data_domain)
+            .then((a.kind != "stable").cmp(&(b.kind != "stable")))
             .then(b.slowest_timescale.total_cmp(&a.slowest_timescale))
     });
     let mut counts = BTreeMap::new();
     for k in ["stable", "marginal", "saddle", "unstable"] {
-        counts.insert(k.to_string(), points.iter().filter(|p| p.kind == k).count());
+        let n = points
+            .iter()
+            .filter(|p| p.in_data_domain && p.kind == k)
+            .count();
+        counts.insert(k.to_string(), n);
     }
+    let outside_data_domain = points.iter().filter(|p| !p.in_data_domain).count();
     let sp = &d.meta.splits;
     let shown: Vec<usize> = sp
         .test
@@ -156,6 +176,7 @@ pub fn inspect(d: &Dataset, dir: &Path, rate_tol: Option<f64>) -> Result<Inspect
         model: dir.display().to_string(),
         rate_tol: tol,
         counts,
+        outside_data_domain,
         points,
         pc_explained: explained,
         axes: (mean, axes),
@@ -197,7 +218,28 @@ fn classify(
         } else {
             f64::INFINITY
         },
+        in_data_domain: true,
     }
+}
+
+/// Per-coordinate range of the latents `[trials, time, k]`, widened by 10% on each side.
+fn latent_box(l: &crate::npy::Array3) -> (Vec<f64>, Vec<f64>) {
+    let k = l.shape[2];
+    let (mut lo, mut hi) = (vec![f64::INFINITY; k], vec![f64::NEG_INFINITY; k]);
+    for row in l.data.chunks(k.max(1)) {
+        for (j, v) in row.iter().enumerate() {
+            if v.is_finite() {
+                lo[j] = lo[j].min(*v);
+                hi[j] = hi[j].max(*v);
+            }
+        }
+    }
+    for j in 0..k {
+        let w = 0.1 * (hi[j] - lo[j]).max(0.0);
+        lo[j] -= w;
+        hi[j] += w;
+    }
+    (lo, hi)
 }
 
 /// Mean, top principal axes (neurons x `N_PCS`) and explained fractions of the observations
@@ -295,15 +337,22 @@ impl Inspection {
         let mut s = format!("model: {}\n", self.model);
         let c = |k: &str| self.counts.get(k).copied().unwrap_or(0);
         s += &format!(
-            "fixed points: {} ({} stable, {} marginal, {} saddles, {} unstable; marginal = |rate| < {} per time unit)\n",
-            self.points.len(),
+            "fixed points in the data's domain: {} ({} stable, {} marginal, {} saddles, {} unstable; marginal = |rate| < {} per time unit)\n",
+            self.points.len() - self.outside_data_domain,
             c("stable"),
             c("marginal"),
             c("saddle"),
             c("unstable"),
             sig(self.rate_tol)
         );
-        let mut taus: Vec<f64> = self.points.iter().map(|p| p.slowest_timescale).collect();
+        if self.outside_data_domain > 0 {
+            s += &format!(
+                "  and {} more outside the range of the model's latents on the data (not counted)\n",
+                self.outside_data_domain
+            );
+        }
+        let inside = self.points.iter().filter(|p| p.in_data_domain);
+        let mut taus: Vec<f64> = inside.map(|p| p.slowest_timescale).collect();
         taus.sort_by(|a, b| b.total_cmp(a));
         if !taus.is_empty() {
             let shown: Vec<String> = taus.iter().take(5).map(|&t| sig(t)).collect();
@@ -316,8 +365,13 @@ impl Inspection {
                     .collect::<Vec<_>>()
                     .join(" ")
             });
+            let out = if p.in_data_domain {
+                ""
+            } else {
+                "  (outside the data)"
+            };
             s += &format!(
-                "  {i:>2} {:<9} tau {:>9}  PCs {pcs}\n",
+                "  {i:>2} {:<9} tau {:>9}  PCs {pcs}{out}\n",
                 p.kind,
                 sig(p.slowest_timescale)
             );

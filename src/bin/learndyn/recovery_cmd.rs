@@ -599,6 +599,7 @@ fn write_inspection(
         "n_unstable".into(),
         "n_marginal".into(),
         "slowest_timescale".into(),
+        "in_data_domain".into(),
     ];
     header.extend((1..=n_pc).map(|i| format!("pc{i}")));
     header.extend((0..k).map(|i| format!("latent{i}")));
@@ -611,6 +612,7 @@ fn write_inspection(
             p.n_unstable.to_string(),
             p.n_marginal.to_string(),
             format!("{}", p.slowest_timescale),
+            u8::from(p.in_data_domain).to_string(),
         ];
         let nan = |m: usize| vec!["nan".to_string(); m];
         row.extend(
