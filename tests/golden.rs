@@ -86,11 +86,15 @@ golden_cases! {
     scan_smoke: Scan("configs/scan_smoke.toml");
     scan_time_to_learn: Scan("configs/scan_time_to_learn.toml");
     // Figures at their spec's --quick size.
+    figure_ctdb_latent_sweep: Figure("ctdb_latent_sweep");
     figure_depth_plateau: Figure("depth_plateau");
     figure_kunin_single_neuron: Figure("kunin_single_neuron");
     figure_lazy_rich: Figure("lazy_rich");
     figure_lr_scaling: Figure("lr_scaling");
+    figure_mean_field: Figure("mean_field");
     figure_partial_observation: Figure("partial_observation");
+    figure_procedure_timescales: Figure("procedure_timescales");
+    figure_random_init: Figure("random_init");
     figure_riccati_unaligned: Figure("riccati_unaligned");
     figure_rnn_flip_flop: Figure("rnn_flip_flop");
     figure_rnn_integrator: Figure("rnn_integrator");
