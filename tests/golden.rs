@@ -100,8 +100,11 @@ golden_cases! {
     figure_rnn_integrator: Figure("rnn_integrator");
     figure_rnn_integrator_bulk: Figure("rnn_integrator_bulk");
     figure_rnn_integrator_lowrank: Figure("rnn_integrator_lowrank");
+    figure_ring_recovery: Figure("ring_recovery");
     figure_rnn_temporal_precedence: Figure("rnn_temporal_precedence");
     figure_saxe_modes: Figure("saxe_modes");
+    figure_validity_data: Figure("validity_data");
+    figure_validity_map: Figure("validity_map");
 }
 
 /// Every shipped config, scan spec and figure spec has a case, and every reference folder

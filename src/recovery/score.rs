@@ -266,6 +266,19 @@ pub struct Report {
 
 /// Score `fitted` against the truth of `d` (see the module docs and docs/recovery.md).
 pub fn score(d: &Dataset, fitted: &Fitted) -> Result<Report> {
+    score_selected(d, fitted, &|_| true)
+}
+
+/// As [`score`], but the separable metrics for which `wanted(id)` is false (`"M3"`, `"M7"`,
+/// `"M8"`: the few-shot GLM, DSA and the spectral divergences, the expensive ones that
+/// nothing else needs) are not computed: their entries are null with the reason "not
+/// selected". Recovery runs pass their `[score] metrics` here.
+pub fn score_selected(
+    d: &Dataset,
+    fitted: &Fitted,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Result<Report> {
+    let skip = |name: &str| na(name, "not selected ([score] metrics)");
     let sp = &d.meta.splits;
     let train = &sp.train;
     let eval: Vec<usize> = sp.validation.iter().chain(&sp.test).copied().collect();
@@ -287,7 +300,14 @@ pub fn score(d: &Dataset, fitted: &Fitted) -> Result<Report> {
         },
     );
     m.insert("M2".into(), co_bps(d, fitted, train, &eval)?);
-    m.insert("M3".into(), fewshot_co_bps(d, fitted, train, &eval)?);
+    m.insert(
+        "M3".into(),
+        if wanted("M3") {
+            fewshot_co_bps(d, fitted, train, &eval)?
+        } else {
+            skip("fewshot_co_bps")
+        },
+    );
     // M4 state R^2 (true -> inferred) and M5 latent R^2 (inferred -> true): affine maps
     // fitted on the training trials, scored on the evaluation trials.
     let fwd = regress::fit_affine(&z_tr, &h_tr, 0.0)?;
@@ -318,8 +338,18 @@ pub fn score(d: &Dataset, fitted: &Fitted) -> Result<Report> {
         },
     );
     let mut figure = crate::recovery::mechanism::FigureData::default();
-    m.insert("M7".into(), dsa(d, fitted, &eval)?);
-    m.insert("M8".into(), divergences(d, fitted, &back, &eval)?);
+    let m7 = if wanted("M7") {
+        dsa(d, fitted, &eval)?
+    } else {
+        skip("DSA")
+    };
+    m.insert("M7".into(), m7);
+    let m8 = if wanted("M8") {
+        divergences(d, fitted, &back, &eval)?
+    } else {
+        skip("D_H")
+    };
+    m.insert("M8".into(), m8);
     crate::recovery::mechanism::mechanism(d, fitted, &back, &mut m, &mut figure)?;
     Ok(Report {
         format: "learndyn-recovery-score".into(),

@@ -77,7 +77,12 @@ impl RecoveryJobs<'_> {
             return Ok(Outcome::Diverged(why));
         }
         let fitted = score::Fitted::read(&model, &d)?;
-        let report = score::score(&d, &fitted)?;
+        let wanted = |id: &str| {
+            self.scores
+                .iter()
+                .any(|(_, m, _)| columns::id_name(*m) == id)
+        };
+        let report = score::score_selected(&d, &fitted, &wanted)?;
         if keep != Keep::None {
             report.write(work)?;
             let _ = std::fs::copy(model.join("fit.json"), work.join("fit.json"));
