@@ -1,8 +1,8 @@
-//! The theory figures `mean_field` and `random_init` in quick mode (`learndyn figure <id>
-//! --quick`, what CI runs): their tables hold the closed forms, and their simulated columns
-//! agree with them within the tolerances derived in theory/mean_field.md and
-//! theory/random_init.md (the same as the tests of `theory_mean_field.rs` and
-//! `theory_random_init.rs`, at the figures' quick sizes).
+//! The theory figures `mean_field`, `random_init` and `aligned_oblique` in quick mode
+//! (`learndyn figure <id> --quick`, what CI runs): their tables hold the closed forms, and their
+//! simulated columns agree with them within the tolerances derived in theory/mean_field.md and
+//! theory/random_init.md (the same as the tests of `theory_mean_field.rs`,
+//! `theory_random_init.rs` and `theory_aligned_oblique.rs`, at the figures' quick sizes).
 use learndyn::theory::mean_field::{self as mf, kappa_sd, onset_kappa, RankOne};
 use learndyn::theory::random_init::{
     lag_ntk, lag_ntk_sd, memory_variance, sensitivity_variance, FixedPointRnn,
@@ -39,9 +39,11 @@ fn num(row: &HashMap<String, String>, col: &str) -> f64 {
 fn quick_data(id: &'static str) -> PathBuf {
     static MF: OnceLock<PathBuf> = OnceLock::new();
     static RI: OnceLock<PathBuf> = OnceLock::new();
+    static AO: OnceLock<PathBuf> = OnceLock::new();
     let cell = match id {
         "mean_field" => &MF,
         "random_init" => &RI,
+        "aligned_oblique" => &AO,
         _ => unreachable!(),
     };
     cell.get_or_init(|| {
@@ -378,4 +380,65 @@ fn ri8_random_init_figure_weight_change_shrinks_as_one_minus_g_squared() {
         );
     }
     assert!(rows.len() >= 6);
+}
+
+/// Check AO1 in the quick `aligned_oblique` figure (RI-9): the fitted exponent of `corr`
+/// against `N` is `-1/2` for the large readout and 0 for the small one, each within 4
+/// standard errors of its regression (the table's `se`, recomputed here from the rows); every
+/// network is trained (final loss below 1% of the small readout's initial loss); at the largest
+/// `N` every small-readout `corr` exceeds every large-readout one; the guide columns are the
+/// powers `N^0`, `N^-1/4`, `N^-1/2`.
+#[test]
+fn ri9_aligned_oblique_figure_corr_scales_as_its_readout_predicts() {
+    use learndyn::theory::aligned_oblique::loglog_fit;
+    let data = quick_data("aligned_oblique");
+    let rows = read(&data.join("aligned_oblique.csv"));
+    let n: Vec<f64> = rows.iter().map(|r| num(r, "N")).collect();
+    for r in &rows {
+        let s0 = num(r, "loss_init_small");
+        for col in ["loss_small", "loss_large"] {
+            assert!(num(r, col) < 0.01 * s0, "{r:?}: {col}");
+        }
+    }
+    let fits = read(&data.join("aligned_oblique_fit.csv"));
+    for (col, scale, want) in [("corr_small", "small", 0.0), ("corr_large", "large", -0.5)] {
+        let y: Vec<f64> = rows.iter().map(|r| num(r, col)).collect();
+        let f = loglog_fit(&n, &y).unwrap();
+        let row = fits
+            .iter()
+            .find(|r| r["quantity"] == "corr" && r["scale"] == scale)
+            .unwrap();
+        assert!(
+            (num(row, "slope") - f.slope).abs() < 1e-12 && (num(row, "se") - f.se).abs() < 1e-12
+        );
+        assert!((num(row, "slope_theory") - want).abs() < 1e-15);
+        assert!(
+            (f.slope - want).abs() <= 4.0 * f.se,
+            "{col}: slope {:.3} +- {:.3}, predicted {want}",
+            f.slope,
+            f.se
+        );
+    }
+    let n_max = n.iter().cloned().fold(0.0, f64::max);
+    let top: Vec<_> = rows
+        .iter()
+        .filter(|r| (num(r, "N") - n_max).abs() < 0.5)
+        .collect();
+    let min_small = top
+        .iter()
+        .map(|r| num(r, "corr_small"))
+        .fold(f64::INFINITY, f64::min);
+    let max_large = top.iter().map(|r| num(r, "corr_large")).fold(0.0, f64::max);
+    assert!(
+        min_small > max_large,
+        "N = {n_max}: {min_small} <= {max_large}"
+    );
+    let n_min = n.iter().cloned().fold(f64::INFINITY, f64::min);
+    for r in &rows {
+        let ratio = num(r, "N") / n_min;
+        let g0 = num(r, "guide_n0");
+        let g2 = num(r, "guide_n_m1_2") / ratio.powf(-0.5);
+        let g1 = num(r, "guide_n_m1_4") / ratio.powf(-0.25);
+        assert!(((g1 * g1) / (g0 * g2) - 1.0).abs() < 1e-12, "{r:?}");
+    }
 }

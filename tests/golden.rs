@@ -86,6 +86,7 @@ golden_cases! {
     scan_smoke: Scan("configs/scan_smoke.toml");
     scan_time_to_learn: Scan("configs/scan_time_to_learn.toml");
     // Figures at their spec's --quick size.
+    figure_aligned_oblique: Figure("aligned_oblique");
     figure_ctdb_latent_sweep: Figure("ctdb_latent_sweep");
     figure_depth_plateau: Figure("depth_plateau");
     figure_kunin_single_neuron: Figure("kunin_single_neuron");

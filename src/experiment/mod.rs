@@ -12,6 +12,7 @@
 //! It returns [`Record`]s (the rows of `records.csv`), a [`Summary`] of discrepancies, final
 //! weights and diagnostics. Nothing is printed; progress goes to a callback.
 
+pub mod aligned_oblique;
 pub mod config;
 pub mod examples;
 pub mod family;

@@ -35,6 +35,7 @@ use crate::scan::{self, ScanSpec};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
+pub mod aligned_oblique;
 pub mod mean_field;
 pub mod procedures;
 pub mod random_init;

@@ -2,7 +2,8 @@
 //! written as scan-style tables (`point,replicate,...`) that the `[[plot]]`s draw.
 //!
 //! The source file names one calculation (one variant of [`TheoryFigure`]; the mean-field and
-//! random-init calculations are in [`super::mean_field`] and [`super::random_init`]):
+//! random-init calculations are in [`super::mean_field`] and [`super::random_init`], check AO1's
+//! trained networks in [`super::aligned_oblique`]):
 //!
 //! ```toml
 //! [partial_observation]      # theory/partial_observation.md, attractors.md §3.6 and C1
@@ -41,6 +42,9 @@ pub enum TheoryFigure {
     /// Student timescale vs observed fraction per training procedure (fits, not only closed
     /// forms: [`super::procedures`]).
     Procedures(super::procedures::ProceduresFigure),
+    /// Aligned vs oblique dynamics: readout correlation and participation ratio of trained
+    /// RNNs against `N` (trained networks, check AO1: [`super::aligned_oblique`]).
+    AlignedOblique(super::aligned_oblique::AlignedObliqueFigure),
 }
 
 /// `[partial_observation]`.
@@ -71,6 +75,7 @@ pub fn make(fig: &TheoryFigure, data: &Path) -> Result<Vec<std::path::PathBuf>> 
         TheoryFigure::MeanField(p) => super::mean_field::make(p, data),
         TheoryFigure::RandomInit(p) => super::random_init::make(p, data),
         TheoryFigure::Procedures(p) => super::procedures::make(p, data),
+        TheoryFigure::AlignedOblique(p) => super::aligned_oblique::make(p, data),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Learning-dynamics theory: closed forms and reduced ODEs, each citing its equation ID in
 //! `theory/deep_linear.md`.
 
+pub mod aligned_oblique;
 pub mod arora;
 pub mod deep_linear;
 pub mod kunin;
