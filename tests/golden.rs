@@ -89,6 +89,8 @@ golden_cases! {
     figure_aligned_oblique: Figure("aligned_oblique");
     figure_ctdb_latent_sweep: Figure("ctdb_latent_sweep");
     figure_depth_plateau: Figure("depth_plateau");
+    figure_duffing_out_of_domain: Figure("duffing_out_of_domain");
+    figure_galgali_trio: Figure("galgali_trio");
     figure_kunin_single_neuron: Figure("kunin_single_neuron");
     figure_lazy_rich: Figure("lazy_rich");
     figure_lr_scaling: Figure("lr_scaling");

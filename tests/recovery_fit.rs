@@ -129,3 +129,39 @@ fn observed_student_converges_to_the_partial_observation_closed_form() {
     assert!(long < short / 2.0, "error {short} -> {long}");
     assert!(long < 0.02, "error {long}");
 }
+
+/// RM-3: M12's `model_top_multiplier` of a linear fit is the largest |eigenvalue| of its
+/// matrix `A` (the fitted top discrete eigenvalue, one bin per step), and
+/// `true_top_multiplier` the truth's `exp(max Re lambda dt)`: `exp(-dt)` for the chain
+/// `B - I` (every eigenvalue -1), 1 for a line attractor (its marginal direction).
+#[test]
+fn rm3_top_multiplier_of_a_linear_fit_is_its_matrix_top_eigenvalue() {
+    let d = chain(3, 3, 10, 200);
+    let dir = tmp("top-multiplier");
+    fit::fit(&d, FitMethod::Observed, None, 0.0, &dir).unwrap();
+    let top = linalg::eigenvalues(&read_a(&dir))
+        .unwrap()
+        .iter()
+        .map(|z| z.norm())
+        .fold(0.0, f64::max);
+    let r = score::score(&d, &Fitted::read(&dir, &d).unwrap()).unwrap();
+    let m12 = &r.metrics["M12"];
+    let model = m12["model_top_multiplier"]
+        .as_f64()
+        .expect("model multiplier");
+    assert!((model - top).abs() < 1e-9 * top, "{model} vs |eig A| {top}");
+    let truth = m12["true_top_multiplier"]
+        .as_f64()
+        .expect("true multiplier");
+    assert!((truth - (-0.05f64).exp()).abs() < 1e-12, "{truth}");
+    let line = Spec::parse(
+        "[system]\nkind = \"integrator\"\ndim = 2\nleak = 0.0\n[trials]\ncount = 10\nsteps = 50\n\
+         [observe]\nneurons = 4\n",
+        "<test>",
+    )
+    .unwrap();
+    let d = dataset::generate(&line).unwrap();
+    let r = score::score(&d, &Fitted::truth(&d)).unwrap();
+    let truth = r.metrics["M12"]["true_top_multiplier"].as_f64();
+    assert_eq!(truth, Some(1.0), "{}", r.metrics["M12"]);
+}

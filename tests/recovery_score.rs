@@ -119,6 +119,7 @@ fn external(d: &Dataset, name: &str, edit: impl FnOnce(&mut Vec<ModelPoint>)) ->
         time: TimeKind::Continuous,
         dt: None,
         points: pts,
+        linear_jacobian: None,
     };
     std::fs::write(
         dir.join("fixed_points.json"),

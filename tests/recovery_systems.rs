@@ -445,3 +445,81 @@ fn perturbed_ring_fixed_points_are_exact_and_complete() {
         "found {hits} of the listed points"
     );
 }
+
+/// RS-9: `trials.basin = k` keeps only initial states whose noise-free flow ends at the k-th
+/// stable true fixed point (C5's one-basin training data): every trial of Duffing with
+/// `basin = 0` starts in the basin of the focus at (-3.162, 0), with `basin = 1` in that of
+/// (+3.162, 0), and both sets lie in the same box. Out-of-range indices and a box that holds
+/// no state of the basin are errors naming `trials.basin`.
+#[test]
+fn basin_option_keeps_only_initial_states_in_one_basin() {
+    let spec_n = |count: usize, extra: &str| {
+        Spec::parse(
+            &format!(
+                "seed = 3\n[system]\nkind = \"duffing\"\n[trials]\ncount = {count}\nsteps = 2\n\
+                 dt = 0.1\n{extra}\n[observe]\nneurons = 2\nnoise = \"none\"\n"
+            ),
+            "<test>",
+        )
+    };
+    let spec = |extra: &str| spec_n(40, extra);
+    let truth = system("kind = \"duffing\"").truth().expect("truth");
+    let foci: Vec<&Vec<f64>> = truth
+        .fixed_points
+        .iter()
+        .filter(|p| p.stable)
+        .map(|p| &p.x)
+        .collect();
+    assert!(
+        foci[0][0] < 0.0 && foci[1][0] > 0.0,
+        "stable points in attractors.json order"
+    );
+    let duffing = system("kind = \"duffing\"");
+    for (basin, focus) in foci.iter().enumerate() {
+        let s = spec(&format!("basin = {basin}")).expect("valid spec");
+        let d = learndyn::recovery::dataset::generate(&s).expect("dataset");
+        for k in 0..d.latents.shape[0] {
+            let x0 = [d.latents.get(k, 0, 0), d.latents.get(k, 0, 1)];
+            assert!(
+                x0[0].abs() <= 4.0 && x0[1].abs() <= 2.5,
+                "inside the box: {x0:?}"
+            );
+            // The noise-free flow over 50 slowest timescales (4 time units each).
+            let end = learndyn::recovery::system::trajectory(duffing.as_ref(), &x0, &[0.0, 200.0])
+                .expect("trajectory");
+            assert!(
+                dist(&end[1], focus) < 1e-3,
+                "basin {basin}, trial {k} from {x0:?} ends at {:?}",
+                end[1]
+            );
+        }
+    }
+    // Without the option both basins are drawn.
+    let d = learndyn::recovery::dataset::generate(&spec("").unwrap()).expect("dataset");
+    let ends: Vec<f64> = (0..d.latents.shape[0])
+        .map(|k| {
+            let x0 = [d.latents.get(k, 0, 0), d.latents.get(k, 0, 1)];
+            learndyn::recovery::system::trajectory(duffing.as_ref(), &x0, &[0.0, 200.0]).unwrap()[1]
+                [0]
+        })
+        .collect();
+    assert!(ends.iter().any(|&x| x < 0.0) && ends.iter().any(|&x| x > 0.0));
+    let err = spec("basin = 2").unwrap_err().to_string();
+    assert!(
+        err.contains("trials.basin") && err.contains("0 ..= 1"),
+        "{err}"
+    );
+    // A box deep inside the other focus' basin: no accepted draw, the error names the field.
+    let s = spec_n(
+        1,
+        "basin = 0\ninit_low = [3.0, -0.1]\ninit_high = [3.3, 0.1]",
+    )
+    .expect("spec");
+    let err = learndyn::recovery::dataset::generate(&s)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("trials.basin") && err.contains("widen"),
+        "{err}"
+    );
+}

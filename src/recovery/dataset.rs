@@ -10,7 +10,7 @@ use crate::linalg::Matrix;
 use crate::model::state_map::TimeKind;
 use crate::npy::{self, Array3};
 use crate::recovery::observe::{self, Readout};
-use crate::recovery::spec::{Noise, Spec};
+use crate::recovery::spec::{Noise, Spec, BASIN_DRAWS, BASIN_RADIUS};
 use crate::recovery::system::{Driven, System};
 use crate::recovery::truth::Truth;
 use rand::seq::SliceRandom;
@@ -135,9 +135,18 @@ pub fn generate(spec: &Spec) -> Result<Dataset> {
         });
     }
     let conditions: Vec<usize> = (0..t.count).map(|k| k % system.n_conditions()).collect();
+    let basin = match t.basin {
+        Some(index) => Some(Basin::new(system.as_ref(), &truth, index)?),
+        None => None,
+    };
+    let init = Init {
+        lo: &lo,
+        hi: &hi,
+        basin: basin.as_ref(),
+    };
     let trials: Vec<(Vec<f64>, Vec<f64>)> = (0..t.count)
         .into_par_iter()
-        .map(|k| simulate_trial(system.as_ref(), spec, k, conditions[k], &lo, &hi))
+        .map(|k| simulate_trial(system.as_ref(), spec, k, conditions[k], &init))
         .collect::<Result<_>>()?;
     let (steps, n_in) = (t.steps, system.n_inputs());
     let bin = spec.observe.bin;
@@ -226,24 +235,123 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Where trials start: the box `[lo, hi]`, optionally restricted to one basin.
+struct Init<'a> {
+    lo: &'a [f64],
+    hi: &'a [f64],
+    basin: Option<&'a Basin>,
+}
+
+/// `trials.basin`: the stable fixed point whose basin the initial states must lie in, judged
+/// by the noise-free autonomous flow over `horizon` (spec.rs [`BASIN_RADIUS`],
+/// [`BASIN_DRAWS`]).
+struct Basin {
+    /// The spec's index (among the stable true fixed points).
+    index: usize,
+    /// The stable fixed point.
+    target: Vec<f64>,
+    /// Convergence radius: [`BASIN_RADIUS`] x the smallest distance between true fixed points.
+    radius: f64,
+    /// 50 slowest timescales of the stable points: `50 / min |Re lambda|`.
+    horizon: f64,
+}
+
+impl Basin {
+    fn new(system: &dyn System, truth: &Truth, index: usize) -> Result<Basin> {
+        let stable: Vec<_> = truth.fixed_points.iter().filter(|p| p.stable).collect();
+        let bad = |message: String| Error::Config {
+            file: "<spec>".into(),
+            key: "trials.basin".into(),
+            message,
+        };
+        let Some(target) = stable.get(index) else {
+            return Err(bad(format!(
+                "{index} is not the index of a stable fixed point of the truth: it has {}",
+                stable.len()
+            )));
+        };
+        if (0..system.n_conditions()).any(|c| system.fixed_init(c).is_some()) {
+            return Err(bad(format!(
+                "the {} system fixes its trials' initial states; remove trials.basin",
+                system.name()
+            )));
+        }
+        let pts = &truth.fixed_points;
+        let mut min_dist = f64::INFINITY;
+        for (i, a) in pts.iter().enumerate() {
+            for b in &pts[i + 1..] {
+                let d2: f64 = a.x.iter().zip(&b.x).map(|(p, q)| (p - q).powi(2)).sum();
+                min_dist = min_dist.min(d2.sqrt());
+            }
+        }
+        // A single fixed point: its whole state space is its basin, any radius will do.
+        let scale = if min_dist.is_finite() { min_dist } else { 1.0 };
+        let slowest = stable
+            .iter()
+            .flat_map(|p| p.eigenvalues.iter().map(|e| e[0].abs()))
+            .fold(f64::INFINITY, f64::min);
+        Ok(Basin {
+            index,
+            target: target.x.clone(),
+            radius: BASIN_RADIUS * scale,
+            horizon: 50.0 / slowest,
+        })
+    }
+
+    /// Whether the autonomous flow from `x0` ends within the radius of the target.
+    fn contains(&self, system: &dyn System, x0: &[f64]) -> Result<bool> {
+        let end = crate::recovery::system::trajectory(system, x0, &[0.0, self.horizon])?;
+        let d2: f64 = end[1]
+            .iter()
+            .zip(&self.target)
+            .map(|(p, q)| (p - q).powi(2))
+            .sum();
+        Ok(d2.sqrt() < self.radius)
+    }
+}
+
 /// Trial `k`: its states `steps x dim` and inputs `steps x n_inputs` (row-major, row = sample).
 fn simulate_trial(
     system: &dyn System,
     spec: &Spec,
     k: usize,
     condition: usize,
-    lo: &[f64],
-    hi: &[f64],
+    init: &Init,
 ) -> Result<(Vec<f64>, Vec<f64>)> {
     let t = &spec.trials;
     let (dim, n_in) = (system.dim(), system.n_inputs());
     let mut rng = crate::random::rng(spec.seed, STREAM_TRIAL + k as u64);
-    let mut x: Vec<f64> = system.fixed_init(condition).unwrap_or_else(|| {
-        lo.iter()
-            .zip(hi)
+    let draw = |rng: &mut rand::rngs::ChaCha8Rng| -> Vec<f64> {
+        init.lo
+            .iter()
+            .zip(init.hi)
             .map(|(a, b)| a + (b - a) * rng.random::<f64>())
             .collect()
-    });
+    };
+    let mut x: Vec<f64> = match (system.fixed_init(condition), init.basin) {
+        (Some(x), _) => x,
+        (None, None) => draw(&mut rng),
+        (None, Some(basin)) => {
+            let mut accepted = None;
+            for _ in 0..BASIN_DRAWS {
+                let x = draw(&mut rng);
+                if basin.contains(system, &x)? {
+                    accepted = Some(x);
+                    break;
+                }
+            }
+            accepted.ok_or_else(|| Error::Config {
+                file: "<spec>".into(),
+                key: "trials.basin".into(),
+                message: format!(
+                    "trial {k}: none of {BASIN_DRAWS} initial states drawn from the box flows to \
+                     stable fixed point {} at {:?}; widen trials.init_low / init_high to cover \
+                     its basin, or pick another basin",
+                    basin.index, basin.target
+                ),
+            })?
+        }
+    };
     let u = system.inputs(condition, t.steps, t.dt, &mut rng);
     let mut states = Vec::with_capacity(t.steps * dim);
     let mut inputs = Vec::with_capacity(t.steps * n_in);

@@ -301,9 +301,45 @@ pub(crate) fn mechanism(
         w.push(matching::eigenvalue_wasserstein(&p.eig, &q.eig));
     }
     let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    // The largest one-bin multiplier |exp(lambda dt)| over every point (RM-3): the model's
+    // fitted top discrete eigenvalue (for a linear model, that of its matrix), beside the
+    // truth's (a continuous attractor's marginal direction counts as 1).
+    let dt = d.meta.dt;
+    let top = |pts: &[Point]| {
+        pts.iter()
+            .filter_map(|p| p.eig.first())
+            .map(|z| (z.re * dt).exp())
+            .reduce(f64::max)
+    };
+    // A linear model's matrix gives it without an isolated fixed point.
+    let model_top = match f.fixed_points.as_ref().and_then(|p| {
+        p.linear_jacobian
+            .as_ref()
+            .map(|j| (j, p.time, p.dt.unwrap_or(dt)))
+    }) {
+        Some((j, time, step)) => {
+            let k = j.len();
+            let mu = linalg::eigenvalues(&Matrix::from_fn(k, k, |r, c| j[r][c]))?;
+            mu.iter()
+                .map(|&z| match time {
+                    TimeKind::Continuous => (z.re * dt).exp(),
+                    TimeKind::Discrete => z.norm().powf(dt / step),
+                })
+                .reduce(f64::max)
+        }
+        None => top(&model),
+    };
+    let true_top = match (top(&truth_pts), t.manifolds.is_empty()) {
+        (Some(v), true) => Some(v),
+        (Some(v), false) => Some(v.max(1.0)),
+        (None, false) => Some(1.0),
+        (None, true) => None,
+    };
     m.insert("M12".into(), json!({"name": "timescale_error", "value": mean(&errs),
         "definition": "mean over matched fixed points of mean_i |ln(tau_model_i / tau_true_i)|, tau = 1 / max(|Re lambda|, marginal_rate), slowest modes first",
         "eigenvalue_wasserstein": mean(&w), "matched": errs.len(),
+        "true_top_multiplier": true_top, "model_top_multiplier": model_top,
+        "multiplier_definition": "largest |exp(lambda dt)| over all fixed points (true: and continuous attractors, marginal = 1; a linear model: its matrix), dt = the dataset's bin",
         "reason": if errs.is_empty() { Value::from("no matched fixed points") } else { Value::Null }}));
     spurious(d, &model, &attractor, eps, m);
     Ok(())

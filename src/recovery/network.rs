@@ -288,6 +288,18 @@ impl Network {
         }
     }
 
+    /// The Jacobian shared by every state of a linear network (`lds`: `A`), as rows.
+    pub fn linear_jacobian(&self) -> Option<Vec<Vec<f64>>> {
+        match &self.dynamics {
+            Dynamics::Lds(a) => Some(
+                (0..a.nrows())
+                    .map(|r| (0..a.ncols()).map(|c| a.get(r, c)).collect())
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
     /// Discrete map or continuous flow.
     pub fn time(&self) -> TimeKind {
         match (&self.dynamics, self.file.alpha, self.file.time) {
@@ -704,6 +716,7 @@ pub fn fitted(dir: &Path, d: &Dataset) -> Result<Fitted> {
         time: net.time(),
         dt: (net.time() == TimeKind::Discrete).then_some(step),
         points,
+        linear_jacobian: net.linear_jacobian(),
     });
     let mut fit = Fitted {
         name: dir.display().to_string(),

@@ -36,6 +36,11 @@ pub struct ModelFixedPoints {
     pub dt: Option<f64>,
     /// The points.
     pub points: Vec<ModelPoint>,
+    /// The Jacobian shared by every state, for a linear model (`lds` networks: `A`); optional
+    /// in `fixed_points.json`. M12's `model_top_multiplier` is taken from it when given, so it
+    /// is defined even when the model has no isolated fixed point (a fitted line attractor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linear_jacobian: Option<Vec<Vec<f64>>>,
 }
 
 /// A fitted model as the scorer sees it.
@@ -100,6 +105,7 @@ impl Fitted {
                 time: s.time(),
                 dt: (s.time() == TimeKind::Discrete).then(|| s.map_dt()),
                 points: pts,
+                linear_jacobian: None,
             }
         });
         Fitted {

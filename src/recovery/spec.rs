@@ -49,7 +49,21 @@ pub struct Trials {
     pub init_low: Option<Vec<f64>>,
     /// Upper corner of the initial-state box (with `init_low`).
     pub init_high: Option<Vec<f64>>,
+    /// Keep only initial states in one basin: the index of a stable fixed point of the truth
+    /// (counting only the stable points of `truth/attractors.json`'s `fixed_points`, in that
+    /// order). A draw from the box is rejected unless the noise-free autonomous flow (zero
+    /// input) from it comes within [`BASIN_RADIUS`] x the smallest distance between true
+    /// fixed points of that point; at most [`BASIN_DRAWS`] draws per trial. Absent: every
+    /// draw is kept.
+    pub basin: Option<usize>,
 }
+
+/// Draws per trial before `trials.basin` gives up (the error names the field).
+pub const BASIN_DRAWS: usize = 1000;
+
+/// Convergence radius of `trials.basin`, as a fraction of the smallest distance between two
+/// true fixed points.
+pub const BASIN_RADIUS: f64 = 0.05;
 
 impl Default for Trials {
     fn default() -> Self {
@@ -61,6 +75,7 @@ impl Default for Trials {
             substeps: 10,
             init_low: None,
             init_high: None,
+            basin: None,
         }
     }
 }
@@ -223,6 +238,26 @@ impl Spec {
                 "trials.init_low",
                 "give both init_low and init_high, or neither",
             ));
+        }
+        if let Some(k) = t.basin {
+            let truth = self.system.build()?.truth()?;
+            let stable = truth.fixed_points.iter().filter(|p| p.stable).count();
+            if stable == 0 {
+                return Err(bad(
+                    "trials.basin",
+                    "the truth has no stable fixed point, so no basin to keep; remove trials.basin",
+                ));
+            }
+            if k >= stable {
+                return Err(bad(
+                    "trials.basin",
+                    format!(
+                        "{k} is not the index of a stable fixed point of the truth: it has \
+                         {stable} (valid: 0 ..= {})",
+                        stable - 1
+                    ),
+                ));
+            }
         }
         let o = &self.observe;
         if o.neurons == 0 {

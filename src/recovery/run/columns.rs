@@ -56,7 +56,12 @@ pub const SCORE_COLUMNS: [(MetricId, &str, &[&str]); 17] = [
     (
         MetricId::M12,
         "timescale_error",
-        &["eigenvalue_wasserstein", "matched"],
+        &[
+            "eigenvalue_wasserstein",
+            "matched",
+            "true_top_multiplier",
+            "model_top_multiplier",
+        ],
     ),
     (
         MetricId::M13,
