@@ -165,3 +165,21 @@ fn rm3_top_multiplier_of_a_linear_fit_is_its_matrix_top_eigenvalue() {
     let truth = r.metrics["M12"]["true_top_multiplier"].as_f64();
     assert_eq!(truth, Some(1.0), "{}", r.metrics["M12"]);
 }
+
+/// A regressor without variance (the trio's second input channel is always zero) makes the
+/// least-squares Gram matrix singular: the error names the ridge and the fix, and a small
+/// ridge fits.
+#[test]
+fn collinear_regressors_error_names_the_ridge_and_a_small_ridge_fits() {
+    let text = "seed = 0\n[system]\nkind = \"trio\"\nmechanism = \"line\"\n\
+                [trials]\ncount = 20\nsteps = 200\ndt = 0.001\nprocess_noise = 0.01\nsubsteps = 4\n\
+                [observe]\nmixing = \"linear\"\nneurons = 6\nnoise = \"gaussian\"\nnoise_std = 0.001\nbin = 10\n";
+    let d = dataset::generate(&Spec::parse(text, "<test>").unwrap()).unwrap();
+    let dir = tmp("collinear");
+    let e = fit::fit(&d, FitMethod::Lds, Some(2), 0.0, &dir.join("m0"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("ridge") && e.contains("collinear"), "{e}");
+    fit::fit(&d, FitMethod::Lds, Some(2), 1e-6, &dir.join("m1")).expect("ridge 1e-6 fits");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -339,7 +339,15 @@ pub fn fit(
     for c in 0..width - 1 {
         g.set(c, c, g.get(c, c) + ridge);
     }
-    let w = linalg::solve(&g, &z.t_matmul(&y))?; // width x k: x_{t+1} = w^T z
+    // x_{t+1} = w^T z (w: width x k). A singular Gram matrix means a regressor without
+    // variance (an input that is always zero, a constant unit, collinear units): say which fix.
+    let w = linalg::solve(&g, &z.t_matmul(&y)).map_err(|_| {
+        Error::invalid(
+            "ridge (--ridge; fit.ridge in a run spec)",
+            "the least-squares regressors are collinear (an input channel that is always zero, \
+             a constant or duplicated unit); set a small ridge > 0 (e.g. 1e-6) or drop that input",
+        )
+    })?;
     let r2 = |z: &Matrix, y: &Matrix| crate::recovery::metrics::regress::vw_r2(y, &z.matmul(&w));
     let one_step_r2_train = r2(&z, &y)?;
     let one_step_r2_eval = if eval.is_empty() {
