@@ -6,7 +6,9 @@
 //!
 //! Initial conditions (in true coordinates): a grid over the system's initial-state box
 //! (`GRID` points per axis for 1 to 3 dimensions), or `RANDOM` seeded uniform draws from it in
-//! higher dimension. Horizon `H` = 10 trial durations, `STEPS` samples `H / (STEPS - 1)` apart;
+//! higher dimension. The box is the system's own, not the dataset's `trials.init_low` /
+//! `init_high` or `trials.basin`: E_top asks about every basin, so a model trained on part of
+//! the state space is scored where it was not trained (M16 splits the two). Horizon `H` = 10 trial durations, `STEPS` samples `H / (STEPS - 1)` apart;
 //! the first 3/4 are the transient. An initial condition succeeds when the model's
 //! post-transient states, mapped into true coordinates by the M5 map, and the true ones are
 //! within the match radius of each other in Hausdorff distance. The Lyapunov-spectrum criterion
