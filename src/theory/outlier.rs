@@ -1,5 +1,5 @@
 //! The minimal model of learning to integrate: a single outlier eigenvalue of the recurrent
-//! weights (theory/outlier.md, OL-1..OL-8; Bordelon, Cotler, Pehlevan & Zavatone-Veth 2025;
+//! weights (theory/outlier.md, OL-1..OL-11; Bordelon, Cotler, Pehlevan & Zavatone-Veth 2025;
 //! reference notes §5.2, T5.4-T5.7, checks B1-B2).
 //!
 //! A linear RNN with recurrent weights `W` (N x N), read-in `u` (N) and readout `v` (N), driven
@@ -9,7 +9,10 @@
 //! manifold invariant (OL-7). [`ContinuousOutlier`] is the continuous-time model (OL-1..OL-3),
 //! [`DiscreteOutlier`] the discrete-time one with infinite or finite-sequence lag weights
 //! (OL-4..OL-5), and [`full_matrix_loss_grad`] an independent computation of the same loss and
-//! its gradients for arbitrary `(W, u, v)` (OL-6) that the tests compare against.
+//! its gradients for arbitrary `(W, u, v)` (OL-6) that the tests compare against;
+//! [`full_matrix_loss_grad_damped`] is the same for the damped-oscillation target
+//! `gamma^j cos(omega j)`, whose minimal realization is a conjugate pair of outliers (OL-10),
+//! and serves the full-matrix GD runs from a random bulk (OL-10, OL-11).
 //!
 //! Out of the domain where a loss is finite (`lambda >= 1` or `c_star <= 0` in continuous
 //! time; `|lambda| >= 1` or `|gamma| >= 1` with infinite lags) losses and gradients are NaN, so
