@@ -1,5 +1,5 @@
 //! The minimal model of learning to integrate: a single outlier eigenvalue of the recurrent
-//! weights (theory/outlier.md, OL-1..OL-8; Bordelon, Cotler, Pehlevan & Zavatone-Veth 2025;
+//! weights (theory/outlier.md, OL-1..OL-11; Bordelon, Cotler, Pehlevan & Zavatone-Veth 2025;
 //! reference notes §5.2, T5.4-T5.7, checks B1-B2).
 //!
 //! A linear RNN with recurrent weights `W` (N x N), read-in `u` (N) and readout `v` (N), driven
@@ -9,7 +9,10 @@
 //! manifold invariant (OL-7). [`ContinuousOutlier`] is the continuous-time model (OL-1..OL-3),
 //! [`DiscreteOutlier`] the discrete-time one with infinite or finite-sequence lag weights
 //! (OL-4..OL-5), and [`full_matrix_loss_grad`] an independent computation of the same loss and
-//! its gradients for arbitrary `(W, u, v)` (OL-6) that the tests compare against.
+//! its gradients for arbitrary `(W, u, v)` (OL-6) that the tests compare against;
+//! [`full_matrix_loss_grad_damped`] is the same for the damped-oscillation target
+//! `gamma^j cos(omega j)`, whose minimal realization is a conjugate pair of outliers (OL-10),
+//! and serves the full-matrix GD runs from a random bulk (OL-10, OL-11).
 //!
 //! Out of the domain where a loss is finite (`lambda >= 1` or `c_star <= 0` in continuous
 //! time; `|lambda| >= 1` or `|gamma| >= 1` with infinite lags) losses and gradients are NaN, so
@@ -427,6 +430,24 @@ pub fn full_matrix_loss_grad(
     gamma: f64,
     weights: &LagWeights,
 ) -> Result<FullLossGrad> {
+    full_matrix_loss_grad_damped(w, u, v, gamma, 0.0, weights)
+}
+
+/// [`full_matrix_loss_grad`] for the damped-oscillation target `k_j = gamma^j cos(omega j)`
+/// (OL-10; `omega = 0` is the leaky integrator, bit for bit): loss
+/// `L = 1/2 sum_k w_k (v^T W^k u - gamma^k cos(omega k))^2` and its gradients. The minimal
+/// realization of this target is two-dimensional, with the conjugate pair of eigenvalues
+/// `gamma e^{+-i omega}`. Since `|gamma^k cos(omega k)| <= |gamma|^k`, the tail bound of
+/// [`full_matrix_loss_grad`] for infinite lags holds unchanged. Errors as
+/// [`full_matrix_loss_grad`], plus a non-finite `omega`.
+pub fn full_matrix_loss_grad_damped(
+    w: &Matrix,
+    u: &[f64],
+    v: &[f64],
+    gamma: f64,
+    omega: f64,
+    weights: &LagWeights,
+) -> Result<FullLossGrad> {
     let n = u.len();
     if n == 0 || w.nrows() != n || w.ncols() != n || v.len() != n {
         return Err(Error::Shape {
@@ -435,14 +456,19 @@ pub fn full_matrix_loss_grad(
             got: format!("W {} x {}, v {}", w.nrows(), w.ncols(), v.len()),
         });
     }
-    if !(w.as_slice().iter().chain(u).chain(v).all(|x| x.is_finite()) && gamma.is_finite()) {
+    if !(w.as_slice().iter().chain(u).chain(v).all(|x| x.is_finite())
+        && gamma.is_finite()
+        && omega.is_finite())
+    {
         return Err(Error::invalid(
-            "(W, u, v, gamma)",
+            "(W, u, v, gamma, omega)",
             "parameters must be finite (no NaN or inf)",
         ));
     }
     weights.check()?;
-    // Forward pass: q_k = W^k u and errors e_k = v^T q_k - gamma^k.
+    // Target k_j = gamma^j cos(omega j); cos(0) = 1 exactly, so omega = 0 is gamma^j bit for bit.
+    let target = |k: usize, gk: f64| gk * (omega * k as f64).cos();
+    // Forward pass: q_k = W^k u and errors e_k = v^T q_k - k_k.
     // q_k is qs[k n..(k + 1) n] (flat, lag-major).
     let mut qs: Vec<f64> = u.to_vec();
     let mut errs: Vec<f64> = Vec::new();
@@ -451,7 +477,7 @@ pub fn full_matrix_loss_grad(
         LagWeights::Finite { steps } => {
             let mut gk = 1.0;
             for k in 0..steps {
-                errs.push(dot(v, &qs[k * n..]) - gk);
+                errs.push(dot(v, &qs[k * n..]) - target(k, gk));
                 gk *= gamma;
                 if k + 1 < steps {
                     matvec(w, &qs[k * n..], &mut next);
@@ -472,8 +498,9 @@ pub fn full_matrix_loss_grad(
             loop {
                 let k = errs.len();
                 let a = dot(v, &qs[k * n..]);
-                errs.push(a - gk);
-                acc += a.abs() + gk.abs();
+                let tk = target(k, gk);
+                errs.push(a - tk);
+                acc += a.abs() + tk.abs();
                 gk *= gamma;
                 matvec(w, &qs[k * n..], &mut next);
                 qs.extend_from_slice(&next);
