@@ -1,32 +1,10 @@
 //! The recovery figures `duffing_out_of_domain` and `galgali_trio` in quick mode (`learndyn
 //! figure <id> --quick`, what CI runs): their tables show the scientific claim of the
 //! reproduction (attractors.md check cases C5 and C2) at the reduced size.
+mod common;
+use common::table::{num, read};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-
-/// A table as rows of column -> text.
-fn read(path: &Path) -> Vec<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    lines
-        .map(|l| {
-            let cells: Vec<&str> = l.split(',').collect();
-            assert_eq!(cells.len(), header.len(), "{}: {l}", path.display());
-            header
-                .iter()
-                .zip(cells)
-                .map(|(h, c)| (h.to_string(), c.to_string()))
-                .collect()
-        })
-        .collect()
-}
-
-fn num(row: &HashMap<String, String>, col: &str) -> f64 {
-    row[col]
-        .parse()
-        .unwrap_or_else(|_| panic!("{col} = '{}' is not a number", row[col]))
-}
 
 /// Regenerate figure `id` in quick mode (one thread); its `results.csv` rows, all `ok`.
 fn quick_table(id: &str) -> Vec<HashMap<String, String>> {

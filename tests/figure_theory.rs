@@ -7,33 +7,11 @@ use learndyn::theory::mean_field::{self as mf, kappa_sd, onset_kappa, RankOne};
 use learndyn::theory::random_init::{
     lag_ntk, lag_ntk_sd, memory_variance, sensitivity_variance, FixedPointRnn,
 };
+mod common;
+use common::table::{num, read};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-
-/// A table as rows of column -> text.
-fn read(path: &Path) -> Vec<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    lines
-        .map(|l| {
-            let cells: Vec<&str> = l.split(',').collect();
-            assert_eq!(cells.len(), header.len(), "{}: {l}", path.display());
-            header
-                .iter()
-                .zip(cells)
-                .map(|(h, c)| (h.to_string(), c.to_string()))
-                .collect()
-        })
-        .collect()
-}
-
-fn num(row: &HashMap<String, String>, col: &str) -> f64 {
-    row[col]
-        .parse()
-        .unwrap_or_else(|_| panic!("{col} = '{}' is not a number", row[col]))
-}
 
 /// Regenerate figure `id` in quick mode once per test binary; its `data/` folder.
 fn quick_data(id: &'static str) -> PathBuf {

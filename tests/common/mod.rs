@@ -1,6 +1,8 @@
 //! Test tolerances, derived in one place. Every tolerance states where it comes from.
 #![allow(dead_code)]
 
+pub mod table;
+
 /// Machine epsilon.
 pub const EPS: f64 = f64::EPSILON;
 
