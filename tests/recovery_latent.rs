@@ -153,6 +153,117 @@ fn rf3_rf6_gradients_of_every_procedure_match_finite_differences() {
     }
 }
 
+/// RF-3 .. RF-6 on a batch that runs as several parallel chunks (130 trials: 2 chunks of
+/// 65): the chunked loss and gradient match finite differences for every form and procedure,
+/// including the shooting states of both chunks.
+#[test]
+fn rf3_rf6_chunked_batches_match_finite_differences() {
+    let (n, n_in, t, b, k, kf) = (3, 1, 4, 130, 2, 1);
+    for (case, cell) in cells(k, n_in).into_iter().enumerate() {
+        for proc in procedures() {
+            let mut m = LatentModel::new(
+                cell,
+                ReadoutKind::Poisson,
+                Initial::Encoder { bins: 2 },
+                proc,
+                data(n, n_in, t, b, kf, true),
+                true,
+            )
+            .unwrap();
+            let theta = theta_for(&m, case as u64 + 40);
+            check_fd(&mut m, &theta, None, &format!("chunked {cell:?} {proc:?}"));
+        }
+    }
+}
+
+/// The chunked loss is the loss of the whole batch: with the readout's normalizer (observed
+/// entries) pooled over chunks, it equals the count-weighted sum of the chunks' own losses
+/// (each run as a one-chunk batch), to rounding (`1e-13` relative: a few hundred terms of
+/// size O(1) summed in another order). And the numbers do not depend on the thread count:
+/// a 1-thread and a 2-thread pool give the same bits.
+#[test]
+fn rf3_chunked_batches_equal_the_sum_over_chunks_on_any_thread_count() {
+    let (n, n_in, t, b, k, kf) = (3, 2, 6, 200, 4, 0);
+    let d = data(n, n_in, t, b, kf, true);
+    let mk = || {
+        LatentModel::new(
+            Cell::Gru { k, n_in },
+            ReadoutKind::Poisson,
+            Initial::Encoder { bins: 2 },
+            Procedure::FreeRunning,
+            d.clone(),
+            false,
+        )
+        .unwrap()
+    };
+    let mut m = mk();
+    let theta = theta_for(&m, 5);
+    let p = theta.len();
+    let run_in = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let mut g = vec![0.0; p];
+        let mut mm = mk();
+        let l = pool.install(|| mm.loss_and_grad(&theta, None, &mut g).unwrap());
+        (l, g)
+    };
+    let (l1, g1) = run_in(1);
+    let (l2, g2) = run_in(2);
+    assert_eq!(
+        l1.to_bits(),
+        l2.to_bits(),
+        "loss depends on the thread count"
+    );
+    assert!(
+        g1.iter().zip(&g2).all(|(a, c)| a.to_bits() == c.to_bits()),
+        "gradient depends on the thread count"
+    );
+    // 200 trials run as 3 chunks: [0, 66), [66, 133), [133, 200).
+    let count = |idx: &[usize]| -> f64 {
+        idx.iter()
+            .map(|&tr| {
+                (0..t)
+                    .map(|s| {
+                        let c = s * b + tr;
+                        d.mask[c * n..(c + 1) * n].iter().sum::<f64>()
+                    })
+                    .sum::<f64>()
+            })
+            .sum()
+    };
+    let all: Vec<usize> = (0..b).collect();
+    let total = count(&all);
+    let (mut l_ref, mut g_ref) = (0.0, vec![0.0; p]);
+    let mut g = vec![0.0; p];
+    for (lo, hi) in [(0, 66), (66, 133), (133, 200)] {
+        let idx: Vec<usize> = (lo..hi).collect();
+        let w = count(&idx) / total;
+        l_ref += w * m.loss_and_grad(&theta, Some(&idx), &mut g).unwrap();
+        g_ref.iter_mut().zip(&g).for_each(|(a, v)| *a += w * v);
+    }
+    assert!((l1 - l_ref).abs() <= 1e-13 * l_ref.abs(), "{l1} vs {l_ref}");
+    let scale = g_ref.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    for (i, (a, r)) in g1.iter().zip(&g_ref).enumerate() {
+        assert!((a - r).abs() <= 1e-13 * scale, "entry {i}: {a} vs {r}");
+    }
+    // The states of a chunked pass come back in the batch's layout (column s B + b).
+    m.loss(&theta).unwrap();
+    let h = m.states();
+    assert_eq!(h.len(), k * t * b);
+    let mut one = mk();
+    let idx: Vec<usize> = (66..133).collect();
+    one.loss_and_grad(&theta, Some(&idx), &mut g).unwrap();
+    let hp = one.states();
+    for s in 0..t {
+        for (j, &tr) in idx.iter().enumerate() {
+            let (a, c) = ((s * b + tr) * k, (s * idx.len() + j) * k);
+            assert_eq!(&h[a..a + k], &hp[c..c + k], "bin {s} trial {tr}");
+        }
+    }
+}
+
 /// RF-4: GTF at alpha = 0 is free running (same loss, same gradient on every block GTF
 /// trains; the readout is frozen under forcing).
 #[test]

@@ -6,6 +6,11 @@
 //! `k x T B`, observations `n x T B`), so the input drive and the readout are one GEMM over all
 //! bins and each step is one GEMM of the batch.
 //!
+//! Parallelism: a batch of `B` trials runs as `max(1, B / CHUNK)` contiguous chunks of nearly
+//! equal size (rayon, one chunk per task), each with its own buffers; losses and gradients are
+//! summed in chunk order. The chunking depends only on `B`, never on the thread count, so the
+//! numbers are the same on any number of threads; a batch under `2 CHUNK` trials is one chunk.
+//!
 //! Forward, for `s = 0 .. T - 2`: `ht_s = h_s + alpha_s (z_s - h_s)` on the forced rows
 //! (`alpha_s = alpha` where bin `s` is fully observed, else 0), `p_{s+1} = F(ht_s, x_s)`, and
 //! `h_{s+1} = p_{s+1}` except at a shooting start, where `h_{s+1}` is the segment's learned
@@ -105,8 +110,53 @@ pub struct LatentModel {
     data: SeqData,
     /// Shooting segment starts (bins), empty unless multiple shooting.
     starts: Vec<usize>,
+    /// The chunks of the last batch, with the batch's trial indices.
+    parts: Option<(Vec<usize>, Vec<Part>)>,
+}
+
+/// Trials per parallel chunk (see the module docs). 64 columns keep each step's GEMM wide
+/// enough to run near the GEMM rate while a 128-trial batch already splits over 2 threads.
+const CHUNK: usize = 64;
+
+/// One chunk of a batch: its trials, their data and its buffers.
+#[derive(Debug, Clone)]
+struct Part {
+    /// Indices into the model's trials (the shooting block's order).
+    idx: Vec<usize>,
+    /// The chunk's data; `None` when the chunk is the model's whole data set.
+    data: Option<SeqData>,
     buf: Buffers,
-    batch: Option<(Vec<usize>, SeqData)>,
+    /// The chunk's gradient (several chunks only).
+    grad: Vec<f64>,
+    loss: f64,
+}
+
+/// The batch-wide normalizers of the loss: observed entries and shooting entries.
+#[derive(Debug, Clone, Copy)]
+struct Norm {
+    count: f64,
+    n_shoot: f64,
+}
+
+/// The chunks of batch `idx` (`full`: `idx` is every trial of `data`, in order).
+fn split(data: &SeqData, idx: &[usize], full: bool) -> Vec<Part> {
+    let n = (idx.len() / CHUNK).max(1);
+    (0..n)
+        .map(|j| {
+            let piece = &idx[j * idx.len() / n..(j + 1) * idx.len() / n];
+            Part {
+                idx: piece.to_vec(),
+                data: if full && n == 1 {
+                    None
+                } else {
+                    Some(data.gather(piece))
+                },
+                buf: Buffers::default(),
+                grad: Vec::new(),
+                loss: 0.0,
+            }
+        })
+        .collect()
 }
 
 impl LatentModel {
@@ -162,8 +212,7 @@ impl LatentModel {
             layout,
             data,
             starts,
-            buf: Buffers::default(),
-            batch: None,
+            parts: None,
         })
     }
 
@@ -182,9 +231,27 @@ impl LatentModel {
         &self.cell
     }
 
-    /// The latent states `k x T B` of the last forward pass (after [`Model::loss`]).
-    pub fn states(&self) -> &[f64] {
-        &self.buf.h
+    /// The latent states `k x T B` (column `s B + b`, `B` the last batch's trials) of the last
+    /// forward pass (after [`Model::loss`]); empty before the first pass.
+    pub fn states(&self) -> Vec<f64> {
+        let Some((idx, parts)) = &self.parts else {
+            return Vec::new();
+        };
+        if let [one] = parts.as_slice() {
+            return one.buf.h.clone();
+        }
+        let (k, t, b) = (self.cell.k(), self.data.bins, idx.len());
+        let mut h = vec![0.0; k * t * b];
+        let mut first = 0;
+        for p in parts {
+            let bp = p.idx.len();
+            for s in 0..t {
+                let dst = (s * b + first) * k;
+                h[dst..dst + bp * k].copy_from_slice(&p.buf.h[s * bp * k..(s + 1) * bp * k]);
+            }
+            first += bp;
+        }
+        h
     }
 
     /// Initial states `k x B` of every trial under `theta` (without running the dynamics).
@@ -231,14 +298,14 @@ impl LatentModel {
         }
     }
 
-    /// Loss (and, with `grad`, its gradient) on `d`; `shoot_idx` are the batch trials'
-    /// indices into the shooting block.
+    /// Loss (and, with `grad`, its gradient) on the trials `batch` (all when `None`).
     fn run(
         &mut self,
         theta: &[f64],
         batch: Option<&[usize]>,
         grad: Option<&mut [f64]>,
     ) -> Result<f64> {
+        use rayon::prelude::*;
         self.layout.check_len("theta", theta.len())?;
         let full: Vec<usize>;
         let idx: &[usize] = match batch {
@@ -248,20 +315,41 @@ impl LatentModel {
                 &full
             }
         };
-        let mut cached = self.batch.take();
-        let same = matches!(&cached, Some((i, _)) if i.as_slice() == idx);
-        if batch.is_some() && !same {
-            cached = Some((idx.to_vec(), self.data.gather(idx)));
-        }
-        let d_owned = if batch.is_some() { cached } else { None };
-        let d = match &d_owned {
-            Some((_, d)) => d,
-            None => &self.data,
+        let mut parts = match self.parts.take() {
+            Some((i, p)) if i.as_slice() == idx => p,
+            _ => split(&self.data, idx, batch.is_none()),
         };
-        let mut buf = std::mem::take(&mut self.buf);
-        let loss = self.forward_backward(&mut buf, theta, d, idx, grad);
-        self.buf = buf;
-        self.batch = d_owned;
+        let data_of = |p: &Part| -> f64 { p.data.as_ref().unwrap_or(&self.data).mask.iter().sum() };
+        let norm = Norm {
+            count: parts.iter().map(data_of).sum::<f64>().max(1.0),
+            n_shoot: (self.cell.k() * idx.len() * self.starts.len()).max(1) as f64,
+        };
+        let loss = if parts.len() == 1 {
+            // One chunk writes the caller's gradient directly.
+            let one = &mut parts[0];
+            let d = one.data.as_ref().unwrap_or(&self.data);
+            self.forward_backward(&mut one.buf, theta, d, &one.idx, grad, norm)
+        } else {
+            let want = grad.is_some();
+            let n = self.layout.n_params();
+            let this = &*self;
+            parts.par_iter_mut().for_each(|p| {
+                let d = p.data.as_ref().unwrap_or(&this.data);
+                if want && p.grad.len() != n {
+                    p.grad = vec![0.0; n];
+                }
+                let g = want.then_some(p.grad.as_mut_slice());
+                p.loss = this.forward_backward(&mut p.buf, theta, d, &p.idx, g, norm);
+            });
+            if let Some(g) = grad {
+                g.copy_from_slice(&parts[0].grad);
+                for p in &parts[1..] {
+                    g.iter_mut().zip(&p.grad).for_each(|(a, b)| *a += b);
+                }
+            }
+            parts.iter().map(|p| p.loss).sum()
+        };
+        self.parts = Some((idx.to_vec(), parts));
         Ok(loss)
     }
 
@@ -272,6 +360,7 @@ impl LatentModel {
         d: &SeqData,
         idx: &[usize],
         grad: Option<&mut [f64]>,
+        norm: Norm,
     ) -> f64 {
         let (k, b, t, n) = (self.cell.k(), d.trials, d.bins, d.n);
         let tb = t * b;
@@ -298,7 +387,7 @@ impl LatentModel {
             }
             _ => (0.0, None),
         };
-        let n_shoot = (k * b * self.starts.len()).max(1) as f64;
+        let Norm { count, n_shoot } = norm;
         // Forward.
         self.initial_into(theta, d, &mut buf.h[..k * b]);
         self.cell
@@ -330,7 +419,6 @@ impl LatentModel {
                 hn.copy_from_slice(p);
             }
         }
-        let count = d.mask.iter().sum::<f64>().max(1.0);
         let (c, dd) = (self.block("c").range(), self.block("d").range());
         for col in buf.eta.chunks_mut(n) {
             col.copy_from_slice(&theta[dd.clone()]);

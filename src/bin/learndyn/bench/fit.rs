@@ -287,6 +287,7 @@ pub fn fit_line(c: Config, repeats: usize, seed: u64) -> Result<Value, String> {
         },
         "checks": checks,
         "ok": ok,
-        "env": env_info(),
+        // The fitter runs a batch as parallel chunks on the rayon pool.
+        "env": env_info(rayon::current_num_threads()),
     }))
 }

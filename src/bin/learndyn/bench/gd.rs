@@ -412,6 +412,6 @@ pub fn gd_line(
         },
         "checks": checks,
         "ok": ok,
-        "env": env_info(),
+        "env": env_info(1),
     }))
 }

@@ -81,8 +81,9 @@ pub fn time_it(repeats: usize, mut f: impl FnMut()) -> Timings {
     t
 }
 
-/// The environment block of a JSON line (what affects timing).
-pub fn env_info() -> Value {
+/// The environment block of a JSON line (what affects timing); `threads`: the threads the
+/// workload itself runs on (`learndyn_threads`).
+pub fn env_info(threads: usize) -> Value {
     let load = std::fs::read_to_string("/proc/loadavg")
         .ok()
         .map(|s| {
@@ -114,7 +115,7 @@ pub fn env_info() -> Value {
         "loadavg": load,
         // make_table.py merges on this string; run_all.sh exports PEERS_THREADS.
         "threads_setting": std::env::var("PEERS_THREADS").unwrap_or_else(|_| "1".into()),
-        "learndyn_threads": 1,
+        "learndyn_threads": threads,
         "faer_parallelism": "sequential",
         "bg_busy_before": std::env::var("PEERS_BG_BUSY").ok(),
     })

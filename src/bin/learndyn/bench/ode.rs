@@ -188,7 +188,7 @@ pub fn modes_line(b: &OdeBench, k: usize) -> Result<Value, String> {
         "results": results,
         "checks": checks,
         "ok": ok,
-        "env": env_info(),
+        "env": env_info(1),
     }))
 }
 
@@ -351,6 +351,6 @@ pub fn matrix_line(b: &OdeBench, n: usize) -> Result<Value, String> {
         "results": results,
         "checks": checks,
         "ok": ok,
-        "env": env_info(),
+        "env": env_info(1),
     }))
 }

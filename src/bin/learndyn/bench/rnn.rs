@@ -269,6 +269,6 @@ pub fn rnn_line(
         },
         "checks": checks,
         "ok": ok,
-        "env": env_info(),
+        "env": env_info(1),
     }))
 }

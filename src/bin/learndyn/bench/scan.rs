@@ -63,6 +63,6 @@ pub fn scan_line(points: usize, repeats: usize) -> Result<Value, String> {
             "overhead_below_1ms": {"value": med(&per_point), "pass": med(&per_point) < 1e-3},
             "speedup_at_least_1_8": {"value": speedup, "pass": speedup >= 1.8},
         },
-        "env": super::env_info(),
+        "env": super::env_info(1),
     }))
 }
