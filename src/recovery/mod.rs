@@ -7,6 +7,7 @@
 //! `npy`; used by the CLI.
 
 pub mod basins;
+pub mod compare;
 pub(crate) mod continuous;
 pub mod dataset;
 pub mod fit;

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::linalg::Matrix;
 use crate::model::state_map::TimeKind;
 use crate::npy::{self, Array3};
+use crate::recovery::compare;
 use crate::recovery::dataset::{read_json, Dataset};
 use crate::recovery::metrics::{counts, dsa, regress};
 use serde::{Deserialize, Serialize};
@@ -367,27 +368,24 @@ pub fn score_selected(
     })
 }
 
-/// Trials of the DSA comparison (CtDB uses 1% of trials; a few dozen suffice for the low-
-/// dimensional operators here and keep the embedding SVD small).
-const DSA_TRIALS: usize = 25;
+/// Trials of the DSA comparison.
+const DSA_TRIALS: usize = compare::DEFAULT_TRIALS;
 
 /// M7: DSA's eigenvalue score between the true latents and the model's on the evaluation
 /// trials (`metrics::dsa`), with the same embedding rank `2 dim` for both.
 fn dsa(d: &Dataset, f: &Fitted, eval: &[usize]) -> Result<Value> {
-    let tm = d.meta.time;
-    let n_delays = (tm / 4).clamp(1, 10);
     let trials: Vec<usize> = eval.iter().copied().take(DSA_TRIALS).collect();
     // Rank 2 x dim: the delay embedding's signal subspace without its noise directions (a
     // full-rank embedding of noisy trials is dominated by the noise: two noise draws of the
     // Galgali saddle then differ more than the saddle and the line attractor do). Whitening
     // the top-dim principal axes first makes the truncated operator affine invariant.
     let dim = d.latents.shape[2];
-    let rank = (2 * dim).min(n_delays * dim);
-    let ops = |a: &Array3| -> Result<Matrix> {
-        let per: Vec<Matrix> = trials.iter().map(|&k| rows(a, &[k])).collect();
-        dsa::havok_operator(&dsa::whitened(&per, dim)?, n_delays, rank)
-    };
-    let (at, am) = (ops(&d.latents)?, ops(&f.latents)?);
+    let s = compare::DsaSettings::for_shape(d.meta.time, dim);
+    let (n_delays, rank) = (s.n_delays, s.rank);
+    let (at, am) = (
+        compare::operator(&d.latents, &trials, dim, &s)?,
+        compare::operator(&f.latents, &trials, dim, &s)?,
+    );
     let (et, em) = (
         crate::linalg::eigenvalues(&at)?,
         crate::linalg::eigenvalues(&am)?,

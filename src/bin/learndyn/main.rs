@@ -4,6 +4,7 @@
 //! library's API.
 
 mod bench;
+mod compare_cmd;
 mod jobs_cmd;
 mod recovery_cmd;
 mod theory_cmd;

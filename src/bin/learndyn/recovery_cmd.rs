@@ -83,6 +83,41 @@ pub enum RecoveryCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// DSA (HAVOK-DMD operators of delay embeddings) between every pair of datasets or fitted
+    /// models, and with --labels whether the labelled classes form separate clusters
+    ///
+    /// Each input is a dataset folder (its observations.npy), a model folder (its
+    /// latents.npy) or a `[trials, time, dims]` .npy file. Writes OUT/dsa.csv (one row per
+    /// pair: a, b, label_a, label_b, wasserstein, angular) and OUT/dsa.json (settings, pairs,
+    /// separation per score), and prints the matrix. See docs/recovery.md "Comparing systems
+    /// by DSA".
+    Compare {
+        /// Two or more dataset folders, model folders or .npy files.
+        #[arg(required = true, num_args = 2..)]
+        inputs: Vec<PathBuf>,
+        /// One class label per input, comma separated (e.g. saddle,saddle,line,line).
+        #[arg(long, value_delimiter = ',')]
+        labels: Option<Vec<String>>,
+        /// Principal axes kept and whitened before the embedding: the systems' dimension
+        /// [default: the smallest input dimension].
+        #[arg(long)]
+        components: Option<usize>,
+        /// Delays of the embedding [default: clamp(time / 4, 1, 10), as M7].
+        #[arg(long)]
+        delays: Option<usize>,
+        /// Operator rank [default: 2 x components, as M7].
+        #[arg(long)]
+        rank: Option<usize>,
+        /// Trials per input (the first ones).
+        #[arg(long, default_value_t = learndyn::recovery::compare::DEFAULT_TRIALS)]
+        trials: usize,
+        /// Seed of the Procrustes random starts.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output folder [default: out/compare].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Data -> fit -> score over a grid of settings into one table (resumable, shardable)
     ///
     /// Runs every combination of a run spec's axes (system, observation model, observed
@@ -534,6 +569,27 @@ pub fn recovery(cmd: RecoveryCommand) -> Result<(), Failure> {
             );
             Ok(())
         }
+        RecoveryCommand::Compare {
+            inputs,
+            labels,
+            components,
+            delays,
+            rank,
+            trials,
+            seed,
+            out,
+        } => super::compare_cmd::compare(
+            &inputs,
+            labels,
+            super::compare_cmd::Embedding {
+                components,
+                delays,
+                rank,
+                trials,
+            },
+            seed,
+            &out.unwrap_or_else(|| PathBuf::from("out/compare")),
+        ),
     }
 }
 
