@@ -49,7 +49,7 @@ pub struct SeqData {
 
 impl SeqData {
     /// The sub-batch of trials `idx` (same layout, `idx.len()` trials).
-    fn gather(&self, idx: &[usize]) -> SeqData {
+    pub(crate) fn gather(&self, idx: &[usize]) -> SeqData {
         let (t, bo, bn) = (self.bins, self.trials, idx.len());
         let pick = |v: &[f64], rows: usize, per_bin: bool| -> Vec<f64> {
             let steps = if per_bin { t } else { 1 };
