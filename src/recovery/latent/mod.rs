@@ -93,6 +93,9 @@ fn check(spec: &LatentSpec, d: &Dataset) -> Result<()> {
             "must be a number > 0 (omit it for no clipping)".into(),
         );
     }
+    if !(spec.encoder_ridge.is_finite() && spec.encoder_ridge >= 0.0) {
+        return bad("encoder_ridge", "must be a number >= 0".into());
+    }
     if spec.validate_every == 0 {
         return bad("validate_every", "must be >= 1".into());
     }
@@ -400,7 +403,8 @@ pub fn fit(
         spec.procedure,
         train_data.clone(),
         true,
-    )?;
+    )?
+    .with_encoder_ridge(spec.encoder_ridge);
     // Validation runs the procedure's own objective on the validation trials (early stopping
     // on the held-out loss that is minimized); multiple shooting has no learned states for
     // them and validates free running.
@@ -817,8 +821,8 @@ mod tests {
         );
     }
 
-    /// The free-running GRU's analytic gradient on ring data (encoder initial states,
-    /// exp-Poisson readout, the fitter's own initial parameters moved off their start) against
+    /// The free-running GRU's analytic gradient on ring data (encoder initial states with a
+    /// ridge on the encoder, exp-Poisson readout, the fitter's own initial parameters moved off their start) against
     /// central differences, and the initial model's validation loss against the same model's
     /// loss on those trials built as a training set.
     #[test]
@@ -839,7 +843,7 @@ mod tests {
             )
             .unwrap()
         };
-        let mut m = mk(&sp.train, true);
+        let mut m = mk(&sp.train, true).with_encoder_ridge(0.3);
         let mut theta = init_theta(&m, &spec, &co, m.data());
         let mut rng = random::rng(11, 0);
         for v in &mut theta {

@@ -107,6 +107,7 @@ pub struct LatentModel {
     starts: Vec<usize>,
     buf: Buffers,
     batch: Option<(Vec<usize>, SeqData)>,
+    encoder_ridge: f64,
 }
 
 impl LatentModel {
@@ -164,7 +165,15 @@ impl LatentModel {
             starts,
             buf: Buffers::default(),
             batch: None,
+            encoder_ridge: 0.0,
         })
+    }
+
+    /// Add `ridge/2 |enc|^2` (the encoder's weights, not its bias) to the loss; 0 for none.
+    /// Without an encoder it does nothing.
+    pub fn with_encoder_ridge(mut self, ridge: f64) -> Self {
+        self.encoder_ridge = ridge;
+        self
     }
 
     /// The parameter layout.
@@ -358,10 +367,24 @@ impl LatentModel {
             buf.e[i] = m * e / count;
         }
         loss = loss / count + 0.5 * penalty * pen / n_shoot;
+        let ridge = match self.initial {
+            Initial::Encoder { .. } if self.encoder_ridge > 0.0 => {
+                let e = self.block("enc").range();
+                loss +=
+                    0.5 * self.encoder_ridge * theta[e.clone()].iter().map(|v| v * v).sum::<f64>();
+                Some(e)
+            }
+            _ => None,
+        };
         let Some(grad) = grad else {
             return loss;
         };
         grad.iter_mut().for_each(|v| *v = 0.0);
+        if let Some(e) = ridge {
+            for i in e {
+                grad[i] = self.encoder_ridge * theta[i];
+            }
+        }
         // Readout gradients: G = C^T E (every bin), dC = E H^T, dd = sum E.
         gemm(
             mmut(k, tb, &mut buf.g),
