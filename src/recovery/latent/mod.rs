@@ -811,7 +811,11 @@ mod tests {
                 assert_eq!(alone.mask, g.mask, "trial {tr}: mask");
                 assert_eq!(alone.z, g.z, "trial {tr}: forcing targets");
                 for (s, &v) in alone.x.iter().enumerate() {
-                    assert_eq!(v, d.inputs.get(tr, s, 0), "trial {tr}: input at bin {s}");
+                    assert_eq!(
+                        v.to_bits(),
+                        d.inputs.get(tr, s, 0).to_bits(),
+                        "trial {tr}: input at bin {s}"
+                    );
                 }
             }
         }
