@@ -118,6 +118,13 @@ pub struct LatentOptions {
     /// Euler fraction of `rate_rnn` (default 0.2).
     #[serde(default = "default_rate_alpha")]
     pub rate_alpha: f64,
+    /// Ridge on the encoder's weights (default 0: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub encoder_ridge: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 fn default_rnn_latent() -> usize {
@@ -162,6 +169,7 @@ impl LatentOptions {
             seed,
             rank: self.rank,
             rate_alpha: self.rate_alpha,
+            encoder_ridge: self.encoder_ridge,
             ..latent::LatentSpec::new(form, self.latent)
         }
     }

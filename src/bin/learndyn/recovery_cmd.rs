@@ -362,6 +362,9 @@ pub struct LatentOpts {
     /// Euler fraction dt / tau of the `rate-rnn` form, in (0, 1].
     #[arg(long, default_value_t = 0.2)]
     rate_alpha: f64,
+    /// Ridge on the encoder's weights (training loss + ridge/2 |enc|^2; not its bias).
+    #[arg(long, default_value_t = 0.0)]
+    encoder_ridge: f64,
 }
 
 impl LatentOpts {
@@ -394,6 +397,7 @@ impl LatentOpts {
             seed: self.seed,
             rank: self.rank,
             rate_alpha: self.rate_alpha,
+            encoder_ridge: self.encoder_ridge,
             ..LatentSpec::new(form, latent.unwrap_or(8))
         }
     }

@@ -54,7 +54,7 @@ pub struct SeqData {
 
 impl SeqData {
     /// The sub-batch of trials `idx` (same layout, `idx.len()` trials).
-    fn gather(&self, idx: &[usize]) -> SeqData {
+    pub(crate) fn gather(&self, idx: &[usize]) -> SeqData {
         let (t, bo, bn) = (self.bins, self.trials, idx.len());
         let pick = |v: &[f64], rows: usize, per_bin: bool| -> Vec<f64> {
             let steps = if per_bin { t } else { 1 };
@@ -112,6 +112,7 @@ pub struct LatentModel {
     starts: Vec<usize>,
     /// The chunks of the last batch, with the batch's trial indices.
     parts: Option<(Vec<usize>, Vec<Part>)>,
+    encoder_ridge: f64,
 }
 
 /// Trials per parallel chunk (see the module docs). 64 columns keep each step's GEMM wide
@@ -213,7 +214,15 @@ impl LatentModel {
             data,
             starts,
             parts: None,
+            encoder_ridge: 0.0,
         })
+    }
+
+    /// Add `ridge/2 |enc|^2` (the encoder's weights, not its bias) to the loss; 0 for none.
+    /// Without an encoder it does nothing.
+    pub fn with_encoder_ridge(mut self, ridge: f64) -> Self {
+        self.encoder_ridge = ridge;
+        self
     }
 
     /// The parameter layout.
@@ -303,7 +312,7 @@ impl LatentModel {
         &mut self,
         theta: &[f64],
         batch: Option<&[usize]>,
-        grad: Option<&mut [f64]>,
+        mut grad: Option<&mut [f64]>,
     ) -> Result<f64> {
         use rayon::prelude::*;
         self.layout.check_len("theta", theta.len())?;
@@ -328,7 +337,7 @@ impl LatentModel {
             // One chunk writes the caller's gradient directly.
             let one = &mut parts[0];
             let d = one.data.as_ref().unwrap_or(&self.data);
-            self.forward_backward(&mut one.buf, theta, d, &one.idx, grad, norm)
+            self.forward_backward(&mut one.buf, theta, d, &one.idx, grad.as_deref_mut(), norm)
         } else {
             let want = grad.is_some();
             let n = self.layout.n_params();
@@ -341,7 +350,7 @@ impl LatentModel {
                 let g = want.then_some(p.grad.as_mut_slice());
                 p.loss = this.forward_backward(&mut p.buf, theta, d, &p.idx, g, norm);
             });
-            if let Some(g) = grad {
+            if let Some(g) = grad.as_deref_mut() {
                 g.copy_from_slice(&parts[0].grad);
                 for p in &parts[1..] {
                     g.iter_mut().zip(&p.grad).for_each(|(a, b)| *a += b);
@@ -350,7 +359,21 @@ impl LatentModel {
             parts.iter().map(|p| p.loss).sum()
         };
         self.parts = Some((idx.to_vec(), parts));
-        Ok(loss)
+        Ok(loss + self.encoder_ridge_term(theta, grad))
+    }
+
+    /// `ridge/2 |enc|^2` (once per batch, not per chunk), its gradient added to `grad`.
+    fn encoder_ridge_term(&self, theta: &[f64], grad: Option<&mut [f64]>) -> f64 {
+        if self.encoder_ridge <= 0.0 || !matches!(self.initial, Initial::Encoder { .. }) {
+            return 0.0;
+        }
+        let e = self.block("enc").range();
+        if let Some(g) = grad {
+            for i in e.clone() {
+                g[i] += self.encoder_ridge * theta[i];
+            }
+        }
+        0.5 * self.encoder_ridge * theta[e].iter().map(|v| v * v).sum::<f64>()
     }
 
     fn forward_backward(

@@ -123,6 +123,14 @@ pub struct LatentSpec {
     /// Euler fraction `dt / tau` of the `rate` form, in (0, 1].
     #[serde(default = "default_rate_alpha")]
     pub rate_alpha: f64,
+    /// Ridge `r` on the encoder's weights (not its bias): the training loss gains
+    /// `r/2 |enc|^2`; the validation loss does not. 0 (default): none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub encoder_ridge: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 fn one() -> usize {
@@ -150,6 +158,7 @@ impl LatentSpec {
             seed: 0,
             rank: 1,
             rate_alpha: default_rate_alpha(),
+            encoder_ridge: 0.0,
         }
     }
 }
