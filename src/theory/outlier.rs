@@ -793,7 +793,7 @@ pub fn full_matrix_gd(
 /// is singular).
 pub fn pair_eigenvalue_curvature(z: num_complex::Complex64) -> f64 {
     use num_complex::Complex64;
-    if !(z.norm() < 1.0) || z.im == 0.0 {
+    if z.norm().is_nan() || z.norm() >= 1.0 || z.im == 0.0 {
         return f64::NAN;
     }
     let c = Complex64::new(0.5, 0.0);
