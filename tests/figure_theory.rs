@@ -1,8 +1,10 @@
-//! The theory figures `mean_field`, `random_init` and `aligned_oblique` in quick mode
+//! The theory figures `mean_field`, `random_init`, `aligned_oblique`, `outlier_pair` and
+//! `outlier_lazy_rich` in quick mode
 //! (`learndyn figure <id> --quick`, what CI runs): their tables hold the closed forms, and their
 //! simulated columns agree with them within the tolerances derived in theory/mean_field.md and
-//! theory/random_init.md (the same as the tests of `theory_mean_field.rs`,
-//! `theory_random_init.rs` and `theory_aligned_oblique.rs`, at the figures' quick sizes).
+//! theory/random_init.md and theory/outlier.md (the same as the tests of
+//! `theory_mean_field.rs`, `theory_random_init.rs`, `theory_aligned_oblique.rs` and
+//! `theory_outlier_pair.rs`, at the figures' quick sizes).
 use learndyn::theory::mean_field::{self as mf, kappa_sd, onset_kappa, RankOne};
 use learndyn::theory::random_init::{
     lag_ntk, lag_ntk_sd, memory_variance, sensitivity_variance, FixedPointRnn,
@@ -18,10 +20,14 @@ fn quick_data(id: &'static str) -> PathBuf {
     static MF: OnceLock<PathBuf> = OnceLock::new();
     static RI: OnceLock<PathBuf> = OnceLock::new();
     static AO: OnceLock<PathBuf> = OnceLock::new();
+    static OP: OnceLock<PathBuf> = OnceLock::new();
+    static OL: OnceLock<PathBuf> = OnceLock::new();
     let cell = match id {
         "mean_field" => &MF,
         "random_init" => &RI,
         "aligned_oblique" => &AO,
+        "outlier_pair" => &OP,
+        "outlier_lazy_rich" => &OL,
         _ => unreachable!(),
     };
     cell.get_or_init(|| {
@@ -418,5 +424,164 @@ fn ri9_aligned_oblique_figure_corr_scales_as_its_readout_predicts() {
         let g2 = num(r, "guide_n_m1_2") / ratio.powf(-0.5);
         let g1 = num(r, "guide_n_m1_4") / ratio.powf(-0.25);
         assert!(((g1 * g1) / (g0 * g2) - 1.0).abs() < 1e-12, "{r:?}");
+    }
+}
+
+/// Check OL-10 in the quick `outlier_pair` figure: full-matrix GD from a small random bulk on
+/// the damped-oscillation target learns the conjugate pair `z, conj z = gamma e^{+-i omega}`
+/// within twice OL-10's second-order bound `sqrt(2 L / s)` (the factor 2 for the bulk's
+/// contribution and higher orders, as in `theory_outlier_pair::ol10_gd_learns_conjugate_pair`);
+/// the table's curvature and bound are `pair_eigenvalue_curvature` and `sqrt(2 L / s)`; the
+/// learned pair is the only eigenvalue pair outside half of `gamma` (the rest stays a bulk); the
+/// loss falls; and `eigenvalues.csv` holds the target pair and the same learned pair.
+#[test]
+fn ol10_outlier_pair_figure_learns_the_pair_within_the_loss_bound() {
+    use learndyn::theory::outlier::pair_eigenvalue_curvature;
+    use num_complex::Complex64;
+    let get = |k| source_value("outlier_pair", "network.toml", "outlier_pair", k);
+    let (gamma, omega) = (get("gamma"), get("omega"));
+    let z = Complex64::from_polar(gamma, omega);
+    let s = pair_eigenvalue_curvature(z);
+    let data = quick_data("outlier_pair");
+    let pairs = read(&data.join("pair.csv"));
+    assert!(!pairs.is_empty());
+    let eig = read(&data.join("eigenvalues.csv"));
+    for r in &pairs {
+        let lt = num(r, "loss_final");
+        let bound = (2.0 * lt / s).sqrt();
+        assert!(
+            (num(r, "curvature_theory") / s - 1.0).abs() < 1e-12,
+            "{r:?}"
+        );
+        assert!(
+            (num(r, "pair_bound_theory") / bound - 1.0).abs() < 1e-12,
+            "{r:?}"
+        );
+        assert!(lt < num(r, "loss_init"), "{r:?}");
+        let mu = Complex64::new(num(r, "pair_re"), num(r, "pair_im"));
+        let err = num(r, "pair_error");
+        assert!(err >= (mu - z).norm() * (1.0 - 1e-12));
+        assert!(
+            err <= 2.0 * bound,
+            "pair error {err} > 2 sqrt(2L/s) = {}",
+            2.0 * bound
+        );
+        assert!(num(r, "bulk_radius_final") < gamma / 2.0, "{r:?}");
+        let seed = &r["seed"];
+        let learned: Vec<Complex64> = eig
+            .iter()
+            .filter(|e| &e["seed"] == seed && e["set"] == "learned")
+            .map(|e| Complex64::new(num(e, "re"), num(e, "im_learned")))
+            .collect();
+        assert_eq!(learned.iter().filter(|e| e.norm() > gamma / 2.0).count(), 2);
+        assert!(learned.iter().any(|e| (e - mu).norm() < 1e-12));
+        assert!(learned.iter().any(|e| (e - mu.conj()).norm() < 1e-12));
+        let target: Vec<Complex64> = eig
+            .iter()
+            .filter(|e| &e["seed"] == seed && e["set"] == "target")
+            .map(|e| Complex64::new(num(e, "re"), num(e, "im_target_theory")))
+            .collect();
+        assert_eq!(target.len(), 2);
+        assert!((target[0] - z).norm() < 1e-15 && (target[1] - z.conj()).norm() < 1e-15);
+    }
+}
+
+/// Check OL-11 in the quick `outlier_lazy_rich` figure (`N` = 32, 64; `g` = 0.05, 0.5, 0.95;
+/// `T` = 5, 60). Every run: the loss falls at least 100-fold; Eckart-Young,
+/// `||dW||_F >= sigma_min(mu I - W0)` (a theorem); the table's curvature and one-mode bound are
+/// `single_mode_curvature` and `sqrt(2 L / s_T)`.
+///
+/// `T = 60` (OL-11's setting): rich at `g = 0.05` (the Eckart-Young bound alone exceeds
+/// `||W0||_F`); the relative change falls with `g` at each `N`; for `g < gamma` the learned
+/// eigenvalue nearest `gamma` is within twice the one-mode bound `sqrt(2 L / s_T)` of it (an
+/// eigenvalue at `gamma`; the factor 2 as in OL-10).
+///
+/// `T = 5` with the bulk reaching `gamma` (`g = 0.95 > gamma`), the lazy fit without an
+/// eigenvalue at `gamma` (issue 13, item 2): the nearest eigenvalue is farther from `gamma` than
+/// twice the one-mode bound (so the response is not one mode at `gamma`: the bulk carries it);
+/// the spectral radius moves less than at any `g < gamma` of the same `N` (no outlier leaves
+/// the bulk); and the fit does not extrapolate: the error on the untrained lags is larger than
+/// at `T = 60` for the same `(N, g)`.
+#[test]
+fn ol11_outlier_lazy_rich_figure_rich_small_g_and_lazy_short_sequences() {
+    use learndyn::theory::outlier::{single_mode_curvature, LagWeights};
+    let gamma = source_value(
+        "outlier_lazy_rich",
+        "network.toml",
+        "outlier_lazy_rich",
+        "gamma",
+    );
+    let data = quick_data("outlier_lazy_rich");
+    let rows = read(&data.join("lazy_rich.csv"));
+    assert!(
+        rows.iter().all(|r| r["status"] == "ok"),
+        "a quick run diverged"
+    );
+    let at = |n: f64, g: f64, t: f64| {
+        rows.iter()
+            .find(|r| num(r, "N") == n && num(r, "g") == g && num(r, "T") == t)
+            .unwrap()
+    };
+    let radius_move =
+        |r: &HashMap<String, String>| (num(r, "rho_final") - num(r, "rho_init")).abs();
+    for r in &rows {
+        let (l0, lt) = (num(r, "loss_init"), num(r, "loss_final"));
+        assert!(lt <= 1e-2 * l0, "{r:?}");
+        let lb = num(r, "eckart_young_theory");
+        assert!(num(r, "rel_change_fro") >= lb * (1.0 - 1e-12), "{r:?}");
+        let s_t = single_mode_curvature(
+            gamma,
+            &LagWeights::Finite {
+                steps: num(r, "T") as usize,
+            },
+        );
+        assert!(
+            (num(r, "curvature_theory") / s_t - 1.0).abs() < 1e-12,
+            "{r:?}"
+        );
+        let bound = (2.0 * lt / s_t).sqrt();
+        assert!(
+            (num(r, "single_mode_bound_theory") / bound - 1.0).abs() < 1e-12,
+            "{r:?}"
+        );
+        let (n, g, t) = (num(r, "N"), num(r, "g"), num(r, "T"));
+        let dist = num(r, "dist_final");
+        if t == 60.0 && g < gamma {
+            assert!(
+                dist <= 2.0 * bound,
+                "N {n} g {g}: |mu - gamma| {dist} > 2 x {bound}"
+            );
+        }
+        if t == 5.0 && g > gamma {
+            assert!(
+                dist > 2.0 * bound,
+                "N {n} g {g}: |mu - gamma| {dist} <= 2 x {bound}"
+            );
+            let others = rows
+                .iter()
+                .filter(|o| num(o, "N") == n && num(o, "T") == t && num(o, "g") < gamma);
+            for o in others {
+                assert!(radius_move(r) < radius_move(o), "{r:?} vs {o:?}");
+            }
+            let long = at(n, g, 60.0);
+            assert!(num(r, "extrapolation_error") > num(long, "extrapolation_error"));
+        }
+    }
+    let mut sizes: Vec<f64> = rows.iter().map(|r| num(r, "N")).collect();
+    sizes.sort_by(f64::total_cmp);
+    sizes.dedup();
+    let mut gs: Vec<f64> = rows.iter().map(|r| num(r, "g")).collect();
+    gs.sort_by(f64::total_cmp);
+    gs.dedup();
+    for &n in &sizes {
+        let rel: Vec<f64> = gs
+            .iter()
+            .map(|&g| num(at(n, g, 60.0), "rel_change_fro"))
+            .collect();
+        assert!(rel.windows(2).all(|p| p[1] < p[0]), "N {n}: {rel:?}");
+        assert!(
+            num(at(n, gs[0], 60.0), "eckart_young_theory") > 1.0,
+            "N {n}: not rich"
+        );
     }
 }

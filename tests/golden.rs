@@ -95,6 +95,8 @@ golden_cases! {
     figure_lazy_rich: Figure("lazy_rich");
     figure_lr_scaling: Figure("lr_scaling");
     figure_mean_field: Figure("mean_field");
+    figure_outlier_lazy_rich: Figure("outlier_lazy_rich");
+    figure_outlier_pair: Figure("outlier_pair");
     figure_partial_observation: Figure("partial_observation");
     figure_procedure_timescales: Figure("procedure_timescales");
     figure_random_init: Figure("random_init");

@@ -4,46 +4,24 @@
 //! the leaky integrator at small and large init scale (rich vs lazy).
 mod common;
 use learndyn::linalg::{self, Matrix};
-use learndyn::random;
-use learndyn::theory::outlier::{full_matrix_loss_grad, full_matrix_loss_grad_damped, LagWeights};
+use learndyn::theory::outlier::{
+    full_matrix_gd, full_matrix_loss_grad, full_matrix_loss_grad_damped, pair_eigenvalue_curvature,
+    FullParams, LagWeights,
+};
 use num_complex::Complex64;
 
-/// Random init, all from `random::rng(seed, stream::INIT)` in this order: `W0 = g chi/sqrt(N)`,
-/// then `u`, `v` with entries `N(0, s^2/N)` (so `||u||, ||v|| ~ s`).
-fn init(seed: u64, n: usize, g: f64, s: f64) -> (Matrix, Vec<f64>, Vec<f64>) {
-    let mut rng = random::rng(seed, random::stream::INIT);
-    let w = random::gaussian_matrix(&mut rng, n, n).scale(g / (n as f64).sqrt());
-    let sc = s / (n as f64).sqrt();
-    let u = random::gaussian_matrix(&mut rng, n, 1).scale(sc).into_vec();
-    let v = random::gaussian_matrix(&mut rng, n, 1).scale(sc).into_vec();
-    (w, u, v)
-}
-
-/// Plain GD on the infinite-lag loss: `steps` updates at rate `eta`; returns the final state
-/// and the loss history every `every` steps (the last entry is the loss at the final state).
+/// Plain GD (`theory::outlier::full_matrix_gd`) from `init`; the final parameters and the
+/// loss history (the last entry is the loss at the final parameters).
 fn gd(
-    (mut w, mut u, mut v): (Matrix, Vec<f64>, Vec<f64>),
+    init: FullParams,
     gamma: f64,
     omega: f64,
     weights: &LagWeights,
     eta: f64,
     steps: usize,
-) -> ((Matrix, Vec<f64>, Vec<f64>), Vec<f64>) {
-    let mut hist = Vec::new();
-    for _ in 0..steps {
-        let r = full_matrix_loss_grad_damped(&w, &u, &v, gamma, omega, weights).unwrap();
-        hist.push(r.loss);
-        w = w.add_scaled(&r.dw, -eta);
-        for (x, d) in u.iter_mut().zip(&r.du) {
-            *x -= eta * d;
-        }
-        for (x, d) in v.iter_mut().zip(&r.dv) {
-            *x -= eta * d;
-        }
-    }
-    let r = full_matrix_loss_grad_damped(&w, &u, &v, gamma, omega, weights).unwrap();
-    hist.push(r.loss);
-    ((w, u, v), hist)
+) -> (FullParams, Vec<f64>) {
+    let r = full_matrix_gd(init, gamma, omega, weights, eta, steps).unwrap();
+    (r.params, r.losses)
 }
 
 /// OL-10: the damped-oscillation target is realized exactly by the 2x2 block
@@ -66,7 +44,11 @@ fn ol10_pair_realization_and_omega_zero() {
         r.loss, r.lags
     );
     assert!(r.loss <= bound);
-    let (w0, u0, v0) = init(3, 5, 0.5, 1.0);
+    let FullParams {
+        w: w0,
+        u: u0,
+        v: v0,
+    } = FullParams::random_bulk(3, 5, 0.5, 1.0);
     for wt in [LagWeights::Infinite, LagWeights::Finite { steps: 17 }] {
         let a = full_matrix_loss_grad(&w0, &u0, &v0, gamma, &wt).unwrap();
         let b = full_matrix_loss_grad_damped(&w0, &u0, &v0, gamma, 0.0, &wt).unwrap();
@@ -74,62 +56,12 @@ fn ol10_pair_realization_and_omega_zero() {
     }
 }
 
-/// Smallest eigenvalue of the 2x2 Schur complement, on the eigenvalue coordinates
-/// `(Re mu, Im mu)`, of the Hessian of `L(c, mu) = 1/2 sum_j (2 Re(c mu^j) - k_j)^2` at its
-/// minimum `c = 1/2`, `mu = z = gamma e^{i omega}`. At zero residual the Hessian is `J^T J` with
-/// `J_j = d a_j / d(Re c, Im c, Re mu, Im mu) = 2 (Re mu^j, -Im mu^j, Re(c j mu^{j-1}),
-/// -Im(c j mu^{j-1}))`. Minimising over the amplitude `c` at fixed `mu`, `L >= 1/2 s |mu - z|^2`
-/// to second order, with `s` this value.
-fn pair_eigenvalue_curvature(z: Complex64) -> f64 {
-    let c = Complex64::new(0.5, 0.0);
-    let mut h = [[0.0f64; 4]; 4];
-    let mut zj = Complex64::new(1.0, 0.0); // z^j
-    let mut zj1 = Complex64::new(0.0, 0.0); // j z^{j-1}
-    for j in 0..5000 {
-        let d = c * zj1;
-        let jac = [2.0 * zj.re, -2.0 * zj.im, 2.0 * d.re, -2.0 * d.im];
-        for (row, ja) in h.iter_mut().zip(&jac) {
-            for (x, jb) in row.iter_mut().zip(&jac) {
-                *x += ja * jb;
-            }
-        }
-        zj1 = zj1 * z + zj;
-        zj *= z;
-        if j > 10 && zj.norm() * (1.0 + j as f64) < 1e-300 {
-            break;
-        }
-    }
-    // S = H_mm - H_mc H_cc^{-1} H_cm (2x2 blocks: c = 0..2, mu = 2..4).
-    let det = h[0][0] * h[1][1] - h[0][1] * h[1][0];
-    let inv = [
-        [h[1][1] / det, -h[0][1] / det],
-        [-h[1][0] / det, h[0][0] / det],
-    ];
-    let mut sc = [[0.0f64; 2]; 2];
-    for a in 0..2 {
-        for b in 0..2 {
-            let mut x = h[2 + a][2 + b];
-            for (p, ip) in inv.iter().enumerate() {
-                for (q, ipq) in ip.iter().enumerate() {
-                    x -= h[2 + a][p] * ipq * h[q][2 + b];
-                }
-            }
-            sc[a][b] = x;
-        }
-    }
-    let (tr, dt) = (
-        sc[0][0] + sc[1][1],
-        sc[0][0] * sc[1][1] - sc[0][1] * sc[1][0],
-    );
-    0.5 * tr - (0.25 * tr * tr - dt).max(0.0).sqrt()
-}
-
 /// OL-10: GD from a small random init (`N = 32`, `g = 0.1`, `||u||, ||v|| ~ 0.1`) on the
 /// damped-oscillation target `gamma^j cos(omega j)` (`gamma = 0.9`, `omega = 0.5`, infinite
 /// lags) learns a conjugate pair of outliers at `gamma e^{+-i omega}`; the other `N - 2`
 /// eigenvalues stay in a bulk of radius `~ g` (asserted: below `gamma / 2`, so the pair is
 /// isolated). Tolerance: with final loss `L`, the eigenvalue error is at most
-/// `sqrt(2 L / s)` to second order (`s` from [`pair_eigenvalue_curvature`]) if the bulk
+/// `sqrt(2 L / s)` to second order (`s` from `theory::outlier::pair_eigenvalue_curvature`) if the bulk
 /// contributed nothing to the response; we allow twice that for the bulk's small contribution
 /// and higher-order terms. `eta = 0.004` is below `2 / 268.7` (the OL-8 stiffness at the same
 /// `gamma`).
@@ -137,9 +69,9 @@ fn pair_eigenvalue_curvature(z: Complex64) -> f64 {
 fn ol10_gd_learns_conjugate_pair() {
     let (gamma, omega) = (0.9, 0.5);
     let z = Complex64::from_polar(gamma, omega);
-    let p0 = init(1, 32, 0.1, 0.1);
-    let rho0 = linalg::eigenvalues(&p0.0).unwrap()[0].norm();
-    let ((w, _, _), hist) = gd(p0, gamma, omega, &LagWeights::Infinite, 0.004, 4000);
+    let p0 = FullParams::random_bulk(1, 32, 0.1, 0.1);
+    let rho0 = linalg::eigenvalues(&p0.w).unwrap()[0].norm();
+    let (FullParams { w, .. }, hist) = gd(p0, gamma, omega, &LagWeights::Infinite, 0.004, 4000);
     let ev = linalg::eigenvalues(&w).unwrap();
     let (l0, lt) = (hist[0], *hist.last().unwrap());
     let s = pair_eigenvalue_curvature(z);
@@ -192,10 +124,10 @@ fn rich_vs_lazy(ns: &[usize]) {
     let mut rel = vec![vec![0.0; gs.len()]; ns.len()];
     for (a, &n) in ns.iter().enumerate() {
         for (b, &g) in gs.iter().enumerate() {
-            let p0 = init(2, n, g, 1.0);
-            let w0 = p0.0.clone();
+            let p0 = FullParams::random_bulk(2, n, g, 1.0);
+            let w0 = p0.w.clone();
             let rho0 = linalg::eigenvalues(&w0).unwrap()[0].norm();
-            let ((w, _, _), hist) = gd(p0, gamma, 0.0, &wts, 0.002, 1500);
+            let (FullParams { w, .. }, hist) = gd(p0, gamma, 0.0, &wts, 0.002, 1500);
             let (l0, lt) = (hist[0], *hist.last().unwrap());
             let dw = w.sub(&w0);
             let ev = linalg::eigenvalues(&w).unwrap();

@@ -23,6 +23,7 @@
 //! x_label = "depth L"                 # [default: the column names]
 //! y_label = "t_learn"
 //! points = []                         # metrics drawn as one marker per row, not averaged
+//! filter = []                         # only rows with these cells: "column=value"
 //! ```
 //!
 //! Normal runs write into the figure folder (`data/` and the images); `--quick` runs write
@@ -37,6 +38,7 @@ use std::path::{Path, PathBuf};
 
 pub mod aligned_oblique;
 pub mod mean_field;
+pub mod outlier;
 pub mod procedures;
 pub mod random_init;
 pub mod theory;
@@ -117,6 +119,9 @@ pub struct PlotSpec {
     /// Metric columns drawn as markers, one per row (e.g. each finite network), not averaged.
     #[serde(default)]
     pub points: Vec<String>,
+    /// Draw only the rows with these cells, each `column=value` (exact text, e.g. `"T=60"`).
+    #[serde(default)]
+    pub filter: Vec<String>,
 }
 
 /// A figure spec file.
@@ -341,7 +346,20 @@ fn draw_plots(spec: &FigureSpec, data: &Path, out: &Path) -> Result<Vec<PathBuf>
             x_label: p.x_label.clone(),
             y_label: p.y_label.clone(),
             points: p.points.clone(),
-            filter: Vec::new(),
+            filter: p
+                .filter
+                .iter()
+                .map(|f| {
+                    f.split_once('=')
+                        .map(|(c, v)| (c.trim().to_string(), v.trim().to_string()))
+                        .ok_or_else(|| {
+                            Error::invalid(
+                                format!("plot {}: filter", p.out),
+                                format!("'{f}' is not column=value"),
+                            )
+                        })
+                })
+                .collect::<Result<_>>()?,
         };
         let stem = out.join(&p.out);
         scan::plot_table(&table, &req, &stem)?;

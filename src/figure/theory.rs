@@ -3,7 +3,8 @@
 //!
 //! The source file names one calculation (one variant of [`TheoryFigure`]; the mean-field and
 //! random-init calculations are in [`super::mean_field`] and [`super::random_init`], check AO1's
-//! trained networks in [`super::aligned_oblique`]):
+//! trained networks in [`super::aligned_oblique`], the full-matrix GD runs of OL-10 and OL-11
+//! in [`super::outlier`]):
 //!
 //! ```toml
 //! [partial_observation]      # theory/partial_observation.md, attractors.md §3.6 and C1
@@ -45,6 +46,12 @@ pub enum TheoryFigure {
     /// Aligned vs oblique dynamics: readout correlation and participation ratio of trained
     /// RNNs against `N` (trained networks, check AO1: [`super::aligned_oblique`]).
     AlignedOblique(super::aligned_oblique::AlignedObliqueFigure),
+    /// A conjugate pair of outliers learned for a damped-oscillation target (OL-10:
+    /// [`super::outlier`]).
+    OutlierPair(super::outlier::OutlierPairFigure),
+    /// Rich vs lazy learning of a leaky integrator by the init scale `g` (OL-11:
+    /// [`super::outlier`]).
+    OutlierLazyRich(super::outlier::OutlierLazyRichFigure),
 }
 
 /// `[partial_observation]`.
@@ -76,6 +83,8 @@ pub fn make(fig: &TheoryFigure, data: &Path) -> Result<Vec<std::path::PathBuf>> 
         TheoryFigure::RandomInit(p) => super::random_init::make(p, data),
         TheoryFigure::Procedures(p) => super::procedures::make(p, data),
         TheoryFigure::AlignedOblique(p) => super::aligned_oblique::make(p, data),
+        TheoryFigure::OutlierPair(p) => super::outlier::make_pair(p, data),
+        TheoryFigure::OutlierLazyRich(p) => super::outlier::make_lazy_rich(p, data),
     }
 }
 

@@ -644,3 +644,235 @@ pub fn project_aligned(w: &Matrix, u: &[f64], v: &[f64], r: &[f64]) -> Result<Al
         leak: off(u, alpha).max(off(v, beta)).max(ow.sqrt()),
     })
 }
+
+/// Parameters `(W, u, v)` of the full-matrix discrete linear RNN of [`full_matrix_loss_grad`]:
+/// `W` (`N x N`), read-in `u` and readout `v` (length `N`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FullParams {
+    /// Recurrent weights, `N x N`.
+    pub w: Matrix,
+    /// Read-in, length `N`.
+    pub u: Vec<f64>,
+    /// Readout, length `N`.
+    pub v: Vec<f64>,
+}
+
+impl FullParams {
+    /// The random bulk init of OL-10 and OL-11, all from
+    /// `random::rng(seed, random::stream::INIT)` in this order: `W0 = g chi / sqrt(N)` (`chi`
+    /// standard Gaussian, so the bulk has radius `~ g`), then `u` and `v` with entries
+    /// `N(0, s^2 / N)` (so `||u||, ||v|| ~ s`). `n = 0` gives empty parameters, which
+    /// [`full_matrix_gd`] rejects.
+    pub fn random_bulk(seed: u64, n: usize, g: f64, s: f64) -> Self {
+        use crate::random::{gaussian_matrix, rng, stream};
+        let mut r = rng(seed, stream::INIT);
+        let w = gaussian_matrix(&mut r, n, n).scale(g / (n.max(1) as f64).sqrt());
+        let sc = s / (n.max(1) as f64).sqrt();
+        let u = gaussian_matrix(&mut r, n, 1).scale(sc).into_vec();
+        let v = gaussian_matrix(&mut r, n, 1).scale(sc).into_vec();
+        Self { w, u, v }
+    }
+}
+
+/// The result of [`full_matrix_gd`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FullGdRun {
+    /// The parameters after the last step.
+    pub params: FullParams,
+    /// The loss before each step and, last, at the final parameters (`steps + 1` values; fewer
+    /// if the run diverged).
+    pub losses: Vec<f64>,
+    /// The step at which the loss, a gradient or the parameters became non-finite, if any: the
+    /// run stops there, `params` are the last finite parameters and `losses` holds the finite
+    /// losses before it.
+    pub diverged_at: Option<usize>,
+}
+
+/// Plain full-batch gradient descent on the exact expected loss of
+/// [`full_matrix_loss_grad_damped`] (OL-6, OL-10): `steps` updates
+/// `theta <- theta - eta grad L(theta)` of all of `(W, u, v)` from `init`, for the target
+/// `gamma^j cos(omega j)` under `weights`. Step `k` is gradient-flow time `t = eta k` (C-6).
+/// A step that makes the loss, a gradient or the parameters non-finite (GD diverging) ends the
+/// run with [`FullGdRun::diverged_at`] set. Errors: those of [`full_matrix_loss_grad_damped`]
+/// (at any step: e.g. the spectral radius reaching 1 under infinite lags; non-finite `init`),
+/// and a non-finite or non-positive `eta`.
+pub fn full_matrix_gd(
+    init: FullParams,
+    gamma: f64,
+    omega: f64,
+    weights: &LagWeights,
+    eta: f64,
+    steps: usize,
+) -> Result<FullGdRun> {
+    if !(eta.is_finite() && eta > 0.0) {
+        return Err(Error::invalid(
+            "eta",
+            format!("the learning rate must be finite and positive, got {eta}"),
+        ));
+    }
+    let FullParams {
+        mut w,
+        mut u,
+        mut v,
+    } = init;
+    let mut losses = Vec::with_capacity(steps + 1);
+    let finite = |r: &FullLossGrad| {
+        r.loss.is_finite()
+            && r.dw
+                .as_slice()
+                .iter()
+                .chain(&r.du)
+                .chain(&r.dv)
+                .all(|x| x.is_finite())
+    };
+    let mut r = full_matrix_loss_grad_damped(&w, &u, &v, gamma, omega, weights)?;
+    for step in 0..steps {
+        if !finite(&r) {
+            return Ok(FullGdRun {
+                params: FullParams { w, u, v },
+                losses,
+                diverged_at: Some(step),
+            });
+        }
+        losses.push(r.loss);
+        let nw = w.clone().add_scaled(&r.dw, -eta);
+        let nu: Vec<f64> = u.iter().zip(&r.du).map(|(x, d)| x - eta * d).collect();
+        let nv: Vec<f64> = v.iter().zip(&r.dv).map(|(x, d)| x - eta * d).collect();
+        if !nw
+            .as_slice()
+            .iter()
+            .chain(&nu)
+            .chain(&nv)
+            .all(|x| x.is_finite())
+        {
+            return Ok(FullGdRun {
+                params: FullParams { w, u, v },
+                losses,
+                diverged_at: Some(step + 1),
+            });
+        }
+        (w, u, v) = (nw, nu, nv);
+        r = match full_matrix_loss_grad_damped(&w, &u, &v, gamma, omega, weights) {
+            Ok(r) => r,
+            // Finite parameters with an infinite-lag sum that no longer converges: diverged.
+            Err(_) if matches!(weights, LagWeights::Infinite) => {
+                return Ok(FullGdRun {
+                    params: FullParams { w, u, v },
+                    losses,
+                    diverged_at: Some(step + 1),
+                })
+            }
+            Err(e) => return Err(e),
+        };
+    }
+    if finite(&r) {
+        losses.push(r.loss);
+        Ok(FullGdRun {
+            params: FullParams { w, u, v },
+            losses,
+            diverged_at: None,
+        })
+    } else {
+        Ok(FullGdRun {
+            params: FullParams { w, u, v },
+            losses,
+            diverged_at: Some(steps),
+        })
+    }
+}
+
+/// The curvature `s` of OL-10's tolerance: the smallest eigenvalue of the 2x2 Schur
+/// complement, on the eigenvalue coordinates `(Re mu, Im mu)`, of the Hessian of
+/// `L(c, mu) = 1/2 sum_j (2 Re(c mu^j) - k_j)^2` (infinite lags) at its minimum `c = 1/2`,
+/// `mu = z = gamma e^{i omega}` (`|z| < 1`, `Im z != 0`). At zero residual the Hessian is
+/// `J^T J` with `J_j = d a_j / d(Re c, Im c, Re mu, Im mu) = 2 (Re mu^j, -Im mu^j,
+/// Re(c j mu^{j-1}), -Im(c j mu^{j-1}))`. Minimising over the amplitude `c` at fixed `mu`,
+/// `L >= 1/2 s |mu - z|^2` to second order, so a final loss `L` bounds the pair's error by
+/// `sqrt(2 L / s)` (if the rest of the network adds nothing to the response). 54.58 at
+/// `gamma = 0.9`, `omega = 0.5`. NaN for `|z| >= 1` or a real `z` (where the amplitude block
+/// is singular).
+pub fn pair_eigenvalue_curvature(z: num_complex::Complex64) -> f64 {
+    use num_complex::Complex64;
+    if z.norm().is_nan() || z.norm() >= 1.0 || z.im == 0.0 {
+        return f64::NAN;
+    }
+    let c = Complex64::new(0.5, 0.0);
+    let mut h = [[0.0f64; 4]; 4];
+    let mut zj = Complex64::new(1.0, 0.0); // z^j
+    let mut zj1 = Complex64::new(0.0, 0.0); // j z^{j-1}
+    for j in 0..MAX_LAGS {
+        let d = c * zj1;
+        let jac = [2.0 * zj.re, -2.0 * zj.im, 2.0 * d.re, -2.0 * d.im];
+        for (row, ja) in h.iter_mut().zip(&jac) {
+            for (x, jb) in row.iter_mut().zip(&jac) {
+                *x += ja * jb;
+            }
+        }
+        zj1 = zj1 * z + zj;
+        zj *= z;
+        if j > 10 && zj.norm() * (1.0 + j as f64) < 1e-300 {
+            break;
+        }
+    }
+    // S = H_mm - H_mc H_cc^{-1} H_cm (2x2 blocks: c = 0..2, mu = 2..4).
+    let det = h[0][0] * h[1][1] - h[0][1] * h[1][0];
+    let inv = [
+        [h[1][1] / det, -h[0][1] / det],
+        [-h[1][0] / det, h[0][0] / det],
+    ];
+    let mut sc = [[0.0f64; 2]; 2];
+    for a in 0..2 {
+        for b in 0..2 {
+            let mut x = h[2 + a][2 + b];
+            for (p, ip) in inv.iter().enumerate() {
+                for (q, ipq) in ip.iter().enumerate() {
+                    x -= h[2 + a][p] * ipq * h[q][2 + b];
+                }
+            }
+            sc[a][b] = x;
+        }
+    }
+    let (tr, dt) = (
+        sc[0][0] + sc[1][1],
+        sc[0][0] * sc[1][1] - sc[0][1] * sc[1][0],
+    );
+    0.5 * tr - (0.25 * tr * tr - dt).max(0.0).sqrt()
+}
+
+/// The curvature `s_T` of a single-mode fit of the leaky integrator (OL-11): the Schur
+/// complement on `lambda` of the Hessian of `L(A, lambda) = 1/2 sum_k w_k (A lambda^k -
+/// gamma^k)^2` at its minimum `A = 1`, `lambda = gamma`, `H = sum_k w_k J_k J_k^T` with
+/// `J_k = (gamma^k, k gamma^{k-1})`. Minimising over the amplitude at fixed `lambda`,
+/// `L >= 1/2 s_T (lambda - gamma)^2` to second order: a response that is one mode `A mu^k`
+/// with final loss `L` has `|mu - gamma| <= sqrt(2 L / s_T)` (to second order). Infinite lags:
+/// `1 / (1 - gamma^2)^3` (OL-8's entries). NaN for infinite lags with `|gamma| >= 1`, for
+/// `T < 2` (then `lambda` is not determined, OL-8) and for a non-finite `gamma`.
+pub fn single_mode_curvature(gamma: f64, weights: &LagWeights) -> f64 {
+    match *weights {
+        LagWeights::Infinite => {
+            if gamma.abs() < 1.0 {
+                (1.0 - gamma * gamma).powi(-3)
+            } else {
+                f64::NAN
+            }
+        }
+        LagWeights::Finite { steps } => {
+            if steps < 2 || !gamma.is_finite() {
+                return f64::NAN;
+            }
+            let (mut haa, mut hal, mut hll) = (0.0, 0.0, 0.0);
+            let mut gk1 = 0.0; // gamma^{k-1} (0 for k = 0, where it is multiplied by k = 0)
+            let mut gk = 1.0; // gamma^k
+            for k in 0..steps {
+                let w = (steps - k) as f64 / steps as f64;
+                let d = k as f64 * gk1;
+                haa += w * gk * gk;
+                hal += w * gk * d;
+                hll += w * d * d;
+                gk1 = gk;
+                gk *= gamma;
+            }
+            hll - hal * hal / haa
+        }
+    }
+}
