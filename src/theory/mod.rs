@@ -9,6 +9,7 @@ pub mod low_rank;
 pub mod lrnn;
 pub mod mean_field;
 pub mod outlier;
+pub mod outlier_continuous;
 pub mod partial_obs;
 pub mod random_init;
 pub mod riccati;

@@ -704,6 +704,24 @@ pub fn full_matrix_gd(
     eta: f64,
     steps: usize,
 ) -> Result<FullGdRun> {
+    // Finite parameters with an infinite-lag sum that no longer converges: diverged.
+    let stop_on_err = matches!(weights, LagWeights::Infinite);
+    gd_with(init, eta, steps, stop_on_err, |w, u, v| {
+        full_matrix_loss_grad_damped(w, u, v, gamma, omega, weights)
+    })
+}
+
+/// Plain gradient descent on the loss `f` (shared by OL-6/OL-10's discrete and OL-12's
+/// continuous losses): `steps` updates of all of `(W, u, v)` from `init`. A step that makes
+/// the loss, a gradient or the parameters non-finite ends the run with `diverged_at`; so does
+/// an error of `f` after the first step when `stop_on_err` (the loss left its domain).
+pub(crate) fn gd_with(
+    init: FullParams,
+    eta: f64,
+    steps: usize,
+    stop_on_err: bool,
+    f: impl Fn(&Matrix, &[f64], &[f64]) -> Result<FullLossGrad>,
+) -> Result<FullGdRun> {
     if !(eta.is_finite() && eta > 0.0) {
         return Err(Error::invalid(
             "eta",
@@ -725,7 +743,7 @@ pub fn full_matrix_gd(
                 .chain(&r.dv)
                 .all(|x| x.is_finite())
     };
-    let mut r = full_matrix_loss_grad_damped(&w, &u, &v, gamma, omega, weights)?;
+    let mut r = f(&w, &u, &v)?;
     for step in 0..steps {
         if !finite(&r) {
             return Ok(FullGdRun {
@@ -752,10 +770,9 @@ pub fn full_matrix_gd(
             });
         }
         (w, u, v) = (nw, nu, nv);
-        r = match full_matrix_loss_grad_damped(&w, &u, &v, gamma, omega, weights) {
+        r = match f(&w, &u, &v) {
             Ok(r) => r,
-            // Finite parameters with an infinite-lag sum that no longer converges: diverged.
-            Err(_) if matches!(weights, LagWeights::Infinite) => {
+            Err(_) if stop_on_err => {
                 return Ok(FullGdRun {
                     params: FullParams { w, u, v },
                     losses,
@@ -765,20 +782,15 @@ pub fn full_matrix_gd(
             Err(e) => return Err(e),
         };
     }
-    if finite(&r) {
+    let diverged_at = (!finite(&r)).then_some(steps);
+    if diverged_at.is_none() {
         losses.push(r.loss);
-        Ok(FullGdRun {
-            params: FullParams { w, u, v },
-            losses,
-            diverged_at: None,
-        })
-    } else {
-        Ok(FullGdRun {
-            params: FullParams { w, u, v },
-            losses,
-            diverged_at: Some(steps),
-        })
     }
+    Ok(FullGdRun {
+        params: FullParams { w, u, v },
+        losses,
+        diverged_at,
+    })
 }
 
 /// The curvature `s` of OL-10's tolerance: the smallest eigenvalue of the 2x2 Schur
