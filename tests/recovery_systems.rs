@@ -523,3 +523,84 @@ fn basin_option_keeps_only_initial_states_in_one_basin() {
         "{err}"
     );
 }
+
+/// `trials.burn_in` (C4's trials start on the ring, as recordings during ongoing activity do):
+/// after B samples of zero input from the box U(0, 1)^6, the first recorded state of every
+/// ring trial is on the ring. The off-ring transient decays like exp(-0.7214 t) (the slowest
+/// nonzero decay rate of the ring's Jacobian, RS-4), so the first recorded speed |f(x)| is at
+/// most K |f(x0)| exp(-0.7214 B dt) with x0 the drawn state; K = 10 allows for the
+/// non-normal, rectified transient (the measured ratio is below 1, see below). Without burn-in
+/// the same trials start far off the ring (speeds > 100x that bound). `burn_in = 0` and a spec
+/// without the key give the same dataset and the same spec hash, and the burn-in changes
+/// neither the trials' inputs nor their initial draws. Bad values are errors naming the key.
+#[test]
+fn burn_in_starts_ring_trials_on_the_ring_and_zero_changes_nothing() {
+    const SLOWEST_DECAY: f64 = 0.7214;
+    const K: f64 = 10.0;
+    let (dt, burn_in) = (0.1, 100usize);
+    let spec = |extra: &str| {
+        Spec::parse(
+            &format!(
+                "seed = 5\n[system]\nkind = \"ring\"\nvelocity_std = 0.5\n[trials]\ncount = 24\n\
+                 steps = 3\ndt = {dt}\n{extra}\n[observe]\nneurons = 4\nnoise = \"poisson\"\n"
+            ),
+            "<test>",
+        )
+    };
+    let gen = |extra: &str| {
+        learndyn::recovery::dataset::generate(&spec(extra).expect("valid spec")).expect("dataset")
+    };
+    let ring = system("kind = \"ring\"\nvelocity_std = 0.5");
+    let first = |d: &learndyn::recovery::dataset::Dataset, k: usize| -> Vec<f64> {
+        (0..6).map(|j| d.latents.get(k, 0, j)).collect()
+    };
+    let (d0, db) = (gen(""), gen(&format!("burn_in = {burn_in}")));
+    let factor = (-SLOWEST_DECAY * burn_in as f64 * dt).exp();
+    let listed = ring.truth().expect("truth").manifolds.remove(0);
+    for k in 0..d0.latents.shape[0] {
+        let (x0, xb) = (first(&d0, k), first(&db, k));
+        let (s0, sb) = (speed(ring.as_ref(), &x0), speed(ring.as_ref(), &xb));
+        let bound = K * s0 * factor;
+        assert!(
+            sb <= bound,
+            "trial {k}: speed {sb:e} after burn-in > {bound:e}"
+        );
+        assert!(
+            s0 > 100.0 * bound,
+            "trial {k}: starts on the ring without burn-in"
+        );
+        // And it is near the listed ring of fixed points (its samples are 1/N apart).
+        let d = listed
+            .points
+            .iter()
+            .map(|p| dist(p, &xb))
+            .fold(f64::INFINITY, f64::min);
+        assert!(d < 0.1, "trial {k}: {xb:?} is {d} from the ring");
+    }
+    // The burn-in moves the start only: inputs identical by bits.
+    let bits = |a: &learndyn::npy::Array3| a.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&d0.inputs), bits(&db.inputs));
+    // burn_in = 0 is today's dataset, hash and all.
+    let dz = gen("burn_in = 0");
+    for (a, b) in [
+        (&d0.observations, &dz.observations),
+        (&d0.latents, &dz.latents),
+        (&d0.rates, &dz.rates),
+        (&d0.inputs, &dz.inputs),
+    ] {
+        assert_eq!(bits(a), bits(b));
+    }
+    assert_eq!(d0.meta.spec_sha256, dz.meta.spec_sha256);
+    assert!(!spec("burn_in = 0").unwrap().canonical().contains("burn_in"));
+    assert!(spec("burn_in = 7")
+        .unwrap()
+        .canonical()
+        .contains("burn_in = 7"));
+    for bad in ["-5", "2.5", "\"10\""] {
+        let err = spec(&format!("burn_in = {bad}")).unwrap_err().to_string();
+        assert!(
+            err.contains("trials.burn_in") && err.contains(">= 0"),
+            "burn_in = {bad}: {err}"
+        );
+    }
+}
