@@ -63,8 +63,9 @@ pub struct Trials {
     /// the trial's inputs and recorded noise do not depend on `burn_in`); the recorded trial of
     /// `steps` samples starts where it ends. Nothing of the burn-in is written: latents,
     /// rates, observations and inputs are the recorded part only. Use it to start trials on
-    /// the attractor, as recordings during ongoing activity do: off-attractor transients decay
-    /// like `exp(-lambda burn_in dt)` for the slowest nonzero decay rate lambda.
+    /// the attractor, as recordings during ongoing activity do: near it, off-attractor
+    /// transients decay like `exp(-lambda t)` for the slowest nonzero decay rate lambda (from
+    /// far off, possibly slower at first).
     #[serde(deserialize_with = "burn_in_samples", skip_serializing_if = "is_zero")]
     pub burn_in: usize,
 }
