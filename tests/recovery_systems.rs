@@ -523,3 +523,96 @@ fn basin_option_keeps_only_initial_states_in_one_basin() {
         "{err}"
     );
 }
+
+/// `trials.burn_in` (C4's trials start on the ring, as recordings during ongoing activity do):
+/// after B samples of zero input from the box U(0, 1)^6, the first recorded state of every
+/// ring trial is on the ring. Near the ring the off-ring part decays like exp(-0.7214 t) (the
+/// slowest nonzero decay rate of the ring's Jacobian, RS-4): 5 more time units of burn-in
+/// shrink the speed |f(x)| by exp(-0.7214 x 5) to 10% (measured: within 3%), which says the
+/// state is in the ring's linear regime. Before that, from the box, some ReLU units switch and
+/// the decay is slower for a while (measured: up to 0.25 of the speed left after 5 time
+/// units, against exp(-3.6) = 0.027); the bound allows an entry time of T0 = 5 time units:
+/// |f(x(T))| <= |f(x0)| exp(-0.7214 (T - T0)) with x0 the drawn state (measured: at most 0.5
+/// of it at T = 10). Without burn-in the same trials start far off the ring (speeds > 10x
+/// that bound). `burn_in = 0` and a spec without the key give the same dataset and the same
+/// spec hash, and the burn-in changes neither the trials' inputs nor their initial draws. Bad
+/// values are errors naming the key.
+#[test]
+fn burn_in_starts_ring_trials_on_the_ring_and_zero_changes_nothing() {
+    const SLOWEST_DECAY: f64 = 0.7214;
+    const T_ENTER: f64 = 5.0;
+    let (dt, burn_in, more) = (0.1, 100usize, 50usize);
+    let spec = |extra: &str| {
+        Spec::parse(
+            &format!(
+                "seed = 5\n[system]\nkind = \"ring\"\nvelocity_std = 0.5\n[trials]\ncount = 24\n\
+                 steps = 3\ndt = {dt}\n{extra}\n[observe]\nneurons = 4\nnoise = \"poisson\"\n"
+            ),
+            "<test>",
+        )
+    };
+    let gen = |extra: &str| {
+        learndyn::recovery::dataset::generate(&spec(extra).expect("valid spec")).expect("dataset")
+    };
+    let ring = system("kind = \"ring\"\nvelocity_std = 0.5");
+    let first = |d: &learndyn::recovery::dataset::Dataset, k: usize| -> Vec<f64> {
+        (0..6).map(|j| d.latents.get(k, 0, j)).collect()
+    };
+    let (d0, db) = (gen(""), gen(&format!("burn_in = {burn_in}")));
+    let dm = gen(&format!("burn_in = {}", burn_in + more));
+    let factor = (-SLOWEST_DECAY * (burn_in as f64 * dt - T_ENTER)).exp();
+    let ring_factor = (-SLOWEST_DECAY * more as f64 * dt).exp();
+    let listed = ring.truth().expect("truth").manifolds.remove(0);
+    for k in 0..d0.latents.shape[0] {
+        let (x0, xb) = (first(&d0, k), first(&db, k));
+        let (s0, sb) = (speed(ring.as_ref(), &x0), speed(ring.as_ref(), &xb));
+        let bound = s0 * factor;
+        assert!(
+            sb <= bound,
+            "trial {k}: speed {sb:e} after burn-in > {bound:e}"
+        );
+        assert!(
+            s0 > 10.0 * bound,
+            "trial {k}: starts on the ring without burn-in"
+        );
+        let ratio = speed(ring.as_ref(), &first(&dm, k)) / sb;
+        assert!(
+            (0.9 * ring_factor..=1.1 * ring_factor).contains(&ratio),
+            "trial {k}: speed ratio {ratio:e} over {more} more samples, not the ring's \
+             exp(-0.7214 t) = {ring_factor:e}"
+        );
+        // And it is near the listed ring of fixed points (its samples are 1/N apart).
+        let d = listed
+            .points
+            .iter()
+            .map(|p| dist(p, &xb))
+            .fold(f64::INFINITY, f64::min);
+        assert!(d < 0.1, "trial {k}: {xb:?} is {d} from the ring");
+    }
+    // The burn-in moves the start only: inputs identical by bits.
+    let bits = |a: &learndyn::npy::Array3| a.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&d0.inputs), bits(&db.inputs));
+    // burn_in = 0 is today's dataset, hash and all.
+    let dz = gen("burn_in = 0");
+    for (a, b) in [
+        (&d0.observations, &dz.observations),
+        (&d0.latents, &dz.latents),
+        (&d0.rates, &dz.rates),
+        (&d0.inputs, &dz.inputs),
+    ] {
+        assert_eq!(bits(a), bits(b));
+    }
+    assert_eq!(d0.meta.spec_sha256, dz.meta.spec_sha256);
+    assert!(!spec("burn_in = 0").unwrap().canonical().contains("burn_in"));
+    assert!(spec("burn_in = 7")
+        .unwrap()
+        .canonical()
+        .contains("burn_in = 7"));
+    for bad in ["-5", "2.5", "\"10\""] {
+        let err = spec(&format!("burn_in = {bad}")).unwrap_err().to_string();
+        assert!(
+            err.contains("trials.burn_in") && err.contains(">= 0"),
+            "burn_in = {bad}: {err}"
+        );
+    }
+}

@@ -26,6 +26,7 @@ const STREAM_READOUT: u64 = 0x5EAD;
 const STREAM_SPLIT: u64 = 0x5917;
 const STREAM_TRIAL: u64 = 0x7_0000_0000;
 const STREAM_NOISE: u64 = 0x8_0000_0000;
+const STREAM_BURN_IN: u64 = 0x9_0000_0000;
 
 /// A generated dataset in memory.
 #[derive(Debug, Clone)]
@@ -355,15 +356,26 @@ fn simulate_trial(
     let u = system.inputs(condition, t.steps, t.dt, &mut rng);
     let mut states = Vec::with_capacity(t.steps * dim);
     let mut inputs = Vec::with_capacity(t.steps * n_in);
-    let method = Method::parse("dopri5").expect("built-in method");
-    let opts = Options {
-        rtol: 1e-8,
-        atol: integrate::Atol::Scalar(1e-10),
-        ..Options::default()
-    };
-    let mut ws = Workspace::new(dim);
-    let h = t.dt / t.substeps as f64;
-    let (mut f, mut uk) = (vec![0.0; dim], vec![0.0; n_in]);
+    let mut stepper = Stepper::new(system, spec);
+    if t.burn_in > 0 {
+        // Zero input; process noise from the burn-in's own stream (the trial's inputs and
+        // recorded noise stay those of burn_in = 0).
+        let mut burn_rng = crate::random::rng(spec.seed, STREAM_BURN_IN + k as u64);
+        let zero = vec![0.0; n_in];
+        for s in 0..t.burn_in {
+            stepper.advance(&mut x, &zero, &mut burn_rng)?;
+            if x.iter().any(|v| !v.is_finite()) {
+                return Err(Error::invalid(
+                    "trials.burn_in",
+                    format!(
+                        "trial {k} diverged at burn-in sample {s}; lower trials.dt, \
+                         trials.process_noise or trials.burn_in, or raise trials.substeps"
+                    ),
+                ));
+            }
+        }
+    }
+    let mut uk = vec![0.0; n_in];
     for s in 0..t.steps {
         for (j, v) in uk.iter_mut().enumerate() {
             *v = u.get(s, j);
@@ -373,37 +385,7 @@ fn simulate_trial(
         if s + 1 == t.steps {
             break;
         }
-        if system.time() == TimeKind::Discrete {
-            // One map step per sample, with process noise sigma sqrt(dt) xi.
-            system.field(&x, &uk, &mut f);
-            for (xi, fi) in x.iter_mut().zip(&f) {
-                let z: f64 = if t.process_noise > 0.0 {
-                    rng.sample(StandardNormal)
-                } else {
-                    0.0
-                };
-                *xi = fi + t.process_noise * t.dt.sqrt() * z;
-            }
-        } else if t.process_noise > 0.0 {
-            // Euler-Maruyama: x += f(x, u) h + sigma sqrt(h) xi.
-            for _ in 0..t.substeps {
-                system.field(&x, &uk, &mut f);
-                for (xi, fi) in x.iter_mut().zip(&f) {
-                    let z: f64 = rng.sample(StandardNormal);
-                    *xi += fi * h + t.process_noise * h.sqrt() * z;
-                }
-            }
-        } else {
-            let sol = integrate::solve(
-                &method,
-                &mut Driven { system, u: &uk },
-                &Ivp::new(0.0, &x, t.dt),
-                &opts,
-                &mut ws,
-                &mut Output::end(),
-            )?;
-            x = sol.y_end;
-        }
+        stepper.advance(&mut x, &uk, &mut rng)?;
         if x.iter().any(|v| !v.is_finite()) {
             return Err(Error::invalid(
                 "trials",
@@ -415,6 +397,81 @@ fn simulate_trial(
         }
     }
     Ok((states, inputs))
+}
+
+/// One sample interval `dt` of a trial: a map step (discrete systems), `substeps`
+/// Euler-Maruyama steps (process noise > 0) or adaptive Dormand-Prince 5(4) (rtol 1e-8), the
+/// input held constant.
+struct Stepper<'a> {
+    system: &'a dyn System,
+    spec: &'a Spec,
+    method: Method,
+    opts: Options,
+    ws: Workspace,
+    f: Vec<f64>,
+}
+
+impl<'a> Stepper<'a> {
+    fn new(system: &'a dyn System, spec: &'a Spec) -> Self {
+        let dim = system.dim();
+        Stepper {
+            system,
+            spec,
+            method: Method::parse("dopri5").expect("built-in method"),
+            opts: Options {
+                rtol: 1e-8,
+                atol: integrate::Atol::Scalar(1e-10),
+                ..Options::default()
+            },
+            ws: Workspace::new(dim),
+            f: vec![0.0; dim],
+        }
+    }
+
+    /// Advance `x` by one sample under input `uk`, drawing process noise from `rng`.
+    fn advance(
+        &mut self,
+        x: &mut Vec<f64>,
+        uk: &[f64],
+        rng: &mut rand::rngs::ChaCha8Rng,
+    ) -> Result<()> {
+        let t = &self.spec.trials;
+        let system = self.system;
+        let f = &mut self.f;
+        if system.time() == TimeKind::Discrete {
+            // One map step per sample, with process noise sigma sqrt(dt) xi.
+            system.field(x, uk, f);
+            for (xi, fi) in x.iter_mut().zip(f.iter()) {
+                let z: f64 = if t.process_noise > 0.0 {
+                    rng.sample(StandardNormal)
+                } else {
+                    0.0
+                };
+                *xi = fi + t.process_noise * t.dt.sqrt() * z;
+            }
+        } else if t.process_noise > 0.0 {
+            // Euler-Maruyama: x += f(x, u) h + sigma sqrt(h) xi.
+            let h = t.dt / t.substeps as f64;
+            for _ in 0..t.substeps {
+                system.field(x, uk, f);
+                for (xi, fi) in x.iter_mut().zip(f.iter()) {
+                    let z: f64 = rng.sample(StandardNormal);
+                    *xi += fi * h + t.process_noise * h.sqrt() * z;
+                }
+            }
+        } else {
+            let sol = integrate::solve(
+                &self.method,
+                &mut Driven { system, u: uk },
+                &Ivp::new(0.0, x, t.dt),
+                &self.opts,
+                &mut self.ws,
+                &mut Output::end(),
+            )?;
+            *x = sol.y_end;
+        }
+        Ok(())
+    }
 }
 
 /// Bin means of per-trial `steps x width` row-major series: `[trials, steps / bin, width]`.

@@ -56,7 +56,40 @@ pub struct Trials {
     /// fixed points of that point; at most [`BASIN_DRAWS`] draws per trial. Absent: every
     /// draw is kept.
     pub basin: Option<usize>,
+    /// Samples simulated before the recorded trial starts (default 0: the trial starts at the
+    /// drawn initial state). The system runs `burn_in` sample intervals of `dt` from the
+    /// drawn (or `basin`-accepted, or system-fixed) initial state with **zero input** and the
+    /// same process noise and integrator as the trial (the noise from a stream of its own, so
+    /// the trial's inputs and recorded noise do not depend on `burn_in`); the recorded trial of
+    /// `steps` samples starts where it ends. Nothing of the burn-in is written: latents,
+    /// rates, observations and inputs are the recorded part only. Use it to start trials on
+    /// the attractor, as recordings during ongoing activity do: near it, off-attractor
+    /// transients decay like `exp(-lambda t)` for the slowest nonzero decay rate lambda (from
+    /// far off, possibly slower at first).
+    #[serde(deserialize_with = "burn_in_samples", skip_serializing_if = "is_zero")]
+    pub burn_in: usize,
 }
+
+/// Written only when nonzero, so that specs without it hash (and serialize) as before.
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// `trials.burn_in`: a whole number of samples >= 0; any other value is an error whose message
+/// starts with the key (which [`toml_key`] reads back, since TOML type errors carry no key).
+fn burn_in_samples<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<usize, D::Error> {
+    use serde::de::Error as _;
+    let v = serde_json::Value::deserialize(d)?;
+    v.as_u64()
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| {
+            D::Error::custom(format!(
+                "{BURN_IN_KEY}: must be a whole number of samples >= 0 (0: no burn-in), got {v}"
+            ))
+        })
+}
+
+const BURN_IN_KEY: &str = "trials.burn_in";
 
 /// Draws per trial before `trials.basin` gives up (the error names the field).
 pub const BASIN_DRAWS: usize = 1000;
@@ -76,6 +109,7 @@ impl Default for Trials {
             init_low: None,
             init_high: None,
             basin: None,
+            burn_in: 0,
         }
     }
 }
@@ -196,7 +230,7 @@ impl Spec {
         let spec: Spec = toml::from_str(text).map_err(|e| Error::Config {
             file: file.into(),
             key: toml_key(&e),
-            message: e.message().to_string(),
+            message: toml_message(&e),
         })?;
         spec.validate().map_err(|e| match e {
             Error::Config { key, message, .. } => Error::Config {
@@ -303,8 +337,19 @@ impl Spec {
 /// `section.key` of a TOML error, from its span when serde does not say.
 fn toml_key(e: &toml::de::Error) -> String {
     let m = e.message();
+    if m.starts_with(&format!("{BURN_IN_KEY}: ")) {
+        return BURN_IN_KEY.into();
+    }
     if let Some(rest) = m.split("unknown field `").nth(1) {
         return rest.split('`').next().unwrap_or("").to_string();
     }
     "spec".into()
+}
+
+/// The message of a TOML error, without the key prefix of learndyn's own field checks.
+fn toml_message(e: &toml::de::Error) -> String {
+    let m = e.message();
+    m.strip_prefix(&format!("{BURN_IN_KEY}: "))
+        .unwrap_or(m)
+        .to_string()
 }
