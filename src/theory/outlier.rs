@@ -433,6 +433,20 @@ pub fn full_matrix_loss_grad(
     full_matrix_loss_grad_damped(w, u, v, gamma, 0.0, weights)
 }
 
+/// `N` of parameters `(W, u, v)` of shapes `N x N`, `N`, `N` with `N >= 1`; a shape error
+/// otherwise (shared by the discrete OL-6 and continuous OL-12 losses).
+pub(crate) fn check_shapes(w: &Matrix, u: &[f64], v: &[f64]) -> Result<usize> {
+    let n = u.len();
+    if n == 0 || w.nrows() != n || w.ncols() != n || v.len() != n {
+        return Err(Error::Shape {
+            what: "(W, u, v)".into(),
+            expected: format!("W {n} x {n}, u and v of equal nonzero length {n}"),
+            got: format!("W {} x {}, v {}", w.nrows(), w.ncols(), v.len()),
+        });
+    }
+    Ok(n)
+}
+
 /// [`full_matrix_loss_grad`] for the damped-oscillation target `k_j = gamma^j cos(omega j)`
 /// (OL-10; `omega = 0` is the leaky integrator, bit for bit): loss
 /// `L = 1/2 sum_k w_k (v^T W^k u - gamma^k cos(omega k))^2` and its gradients. The minimal
@@ -448,14 +462,7 @@ pub fn full_matrix_loss_grad_damped(
     omega: f64,
     weights: &LagWeights,
 ) -> Result<FullLossGrad> {
-    let n = u.len();
-    if n == 0 || w.nrows() != n || w.ncols() != n || v.len() != n {
-        return Err(Error::Shape {
-            what: "(W, u, v)".into(),
-            expected: format!("W {n} x {n}, u and v of equal nonzero length {n}"),
-            got: format!("W {} x {}, v {}", w.nrows(), w.ncols(), v.len()),
-        });
-    }
+    let n = check_shapes(w, u, v)?;
     if !(w.as_slice().iter().chain(u).chain(v).all(|x| x.is_finite())
         && gamma.is_finite()
         && omega.is_finite())

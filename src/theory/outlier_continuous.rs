@@ -10,7 +10,7 @@
 //! `dL/dW = Q P - M^{-T} v u^T M^{-T}`, `dL/du = Q u - M^{-T} v`, `dL/dv = P v - M^{-1} u`,
 //! with the adjoint `A^T Q + Q A + v v^T = 0`.
 
-use super::outlier::{gd_with, FullGdRun, FullLossGrad, FullParams};
+use super::outlier::{check_shapes, gd_with, FullGdRun, FullLossGrad, FullParams};
 use crate::error::{Error, Result};
 use crate::linalg::{lyapunov, solve, Matrix};
 
@@ -19,14 +19,7 @@ use crate::linalg::{lyapunov, solve, Matrix};
 /// or non-finite `c_star`, and an unstable `W - I` (an eigenvalue of `W` with real part >= 1:
 /// the impulse response does not decay and the loss is infinite).
 pub fn loss_grad(w: &Matrix, u: &[f64], v: &[f64], c_star: f64) -> Result<FullLossGrad> {
-    let n = u.len();
-    if n == 0 || w.nrows() != n || w.ncols() != n || v.len() != n {
-        return Err(Error::Shape {
-            what: "(W, u, v)".into(),
-            expected: format!("W {n} x {n}, u and v of equal nonzero length {n}"),
-            got: format!("W {} x {}, v {}", w.nrows(), w.ncols(), v.len()),
-        });
-    }
+    let n = check_shapes(w, u, v)?;
     if !(c_star.is_finite() && c_star > 0.0) {
         return Err(Error::invalid(
             "c_star",
